@@ -1,0 +1,137 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type SluiceConfig } from './schema.js';
+
+/** Thrown when configuration cannot be used; the message names the offending path. */
+export class ConfigError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ConfigError';
+  }
+}
+
+/** What the command line and environment may override. */
+export interface ConfigOverrides {
+  configPath?: string;
+  host?: string;
+  port?: number;
+  dataDir?: string;
+}
+
+/** A validated configuration plus the values that live outside sluice.yaml. */
+export interface LoadedConfig {
+  config: SluiceConfig;
+  /** Where the SQLite database and the generated admin key live. */
+  dataDir: string;
+  sqlitePath: string;
+  /** From SLUICE_ADMIN_KEY; undefined means "use the stored one, or generate it". */
+  adminKey?: string;
+  /** The file the configuration came from, if any. */
+  source?: string;
+}
+
+/**
+ * Load configuration: `sluice.yaml` (from --config, SLUICE_CONFIG, or ./sluice.yaml when present),
+ * then environment, then flags. `${VAR}` in any string value is replaced from the environment.
+ */
+export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): LoadedConfig {
+  const path = findConfigFile(overrides.configPath ?? env.SLUICE_CONFIG, cwd);
+  const raw = path === undefined ? {} : readYaml(path);
+  const interpolated = interpolateEnv(raw, env, []);
+  applyOverrides(interpolated, overrides, env);
+  const config = validateConfig(interpolated, path);
+  addImplicitQueues(config, path === undefined);
+  const dataDir = resolve(cwd, overrides.dataDir ?? env.SLUICE_DATA_DIR ?? './data');
+  const sqlitePath = config.storage.sqlite ? resolve(cwd, config.storage.sqlite) : join(dataDir, 'sluice.db');
+  return { config, dataDir, sqlitePath, adminKey: env.SLUICE_ADMIN_KEY || undefined, source: path };
+}
+
+/** Validate a plain object against the schema; throws ConfigError naming every bad path. */
+export function validateConfig(value: unknown, origin = 'configuration'): SluiceConfig {
+  const result = configSchema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ConfigError(`invalid ${origin}:\n${formatIssues(result.error.issues)}`);
+}
+
+/** One line per problem: `queues.orders.mode: Invalid option ...`. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => {
+      const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+      const at = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+      return `  ${at}: ${issue.message}${keys}`;
+    })
+    .join('\n');
+}
+
+function findConfigFile(given: string | undefined, cwd: string): string | undefined {
+  if (given) {
+    const path = resolve(cwd, given);
+    if (!existsSync(path)) throw new ConfigError(`configuration file not found: ${path}`);
+    return path;
+  }
+  const implicit = resolve(cwd, 'sluice.yaml');
+  return existsSync(implicit) ? implicit : undefined;
+}
+
+function readYaml(path: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`${path}: the top level must be a mapping`);
+  return parsed as Record<string, unknown>;
+}
+
+/** Replace `${VAR}` in every string; a missing variable is an error naming where it was used. */
+export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: string[]): any {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_match, variable: string) => {
+      const found = env[variable];
+      if (found === undefined) throw new ConfigError(`${path.join('.') || '(root)'}: environment variable ${variable} is not set`);
+      return found;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, index) => interpolateEnv(item, env, [...path, String(index)]));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolateEnv(item, env, [...path, key])]));
+  }
+  return value;
+}
+
+function applyOverrides(raw: Record<string, any>, overrides: ConfigOverrides, env: NodeJS.ProcessEnv): void {
+  const server = (raw.server ??= {});
+  if (typeof server !== 'object') return; // the schema will name it
+  const host = overrides.host ?? env.SLUICE_HOST;
+  if (host) server.host = host;
+  const port = overrides.port ?? parsePort(env.SLUICE_PORT);
+  if (port !== undefined) server.port = port;
+  if (env.SLUICE_LOG_LEVEL) raw.log = { ...(raw.log ?? {}), level: env.SLUICE_LOG_LEVEL };
+}
+
+function parsePort(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError(`SLUICE_PORT: not a port number: ${value}`);
+  return port;
+}
+
+/**
+ * With no configuration at all, `curl -d '{}' localhost:7070/in/default` must work at once: a pull queue
+ * `default` behind a source `default`. The push queue `outbound` is where POST /v1/messages goes by default.
+ */
+function addImplicitQueues(config: SluiceConfig, noFile: boolean): void {
+  const bare = noFile || (Object.keys(config.queues).length === 0 && Object.keys(config.sources).length === 0);
+  if (bare && !config.queues.default) config.queues.default = queueDefaults('pull');
+  if (bare && !config.sources.default) config.sources.default = { queue: 'default' };
+  if (!config.queues.outbound) config.queues.outbound = queueDefaults('push');
+}
+
+function queueDefaults(mode: 'pull' | 'push') {
+  return configSchema.shape.queues.parse({ q: { mode } }).q!;
+}

@@ -1,0 +1,180 @@
+import { z } from 'zod';
+import { retryPolicySchema } from '../delivery/retry-policy.js';
+import { verifyConfigSchema } from '../ingest/verify/index.js';
+import { dedupeConfigSchema } from '../ingest/dedupe.js';
+
+/**
+ * The one schema of Sluice's configuration: every option, its default and what it means.
+ * `sluice.yaml`, the environment and CLI flags all end up validated here; the HTTP API reuses
+ * the queue, limit and schedule parts so that one definition serves both.
+ */
+
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 characters of letters, digits, ".", "_" or "-"');
+
+/** Queue and tenant names share one alphabet: safe in URLs, logs and metric labels. */
+export const nameSchema = name;
+
+const positiveInt = z.number().int().positive();
+
+/** Limits that apply to every delivery to one destination host. */
+export const domainLimitSchema = z
+  .object({
+    /** Most requests in flight to the host at once. */
+    concurrency: positiveInt.max(100_000).optional(),
+    /** Steady request rate (may be fractional, e.g. 0.5 for one every 2 s). */
+    ratePerSecond: z.number().positive().max(1_000_000).optional(),
+    /** How many requests may go at once after idle time; 1 = strictly spaced. Needs ratePerSecond. */
+    burst: positiveInt.max(1_000_000).optional(),
+  })
+  .strict();
+export type DomainLimit = z.infer<typeof domainLimitSchema>;
+
+export const tenantLimitSchema = z.object({ concurrency: positiveInt.max(1_000_000) }).strict();
+
+const timeoutsSchema = z
+  .object({
+    /** TCP (and TLS) connect timeout. */
+    connectMs: positiveInt.max(120_000).default(5_000),
+    /** The whole response, headers and body. */
+    responseMs: positiveInt.max(600_000).default(30_000),
+  })
+  .strict();
+
+/** A queue: a durable FIFO log, either pulled by consumers or pushed to an HTTP target. */
+export const queueConfigSchema = z
+  .object({
+    mode: z.enum(['pull', 'push']).default('pull'),
+    /** Owner tenant. */
+    tenant: name.default('default'),
+    /** Push: the default target for messages that do not name their own. */
+    url: z.url({ protocol: /^https?$/ }).optional(),
+    /** Push: strict holds a failing head in its lane; relaxed retries it later and moves on. */
+    ordering: z.enum(['relaxed', 'strict']).default('relaxed'),
+    /** Ingest answers 503 once this many messages wait (scheduled, ready, leased or in flight). */
+    maxDepth: positiveInt.default(1_000_000),
+    /** Pull: a message received more often than this goes to dead. */
+    maxReceives: positiveInt.max(1_000).default(10),
+    /** Pull: default lease length. */
+    visibilityTimeoutMs: positiveInt.max(12 * 3_600_000).default(30_000),
+    retry: retryPolicySchema.prefault({}),
+    timeouts: timeoutsSchema.prefault({}),
+    /** Push: sign deliveries with Standard Webhooks headers using this whsec_ secret. */
+    signingSecret: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must look like whsec_<base64>').optional(),
+    paused: z.boolean().default(false),
+  })
+  .strict();
+export type QueueConfig = z.infer<typeof queueConfigSchema>;
+
+const responseSchema = z
+  .object({
+    status: z.number().int().min(200).max(299).default(202),
+    headers: z.record(z.string(), z.string()).default({}),
+    /** Sent as given; `{id}` is replaced by the stored message id. */
+    body: z.string().max(65_536).optional(),
+  })
+  .strict();
+
+const handshakeSchema = z
+  .object({
+    /** Meta (Facebook, WhatsApp, Instagram) subscription check: echo hub.challenge when hub.verify_token matches. */
+    type: z.literal('meta'),
+    verifyToken: z.string().min(1),
+  })
+  .strict();
+
+/** A public ingest endpoint, /in/{source}. */
+export const sourceConfigSchema = z
+  .object({
+    queue: name,
+    verify: verifyConfigSchema.optional(),
+    dedupe: dedupeConfigSchema.optional(),
+    response: responseSchema.optional(),
+    handshake: handshakeSchema.optional(),
+    /** Largest body accepted; defaults to server.maxBodyBytes. */
+    maxBodyBytes: positiveInt.max(64 * 1024 * 1024).optional(),
+  })
+  .strict();
+export type SourceConfig = z.infer<typeof sourceConfigSchema>;
+
+/** The template a schedule turns into one message at each tick. */
+export const messageTemplateSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/ }).optional(),
+    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
+    headers: z.record(z.string(), z.string()).default({}),
+    body: z.unknown().optional(),
+    queue: name.default('outbound'),
+  })
+  .strict();
+
+export const scheduleConfigSchema = z
+  .object({
+    cron: z.string().min(1).max(256).optional(),
+    every: z.string().min(1).max(64).optional(),
+    timezone: z.string().default('UTC'),
+    missed: z.enum(['skip', 'once', 'all']).default('once'),
+    paused: z.boolean().default(false),
+    tenant: name.default('default'),
+    message: messageTemplateSchema,
+  })
+  .strict()
+  .refine((s) => (s.cron === undefined) !== (s.every === undefined), { message: 'give exactly one of cron or every' });
+export type ScheduleConfig = z.infer<typeof scheduleConfigSchema>;
+
+const serverSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65_535).default(7070),
+    /** Largest request body accepted anywhere (ingest and API). */
+    maxBodyBytes: positiveInt.max(64 * 1024 * 1024).default(1_048_576),
+    /** On SIGTERM, how long to wait for in-flight work before closing anyway. */
+    shutdownTimeoutMs: positiveInt.default(10_000),
+  })
+  .strict();
+
+const storageSchema = z
+  .object({
+    /** Path of the embedded SQLite database; defaults to <data dir>/sluice.db. */
+    sqlite: z.string().min(1).optional(),
+    /** fsync: a commit survives a power cut; os: survives process crashes only, faster. */
+    durability: z.enum(['fsync', 'os']).default('fsync'),
+    /** Delivered, acked and cancelled messages are deleted after this long. */
+    retentionMs: positiveInt.default(7 * 24 * 3_600_000),
+    /** Most messages one group commit writes. */
+    maxBatch: positiveInt.max(100_000).default(2_000),
+  })
+  .strict();
+
+const networkSchema = z
+  .object({
+    /** Hosts (host or host:port) that may resolve to private addresses, or true for all. */
+    allowPrivate: z.union([z.boolean(), z.array(z.string().min(1))]).default(false),
+  })
+  .strict();
+
+const limitsSchema = z
+  .object({
+    defaultDomain: domainLimitSchema.default({ concurrency: 10 }),
+    domains: z.record(z.string(), domainLimitSchema).default({}),
+    tenants: z.record(name, tenantLimitSchema).default({}),
+    /** Most deliveries in flight from this node, all domains together. */
+    global: z.object({ concurrency: positiveInt.max(1_000_000).default(1_000) }).strict().prefault({}),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    server: serverSchema.prefault({}),
+    storage: storageSchema.prefault({}),
+    network: networkSchema.prefault({}),
+    limits: limitsSchema.prefault({}),
+    queues: z.record(name, queueConfigSchema).default({}),
+    sources: z.record(name, sourceConfigSchema).default({}),
+    schedules: z.record(name, scheduleConfigSchema).default({}),
+    log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') }).strict().prefault({}),
+  })
+  .strict();
+
+export type SluiceConfig = z.infer<typeof configSchema>;

@@ -1,0 +1,145 @@
+import type Database from 'better-sqlite3';
+import type { DomainLimitRecord, QueueRecord, ScheduleRecord, TenantRecord } from '../types.js';
+
+/**
+ * The small, rarely written tables: queue definitions, tenants, API keys, domain limits, schedules.
+ * Plain prepared statements; none of this is on a hot path.
+ */
+export class SqliteCatalog {
+  private readonly statements;
+
+  constructor(private readonly db: Database.Database) {
+    this.statements = {
+      upsertQueue: db.prepare(
+        `INSERT INTO queues (name, tenant, config, created_at) VALUES (@name, @tenant, @config, @createdAt)
+         ON CONFLICT (name) DO UPDATE SET tenant = excluded.tenant, config = excluded.config`,
+      ),
+      listQueues: db.prepare('SELECT name, tenant, config, created_at FROM queues ORDER BY name'),
+      deleteQueue: db.prepare('DELETE FROM queues WHERE name = ?'),
+      upsertTenant: db.prepare(
+        `INSERT INTO tenants (name, concurrency, created_at) VALUES (@name, @concurrency, @createdAt)
+         ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency`,
+      ),
+      listTenants: db.prepare('SELECT name, concurrency, created_at FROM tenants ORDER BY name'),
+      addKey: db.prepare('INSERT INTO api_keys (hash, tenant, created_at) VALUES (?, ?, ?)'),
+      listKeys: db.prepare('SELECT hash, tenant FROM api_keys'),
+      upsertLimit: db.prepare(
+        `INSERT INTO domain_limits (key, concurrency, rate_per_second, burst) VALUES (@key, @concurrency, @ratePerSecond, @burst)
+         ON CONFLICT (key) DO UPDATE SET concurrency = excluded.concurrency, rate_per_second = excluded.rate_per_second, burst = excluded.burst`,
+      ),
+      deleteLimit: db.prepare('DELETE FROM domain_limits WHERE key = ?'),
+      listLimits: db.prepare('SELECT key, concurrency, rate_per_second, burst FROM domain_limits ORDER BY key'),
+      upsertSchedule: db.prepare(
+        `INSERT INTO schedules (name, tenant, spec, paused, next_run_at, last_run_at, created_at)
+         VALUES (@name, @tenant, @spec, @paused, @nextRunAt, @lastRunAt, @createdAt)
+         ON CONFLICT (name) DO UPDATE SET tenant = excluded.tenant, spec = excluded.spec, paused = excluded.paused,
+           next_run_at = excluded.next_run_at, last_run_at = excluded.last_run_at`,
+      ),
+      listSchedules: db.prepare('SELECT * FROM schedules ORDER BY name'),
+      deleteSchedule: db.prepare('DELETE FROM schedules WHERE name = ?'),
+      scheduleNextRun: db.prepare('SELECT next_run_at FROM schedules WHERE name = ?'),
+      moveSchedule: db.prepare('UPDATE schedules SET next_run_at = ?, last_run_at = ? WHERE name = ?'),
+    };
+  }
+
+  upsertQueue(queue: QueueRecord): void {
+    this.statements.upsertQueue.run({ ...queue, config: JSON.stringify(queue.config) });
+  }
+
+  listQueues(): QueueRecord[] {
+    return (this.statements.listQueues.all() as { name: string; tenant: string; config: string; created_at: number }[]).map((row) => ({
+      name: row.name,
+      tenant: row.tenant,
+      config: JSON.parse(row.config) as unknown,
+      createdAt: row.created_at,
+    }));
+  }
+
+  deleteQueue(name: string): boolean {
+    return this.statements.deleteQueue.run(name).changes > 0;
+  }
+
+  upsertTenant(tenant: TenantRecord): void {
+    this.statements.upsertTenant.run({ name: tenant.name, concurrency: tenant.concurrency ?? null, createdAt: tenant.createdAt });
+  }
+
+  listTenants(): TenantRecord[] {
+    return (this.statements.listTenants.all() as { name: string; concurrency: number | null; created_at: number }[]).map((row) => {
+      const tenant: TenantRecord = { name: row.name, createdAt: row.created_at };
+      if (row.concurrency !== null) tenant.concurrency = row.concurrency;
+      return tenant;
+    });
+  }
+
+  addApiKey(hash: string, tenant: string, now: number): void {
+    this.statements.addKey.run(hash, tenant, now);
+  }
+
+  listApiKeys(): { hash: string; tenant: string }[] {
+    return this.statements.listKeys.all() as { hash: string; tenant: string }[];
+  }
+
+  upsertDomainLimit(limit: DomainLimitRecord): void {
+    this.statements.upsertLimit.run({
+      key: limit.key,
+      concurrency: limit.concurrency ?? null,
+      ratePerSecond: limit.ratePerSecond ?? null,
+      burst: limit.burst ?? null,
+    });
+  }
+
+  deleteDomainLimit(key: string): boolean {
+    return this.statements.deleteLimit.run(key).changes > 0;
+  }
+
+  listDomainLimits(): DomainLimitRecord[] {
+    type Row = { key: string; concurrency: number | null; rate_per_second: number | null; burst: number | null };
+    return (this.statements.listLimits.all() as Row[]).map((row) => {
+      const limit: DomainLimitRecord = { key: row.key };
+      if (row.concurrency !== null) limit.concurrency = row.concurrency;
+      if (row.rate_per_second !== null) limit.ratePerSecond = row.rate_per_second;
+      if (row.burst !== null) limit.burst = row.burst;
+      return limit;
+    });
+  }
+
+  upsertSchedule(schedule: ScheduleRecord): void {
+    this.statements.upsertSchedule.run({
+      name: schedule.name,
+      tenant: schedule.tenant,
+      spec: JSON.stringify(schedule.spec),
+      paused: schedule.paused ? 1 : 0,
+      nextRunAt: schedule.nextRunAt ?? null,
+      lastRunAt: schedule.lastRunAt ?? null,
+      createdAt: schedule.createdAt,
+    });
+  }
+
+  listSchedules(): ScheduleRecord[] {
+    type Row = { name: string; tenant: string; spec: string; paused: number; next_run_at: number | null; last_run_at: number | null; created_at: number };
+    return (this.statements.listSchedules.all() as Row[]).map((row) => {
+      const schedule: ScheduleRecord = {
+        name: row.name,
+        tenant: row.tenant,
+        spec: JSON.parse(row.spec) as unknown,
+        paused: row.paused === 1,
+        createdAt: row.created_at,
+      };
+      if (row.next_run_at !== null) schedule.nextRunAt = row.next_run_at;
+      if (row.last_run_at !== null) schedule.lastRunAt = row.last_run_at;
+      return schedule;
+    });
+  }
+
+  deleteSchedule(name: string): boolean {
+    return this.statements.deleteSchedule.run(name).changes > 0;
+  }
+
+  /** Inside a transaction: move a schedule on if it still expects `expectedRunAt`. */
+  advanceSchedule(name: string, expectedRunAt: number, nextRunAt: number | undefined, now: number): boolean {
+    const row = this.statements.scheduleNextRun.get(name) as { next_run_at: number | null } | undefined;
+    if (!row || row.next_run_at !== expectedRunAt) return false;
+    this.statements.moveSchedule.run(nextRunAt ?? null, now, name);
+    return true;
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Forward-only, numbered schema migrations. A shipped migration is never edited; changes go in a new one.
+ *
+ * Why the indexes look the way they do: every index is maintained on every insert, and ingest is the
+ * hottest path, so pending-state indexes are partial (they hold only the rows that can still move) and
+ * the backlog of finished messages costs nothing but its rows.
+ */
+export const MIGRATIONS: { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE messages (
+  seq          INTEGER PRIMARY KEY,      -- arrival order; the public id
+  queue        TEXT    NOT NULL,
+  tenant       TEXT    NOT NULL,
+  state        TEXT    NOT NULL,
+  method       TEXT    NOT NULL,
+  path         TEXT    NOT NULL,
+  query        TEXT    NOT NULL,
+  headers      TEXT    NOT NULL,         -- JSON array of [name, value]
+  body         BLOB    NOT NULL,
+  url          TEXT,
+  domain       TEXT    NOT NULL,         -- '' for pull queues
+  received_at  INTEGER NOT NULL,
+  deliver_at   INTEGER NOT NULL,
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  lease_token  TEXT,
+  lease_until  INTEGER,
+  updated_at   INTEGER NOT NULL,
+  origin       TEXT    NOT NULL,
+  retry        TEXT,
+  last_error   TEXT
+);
+-- Pull: oldest ready first, per queue. Also the oldest-ready age in stats.
+CREATE INDEX messages_ready_queue ON messages(queue, seq) WHERE state = 'ready';
+-- Push: oldest ready first, per (queue, domain) lane; also walked by skip-scan to list lanes.
+CREATE INDEX messages_ready_lane ON messages(queue, domain, seq) WHERE state = 'ready' AND domain <> '';
+-- The one timer: next scheduled message, next lease to expire.
+CREATE INDEX messages_scheduled ON messages(deliver_at) WHERE state = 'scheduled';
+CREATE INDEX messages_leases ON messages(lease_until) WHERE state IN ('leased', 'inflight');
+CREATE INDEX messages_dead ON messages(queue, seq) WHERE state = 'dead';
+-- Retention purge walks finished messages by age.
+CREATE INDEX messages_finished ON messages(updated_at) WHERE state IN ('delivered', 'acked', 'cancelled');
+
+CREATE TABLE attempts (
+  message_seq INTEGER NOT NULL,
+  attempt     INTEGER NOT NULL,
+  started_at  INTEGER NOT NULL,
+  status      INTEGER,
+  latency_ms  INTEGER NOT NULL,
+  error       TEXT,
+  response    TEXT
+);
+CREATE INDEX attempts_message ON attempts(message_seq);
+
+CREATE TABLE dedupe (
+  scope       TEXT    NOT NULL,
+  key         TEXT    NOT NULL,
+  message_seq INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
+
+-- Depth by state, kept in the same transactions as the changes, so stats never scan messages.
+CREATE TABLE queue_counts (
+  queue TEXT    NOT NULL,
+  state TEXT    NOT NULL,
+  n     INTEGER NOT NULL,
+  PRIMARY KEY (queue, state)
+) WITHOUT ROWID;
+
+CREATE TABLE queues (
+  name       TEXT PRIMARY KEY,
+  tenant     TEXT NOT NULL,
+  config     TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE tenants (
+  name        TEXT PRIMARY KEY,
+  concurrency INTEGER,
+  created_at  INTEGER NOT NULL
+);
+CREATE TABLE api_keys (
+  hash       TEXT PRIMARY KEY,
+  tenant     TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE domain_limits (
+  key             TEXT PRIMARY KEY,
+  concurrency     INTEGER,
+  rate_per_second REAL,
+  burst           INTEGER
+);
+CREATE TABLE schedules (
+  name        TEXT PRIMARY KEY,
+  tenant      TEXT NOT NULL,
+  spec        TEXT NOT NULL,
+  paused      INTEGER NOT NULL,
+  next_run_at INTEGER,
+  last_run_at INTEGER,
+  created_at  INTEGER NOT NULL
+);
+`,
+  },
+];

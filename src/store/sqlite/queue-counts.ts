@@ -1,0 +1,81 @@
+import type Database from 'better-sqlite3';
+import { MESSAGE_STATES, type MessageState, type QueueCounts } from '../types.js';
+
+/**
+ * Depth by state per queue, kept exactly: every transaction that moves messages records its deltas
+ * here, writes them to `queue_counts` inside the same transaction, and applies them in memory after
+ * the commit. Stats and maxDepth checks then cost nothing, even with millions of stored messages.
+ */
+export class QueueCountsLedger {
+  private readonly counts = new Map<string, Record<MessageState, number>>();
+  private pending = new Map<string, number>();
+  private readonly upsert: Database.Statement;
+
+  constructor(db: Database.Database) {
+    this.upsert = db.prepare(
+      'INSERT INTO queue_counts (queue, state, n) VALUES (?, ?, ?) ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n',
+    );
+    for (const row of db.prepare('SELECT queue, state, n FROM queue_counts').all() as { queue: string; state: MessageState; n: number }[]) {
+      this.row(row.queue)[row.state] = row.n;
+    }
+  }
+
+  /** Note that `n` messages of `queue` moved from one state to another (undefined = created or deleted). */
+  move(queue: string, from: MessageState | undefined, to: MessageState | undefined, n = 1): void {
+    if (n === 0) return;
+    if (from) this.add(queue, from, -n);
+    if (to) this.add(queue, to, n);
+  }
+
+  /** Inside the transaction: persist the deltas collected so far. */
+  writePending(): void {
+    for (const [key, delta] of this.pending) {
+      if (delta === 0) continue;
+      const [queue, state] = splitKey(key);
+      this.upsert.run(queue, state, delta);
+    }
+  }
+
+  /** After the commit: the deltas become the in-memory truth. */
+  applyPending(): void {
+    for (const [key, delta] of this.pending) {
+      const [queue, state] = splitKey(key);
+      this.row(queue)[state as MessageState] += delta;
+    }
+    this.pending = new Map();
+  }
+
+  /** After a rollback: forget the deltas. */
+  discardPending(): void {
+    this.pending = new Map();
+  }
+
+  get(queue: string): Record<MessageState, number> {
+    return this.row(queue);
+  }
+
+  snapshot(): Map<string, QueueCounts> {
+    const result = new Map<string, QueueCounts>();
+    for (const [queue, states] of this.counts) result.set(queue, { states: { ...states } });
+    return result;
+  }
+
+  private add(queue: string, state: MessageState, delta: number): void {
+    const key = `${queue}\u0000${state}`;
+    this.pending.set(key, (this.pending.get(key) ?? 0) + delta);
+  }
+
+  private row(queue: string): Record<MessageState, number> {
+    let row = this.counts.get(queue);
+    if (!row) {
+      row = Object.fromEntries(MESSAGE_STATES.map((state) => [state, 0])) as Record<MessageState, number>;
+      this.counts.set(queue, row);
+    }
+    return row;
+  }
+}
+
+function splitKey(key: string): [string, MessageState] {
+  const at = key.indexOf('\u0000');
+  return [key.slice(0, at), key.slice(at + 1) as MessageState];
+}

@@ -1,0 +1,458 @@
+import type Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import type { AckResult, Store, WakeReport } from '../store.js';
+import type {
+  AppendResult,
+  AttemptRecord,
+  DeliveryOutcome,
+  DomainLimitRecord,
+  LaneRef,
+  LeasedMessage,
+  ListMessagesFilter,
+  MessageState,
+  NewMessage,
+  QueueCounts,
+  QueueRecord,
+  ScheduleRecord,
+  StoredMessage,
+  TenantRecord,
+} from '../types.js';
+import { SqliteCatalog } from './catalog.js';
+import { openDatabase, type Durability } from './database.js';
+import { QueueCountsLedger } from './queue-counts.js';
+import { parseId, parseReceipt, toAttempt, toStoredMessage, type AttemptRow, type MessageRow } from './rows.js';
+import { prepareStatements, type Statements } from './statements.js';
+
+/** Most rows one wake() pass moves; it loops until done. */
+const WAKE_CHUNK = 5_000;
+
+/**
+ * The embedded store: one SQLite file in WAL mode, one connection, prepared statements, and one
+ * transaction per batch. better-sqlite3 is synchronous, so every method finishes its work before it
+ * returns; the Promise wrapper only keeps the Store contract uniform with networked backends.
+ */
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  private readonly sql: Statements;
+  private readonly counts: QueueCountsLedger;
+  private readonly catalog: SqliteCatalog;
+  private readonly fullSync: boolean;
+
+  constructor(path: string, durability: Durability = 'fsync') {
+    this.db = openDatabase(path, durability);
+    this.fullSync = durability === 'fsync';
+    this.sql = prepareStatements(this.db);
+    this.counts = new QueueCountsLedger(this.db);
+    this.catalog = new SqliteCatalog(this.db);
+  }
+
+  /**
+   * Run `work` in one transaction and keep the depth ledger in step with it. `durable: false` is for
+   * transitions whose loss on a power cut only means a redelivery (claims, wake-ups): they skip the
+   * fsync, and the next durable commit syncs them along with itself.
+   */
+  private write<T>(work: () => T, durable = true): T {
+    const relax = !durable && this.fullSync;
+    if (relax) this.db.pragma('synchronous = NORMAL');
+    try {
+      const result = this.db.transaction(() => {
+        const value = work();
+        this.counts.writePending();
+        return value;
+      })();
+      this.counts.applyPending();
+      return result;
+    } catch (error) {
+      this.counts.discardPending();
+      throw error;
+    } finally {
+      if (relax) this.db.pragma('synchronous = FULL');
+    }
+  }
+
+  // ── messages in ─────────────────────────────────────────────
+
+  async appendMessages(messages: NewMessage[], now: number): Promise<AppendResult[]> {
+    return this.write(() => messages.map((message) => this.appendOne(message, now)));
+  }
+
+  private appendOne(message: NewMessage, now: number): AppendResult {
+    if (message.dedupe) {
+      const first = this.sql.findDedupe.get(message.dedupe.scope, message.dedupe.key, now) as
+        | { message_seq: number; deliver_at: number | null }
+        | undefined;
+      if (first) return { id: String(first.message_seq), duplicate: true, deliverAt: first.deliver_at ?? message.deliverAt };
+    }
+    const state: MessageState = message.deliverAt > now ? 'scheduled' : 'ready';
+    const info = this.sql.insertMessage.run(
+      message.queue,
+      message.tenant,
+      state,
+      message.method,
+      message.path,
+      message.query,
+      JSON.stringify(message.headers),
+      message.body,
+      message.url ?? null,
+      message.domain,
+      message.receivedAt,
+      message.deliverAt,
+      now,
+      message.origin,
+      message.retry ?? null,
+    );
+    const seq = Number(info.lastInsertRowid);
+    if (message.dedupe) this.sql.upsertDedupe.run(message.dedupe.scope, message.dedupe.key, seq, message.dedupe.expiresAt);
+    this.counts.move(message.queue, undefined, state);
+    return { id: String(seq), duplicate: false, deliverAt: message.deliverAt };
+  }
+
+  // ── pull ────────────────────────────────────────────────────
+
+  async leaseBatch(queue: string, max: number, visibilityMs: number, now: number): Promise<LeasedMessage[]> {
+    const token = randomBytes(8).toString('hex');
+    const rows = this.write(() => {
+      const leased = this.sql.leaseBatch.all(token, now + visibilityMs, now, queue, max) as MessageRow[];
+      this.counts.move(queue, 'ready', 'leased', leased.length);
+      return leased;
+    });
+    rows.sort((a, b) => a.seq - b.seq);
+    return rows.map((row) => ({ ...toStoredMessage(row), receipt: `${row.seq}.${token}` }));
+  }
+
+  async ack(queue: string, receipts: string[], now: number): Promise<AckResult> {
+    return this.write(() => {
+      const stale: string[] = [];
+      let acked = 0;
+      for (const receipt of receipts) {
+        const lease = parseReceipt(receipt);
+        const done = lease ? this.sql.ack.run(now, lease.seq, queue, lease.token).changes : 0;
+        if (done > 0) acked += 1;
+        else stale.push(String(receipt));
+      }
+      this.counts.move(queue, 'leased', 'acked', acked);
+      return { acked, stale };
+    });
+  }
+
+  async nack(queue: string, receipts: string[], delayMs: number, now: number, maxReceives: number) {
+    return this.write(() => {
+      const stale: string[] = [];
+      const dead: string[] = [];
+      let requeued = 0;
+      for (const receipt of receipts) {
+        const lease = parseReceipt(receipt);
+        const row = lease && (this.sql.findLease.get(lease.seq, queue, lease.token) as { attempts: number } | undefined);
+        if (!lease || !row) {
+          stale.push(String(receipt));
+          continue;
+        }
+        if (row.attempts >= maxReceives) {
+          this.sql.toDead.run('receives exhausted', now, lease.seq);
+          this.counts.move(queue, 'leased', 'dead');
+          dead.push(String(lease.seq));
+          continue;
+        }
+        const state: MessageState = delayMs > 0 ? 'scheduled' : 'ready';
+        this.sql.requeue.run(state, now + delayMs, now, lease.seq);
+        this.counts.move(queue, 'leased', state);
+        requeued += 1;
+      }
+      return { requeued, dead, stale };
+    });
+  }
+
+  async extend(queue: string, receipts: string[], visibilityMs: number, now: number) {
+    return this.write(() => {
+      const stale: string[] = [];
+      let extended = 0;
+      for (const receipt of receipts) {
+        const lease = parseReceipt(receipt);
+        const done = lease ? this.sql.extend.run(now + visibilityMs, now, lease.seq, queue, lease.token).changes : 0;
+        if (done > 0) extended += 1;
+        else stale.push(String(receipt));
+      }
+      return { extended, stale };
+    });
+  }
+
+  // ── time ────────────────────────────────────────────────────
+
+  async wake(now: number, maxReceivesOf: (queue: string) => number): Promise<WakeReport> {
+    const report: WakeReport = { queues: new Set(), lanes: [], dead: [] };
+    const laneKeys = new Set<string>();
+    const noteReady = (queue: string, domain: string) => {
+      report.queues.add(queue);
+      if (domain !== '' && !laneKeys.has(`${queue}\u0000${domain}`)) {
+        laneKeys.add(`${queue}\u0000${domain}`);
+        report.lanes.push({ queue, domain });
+      }
+    };
+    let moved = WAKE_CHUNK;
+    while (moved === WAKE_CHUNK) {
+      moved = this.write(() => this.promoteDue(now, noteReady) + this.expireLeases(now, maxReceivesOf, noteReady, report), false);
+    }
+    return report;
+  }
+
+  private promoteDue(now: number, noteReady: (queue: string, domain: string) => void): number {
+    const rows = this.sql.promoteDue.all(now, now, WAKE_CHUNK) as { queue: string; domain: string }[];
+    for (const row of rows) {
+      this.counts.move(row.queue, 'scheduled', 'ready');
+      noteReady(row.queue, row.domain);
+    }
+    return rows.length;
+  }
+
+  private expireLeases(
+    now: number,
+    maxReceivesOf: (queue: string) => number,
+    noteReady: (queue: string, domain: string) => void,
+    report: WakeReport,
+  ): number {
+    type Expired = { seq: number; queue: string; domain: string; state: 'leased' | 'inflight'; attempts: number };
+    const rows = this.sql.expiredLeases.all(now, WAKE_CHUNK) as Expired[];
+    for (const row of rows) {
+      if (row.state === 'leased' && row.attempts >= maxReceivesOf(row.queue)) {
+        this.sql.toDead.run('receives exhausted', now, row.seq);
+        this.counts.move(row.queue, 'leased', 'dead');
+        report.dead.push({ id: String(row.seq), queue: row.queue });
+        continue;
+      }
+      this.sql.release.run(now, row.seq);
+      this.counts.move(row.queue, row.state, 'ready');
+      noteReady(row.queue, row.domain);
+    }
+    return rows.length;
+  }
+
+  async nextWakeAt(): Promise<number | undefined> {
+    const scheduled = (this.sql.nextScheduled.get() as { at: number | null }).at;
+    const lease = (this.sql.nextLeaseExpiry.get() as { at: number | null }).at;
+    const candidates = [scheduled, lease].filter((at): at is number => at !== null);
+    return candidates.length > 0 ? Math.min(...candidates) : undefined;
+  }
+
+  // ── push ────────────────────────────────────────────────────
+
+  async readyLanes(queues: string[]): Promise<LaneRef[]> {
+    const wanted = new Set(queues);
+    const lanes: LaneRef[] = [];
+    // Skip-scan: one index seek per lane, not one row visit per ready message.
+    let row = this.sql.firstLane.get() as LaneRef | undefined;
+    while (row) {
+      if (wanted.has(row.queue)) lanes.push(row);
+      row = this.sql.nextLane.get(row.queue, row.domain) as LaneRef | undefined;
+    }
+    return lanes;
+  }
+
+  async claimLane(lane: LaneRef, max: number, leaseUntil: number, now: number): Promise<StoredMessage[]> {
+    const rows = this.write(() => {
+      const claimed = this.sql.claimLane.all(leaseUntil, now, lane.queue, lane.domain, max) as MessageRow[];
+      this.counts.move(lane.queue, 'ready', 'inflight', claimed.length);
+      return claimed;
+    }, false);
+    rows.sort((a, b) => a.seq - b.seq);
+    return rows.map(toStoredMessage);
+  }
+
+  async completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<void> {
+    this.write(() => {
+      for (const outcome of outcomes) this.completeOne(outcome, now);
+    });
+  }
+
+  private completeOne(outcome: DeliveryOutcome, now: number): void {
+    const seq = parseId(outcome.id);
+    if (seq === undefined) return;
+    let row: { queue: string } | undefined;
+    let to: MessageState;
+    switch (outcome.kind) {
+      case 'delivered':
+        to = 'delivered';
+        row = this.sql.finishInflight.get('delivered', outcome.attempt.attempt, null, now, seq) as typeof row;
+        break;
+      case 'dead':
+        to = 'dead';
+        row = this.sql.finishInflight.get('dead', outcome.attempt?.attempt ?? null, outcome.reason, now, seq) as typeof row;
+        break;
+      case 'retry': {
+        to = outcome.deliverAt > now ? 'scheduled' : 'ready';
+        const attempts = outcome.countsAsAttempt && outcome.attempt ? outcome.attempt.attempt : null;
+        row = this.sql.retryInflight.get(to, outcome.deliverAt, attempts, outcome.attempt?.error ?? null, now, seq) as typeof row;
+        break;
+      }
+      case 'hold':
+        row = this.sql.holdInflight.get(outcome.attempt.attempt, outcome.leaseUntil, outcome.attempt.error ?? null, now, seq) as typeof row;
+        to = 'inflight';
+        break;
+      case 'release':
+        to = 'ready';
+        row = this.sql.releaseInflight.get(now, seq) as typeof row;
+        break;
+    }
+    if (!row) return;
+    this.counts.move(row.queue, 'inflight', to);
+    if ('attempt' in outcome && outcome.attempt) this.insertAttempt(seq, outcome.attempt);
+  }
+
+  private insertAttempt(seq: number, attempt: AttemptRecord): void {
+    this.sql.insertAttempt.run(
+      seq,
+      attempt.attempt,
+      attempt.startedAt,
+      attempt.status ?? null,
+      Math.round(attempt.latencyMs),
+      attempt.error ?? null,
+      attempt.response ?? null,
+    );
+  }
+
+  async releaseAllInflight(now: number): Promise<number> {
+    return this.write(() => {
+      const rows = this.sql.releaseAllInflight.all(now) as { queue: string }[];
+      for (const row of rows) this.counts.move(row.queue, 'inflight', 'ready');
+      return rows.length;
+    });
+  }
+
+  // ── reading and managing messages ───────────────────────────
+
+  async getMessage(id: string): Promise<StoredMessage | undefined> {
+    const seq = parseId(id);
+    const row = seq === undefined ? undefined : (this.sql.getMessage.get(seq) as MessageRow | undefined);
+    return row && toStoredMessage(row);
+  }
+
+  async getAttempts(id: string): Promise<AttemptRecord[]> {
+    const seq = parseId(id);
+    if (seq === undefined) return [];
+    return (this.sql.getAttempts.all(seq) as AttemptRow[]).map(toAttempt);
+  }
+
+  async listMessages(filter: ListMessagesFilter): Promise<StoredMessage[]> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    const add = (clause: string, value: string | number | undefined) => {
+      if (value === undefined) return;
+      where.push(clause);
+      params.push(value);
+    };
+    add('tenant = ?', filter.tenant);
+    add('queue = ?', filter.queue);
+    add('state = ?', filter.state);
+    add('seq < ?', filter.before === undefined ? undefined : (parseId(filter.before) ?? 0));
+    const sql = `SELECT * FROM messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...params, filter.limit) as MessageRow[]).map(toStoredMessage);
+  }
+
+  async cancel(id: string, now: number): Promise<MessageState | undefined> {
+    const seq = parseId(id);
+    if (seq === undefined) return undefined;
+    return this.write(() => {
+      const row = this.sql.getState.get(seq) as { queue: string; state: MessageState } | undefined;
+      if (!row) return undefined;
+      if (row.state !== 'scheduled' && row.state !== 'ready') return row.state;
+      this.sql.cancel.run(now, seq);
+      this.counts.move(row.queue, row.state, 'cancelled');
+      return 'cancelled';
+    });
+  }
+
+  async replayDead(queue: string, ids: string[] | undefined, now: number) {
+    return this.write(() => {
+      const seqs = ids?.map(parseId).filter((seq): seq is number => seq !== undefined);
+      const rows = (
+        seqs === undefined
+          ? this.sql.replayAllDead.all(now, now, queue)
+          : seqs.flatMap((seq) => this.sql.replayOneDead.all(now, now, queue, seq))
+      ) as { seq: number; domain: string }[];
+      this.counts.move(queue, 'dead', 'ready', rows.length);
+      const domains = new Set(rows.map((row) => row.domain).filter((domain) => domain !== ''));
+      return { replayed: rows.map((row) => String(row.seq)), lanes: [...domains].map((domain) => ({ queue, domain })) };
+    });
+  }
+
+  async purge(before: number, now: number, limit: number): Promise<number> {
+    return this.write(() => {
+      const rows = this.sql.purgeFinished.all(before, limit) as { seq: number; queue: string; state: MessageState }[];
+      for (const row of rows) {
+        this.sql.deleteAttempts.run(row.seq);
+        this.counts.move(row.queue, row.state, undefined);
+      }
+      this.sql.purgeDedupe.run(now);
+      return rows.length;
+    }, false);
+  }
+
+  // ── queues, tenants, keys, limits, schedules ────────────────
+
+  async queueCounts(): Promise<Map<string, QueueCounts>> {
+    const snapshot = this.counts.snapshot();
+    for (const [queue, counts] of snapshot) {
+      if (counts.states.ready === 0) continue;
+      const oldest = this.sql.oldestReady.get(queue) as { received_at: number } | undefined;
+      if (oldest) counts.oldestReadyAt = oldest.received_at;
+    }
+    return snapshot;
+  }
+
+  async upsertQueue(queue: QueueRecord): Promise<void> {
+    this.catalog.upsertQueue(queue);
+  }
+  async listQueues(): Promise<QueueRecord[]> {
+    return this.catalog.listQueues();
+  }
+  async deleteQueue(name: string): Promise<boolean> {
+    return this.catalog.deleteQueue(name);
+  }
+  async upsertTenant(tenant: TenantRecord): Promise<void> {
+    this.catalog.upsertTenant(tenant);
+  }
+  async listTenants(): Promise<TenantRecord[]> {
+    return this.catalog.listTenants();
+  }
+  async addApiKey(hash: string, tenant: string, now: number): Promise<void> {
+    this.catalog.addApiKey(hash, tenant, now);
+  }
+  async listApiKeys(): Promise<{ hash: string; tenant: string }[]> {
+    return this.catalog.listApiKeys();
+  }
+  async upsertDomainLimit(limit: DomainLimitRecord): Promise<void> {
+    this.catalog.upsertDomainLimit(limit);
+  }
+  async deleteDomainLimit(key: string): Promise<boolean> {
+    return this.catalog.deleteDomainLimit(key);
+  }
+  async listDomainLimits(): Promise<DomainLimitRecord[]> {
+    return this.catalog.listDomainLimits();
+  }
+  async upsertSchedule(schedule: ScheduleRecord): Promise<void> {
+    this.catalog.upsertSchedule(schedule);
+  }
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return this.catalog.listSchedules();
+  }
+  async deleteSchedule(name: string): Promise<boolean> {
+    return this.catalog.deleteSchedule(name);
+  }
+
+  async fireSchedule(name: string, expectedRunAt: number, nextRunAt: number | undefined, messages: NewMessage[], now: number) {
+    return this.write(() => {
+      if (!this.catalog.advanceSchedule(name, expectedRunAt, nextRunAt, now)) return false;
+      for (const message of messages) this.appendOne(message, now);
+      return true;
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.open) return;
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.close();
+  }
+}

@@ -1,0 +1,124 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * Every hot query, prepared once. Each is shaped for one index (see migrations.ts):
+ * - leaseBatch / claimLane pick the oldest ready rows through the partial "ready" indexes and flip
+ *   them in the same statement, so a batch costs one statement however large it is.
+ * - promoteDue / expiredLeases walk the partial "scheduled" and "leases" indexes from the oldest.
+ * - firstLane / nextLane are a skip-scan: one seek per distinct (queue, domain), instead of
+ *   `SELECT DISTINCT`, which would visit every ready row.
+ */
+export function prepareStatements(db: Database.Database) {
+  return {
+    insertMessage: db.prepare(
+      `INSERT INTO messages (queue, tenant, state, method, path, query, headers, body, url, domain,
+                             received_at, deliver_at, updated_at, origin, retry)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    findDedupe: db.prepare(
+      `SELECT d.message_seq, m.deliver_at FROM dedupe d LEFT JOIN messages m ON m.seq = d.message_seq
+       WHERE d.scope = ? AND d.key = ? AND d.expires_at > ?`,
+    ),
+    upsertDedupe: db.prepare(
+      `INSERT INTO dedupe (scope, key, message_seq, expires_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (scope, key) DO UPDATE SET message_seq = excluded.message_seq, expires_at = excluded.expires_at`,
+    ),
+    purgeDedupe: db.prepare('DELETE FROM dedupe WHERE expires_at <= ?'),
+
+    leaseBatch: db.prepare(
+      `UPDATE messages SET state = 'leased', lease_token = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+       WHERE seq IN (SELECT seq FROM messages WHERE queue = ? AND state = 'ready' ORDER BY seq LIMIT ?)
+       RETURNING *`,
+    ),
+    ack: db.prepare(
+      `UPDATE messages SET state = 'acked', lease_token = NULL, lease_until = NULL, updated_at = ?
+       WHERE seq = ? AND queue = ? AND state = 'leased' AND lease_token = ?`,
+    ),
+    findLease: db.prepare(`SELECT attempts FROM messages WHERE seq = ? AND queue = ? AND state = 'leased' AND lease_token = ?`),
+    requeue: db.prepare(
+      `UPDATE messages SET state = ?, deliver_at = ?, lease_token = NULL, lease_until = NULL, updated_at = ? WHERE seq = ?`,
+    ),
+    extend: db.prepare(
+      `UPDATE messages SET lease_until = ?, updated_at = ?
+       WHERE seq = ? AND queue = ? AND state = 'leased' AND lease_token = ?`,
+    ),
+    toDead: db.prepare(
+      `UPDATE messages SET state = 'dead', last_error = ?, lease_token = NULL, lease_until = NULL, updated_at = ? WHERE seq = ?`,
+    ),
+
+    promoteDue: db.prepare(
+      `UPDATE messages SET state = 'ready', updated_at = ?
+       WHERE seq IN (SELECT seq FROM messages WHERE state = 'scheduled' AND deliver_at <= ? ORDER BY deliver_at LIMIT ?)
+       RETURNING queue, domain`,
+    ),
+    expiredLeases: db.prepare(
+      `SELECT seq, queue, domain, state, attempts FROM messages
+       WHERE state IN ('leased', 'inflight') AND lease_until <= ? ORDER BY lease_until LIMIT ?`,
+    ),
+    release: db.prepare(
+      `UPDATE messages SET state = 'ready', lease_token = NULL, lease_until = NULL, updated_at = ? WHERE seq = ?`,
+    ),
+    nextScheduled: db.prepare(`SELECT MIN(deliver_at) AS at FROM messages WHERE state = 'scheduled'`),
+    nextLeaseExpiry: db.prepare(`SELECT MIN(lease_until) AS at FROM messages WHERE state IN ('leased', 'inflight')`),
+
+    firstLane: db.prepare(
+      `SELECT queue, domain FROM messages WHERE state = 'ready' AND domain <> '' ORDER BY queue, domain LIMIT 1`,
+    ),
+    nextLane: db.prepare(
+      `SELECT queue, domain FROM messages WHERE state = 'ready' AND domain <> '' AND (queue, domain) > (?, ?)
+       ORDER BY queue, domain LIMIT 1`,
+    ),
+    claimLane: db.prepare(
+      `UPDATE messages SET state = 'inflight', lease_until = ?, updated_at = ?
+       WHERE seq IN (SELECT seq FROM messages WHERE queue = ? AND domain = ? AND state = 'ready' AND domain <> ''
+                     ORDER BY seq LIMIT ?)
+       RETURNING *`,
+    ),
+    finishInflight: db.prepare(
+      `UPDATE messages SET state = ?, attempts = COALESCE(?, attempts), last_error = ?, lease_until = NULL, updated_at = ?
+       WHERE seq = ? AND state = 'inflight' RETURNING queue`,
+    ),
+    retryInflight: db.prepare(
+      `UPDATE messages SET state = ?, deliver_at = ?, attempts = COALESCE(?, attempts), last_error = ?, lease_until = NULL,
+              updated_at = ?
+       WHERE seq = ? AND state = 'inflight' RETURNING queue`,
+    ),
+    holdInflight: db.prepare(
+      `UPDATE messages SET attempts = ?, lease_until = ?, last_error = ?, updated_at = ?
+       WHERE seq = ? AND state = 'inflight' RETURNING queue`,
+    ),
+    releaseInflight: db.prepare(
+      `UPDATE messages SET state = 'ready', lease_until = NULL, updated_at = ? WHERE seq = ? AND state = 'inflight' RETURNING queue`,
+    ),
+    releaseAllInflight: db.prepare(
+      `UPDATE messages SET state = 'ready', lease_until = NULL, updated_at = ? WHERE state = 'inflight' RETURNING queue`,
+    ),
+    insertAttempt: db.prepare(
+      `INSERT INTO attempts (message_seq, attempt, started_at, status, latency_ms, error, response) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+
+    getMessage: db.prepare('SELECT * FROM messages WHERE seq = ?'),
+    getState: db.prepare('SELECT queue, state FROM messages WHERE seq = ?'),
+    getAttempts: db.prepare(
+      'SELECT attempt, started_at, status, latency_ms, error, response FROM attempts WHERE message_seq = ? ORDER BY rowid',
+    ),
+    cancel: db.prepare(`UPDATE messages SET state = 'cancelled', updated_at = ? WHERE seq = ?`),
+    replayAllDead: db.prepare(
+      `UPDATE messages SET state = 'ready', attempts = 0, deliver_at = ?, last_error = NULL, updated_at = ?
+       WHERE queue = ? AND state = 'dead' RETURNING seq, domain`,
+    ),
+    replayOneDead: db.prepare(
+      `UPDATE messages SET state = 'ready', attempts = 0, deliver_at = ?, last_error = NULL, updated_at = ?
+       WHERE queue = ? AND state = 'dead' AND seq = ? RETURNING seq, domain`,
+    ),
+    purgeFinished: db.prepare(
+      `DELETE FROM messages WHERE seq IN (
+         SELECT seq FROM messages WHERE state IN ('delivered', 'acked', 'cancelled') AND updated_at < ? ORDER BY updated_at LIMIT ?)
+       RETURNING seq, queue, state`,
+    ),
+    deleteAttempts: db.prepare('DELETE FROM attempts WHERE message_seq = ?'),
+    oldestReady: db.prepare(`SELECT received_at FROM messages WHERE queue = ? AND state = 'ready' ORDER BY seq LIMIT 1`),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;

@@ -1,0 +1,118 @@
+import type {
+  AppendResult,
+  AttemptRecord,
+  DeliveryOutcome,
+  DomainLimitRecord,
+  LaneRef,
+  LeasedMessage,
+  ListMessagesFilter,
+  MessageState,
+  NewMessage,
+  QueueCounts,
+  QueueRecord,
+  ScheduleRecord,
+  StoredMessage,
+  TenantRecord,
+} from './types.js';
+
+export * from './types.js';
+
+/** Result of acknowledging receipts: how many were acked, and which receipts no longer held a lease. */
+export interface AckResult {
+  acked: number;
+  stale: string[];
+}
+
+/** What expiring leases and promoting due messages did, so waiters and lanes can be woken. */
+export interface WakeReport {
+  /** Queues that gained ready messages. */
+  queues: Set<string>;
+  /** Push lanes that gained ready messages. */
+  lanes: LaneRef[];
+  /** Messages that went to dead (receives exhausted). */
+  dead: { id: string; queue: string }[];
+}
+
+/**
+ * The one storage contract. SQLite implements it for a single node; a PostgreSQL implementation
+ * serves several nodes. Every method is async so a networked backend fits without changing callers;
+ * every method that changes several rows does so in one transaction.
+ */
+export interface Store {
+  // ── messages in ─────────────────────────────────────────────
+  /** Append messages in one transaction (group commit). Resolves only once durable. */
+  appendMessages(messages: NewMessage[], now: number): Promise<AppendResult[]>;
+
+  // ── pull ────────────────────────────────────────────────────
+  /** Lease up to `max` ready messages of a queue, oldest first. */
+  leaseBatch(queue: string, max: number, visibilityMs: number, now: number): Promise<LeasedMessage[]>;
+  ack(queue: string, receipts: string[], now: number): Promise<AckResult>;
+  /**
+   * Return leased messages to ready (or scheduled after delayMs); a message already received
+   * `maxReceives` times goes to dead instead. Stale receipts are reported, not changed.
+   */
+  nack(
+    queue: string,
+    receipts: string[],
+    delayMs: number,
+    now: number,
+    maxReceives: number,
+  ): Promise<{ requeued: number; dead: string[]; stale: string[] }>;
+  extend(queue: string, receipts: string[], visibilityMs: number, now: number): Promise<{ extended: number; stale: string[] }>;
+
+  // ── time ────────────────────────────────────────────────────
+  /** Scheduled messages whose time has come become ready; expired leases become ready (or dead). */
+  wake(now: number, maxReceivesOf: (queue: string) => number): Promise<WakeReport>;
+  /** The earliest future moment `wake` would do something, or undefined. */
+  nextWakeAt(): Promise<number | undefined>;
+
+  // ── push ────────────────────────────────────────────────────
+  /** Lanes (queue, domain) that have ready push messages now. */
+  readyLanes(queues: string[]): Promise<LaneRef[]>;
+  /** Claim the oldest ready messages of one lane: they become inflight with a lease until `leaseUntil`. */
+  claimLane(lane: LaneRef, max: number, leaseUntil: number, now: number): Promise<StoredMessage[]>;
+  /** Record finished deliveries in one transaction. */
+  completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<void>;
+  /** On start of a single node: every inflight message whose node is gone becomes ready again. */
+  releaseAllInflight(now: number): Promise<number>;
+
+  // ── reading and managing messages ───────────────────────────
+  getMessage(id: string): Promise<StoredMessage | undefined>;
+  getAttempts(id: string): Promise<AttemptRecord[]>;
+  listMessages(filter: ListMessagesFilter): Promise<StoredMessage[]>;
+  /** Cancel a message that is scheduled or ready. Returns its state after the call (undefined: no such message). */
+  cancel(id: string, now: number): Promise<MessageState | undefined>;
+  /** Dead messages of a queue become ready again with attempts reset; all when ids is absent. */
+  replayDead(queue: string, ids: string[] | undefined, now: number): Promise<{ replayed: string[]; lanes: LaneRef[] }>;
+  /** Delete terminal messages (delivered, acked, cancelled) updated before `before`, and expired dedupe keys. */
+  purge(before: number, now: number, limit: number): Promise<number>;
+
+  // ── queues, tenants, keys, limits, schedules ────────────────
+  queueCounts(): Promise<Map<string, QueueCounts>>;
+  upsertQueue(queue: QueueRecord): Promise<void>;
+  listQueues(): Promise<QueueRecord[]>;
+  deleteQueue(name: string): Promise<boolean>;
+
+  upsertTenant(tenant: TenantRecord): Promise<void>;
+  listTenants(): Promise<TenantRecord[]>;
+  addApiKey(hash: string, tenant: string, now: number): Promise<void>;
+  listApiKeys(): Promise<{ hash: string; tenant: string }[]>;
+
+  upsertDomainLimit(limit: DomainLimitRecord): Promise<void>;
+  deleteDomainLimit(key: string): Promise<boolean>;
+  listDomainLimits(): Promise<DomainLimitRecord[]>;
+
+  upsertSchedule(schedule: ScheduleRecord): Promise<void>;
+  listSchedules(): Promise<ScheduleRecord[]>;
+  deleteSchedule(name: string): Promise<boolean>;
+  /**
+   * Fire one schedule tick: append its messages and move the schedule's next run, in one transaction,
+   * so a crash neither fires a tick twice nor loses it. Fails (returns false) if the schedule's
+   * nextRunAt is no longer `expectedRunAt` (another node or a PATCH got there first).
+   */
+  fireSchedule(name: string, expectedRunAt: number, nextRunAt: number | undefined, messages: NewMessage[], now: number): Promise<boolean>;
+
+  /** Storage reachable and writable? */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

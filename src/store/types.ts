@@ -1,0 +1,159 @@
+/**
+ * Shapes shared by every storage backend. The Store interface (store.ts) speaks only in these.
+ */
+
+/**
+ * Life of a message:
+ * scheduled (deliverAt in the future) → ready → leased (pull) | inflight (push)
+ * → acked (pull) | delivered (push) · dead (retries or receives exhausted) · cancelled.
+ */
+export type MessageState = 'scheduled' | 'ready' | 'leased' | 'inflight' | 'delivered' | 'acked' | 'dead' | 'cancelled';
+
+export const MESSAGE_STATES: readonly MessageState[] = [
+  'scheduled',
+  'ready',
+  'leased',
+  'inflight',
+  'delivered',
+  'acked',
+  'dead',
+  'cancelled',
+];
+
+/** States in which a message still counts toward its queue's depth. */
+export const PENDING_STATES: readonly MessageState[] = ['scheduled', 'ready', 'leased', 'inflight'];
+
+/** One header as received: order and repeats are kept. */
+export type HeaderPair = [name: string, value: string];
+
+/** A message as the writer hands it to the store. */
+export interface NewMessage {
+  queue: string;
+  tenant: string;
+  method: string;
+  /** Sub-path after /in/{source} for ingest, or the path of the target for outbound messages. */
+  path: string;
+  /** Raw query string without '?'. */
+  query: string;
+  headers: HeaderPair[];
+  body: Buffer;
+  /** Push: the target URL (absent = the queue's url). */
+  url?: string;
+  /** Push: the limit key of the target (host or host:port); '' for pull queues. */
+  domain: string;
+  receivedAt: number;
+  deliverAt: number;
+  /** Which source or API call created it. */
+  origin: string;
+  /** Per-message retry override, JSON of a RetryPolicy. */
+  retry?: string;
+  /** Dedupe or idempotency: an existing live key returns the first message's id and stores nothing. */
+  dedupe?: { scope: string; key: string; expiresAt: number };
+}
+
+/** What a commit did with one NewMessage. */
+export type AppendResult = { id: string; duplicate: boolean; deliverAt: number };
+
+/** A message as read back. */
+export interface StoredMessage {
+  id: string;
+  queue: string;
+  tenant: string;
+  state: MessageState;
+  method: string;
+  path: string;
+  query: string;
+  headers: HeaderPair[];
+  body: Buffer;
+  url?: string;
+  domain: string;
+  receivedAt: number;
+  deliverAt: number;
+  /** Pull: times received; push: delivery attempts made. */
+  attempts: number;
+  leaseUntil?: number;
+  updatedAt: number;
+  origin: string;
+  retry?: string;
+  lastError?: string;
+}
+
+/** A leased pull message: the receipt is needed to ack, nack or extend it. */
+export interface LeasedMessage extends StoredMessage {
+  receipt: string;
+}
+
+/** One delivery attempt of a push message. */
+export interface AttemptRecord {
+  /** Counted attempt number (a Retry-After wait does not count, so two records may share a number). */
+  attempt: number;
+  startedAt: number;
+  status?: number;
+  latencyMs: number;
+  error?: string;
+  /** First KiB of the response body. */
+  response?: string;
+}
+
+/** How one finished delivery changes its message. */
+export type DeliveryOutcome =
+  | { id: string; kind: 'delivered'; attempt: AttemptRecord }
+  | { id: string; kind: 'retry'; attempt?: AttemptRecord; deliverAt: number; countsAsAttempt: boolean }
+  | { id: string; kind: 'dead'; attempt?: AttemptRecord; reason: string }
+  /** Strict ordering: the attempt is recorded but the message stays claimed (inflight) for its next try. */
+  | { id: string; kind: 'hold'; attempt: AttemptRecord; leaseUntil: number }
+  /** Handed back without an attempt (domain paused, shutdown): ready again at once, same place in line. */
+  | { id: string; kind: 'release' };
+
+export interface ListMessagesFilter {
+  tenant?: string;
+  queue?: string;
+  state?: MessageState;
+  limit: number;
+  /** Exclusive upper bound on the id (newest first). */
+  before?: string;
+}
+
+/** A queue's definition as stored. `config` is a QueueConfig. */
+export interface QueueRecord {
+  name: string;
+  tenant: string;
+  config: unknown;
+  createdAt: number;
+}
+
+export interface ScheduleRecord {
+  name: string;
+  tenant: string;
+  /** JSON of a ScheduleConfig. */
+  spec: unknown;
+  paused: boolean;
+  nextRunAt?: number;
+  lastRunAt?: number;
+  createdAt: number;
+}
+
+export interface TenantRecord {
+  name: string;
+  concurrency?: number;
+  createdAt: number;
+}
+
+export interface DomainLimitRecord {
+  key: string;
+  concurrency?: number;
+  ratePerSecond?: number;
+  burst?: number;
+}
+
+/** Counts per state for one queue, plus the arrival time of its oldest ready message. */
+export interface QueueCounts {
+  states: Record<MessageState, number>;
+  oldestReadyAt?: number;
+}
+
+/** A (queue, domain) lane with ready push messages. */
+export interface LaneRef {
+  queue: string;
+  domain: string;
+}
