@@ -69,8 +69,11 @@ export interface Store {
   // ── push ────────────────────────────────────────────────────
   /** Lanes (queue, domain) that have ready push messages now. */
   readyLanes(queues: string[]): Promise<LaneRef[]>;
-  /** Claim the oldest ready messages of one lane: they become inflight with a lease until `leaseUntil`. */
-  claimLane(lane: LaneRef, max: number, leaseUntil: number, now: number): Promise<StoredMessage[]>;
+  /**
+   * Claim the oldest ready messages of several lanes in one transaction: they become inflight with a
+   * lease until `leaseUntil`. Result i holds lane i's messages, oldest first.
+   */
+  claimLanes(requests: { lane: LaneRef; max: number }[], leaseUntil: number, now: number): Promise<StoredMessage[][]>;
   /** Record finished deliveries in one transaction. */
   completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<void>;
   /** On start of a single node: every inflight message whose node is gone becomes ready again. */

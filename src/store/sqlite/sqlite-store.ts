@@ -247,14 +247,17 @@ export class SqliteStore implements Store {
     return lanes;
   }
 
-  async claimLane(lane: LaneRef, max: number, leaseUntil: number, now: number): Promise<StoredMessage[]> {
-    const rows = this.write(() => {
-      const claimed = this.sql.claimLane.all(leaseUntil, now, lane.queue, lane.domain, max) as MessageRow[];
-      this.counts.move(lane.queue, 'ready', 'inflight', claimed.length);
-      return claimed;
-    }, false);
-    rows.sort((a, b) => a.seq - b.seq);
-    return rows.map(toStoredMessage);
+  async claimLanes(requests: { lane: LaneRef; max: number }[], leaseUntil: number, now: number): Promise<StoredMessage[][]> {
+    const claimed = this.write(
+      () =>
+        requests.map(({ lane, max }) => {
+          const rows = this.sql.claimLane.all(leaseUntil, now, lane.queue, lane.domain, max) as MessageRow[];
+          this.counts.move(lane.queue, 'ready', 'inflight', rows.length);
+          return rows;
+        }),
+      false,
+    );
+    return claimed.map((rows) => rows.sort((a, b) => a.seq - b.seq).map(toStoredMessage));
   }
 
   async completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<void> {

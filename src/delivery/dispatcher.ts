@@ -1,0 +1,552 @@
+import type { DomainLimit } from '../config/schema.js';
+import type { Sluice } from '../sluice.js';
+import type { AttemptRecord, DeliveryOutcome, LaneRef, StoredMessage } from '../store/types.js';
+import { MinHeap } from '../util/min-heap.js';
+import { buildRequest, judge, policyOf, type Verdict } from './attempt.js';
+import { DomainState, type Hold } from './domain-state.js';
+import { DeliveryClient, type DeliveryResult } from './http-client.js';
+import { Lane, laneKey } from './lane.js';
+import { DomainLimitTable } from './limits.js';
+
+/** Most messages claimed into memory across all lanes: the backlog stays in the store. */
+const MAX_BUFFERED = 10_000;
+/** Most lanes claimed for in one store transaction. */
+const CLAIM_LANES_PER_TX = 1_000;
+/** A claim's lease covers buffering plus the response timeout, with room to spare. */
+const CLAIM_LEASE_MARGIN_MS = 10 * 60_000;
+/** A domain paused longer than this hands its buffered messages back to the store. */
+const RELEASE_WHEN_PAUSED_MS = 60_000;
+const BACKPRESSURE_EVENT_EVERY_MS = 1_000;
+
+interface TenantState {
+  inFlight: number;
+  limit: number | undefined;
+  /** Domains that had work for this tenant but found it at its limit. */
+  blocked: Set<DomainState>;
+}
+
+/**
+ * The Traffic Guard's dispatcher. Lanes per (queue, domain), FIFO inside; domains served
+ * independently so a slow or throttled one never delays another; tenants on one domain served
+ * round-robin. A domain that cannot send (concurrency full, rate, Retry-After, open circuit) is
+ * parked: on a completion, or in a min-heap under one timer — nothing spins or polls.
+ */
+export class Dispatcher {
+  readonly limits: DomainLimitTable;
+  private readonly domains = new Map<string, DomainState>();
+  private readonly lanes = new Map<string, Lane>();
+  private readonly tenants = new Map<string, TenantState>();
+  private readonly runnable = new Set<DomainState>();
+  private readonly globallyBlocked = new Set<DomainState>();
+  private readonly wakeups = new MinHeap<DomainState>();
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeTimerAt = Number.POSITIVE_INFINITY;
+  private pumpScheduled = false;
+  private readonly claimWanted = new Map<string, Lane>();
+  private claimScheduled = false;
+  private claiming = false;
+  private buffered = 0;
+  private outcomes: DeliveryOutcome[] = [];
+  private outcomeFlush: Promise<void> | undefined;
+  private globalInFlight = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly lastBackpressure = new Map<string, number>();
+  private readonly client: DeliveryClient;
+  private stopped = false;
+  /** Counters for stats: deliveries started. */
+  started = 0;
+
+  private constructor(
+    private readonly app: Sluice,
+    limits: DomainLimitTable,
+  ) {
+    this.limits = limits;
+    this.client = new DeliveryClient({ allowPrivate: app.config.network.allowPrivate, clock: app.clock });
+  }
+
+  /** Build the dispatcher with limits from sluice.yaml and those set live through the API. */
+  static async create(app: Sluice): Promise<Dispatcher> {
+    const configured = Object.entries(app.config.limits.domains);
+    for (const [key, limit] of configured) await app.store.upsertDomainLimit({ key, ...limit });
+    const stored = await app.store.listDomainLimits();
+    const table = new DomainLimitTable(
+      app.config.limits.defaultDomain,
+      stored.map(({ key, ...limit }) => [key, limit] as [string, DomainLimit]),
+    );
+    const dispatcher = new Dispatcher(app, table);
+    for (const tenant of await app.store.listTenants()) dispatcher.tenant(tenant.name).limit = tenant.concurrency;
+    app.queues.onChange((queue, change) => dispatcher.onQueueChange(queue.name, change));
+    return dispatcher;
+  }
+
+  /** Find every lane with ready messages and start delivering. */
+  start(): void {
+    void this.wakeQueues(this.app.queues.all().map((queue) => queue.name));
+  }
+
+  /** New ready messages in these lanes (a commit, a due time, a replay). */
+  wakeLanes(refs: LaneRef[]): void {
+    if (this.stopped) return;
+    for (const ref of refs) {
+      const queue = this.app.queues.get(ref.queue);
+      if (!queue || queue.config.mode !== 'push' || queue.config.paused) continue;
+      const lane = this.lane(ref.queue, ref.domain, queue.tenant, queue.config.ordering === 'strict');
+      lane.exhausted = false;
+      this.domain(ref.domain).addLane(lane);
+      this.wantClaim(lane);
+    }
+  }
+
+  /** Look up the lanes of some queues in the store (start, resume). */
+  async wakeQueues(queues: string[]): Promise<void> {
+    const push = queues.filter((name) => this.app.queues.get(name)?.config.mode === 'push');
+    if (push.length === 0) return;
+    this.wakeLanes(await this.app.store.readyLanes(push));
+  }
+
+  // ── limits, live ────────────────────────────────────────────
+
+  setDomainLimit(key: string, limit: DomainLimit): void {
+    this.limits.set(key, limit);
+    this.reresolve();
+  }
+
+  deleteDomainLimit(key: string): boolean {
+    const removed = this.limits.delete(key);
+    this.reresolve();
+    return removed;
+  }
+
+  setTenantLimit(tenant: string, concurrency: number | undefined): void {
+    this.tenant(tenant).limit = concurrency;
+    this.unblockTenant(this.tenant(tenant));
+    this.schedulePump();
+  }
+
+  private reresolve(): void {
+    for (const domain of this.domains.values()) {
+      domain.reconfigure(this.limits.resolve(domain.key));
+      this.runnable.add(domain);
+    }
+    this.schedulePump();
+  }
+
+  // ── views for stats ─────────────────────────────────────────
+
+  domainStates(): DomainState[] {
+    return [...this.domains.values()];
+  }
+
+  tenantStates(): { tenant: string; inFlight: number; concurrency: number | null }[] {
+    return [...this.tenants].map(([tenant, state]) => ({ tenant, inFlight: state.inFlight, concurrency: state.limit ?? null }));
+  }
+
+  get globalInFlightCount(): number {
+    return this.globalInFlight;
+  }
+
+  bufferedFor(domain: DomainState): number {
+    return domain.lanes().reduce((sum, lane) => sum + lane.buffer.length, 0);
+  }
+
+  // ── the pump ────────────────────────────────────────────────
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.stopped) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.stopped) return;
+    const now = this.app.clock.now();
+    for (const domain of this.runnable) {
+      this.runnable.delete(domain);
+      this.drain(domain, now);
+    }
+  }
+
+  /** Start as many deliveries to one domain as its limits allow right now. */
+  private drain(domain: DomainState, now: number): void {
+    for (;;) {
+      if (this.globalInFlight >= this.app.config.limits.global.concurrency) {
+        this.globallyBlocked.add(domain);
+        return this.backpressure(domain, 'global', now);
+      }
+      const hold = domain.hold(now);
+      if (hold) return this.park(domain, hold, now);
+      const lane = domain.pickLane(now, (tenant) => this.tenantHasRoom(tenant));
+      if (!lane) return this.idle(domain, now);
+      if (!domain.circuit.tryPass(now)) return this.backpressure(domain, 'circuit', now);
+      const fromBuffer = !lane.held;
+      const message = lane.take();
+      if (fromBuffer) this.buffered -= 1;
+      domain.gcra?.tryTake(now);
+      this.send(domain, lane, message, now);
+      this.refillIfLow(lane, domain);
+    }
+  }
+
+  private park(domain: DomainState, hold: NonNullable<Hold>, now: number): void {
+    if ('until' in hold) this.wakeAt(domain, hold.until);
+    if (hold.reason === 'retry-after' && hold.until - now > RELEASE_WHEN_PAUSED_MS) this.releaseBuffers(domain);
+    this.backpressure(domain, hold.reason, now);
+  }
+
+  /** No lane could give a message: note why, so the right event wakes the domain again. */
+  private idle(domain: DomainState, now: number): void {
+    for (const lane of domain.lanes()) {
+      const heldUntil = lane.heldUntil();
+      if (heldUntil !== undefined && lane.inFlight === 0) this.wakeAt(domain, heldUntil);
+      if (lane.buffer.length > 0 && !this.tenantHasRoom(lane.tenant)) {
+        this.tenant(lane.tenant).blocked.add(domain);
+        this.backpressure(domain, 'tenant', now, lane.tenant);
+      }
+      if (lane.buffer.length === 0 && !lane.held) this.wantClaim(lane);
+    }
+  }
+
+  private tenantHasRoom(tenant: string): boolean {
+    const state = this.tenant(tenant);
+    return state.limit === undefined || state.inFlight < state.limit;
+  }
+
+  // ── one delivery ────────────────────────────────────────────
+
+  private send(domain: DomainState, lane: Lane, message: StoredMessage, now: number): void {
+    const queue = this.app.queues.get(lane.queue);
+    if (!queue) return;
+    const tenant = this.tenant(lane.tenant);
+    domain.inFlight += 1;
+    lane.inFlight += 1;
+    tenant.inFlight += 1;
+    this.globalInFlight += 1;
+    this.started += 1;
+    const attempt = message.attempts + 1;
+    const request = buildRequest(message, queue.config, attempt, now);
+    const task = this.client
+      .send(request)
+      .then((result) => this.finish(domain, lane, message, attempt, now, result))
+      .catch((error: unknown) => this.app.logger.error('delivery bookkeeping failed', { id: message.id, error: String(error) }));
+    this.inFlight.add(task);
+    void task.finally(() => this.inFlight.delete(task));
+  }
+
+  private finish(domain: DomainState, lane: Lane, message: StoredMessage, attempt: number, startedAt: number, result: DeliveryResult): void {
+    const now = this.app.clock.now();
+    const tenant = this.tenant(lane.tenant);
+    domain.inFlight -= 1;
+    lane.inFlight -= 1;
+    tenant.inFlight -= 1;
+    this.globalInFlight -= 1;
+    const queue = this.app.queues.get(lane.queue);
+    const config = queue?.config;
+    const verdict = config ? judge(result, policyOf(message, config), attempt, now) : ({ kind: 'dead', reason: 'queue deleted', circuitFailure: false } as Verdict);
+    const record = attemptRecord(attempt, startedAt, result);
+    this.updateDomainHealth(domain, verdict, result, now);
+    this.recordOutcome(lane, message, record, verdict, result, now);
+    this.afterCompletion(domain, tenant, lane);
+  }
+
+  private updateDomainHealth(domain: DomainState, verdict: Verdict, result: DeliveryResult, now: number): void {
+    const wasClosed = domain.circuit.state(now) === 'closed';
+    if (verdict.circuitFailure) {
+      domain.circuit.onFailure(now);
+      if (domain.circuit.state(now) === 'open') {
+        const until = domain.circuit.openUntil() ?? now;
+        this.app.events.emit('circuit-open', { domain: domain.key, until, failures: domain.circuit.failureThreshold });
+        this.wakeAt(domain, until);
+      }
+    } else {
+      domain.circuit.onSuccess(now);
+      if (!wasClosed) this.app.events.emit('circuit-closed', { domain: domain.key });
+    }
+    if (verdict.kind === 'delivered') {
+      domain.aimd.onSuccess(now);
+      if (domain.aimd.effective >= domain.limit.concurrency && domain.pausedUntil <= now) domain.throttledSince = undefined;
+      return;
+    }
+    if (verdict.kind === 'retry' && verdict.throttle) {
+      domain.aimd.onThrottle(now);
+      domain.throttledSince ??= now;
+      if (verdict.pauseUntil !== undefined) domain.pausedUntil = Math.max(domain.pausedUntil, verdict.pauseUntil);
+      const event: { domain: string; status?: number; until?: number; effectiveConcurrency: number } = {
+        domain: domain.key,
+        effectiveConcurrency: domain.aimd.effective,
+      };
+      if (result.status !== undefined) event.status = result.status;
+      if (verdict.pauseUntil !== undefined) event.until = verdict.pauseUntil;
+      this.app.events.emit('throttled', event);
+    }
+  }
+
+  private recordOutcome(lane: Lane, message: StoredMessage, record: AttemptRecord, verdict: Verdict, result: DeliveryResult, now: number): void {
+    const base = { queue: lane.queue, tenant: lane.tenant, domain: lane.domain, latencyMs: record.latencyMs };
+    if (verdict.kind === 'delivered') {
+      this.app.events.emit('delivered', { ...base, status: result.status ?? 0 });
+      return this.queueOutcome({ id: message.id, kind: 'delivered', attempt: record });
+    }
+    const failed = { ...base, willRetry: verdict.kind === 'retry', ...(result.status === undefined ? {} : { status: result.status }) };
+    this.app.events.emit('failed', result.error ? { ...failed, error: result.error.code } : failed);
+    if (verdict.kind === 'dead') {
+      this.app.events.emit('dead', { id: message.id, queue: lane.queue, reason: verdict.reason });
+      return this.queueOutcome({ id: message.id, kind: 'dead', attempt: record, reason: verdict.reason });
+    }
+    record.error ??= verdict.reason;
+    if (lane.strict) {
+      const held = { ...message, attempts: verdict.counts ? record.attempt : message.attempts };
+      lane.held = { message: held, notBefore: verdict.at };
+      this.wakeAt(this.domain(lane.domain), verdict.at);
+      const leaseUntil = verdict.at + CLAIM_LEASE_MARGIN_MS;
+      return this.queueOutcome({ id: message.id, kind: 'hold', attempt: record, leaseUntil });
+    }
+    this.app.dueTimer.hint(verdict.at);
+    this.queueOutcome({ id: message.id, kind: 'retry', attempt: record, deliverAt: verdict.at, countsAsAttempt: verdict.counts });
+    void now;
+  }
+
+  private afterCompletion(domain: DomainState, tenant: TenantState, lane: Lane): void {
+    this.runnable.add(domain);
+    this.unblockTenant(tenant);
+    for (const blocked of this.globallyBlocked) this.runnable.add(blocked);
+    this.globallyBlocked.clear();
+    if (lane.isIdle()) this.forget(lane);
+    this.schedulePump();
+  }
+
+  private unblockTenant(tenant: TenantState): void {
+    for (const domain of tenant.blocked) this.runnable.add(domain);
+    tenant.blocked.clear();
+  }
+
+  // ── claiming lane heads from the store ──────────────────────
+
+  private refillIfLow(lane: Lane, domain: DomainState): void {
+    if (lane.buffer.length <= claimSize(domain) / 2) this.wantClaim(lane);
+    else if (this.claimWanted.size > 0) this.scheduleClaims();
+  }
+
+  private wantClaim(lane: Lane): void {
+    if (lane.exhausted || lane.loading || this.stopped) {
+      if (lane.isIdle()) this.forget(lane);
+      return;
+    }
+    const domain = this.domain(lane.domain);
+    if (domain.pausedUntil - this.app.clock.now() > RELEASE_WHEN_PAUSED_MS) return;
+    this.claimWanted.set(lane.key, lane);
+    this.scheduleClaims();
+  }
+
+  private scheduleClaims(): void {
+    if (this.claimScheduled || this.claiming || this.stopped) return;
+    this.claimScheduled = true;
+    setImmediate(() => {
+      this.claimScheduled = false;
+      void this.runClaims();
+    });
+  }
+
+  /** One store transaction claims the heads of many lanes, within the global buffer budget. */
+  private async runClaims(): Promise<void> {
+    const batch: { lane: Lane; max: number }[] = [];
+    let budget = MAX_BUFFERED - this.buffered;
+    for (const [key, lane] of this.claimWanted) {
+      if (batch.length >= CLAIM_LANES_PER_TX || budget <= 0) break;
+      const max = Math.min(claimSize(this.domain(lane.domain)), budget);
+      this.claimWanted.delete(key);
+      if (lane.exhausted || lane.loading) continue;
+      lane.loading = true;
+      budget -= max;
+      batch.push({ lane, max });
+    }
+    if (batch.length === 0) return;
+    this.claiming = true;
+    const now = this.app.clock.now();
+    try {
+      const claimed = await this.app.store.claimLanes(
+        batch.map(({ lane, max }) => ({ lane: { queue: lane.queue, domain: lane.domain }, max })),
+        now + CLAIM_LEASE_MARGIN_MS,
+        now,
+      );
+      batch.forEach(({ lane, max }, index) => this.fillLane(lane, claimed[index] ?? [], max));
+    } catch (error) {
+      this.app.logger.error('claiming lane heads failed', { error: String(error) });
+      for (const { lane } of batch) lane.loading = false;
+    } finally {
+      this.claiming = false;
+    }
+    if (this.claimWanted.size > 0 && this.buffered < MAX_BUFFERED) this.scheduleClaims();
+    this.schedulePump();
+  }
+
+  private fillLane(lane: Lane, messages: StoredMessage[], max: number): void {
+    lane.loading = false;
+    lane.exhausted = messages.length < max;
+    if (this.stopped || this.lanes.get(lane.key) !== lane) {
+      this.releaseMessages(messages);
+      return;
+    }
+    lane.buffer.push(...messages);
+    this.buffered += messages.length;
+    if (lane.isIdle()) return this.forget(lane);
+    this.runnable.add(this.domain(lane.domain));
+  }
+
+  // ── bookkeeping ─────────────────────────────────────────────
+
+  private queueOutcome(outcome: DeliveryOutcome): void {
+    this.outcomes.push(outcome);
+    if (this.outcomes.length === 1) setImmediate(() => void this.flushOutcomes());
+  }
+
+  /** Outcomes are written in batches: one durable transaction per event-loop turn. */
+  private flushOutcomes(): Promise<void> {
+    if (this.outcomes.length === 0) return this.outcomeFlush ?? Promise.resolve();
+    const batch = this.outcomes;
+    this.outcomes = [];
+    const previous = this.outcomeFlush ?? Promise.resolve();
+    const flush = previous
+      .then(() => this.app.store.completeDeliveries(batch, this.app.clock.now()))
+      .catch((error: unknown) => this.app.logger.error('recording delivery outcomes failed', { error: String(error), count: batch.length }));
+    this.outcomeFlush = flush;
+    return flush;
+  }
+
+  private releaseBuffers(domain: DomainState): void {
+    for (const lane of domain.lanes()) {
+      this.buffered -= lane.buffer.length;
+      this.releaseMessages(lane.buffer);
+      lane.buffer = [];
+      lane.exhausted = false;
+    }
+  }
+
+  private releaseMessages(messages: StoredMessage[]): void {
+    for (const message of messages) this.queueOutcome({ id: message.id, kind: 'release' });
+  }
+
+  private onQueueChange(name: string, change: 'upsert' | 'delete'): void {
+    const queue = this.app.queues.get(name);
+    for (const lane of [...this.lanes.values()]) {
+      if (lane.queue !== name) continue;
+      if (change === 'delete' || !queue || queue.config.paused || queue.config.mode !== 'push') {
+        this.buffered -= lane.buffer.length;
+        this.releaseMessages(lane.buffer);
+        lane.buffer = [];
+        lane.exhausted = true;
+        if (lane.isIdle()) this.forget(lane);
+      } else lane.strict = queue.config.ordering === 'strict';
+    }
+    if (queue && !queue.config.paused) void this.wakeQueues([name]);
+  }
+
+  private forget(lane: Lane): void {
+    if (this.lanes.get(lane.key) !== lane) return;
+    this.lanes.delete(lane.key);
+    this.claimWanted.delete(lane.key);
+    const domain = this.domains.get(lane.domain);
+    domain?.removeLane(lane);
+    if (domain && domain.laneCount() === 0 && domain.inFlight === 0 && isQuiet(domain, this.app.clock.now())) {
+      this.domains.delete(domain.key);
+    }
+  }
+
+  private backpressure(domain: DomainState, reason: 'concurrency' | 'rate' | 'tenant' | 'global' | 'retry-after' | 'circuit', now: number, tenant?: string): void {
+    const key = `${domain.key}\u0000${reason}`;
+    if ((this.lastBackpressure.get(key) ?? 0) + BACKPRESSURE_EVENT_EVERY_MS > now) return;
+    this.lastBackpressure.set(key, now);
+    const waiting = this.bufferedFor(domain);
+    this.app.events.emit('backpressure', tenant === undefined ? { domain: domain.key, reason, waiting } : { domain: domain.key, reason, waiting, tenant });
+  }
+
+  private wakeAt(domain: DomainState, at: number): void {
+    this.wakeups.push(at, domain);
+    if (at >= this.wakeTimerAt) return;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimerAt = at;
+    this.wakeTimer = setTimeout(() => this.onWakeTimer(), Math.max(0, at - this.app.clock.now()));
+  }
+
+  private onWakeTimer(): void {
+    this.wakeTimer = undefined;
+    this.wakeTimerAt = Number.POSITIVE_INFINITY;
+    const now = this.app.clock.now();
+    while (this.wakeups.size > 0 && this.wakeups.peekKey()! <= now) this.runnable.add(this.wakeups.pop()!);
+    const next = this.wakeups.peekKey();
+    if (next !== undefined) {
+      const domain = this.wakeups.pop()!;
+      this.wakeAt(domain, next);
+    }
+    this.pump();
+  }
+
+  private lane(queue: string, domain: string, tenant: string, strict: boolean): Lane {
+    const key = laneKey(queue, domain);
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = new Lane(queue, domain, tenant, strict);
+      this.lanes.set(key, lane);
+    }
+    return lane;
+  }
+
+  domain(key: string): DomainState {
+    let domain = this.domains.get(key);
+    if (!domain) {
+      domain = new DomainState(key, this.limits.resolve(key), { failureThreshold: 20, coolDownMs: 30_000 });
+      this.domains.set(key, domain);
+    }
+    return domain;
+  }
+
+  private tenant(name: string): TenantState {
+    let tenant = this.tenants.get(name);
+    if (!tenant) {
+      tenant = { inFlight: 0, limit: undefined, blocked: new Set() };
+      this.tenants.set(name, tenant);
+    }
+    return tenant;
+  }
+
+  /**
+   * Stop: no new deliveries; wait for those in flight (up to `timeoutMs`); hand buffered and held
+   * messages back to the store so they go out first after a restart.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopped = true;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    const inFlight = Promise.allSettled([...this.inFlight]);
+    await Promise.race([inFlight, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    for (const lane of this.lanes.values()) {
+      this.releaseMessages(lane.buffer);
+      if (lane.held) this.releaseMessages([lane.held.message]);
+      lane.buffer = [];
+      lane.held = undefined;
+    }
+    await this.flushOutcomes();
+    await this.client.close();
+  }
+}
+
+/** Claim enough to keep the domain busy without hoarding: twice its concurrency, capped. */
+function claimSize(domain: DomainState): number {
+  const byConcurrency = domain.aimd.effective * 2;
+  const byRate = domain.limit.ratePerSecond === undefined ? byConcurrency : Math.ceil(domain.limit.ratePerSecond) + domain.limit.burst;
+  return Math.max(2, Math.min(100, byConcurrency, byRate));
+}
+
+/** A domain with no lanes can be forgotten unless it carries state worth keeping (throttle, circuit). */
+function isQuiet(domain: DomainState, now: number): boolean {
+  return domain.pausedUntil <= now && domain.circuit.state(now) === 'closed' && domain.aimd.effective >= domain.limit.concurrency;
+}
+
+function attemptRecord(attempt: number, startedAt: number, result: DeliveryResult): AttemptRecord {
+  const record: AttemptRecord = { attempt, startedAt, latencyMs: result.latencyMs };
+  if (result.status !== undefined) record.status = result.status;
+  if (result.error) record.error = `${result.error.code}: ${result.error.message}`;
+  if (result.body !== undefined) record.response = result.body;
+  return record;
+}

@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import type { LeasedMessage } from '../../store/types.js';
+import type { Sluice } from '../../sluice.js';
+import type { Queue } from '../../queues/registry.js';
+import { readJson } from '../context.js';
+import { SluiceError } from '../errors.js';
+import type { RouteContext, Router } from '../router.js';
+import { bodyFields, headerObject } from '../views.js';
+
+const MAX_VISIBILITY_MS = 12 * 3_600_000;
+const receipts = z.array(z.string().max(200)).min(1).max(1000);
+
+const pullSchema = z
+  .object({
+    max: z.number().int().min(1).max(1000).default(10),
+    visibilityTimeoutMs: z.number().int().min(1).max(MAX_VISIBILITY_MS).optional(),
+    waitMs: z.number().int().min(0).max(20_000).default(0),
+  })
+  .strict();
+const ackSchema = z.object({ receipts }).strict();
+const nackSchema = z.object({ receipts, delayMs: z.number().int().min(0).max(MAX_VISIBILITY_MS).default(0) }).strict();
+const extendSchema = z.object({ receipts, visibilityTimeoutMs: z.number().int().min(1).max(MAX_VISIBILITY_MS) }).strict();
+
+/** Pull consumers: lease, ack, nack, extend. At-least-once; FIFO per queue. */
+export function registerPullRoutes(router: Router, app: Sluice): void {
+  const limit = app.apiBodyLimit;
+  router.add('POST', '/v1/queues/:queue/pull', async (ctx) => {
+    const queue = pullQueue(app, ctx);
+    const input = await readJson(ctx.req, pullSchema, limit);
+    const messages = await leaseWithWait(app, ctx, queue, input);
+    return { status: 200, body: { messages: messages.map(pulledView) } };
+  });
+  router.add('POST', '/v1/queues/:queue/ack', async (ctx) => {
+    const queue = pullQueue(app, ctx);
+    const input = await readJson(ctx.req, ackSchema, limit);
+    return { status: 200, body: await app.store.ack(queue.name, input.receipts, app.clock.now()) };
+  });
+  router.add('POST', '/v1/queues/:queue/nack', async (ctx) => {
+    const queue = pullQueue(app, ctx);
+    const input = await readJson(ctx.req, nackSchema, limit);
+    const now = app.clock.now();
+    const result = await app.store.nack(queue.name, input.receipts, input.delayMs, now, queue.config.maxReceives);
+    if (input.delayMs > 0) app.dueTimer.hint(now + input.delayMs);
+    else if (result.requeued > 0) app.waiters.notify(queue.name);
+    for (const id of result.dead) app.events.emit('dead', { id, queue: queue.name, reason: 'receives exhausted' });
+    return { status: 200, body: result };
+  });
+  router.add('POST', '/v1/queues/:queue/extend', async (ctx) => {
+    const queue = pullQueue(app, ctx);
+    const input = await readJson(ctx.req, extendSchema, limit);
+    return { status: 200, body: await app.store.extend(queue.name, input.receipts, input.visibilityTimeoutMs, app.clock.now()) };
+  });
+}
+
+function pullQueue(app: Sluice, ctx: RouteContext): Queue {
+  const queue = app.queues.require(ctx.params.queue!, ctx.principal);
+  if (queue.config.mode !== 'pull') throw new SluiceError('SLUICE_ERR_WRONG_QUEUE_MODE', `queue ${queue.name} is a push queue`);
+  return queue;
+}
+
+/** Lease now; if nothing is ready and the consumer asked to wait, park until woken or out of time. */
+async function leaseWithWait(app: Sluice, ctx: RouteContext, queue: Queue, input: z.infer<typeof pullSchema>): Promise<LeasedMessage[]> {
+  const visibility = input.visibilityTimeoutMs ?? queue.config.visibilityTimeoutMs;
+  const deadline = app.clock.now() + input.waitMs;
+  const gone = new AbortController();
+  ctx.res.once('close', () => gone.abort());
+  for (;;) {
+    const live = app.queues.get(queue.name);
+    if (!live || live.config.paused || app.stopping) return [];
+    const now = app.clock.now();
+    const messages = await app.store.leaseBatch(queue.name, input.max, visibility, now);
+    if (messages.length > 0) {
+      app.dueTimer.hint(now + visibility);
+      return messages;
+    }
+    const remaining = deadline - app.clock.now();
+    if (remaining <= 0 || gone.signal.aborted) return [];
+    await app.waiters.wait(queue.name, remaining, gone.signal);
+  }
+}
+
+function pulledView(message: LeasedMessage): Record<string, unknown> {
+  const headers = headerObject(message.headers);
+  return {
+    id: message.id,
+    receipt: message.receipt,
+    attempt: message.attempts,
+    receivedAt: new Date(message.receivedAt).toISOString(),
+    method: message.method,
+    path: message.path,
+    query: message.query,
+    headers,
+    contentType: headers['content-type'] ?? null,
+    ...bodyFields(message.body),
+  };
+}

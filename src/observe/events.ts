@@ -1,0 +1,39 @@
+import { EventEmitter } from 'node:events';
+
+/** Everything the Traffic Guard reports as it happens. Stats, metrics and the live stream listen here. */
+export interface SluiceEvents {
+  /** Messages durably stored by ingest or the API. */
+  received: { queue: string; origin: string; count: number; latencyMs?: number };
+  /** A push delivery finished with a 2xx. */
+  delivered: { queue: string; tenant: string; domain: string; status: number; latencyMs: number };
+  /** A push attempt failed (it will be retried, or it went dead: see `dead`). */
+  failed: { queue: string; tenant: string; domain: string; status?: number; error?: string; latencyMs: number; willRetry: boolean };
+  /** A lane had work but a limit held it back (emitted at most once per domain and reason per second). */
+  backpressure: { domain: string; reason: 'concurrency' | 'rate' | 'tenant' | 'global' | 'retry-after' | 'circuit'; waiting: number; tenant?: string };
+  /** The domain answered 429/503 (or timed out) and is slowed down or paused. */
+  throttled: { domain: string; status?: number; until?: number; effectiveConcurrency: number };
+  'circuit-open': { domain: string; until: number; failures: number };
+  'circuit-closed': { domain: string };
+  /** A message went to the dead-letter queue. */
+  dead: { id: string; queue: string; reason: string };
+}
+
+export type SluiceEventName = keyof SluiceEvents;
+
+/** A typed event emitter. Listeners must be cheap: they run on the delivery path. */
+export class EventBus {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    this.emitter.setMaxListeners(0);
+  }
+
+  emit<K extends SluiceEventName>(name: K, event: SluiceEvents[K]): void {
+    this.emitter.emit(name, event);
+  }
+
+  on<K extends SluiceEventName>(name: K, listener: (event: SluiceEvents[K]) => void): () => void {
+    this.emitter.on(name, listener);
+    return () => this.emitter.off(name, listener);
+  }
+}

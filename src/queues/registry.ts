@@ -1,0 +1,104 @@
+import type { Principal } from '../http/auth.js';
+import { canAccess } from '../http/auth.js';
+import { SluiceError } from '../http/errors.js';
+import { queueConfigSchema, type QueueConfig } from '../config/schema.js';
+import type { Store } from '../store/store.js';
+import type { QueueCounts } from '../store/types.js';
+
+/** A queue as the running node knows it. */
+export interface Queue {
+  name: string;
+  tenant: string;
+  config: QueueConfig;
+}
+
+/** Called when a queue is created, changed or deleted. */
+export type QueueListener = (queue: Queue, change: 'upsert' | 'delete') => void;
+
+/**
+ * The queues of this node: definitions from sluice.yaml (which win at start) and from the API,
+ * persisted in the store. Also keeps a recent snapshot of depth by state for maxDepth checks
+ * and stats, refreshed on a timer so the ingest path never waits on a count.
+ */
+export class QueueRegistry {
+  private readonly queues = new Map<string, Queue>();
+  private readonly listeners: QueueListener[] = [];
+  private counts = new Map<string, QueueCounts>();
+  /** Messages appended since the last refresh, per queue, so maxDepth holds between refreshes. */
+  private appendedSinceRefresh = new Map<string, number>();
+
+  constructor(private readonly store: Store) {}
+
+  /** Load stored queues, then apply the configured ones on top (persisting them). */
+  async load(configured: Record<string, QueueConfig>, now: number): Promise<void> {
+    for (const record of await this.store.listQueues()) {
+      const parsed = queueConfigSchema.safeParse(record.config);
+      if (parsed.success) this.queues.set(record.name, { name: record.name, tenant: parsed.data.tenant, config: parsed.data });
+    }
+    for (const [name, config] of Object.entries(configured)) await this.upsert(name, config, now);
+    await this.refreshCounts();
+  }
+
+  async upsert(name: string, config: QueueConfig, now: number): Promise<Queue> {
+    const existing = this.queues.get(name);
+    await this.store.upsertQueue({ name, tenant: config.tenant, config, createdAt: now });
+    const queue: Queue = { name, tenant: config.tenant, config };
+    this.queues.set(name, queue);
+    if (!existing || JSON.stringify(existing.config) !== JSON.stringify(config)) this.emit(queue, 'upsert');
+    return queue;
+  }
+
+  async remove(name: string): Promise<boolean> {
+    const queue = this.queues.get(name);
+    if (!queue) return false;
+    await this.store.deleteQueue(name);
+    this.queues.delete(name);
+    this.emit(queue, 'delete');
+    return true;
+  }
+
+  onChange(listener: QueueListener): void {
+    this.listeners.push(listener);
+  }
+
+  get(name: string): Queue | undefined {
+    return this.queues.get(name);
+  }
+
+  /** The queue if it exists and the principal may use it; else 404 (another tenant's queue does not exist for you). */
+  require(name: string, principal: Principal): Queue {
+    const queue = this.queues.get(name);
+    if (!queue || !canAccess(principal, queue.tenant)) throw new SluiceError('SLUICE_ERR_QUEUE_NOT_FOUND', `no queue named ${name}`);
+    return queue;
+  }
+
+  all(): Queue[] {
+    return [...this.queues.values()];
+  }
+
+  /** Messages waiting in a queue (scheduled, ready, leased, in flight), as of the last refresh plus appends since. */
+  depth(name: string): number {
+    const states = this.counts.get(name)?.states;
+    const stored = states ? states.scheduled + states.ready + states.leased + states.inflight : 0;
+    return stored + (this.appendedSinceRefresh.get(name) ?? 0);
+  }
+
+  noteAppended(name: string, n: number): void {
+    this.appendedSinceRefresh.set(name, (this.appendedSinceRefresh.get(name) ?? 0) + n);
+  }
+
+  latestCounts(): Map<string, QueueCounts> {
+    return this.counts;
+  }
+
+  async refreshCounts(): Promise<Map<string, QueueCounts>> {
+    const fresh = await this.store.queueCounts();
+    this.counts = fresh;
+    this.appendedSinceRefresh = new Map();
+    return fresh;
+  }
+
+  private emit(queue: Queue, change: 'upsert' | 'delete'): void {
+    for (const listener of this.listeners) listener(queue, change);
+  }
+}

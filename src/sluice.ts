@@ -1,0 +1,229 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { systemClock, type Clock } from './clock.js';
+import type { LoadedConfig } from './config/loader.js';
+import { ConfigError } from './config/loader.js';
+import type { SluiceConfig } from './config/schema.js';
+import { domainKeyOf } from './delivery/domain-key.js';
+import { Authenticator } from './http/auth.js';
+import { SluiceError } from './http/errors.js';
+import { Router } from './http/router.js';
+import { createHttpServer, type PlainRoute } from './http/server.js';
+import { registerApiRoutes, plainRoutes } from './http/routes/index.js';
+import { GroupCommitWriter } from './ingest/group-commit-writer.js';
+import { resolveAdminKey } from './admin-key.js';
+import { EventBus } from './observe/events.js';
+import { createLogger, type Logger } from './observe/logger.js';
+import { PullWaiters } from './queues/pull-waiters.js';
+import { QueueRegistry } from './queues/registry.js';
+import { DueTimer } from './scheduler/due-timer.js';
+import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import type { Store, WakeReport } from './store/store.js';
+import type { AppendResult, LaneRef, NewMessage } from './store/types.js';
+import { Dispatcher } from './delivery/dispatcher.js';
+import { ScheduleRunner } from './scheduler/schedule-runner.js';
+import { Telemetry } from './observe/telemetry.js';
+
+/** How often depth counts are refreshed and finished messages purged. */
+const HOUSEKEEPING_MS = 1_000;
+const PURGE_BATCH = 5_000;
+
+export interface SluiceOptions {
+  loaded: LoadedConfig;
+  clock?: Clock;
+  logger?: Logger;
+  /** Print the generated admin key here (once, when it is created). */
+  announce?: (line: string) => void;
+}
+
+/**
+ * The composition root: one running Sluice node. Owns the store, the group-commit writer, the
+ * queues, the one due timer, the dispatcher, the schedule runner and the HTTP server, and wires
+ * them so that whatever makes a message ready wakes whoever waits for it.
+ */
+export class Sluice {
+  readonly config: SluiceConfig;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly events = new EventBus();
+  readonly waiters = new PullWaiters();
+  readonly store: Store;
+  readonly writer: GroupCommitWriter;
+  readonly queues: QueueRegistry;
+  readonly dueTimer: DueTimer;
+  readonly telemetry: Telemetry;
+  auth!: Authenticator;
+  dispatcher: Dispatcher | undefined;
+  schedules!: ScheduleRunner;
+  /** Largest JSON body the API accepts (a batch of 10,000 messages is bigger than one webhook). */
+  readonly apiBodyLimit: number;
+  stopping = false;
+  private server: Server | undefined;
+  private housekeeping: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly loaded: LoadedConfig,
+    options: SluiceOptions,
+  ) {
+    this.config = loaded.config;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? createLogger(loaded.config.log.level);
+    this.store = new SqliteStore(loaded.sqlitePath, loaded.config.storage.durability);
+    this.writer = new GroupCommitWriter(this.store, this.clock, loaded.config.storage.maxBatch);
+    this.queues = new QueueRegistry(this.store);
+    this.apiBodyLimit = Math.max(loaded.config.server.maxBodyBytes, 32 * 1024 * 1024);
+    this.dueTimer = new DueTimer(
+      this.clock,
+      (now) => this.wake(now),
+      () => this.store.nextWakeAt(),
+      (error) => this.logger.error('due timer failed', { error: String(error) }),
+    );
+    this.telemetry = new Telemetry(this);
+  }
+
+  /** Open storage, apply configuration, start every part, and listen. */
+  static async start(options: SluiceOptions): Promise<Sluice> {
+    const app = new Sluice(options.loaded, options);
+    try {
+      await app.boot(options.announce ?? ((line) => process.stdout.write(`${line}\n`)));
+    } catch (error) {
+      await app.store.close().catch(() => {});
+      throw error;
+    }
+    return app;
+  }
+
+  private async boot(announce: (line: string) => void): Promise<void> {
+    const now = this.clock.now();
+    const adminKey = resolveAdminKey(this.loaded, announce);
+    this.auth = new Authenticator(adminKey);
+    await this.queues.load(this.config.queues, now);
+    this.checkSources();
+    await this.loadTenants(now);
+    await this.store.releaseAllInflight(now);
+    this.dispatcher = await Dispatcher.create(this);
+    this.schedules = new ScheduleRunner(this);
+    await this.schedules.load(this.config.schedules);
+    this.writer.onCommit((messages, results) => this.afterCommit(messages, results));
+    this.dueTimer.start();
+    this.dispatcher.start();
+    this.schedules.start();
+    this.housekeeping = setInterval(() => void this.housekeep(), HOUSEKEEPING_MS);
+    this.housekeeping.unref();
+    await this.listen();
+  }
+
+  /** Every source must feed an existing queue; a push queue behind a source needs a url. */
+  private checkSources(): void {
+    for (const [name, source] of Object.entries(this.config.sources)) {
+      const queue = this.queues.get(source.queue);
+      if (!queue) throw new ConfigError(`sources.${name}.queue: no queue named ${source.queue}`);
+      if (queue.config.mode === 'push' && !queue.config.url) {
+        throw new ConfigError(`sources.${name}: queue ${source.queue} is a push queue without a url`);
+      }
+    }
+  }
+
+  private async loadTenants(now: number): Promise<void> {
+    const known = new Set((await this.store.listTenants()).map((tenant) => tenant.name));
+    if (!known.has('default')) await this.store.upsertTenant({ name: 'default', createdAt: now });
+    for (const [name, limit] of Object.entries(this.config.limits.tenants)) {
+      await this.store.upsertTenant({ name, concurrency: limit.concurrency, createdAt: now });
+    }
+    for (const key of await this.store.listApiKeys()) this.auth.addTenantKey(key.hash, key.tenant);
+  }
+
+  private async listen(): Promise<void> {
+    const router = new Router();
+    registerApiRoutes(router, this);
+    const plain: Map<string, PlainRoute> = plainRoutes();
+    this.server = createHttpServer(this, router, plain);
+    const server = this.server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.config.server.port, this.config.server.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.logger.info('sluice listening', { url: this.url, storage: this.loaded.sqlitePath });
+  }
+
+  /** The address the server listens on, as a base URL. */
+  get url(): string {
+    const address = this.server?.address() as AddressInfo | null;
+    if (!address) return '';
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  /** The limit key of a target URL; a 400 when it is not an http(s) URL. */
+  domainOf(url: string): string {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new SluiceError('SLUICE_ERR_VALIDATION', `url: not a valid URL: ${url}`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new SluiceError('SLUICE_ERR_VALIDATION', 'url: only http and https targets are allowed');
+    }
+    return domainKeyOf(parsed);
+  }
+
+  /** After every commit: wake long-pollers and lanes; make sure the timer knows of future messages. */
+  afterCommit(messages: NewMessage[], results: AppendResult[]): void {
+    const now = this.clock.now();
+    const readyQueues = new Set<string>();
+    const lanes: LaneRef[] = [];
+    messages.forEach((message, index) => {
+      const result = results[index]!;
+      if (result.duplicate) return;
+      this.queues.noteAppended(message.queue, 1);
+      if (message.deliverAt > now) this.dueTimer.hint(message.deliverAt);
+      else if (message.domain === '') readyQueues.add(message.queue);
+      else lanes.push({ queue: message.queue, domain: message.domain });
+    });
+    for (const queue of readyQueues) this.waiters.notify(queue);
+    if (lanes.length > 0) this.dispatcher?.wakeLanes(lanes);
+  }
+
+  private async wake(now: number): Promise<void> {
+    const report: WakeReport = await this.store.wake(now, (queue) => this.queues.get(queue)?.config.maxReceives ?? 10);
+    for (const queue of report.queues) this.waiters.notify(queue);
+    if (report.lanes.length > 0) this.dispatcher?.wakeLanes(report.lanes);
+    for (const dead of report.dead) this.events.emit('dead', { ...dead, reason: 'receives exhausted' });
+    await this.schedules?.fireDue(now);
+  }
+
+  private async housekeep(): Promise<void> {
+    try {
+      await this.queues.refreshCounts();
+      const now = this.clock.now();
+      await this.store.purge(now - this.config.storage.retentionMs, now, PURGE_BATCH);
+    } catch (error) {
+      this.logger.warn('housekeeping failed', { error: String(error) });
+    }
+  }
+
+  /**
+   * Graceful stop: refuse new work, let the commit in progress finish and answer its requests,
+   * hand undelivered claims back, then close storage cleanly.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.housekeeping);
+    const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeIdleConnections();
+    this.waiters.wakeAll();
+    this.schedules?.stop();
+    this.dueTimer.stop();
+    await this.writer.drain();
+    await this.dispatcher?.stop(this.config.server.shutdownTimeoutMs);
+    this.server?.closeAllConnections();
+    await closed;
+    this.telemetry.stop();
+    await this.store.close();
+  }
+}
