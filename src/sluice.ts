@@ -1,10 +1,12 @@
 import type { Server } from 'node:http';
+import { isIP } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from './clock.js';
 import type { LoadedConfig } from './config/loader.js';
 import { ConfigError } from './config/loader.js';
 import type { SluiceConfig } from './config/schema.js';
 import { domainKeyOf } from './delivery/domain-key.js';
+import { classifyAddress, SsrfGuard } from './delivery/ssrf.js';
 import { Authenticator } from './http/auth.js';
 import { SluiceError } from './http/errors.js';
 import { Router } from './http/router.js';
@@ -52,6 +54,7 @@ export class Sluice {
   readonly queues: QueueRegistry;
   readonly dueTimer: DueTimer;
   readonly telemetry: Telemetry;
+  readonly ssrf: SsrfGuard;
   auth!: Authenticator;
   dispatcher: Dispatcher | undefined;
   schedules!: ScheduleRunner;
@@ -75,9 +78,10 @@ export class Sluice {
     this.dueTimer = new DueTimer(
       this.clock,
       (now) => this.wake(now),
-      () => this.store.nextWakeAt(),
+      () => this.nextDueAt(),
       (error) => this.logger.error('due timer failed', { error: String(error) }),
     );
+    this.ssrf = new SsrfGuard(loaded.config.network.allowPrivate);
     this.telemetry = new Telemetry(this);
   }
 
@@ -194,6 +198,26 @@ export class Sluice {
     if (report.lanes.length > 0) this.dispatcher?.wakeLanes(report.lanes);
     for (const dead of report.dead) this.events.emit('dead', { ...dead, reason: 'receives exhausted' });
     await this.schedules?.fireDue(now);
+  }
+
+  /** The earliest moment the due timer must wake: a stored due time or a schedule's next run. */
+  private async nextDueAt(): Promise<number | undefined> {
+    const stored = await this.store.nextWakeAt();
+    const schedule = this.schedules?.nextRunAt();
+    if (stored === undefined) return schedule;
+    return schedule === undefined ? stored : Math.min(stored, schedule);
+  }
+
+  /**
+   * Refuse at once a target that is a literal IP address the SSRF guard would refuse anyway
+   * (169.254.169.254, 10.0.0.1, [::1] …), so the caller learns now rather than from a dead letter.
+   * Names are checked at connect time, on the address actually resolved.
+   */
+  refuseForbiddenTarget(url: string, domain: string, field: string): void {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    if (isIP(host) === 0) return;
+    if (this.ssrf.isAllowed(domain, host)) return;
+    throw new SluiceError('SLUICE_ERR_VALIDATION', `${field}: ${host} is a ${classifyAddress(host)} address; list the host in network.allowPrivate to allow it`);
   }
 
   private async housekeep(): Promise<void> {

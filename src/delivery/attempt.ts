@@ -6,7 +6,7 @@ import { backoffDelay, classifyOutcome, parseRetryAfter, type RetryPolicy } from
 
 /** What one finished attempt means for the message and for its domain. */
 export type Verdict =
-  | { kind: 'delivered' }
+  | { kind: 'delivered'; circuitFailure: false }
   | {
       kind: 'retry';
       /** When to try again. */
@@ -72,7 +72,7 @@ export function judge(
   }
   const status = result.status;
   const outcome = result.error ? 'retry' : classifyOutcome(status, policy);
-  if (outcome === 'success') return { kind: 'delivered' };
+  if (outcome === 'success') return { kind: 'delivered', circuitFailure: false };
   const reason = result.error ? `${result.error.code}: ${result.error.message}` : `HTTP ${status}`;
   const circuitFailure = result.error !== undefined || (status !== undefined && status >= 500);
   if (outcome === 'dead') return { kind: 'dead', reason, circuitFailure };

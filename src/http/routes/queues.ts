@@ -67,7 +67,6 @@ export function queueView(queue: Queue, counts: QueueCounts | undefined, now: nu
   const states = counts?.states;
   return {
     name: queue.name,
-    tenant: queue.tenant,
     ...config,
     url: url ?? null,
     signing: signingSecret !== undefined,

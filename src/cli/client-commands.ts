@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { SluiceClient } from '../client/client.js';
+
+interface Connection {
+  url?: string;
+  key?: string;
+}
+
+/** The thin clients: each is one API call, printing its JSON answer. */
+export function registerClientCommands(program: Command): void {
+  const connected = (command: Command) =>
+    command
+      .option('--url <url>', 'Sluice base URL (or SLUICE_URL)', process.env.SLUICE_URL ?? 'http://127.0.0.1:7070')
+      .option('--key <key>', 'API key (or SLUICE_KEY)', process.env.SLUICE_KEY);
+
+  connected(program.command('send <url>'))
+    .description('send or schedule an outbound webhook')
+    .option('-X, --method <method>', 'HTTP method', 'POST')
+    .option('-H, --header <header...>', 'header "Name: value" (repeatable)')
+    .option('--data <body>', 'body text, or @file to read it from a file')
+    .option('--json <json>', 'body as JSON')
+    .option('--at <time>', 'deliver at (RFC 3339 or epoch ms)')
+    .option('--delay <ms>', 'deliver after this many ms', integer)
+    .option('--queue <queue>', 'push queue', 'outbound')
+    .option('--idempotency-key <key>', 'same key within 24 h returns the first message')
+    .action(async (url: string, options) => {
+      const message: Record<string, unknown> = { url, method: options.method.toUpperCase(), queue: options.queue };
+      if (options.header) message.headers = parseHeaders(options.header);
+      if (options.data !== undefined) message.body = options.data.startsWith('@') ? readFileSync(options.data.slice(1), 'utf8') : options.data;
+      if (options.json !== undefined) message.body = JSON.parse(options.json);
+      if (options.at !== undefined) message.deliverAt = /^\d+$/.test(options.at) ? Number(options.at) : options.at;
+      if (options.delay !== undefined) message.delayMs = options.delay;
+      if (options.idempotencyKey) message.idempotencyKey = options.idempotencyKey;
+      print(await client(options).send(message));
+    });
+
+  connected(program.command('pull <queue>'))
+    .description('lease messages from a pull queue (and ack them with --ack)')
+    .option('-n, --max <n>', 'how many', integer, 10)
+    .option('--wait <ms>', 'long-poll up to this long', integer, 0)
+    .option('--visibility <ms>', 'lease length', integer)
+    .option('--ack', 'acknowledge what was pulled')
+    .action(async (queue: string, options) => {
+      const sluice = client(options);
+      const pulled = await sluice.pull(queue, { max: options.max, waitMs: options.wait, ...(options.visibility ? { visibilityTimeoutMs: options.visibility } : {}) });
+      print(pulled);
+      if (options.ack && pulled.messages.length > 0) print(await sluice.ack(queue, pulled.messages.map((m) => m.receipt)));
+    });
+
+  connected(program.command('queues')).description('list queues with their depth').action(async (options) => print(await client(options).queues()));
+
+  const dead = program.command('dead').description('dead-letter queue');
+  connected(dead.command('replay <queue>'))
+    .description('replay dead messages (all, or --id)')
+    .option('--id <id...>', 'only these message ids')
+    .action(async (queue: string, options) => print(await client(options).replayDead(queue, options.id)));
+
+  const limits = program.command('limits').description('domain limits');
+  connected(limits.command('set <host>'))
+    .description('set a domain limit live (host or host:port)')
+    .option('--concurrency <n>', 'most requests in flight', integer)
+    .option('--rate <perSecond>', 'steady requests per second', Number)
+    .option('--burst <n>', 'requests allowed at once after idle', integer)
+    .action(async (host: string, options) => {
+      const limit: Record<string, number> = {};
+      if (options.concurrency !== undefined) limit.concurrency = options.concurrency;
+      if (options.rate !== undefined) limit.ratePerSecond = options.rate;
+      if (options.burst !== undefined) limit.burst = options.burst;
+      print(await client(options).setDomainLimit(host, limit));
+    });
+
+  const schedule = program.command('schedule').description('cron and interval schedules');
+  connected(schedule.command('add <name> <url>'))
+    .description('add a schedule that sends to <url>')
+    .option('--cron <expr>', 'cron expression (5 or 6 fields)')
+    .option('--every <interval>', 'fixed interval, e.g. 30s, 5m, 1h')
+    .option('--timezone <tz>', 'IANA time zone for cron', 'UTC')
+    .option('-X, --method <method>', 'HTTP method', 'POST')
+    .option('--json <json>', 'body as JSON')
+    .option('--data <body>', 'body text')
+    .option('--queue <queue>', 'push queue', 'outbound')
+    .option('--missed <policy>', 'skip | once | all', 'once')
+    .action(async (name: string, url: string, options) => {
+      const message: Record<string, unknown> = { url, method: options.method.toUpperCase(), queue: options.queue };
+      if (options.json !== undefined) message.body = JSON.parse(options.json);
+      if (options.data !== undefined) message.body = options.data;
+      const body: Record<string, unknown> = { name, timezone: options.timezone, missed: options.missed, message };
+      if (options.cron) body.cron = options.cron;
+      if (options.every) body.every = options.every;
+      print(await client(options).addSchedule(body));
+    });
+}
+
+function client(options: Connection): SluiceClient {
+  return new SluiceClient({ url: options.url ?? 'http://127.0.0.1:7070', key: options.key });
+}
+
+function parseHeaders(lines: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new InvalidArgumentError(`header must look like "Name: value", got ${line}`);
+    headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+function integer(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('not a whole number');
+  return n;
+}
+
+function print(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

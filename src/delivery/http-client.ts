@@ -1,0 +1,403 @@
+/**
+ * The outbound HTTP client of push delivery: one undici Agent (a keep-alive Pool per origin) whose
+ * connector runs the SSRF guard on the address it is about to connect to.
+ *
+ * Why the check lives in the connector and not before the request: a name checked by one DNS
+ * lookup and connected by another can resolve differently the second time (DNS rebinding). Here
+ * the addresses the guard sees are the very ones `net.connect` dials, and literal IPs (which never
+ * reach a lookup) are checked on the same path.
+ */
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { isIP, isIPv6, type LookupFunction } from 'node:net';
+import type { Readable } from 'node:stream';
+import { Agent, buildConnector } from 'undici';
+import { systemClock, type Clock } from '../clock.js';
+import { classifyAddress, SsrfGuard, SsrfRefusedError, type AllowPrivate } from './ssrf.js';
+
+/** One HTTP request of a delivery attempt. */
+export interface DeliveryRequest {
+  url: string;
+  method: string;
+  /** The stored request's headers; hop-by-hop ones are dropped and content-length is set from `body`. */
+  headers: Record<string, string>;
+  /** Sent exactly as given; no content-type is added. */
+  body?: Buffer;
+  /** Time to establish the connection (TCP and TLS). Default 5000. */
+  connectTimeoutMs?: number;
+  /** Time for the whole response, body included, counted from the start of the attempt. Default 30000. */
+  responseTimeoutMs?: number;
+}
+
+/** What happened: a status (any, 3xx included: redirects are not followed) or an error, never both missing. */
+export interface DeliveryResult {
+  status?: number;
+  /** Response headers, lower-case names; repeated headers joined with ", ". */
+  headers?: Record<string, string>;
+  /** First maxResponseBytes of the body, as UTF-8 text (lossy ok). */
+  body?: string;
+  /** From the start of send() to the end of the response or the failure, by the client's clock. */
+  latencyMs: number;
+  error?: { code: DeliveryErrorCode; message: string };
+}
+
+/** Why an attempt produced no complete response. `ssrf_refused` and `invalid_url` will never succeed on retry. */
+export type DeliveryErrorCode = 'ssrf_refused' | 'connect_timeout' | 'timeout' | 'network' | 'invalid_url';
+
+/** Options of {@link DeliveryClient}. */
+export interface DeliveryClientOptions {
+  /** `network.allowPrivate`: true, or host keys whose targets may resolve to non-public addresses. */
+  allowPrivate: AllowPrivate;
+  /** How much of each response body to keep. Default 1024. */
+  maxResponseBytes?: number;
+  /** Used for latencyMs. Default the system clock. */
+  clock?: Clock;
+  /** How long an idle keep-alive connection is kept (undici `keepAliveTimeout`). Default undici's 4000. */
+  keepAliveTimeoutMs?: number;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_RESPONSE_TIMEOUT_MS = 30_000;
+const DEFAULT_MAX_RESPONSE_BYTES = 1024;
+/**
+ * After the kept head of a body, up to this much more is read and thrown away so that the
+ * connection can be reused; a longer body closes the connection instead, which is cheaper than
+ * downloading megabytes nobody will look at.
+ */
+const DISCARD_LIMIT_BYTES = 64 * 1024;
+/** Connectors are cached per domain key (each holds a TLS session cache); bound the cache. */
+const MAX_CACHED_CONNECTORS = 1024;
+
+/**
+ * Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus those undici must
+ * compute itself. `expect` is dropped because undici refuses it.
+ */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'host',
+  'content-length',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+]);
+
+/**
+ * Sends delivery attempts. Never throws from send(): every failure is a result with an error code.
+ *
+ * @example
+ * const client = new DeliveryClient({ allowPrivate: ['127.0.0.1:5678'] });
+ * const result = await client.send({ url: 'http://127.0.0.1:5678/hook', method: 'POST', headers: {}, body });
+ * if (result.error) console.log(result.error.code, result.error.message);
+ * await client.close();
+ */
+export class DeliveryClient {
+  private readonly guard: SsrfGuard;
+  private readonly maxResponseBytes: number;
+  private readonly clock: Clock;
+  private readonly keepAliveTimeoutMs: number | undefined;
+  /** One Agent per connect timeout, because undici fixes the connect timeout per connector. */
+  private readonly agents = new Map<number, Agent>();
+  private closed = false;
+
+  /** @throws Error on an invalid allowPrivate key or maxResponseBytes. */
+  constructor(options: DeliveryClientOptions) {
+    this.guard = new SsrfGuard(options.allowPrivate);
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    if (!Number.isInteger(this.maxResponseBytes) || this.maxResponseBytes < 0) {
+      throw new Error('maxResponseBytes must be an integer of 0 or more');
+    }
+    this.clock = options.clock ?? systemClock;
+    this.keepAliveTimeoutMs = options.keepAliveTimeoutMs;
+  }
+
+  /** Send one request and read its response; resolves with a result on every outcome. */
+  async send(request: DeliveryRequest): Promise<DeliveryResult> {
+    const started = this.clock.now();
+    const elapsed = (): number => this.clock.now() - started;
+    const target = parseTarget(request.url);
+    if (typeof target === 'string') return { latencyMs: elapsed(), error: { code: 'invalid_url', message: target } };
+    if (this.closed) return { latencyMs: elapsed(), error: { code: 'network', message: 'the delivery client is closed' } };
+    const partial: Omit<DeliveryResult, 'latencyMs'> = {};
+    const deadline = new ResponseDeadline(request.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS);
+    try {
+      await this.exchange(target, request, deadline, partial);
+      return { ...partial, latencyMs: elapsed() };
+    } catch (error) {
+      return { ...partial, latencyMs: elapsed(), error: describeFailure(error, deadline, request) };
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  /** Close every pooled connection once the requests in flight have finished. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const agents = [...this.agents.values()];
+    this.agents.clear();
+    await Promise.all(agents.map((agent) => agent.close()));
+  }
+
+  /** Request and response; fills `result` as it learns things, so a late failure keeps the status. */
+  private async exchange(
+    target: URL,
+    request: DeliveryRequest,
+    deadline: ResponseDeadline,
+    result: Omit<DeliveryResult, 'latencyMs'>,
+  ): Promise<void> {
+    const agent = this.agentFor(request.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+    const response = await agent.request({
+      origin: target.origin,
+      path: `${target.pathname}${target.search}`,
+      method: request.method,
+      headers: outboundHeaders(request, target),
+      body: request.body ?? null,
+      signal: deadline.signal,
+      // Our deadline covers the whole response; undici's idle timers must not fire first.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+    result.status = response.statusCode;
+    result.headers = flattenHeaders(response.headers);
+    const head = await readHead(response.body, this.maxResponseBytes);
+    result.body = head.toString('utf8');
+    await response.body.dump({ limit: DISCARD_LIMIT_BYTES, signal: deadline.signal });
+  }
+
+  private agentFor(connectTimeoutMs: number): Agent {
+    let agent = this.agents.get(connectTimeoutMs);
+    if (agent === undefined) {
+      agent = new Agent({
+        connect: guardedConnector(this.guard, connectTimeoutMs),
+        ...(this.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeout: this.keepAliveTimeoutMs }),
+      });
+      this.agents.set(connectTimeoutMs, agent);
+    }
+    return agent;
+  }
+}
+
+/** The whole-response timer: aborts the request (connect, headers, body) when it fires. */
+class ResponseDeadline {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  expired = false;
+
+  constructor(readonly timeoutMs: number) {
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      this.controller.abort(new Error(`no complete response within ${timeoutMs} ms`));
+    }, timeoutMs);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+/** The URL to deliver to, or the reason it cannot be one. */
+function parseTarget(url: string): URL | string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `not a valid URL: ${JSON.stringify(url)}`;
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    return `only http and https targets can be delivered to, not ${parsed.protocol}`;
+  }
+  return parsed;
+}
+
+/**
+ * The stored headers minus hop-by-hop ones (including any the stored `connection` header named),
+ * with content-length from the body and URL credentials as Basic auth when no authorization is set.
+ */
+function outboundHeaders(request: DeliveryRequest, target: URL): Record<string, string> {
+  const named = connectionTokens(request.headers);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    const key = name.toLowerCase();
+    if (HOP_BY_HOP.has(key) || key.startsWith('proxy-') || named.has(key)) continue;
+    headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
+  }
+  if (request.body !== undefined) headers['content-length'] = String(request.body.length);
+  const basic = basicAuthOf(target);
+  if (basic !== undefined && !('authorization' in headers)) headers.authorization = basic;
+  return headers;
+}
+
+/** Header names listed in a `Connection` header are hop-by-hop too (RFC 9110 §7.6.1). */
+function connectionTokens(headers: Record<string, string>): Set<string> {
+  const tokens = new Set<string>();
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() !== 'connection') continue;
+    for (const token of value.split(',')) tokens.add(token.trim().toLowerCase());
+  }
+  return tokens;
+}
+
+/** `https://user:pass@host/` → `Basic dXNlcjpwYXNz`, as curl does; undefined without credentials. */
+function basicAuthOf(target: URL): string | undefined {
+  if (target.username === '' && target.password === '') return undefined;
+  const credentials = `${safeDecode(target.username)}:${safeDecode(target.password)}`;
+  return `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return flat;
+}
+
+/**
+ * Read the first `max` bytes of a body, then pause it (the caller discards the rest). Resolves
+ * early at the end of a shorter body; rejects on a stream error (an abort by the deadline included).
+ */
+function readHead(body: Readable, max: number): Promise<Buffer> {
+  if (max === 0) return Promise.resolve(Buffer.alloc(0));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (): void => {
+      body.off('data', onData).off('end', onEnd).off('close', onEnd).off('error', onError);
+    };
+    const onEnd = (): void => {
+      stop();
+      body.pause();
+      resolve(Buffer.concat(chunks).subarray(0, max));
+    };
+    const onError = (error: Error): void => {
+      stop();
+      reject(error);
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= max) onEnd();
+    };
+    body.on('data', onData).once('end', onEnd).once('close', onEnd).once('error', onError);
+  });
+}
+
+/** Turn whatever undici, net or the guard threw into a result error. */
+function describeFailure(error: unknown, deadline: ResponseDeadline, request: DeliveryRequest): NonNullable<DeliveryResult['error']> {
+  const refused = findCause(error, (cause): cause is SsrfRefusedError => cause instanceof SsrfRefusedError);
+  if (refused) return { code: 'ssrf_refused', message: refused.message };
+  if (deadline.expired) return { code: 'timeout', message: `no complete response within ${deadline.timeoutMs} ms` };
+  const code = errorCode(error);
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+    const limit = request.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    return { code: 'connect_timeout', message: `could not connect within ${limit} ms` };
+  }
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return { code: 'timeout', message: errorMessage(error) };
+  }
+  return { code: 'network', message: errorMessage(error) };
+}
+
+function findCause<T>(error: unknown, test: (value: unknown) => value is T): T | undefined {
+  for (let current = error, depth = 0; current !== undefined && depth < 8; depth++) {
+    if (test(current)) return current;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return undefined;
+}
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** A readable message; net's AggregateError (every address of a name failed) has an empty one. */
+function errorMessage(error: unknown): string {
+  if (error instanceof AggregateError && error.message === '') {
+    const inner = error.errors.map(errorMessage);
+    return inner.length > 0 ? inner.join('; ') : (errorCode(error) ?? 'connection failed');
+  }
+  if (error instanceof Error) {
+    const code = errorCode(error);
+    return code !== undefined && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}
+
+/**
+ * An undici connector that refuses addresses the guard does not allow: literal IP hosts here,
+ * resolved names in the lookup of a per-domain-key connector (the lookup has no other way to
+ * know the port, and the guard's decision depends on it).
+ */
+function guardedConnector(guard: SsrfGuard, timeoutMs: number): buildConnector.connector {
+  const byDomainKey = new Map<string, buildConnector.connector>();
+  const connectorFor = (domainKey: string): buildConnector.connector => {
+    let connector = byDomainKey.get(domainKey);
+    if (connector === undefined) {
+      if (byDomainKey.size >= MAX_CACHED_CONNECTORS) byDomainKey.delete(byDomainKey.keys().next().value!);
+      connector = buildConnector({ timeout: timeoutMs, lookup: guardedLookup(guard, domainKey) });
+      byDomainKey.set(domainKey, connector);
+    }
+    return connector;
+  };
+  return (options, callback) => {
+    const domainKey = connectDomainKey(options.hostname, options.port);
+    const refused = literalRefusal(guard, domainKey, options.hostname);
+    if (refused) {
+      callback(refused, null);
+      return;
+    }
+    connectorFor(domainKey)(options, callback);
+  };
+}
+
+/** The domain key of what undici is connecting to (it strips IPv6 brackets; `port` is '' for the default). */
+function connectDomainKey(hostname: string, port: string): string {
+  const host = isIPv6(hostname) ? `[${hostname}]` : hostname.toLowerCase();
+  return port === '' ? host : `${host}:${port}`;
+}
+
+/** Literal IP hosts are dialled without a lookup, so they are checked here. */
+function literalRefusal(guard: SsrfGuard, domainKey: string, hostname: string): SsrfRefusedError | undefined {
+  if (isIP(hostname) === 0) return undefined;
+  const refusal = guard.refusal(domainKey, hostname);
+  return refusal === undefined ? undefined : new SsrfRefusedError(hostname, refusal, domainKey);
+}
+
+/**
+ * dns.lookup with every address, refusing the connection if any address is not allowed: a name
+ * that resolves to one public and one private address must not be a way in.
+ */
+function guardedLookup(guard: SsrfGuard, domainKey: string): LookupFunction {
+  return (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+      if (error) return callback(error, '');
+      const denied = addresses.find((entry) => !guard.isAllowed(domainKey, entry.address));
+      if (denied) {
+        const refused = new SsrfRefusedError(denied.address, classifyAddress(denied.address), domainKey);
+        return callback(refused as NodeJS.ErrnoException, '');
+      }
+      return answerLookup(options, addresses, callback);
+    });
+  };
+}
+
+function answerLookup(options: LookupOptions, addresses: LookupAddress[], callback: Parameters<LookupFunction>[2]): void {
+  if (options.all) return callback(null, addresses);
+  const first = addresses[0];
+  if (first === undefined) return callback(new Error('the name resolved to no address') as NodeJS.ErrnoException, '');
+  callback(null, first.address, first.family);
+}

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { nameSchema, scheduleConfigSchema } from '../../config/schema.js';
+import { nextRuns } from '../../scheduler/cron.js';
+import type { LiveSchedule } from '../../scheduler/schedule-runner.js';
+import type { Sluice } from '../../sluice.js';
+import type { Principal } from '../auth.js';
+import { canAccess } from '../auth.js';
+import { readJson, validate } from '../context.js';
+import { SluiceError } from '../errors.js';
+import type { Router } from '../router.js';
+
+const createSchema = z.object({ name: nameSchema }).passthrough();
+
+/** Cron and interval schedules: create, list, inspect (with the next 5 runs), patch, delete. */
+export function registerScheduleRoutes(router: Router, app: Sluice): void {
+  router.add('POST', '/v1/schedules', async (ctx) => {
+    const { name, ...raw } = await readJson(ctx.req, createSchema, app.apiBodyLimit);
+    if (app.schedules.get(name)) throw new SluiceError('SLUICE_ERR_CONFLICT', `schedule ${name} exists`);
+    const config = validate(scheduleConfigSchema, withTenant(raw, ctx.principal));
+    const live = await app.schedules.save(name, config);
+    return { status: 201, body: scheduleView(live, app.clock.now(), 5) };
+  });
+  router.add('GET', '/v1/schedules', async (ctx) => {
+    const tenant = ctx.principal.kind === 'tenant' ? ctx.principal.tenant : undefined;
+    return { status: 200, body: { schedules: app.schedules.list(tenant).map((live) => scheduleView(live, app.clock.now(), 0)) } };
+  });
+  router.add('GET', '/v1/schedules/:name', async (ctx) => {
+    const live = visible(app, ctx.params.name!, ctx.principal);
+    return { status: 200, body: scheduleView(live, app.clock.now(), 5) };
+  });
+  router.add('PATCH', '/v1/schedules/:name', async (ctx) => {
+    const live = visible(app, ctx.params.name!, ctx.principal);
+    const patch = await readJson(ctx.req, z.record(z.string(), z.unknown()), app.apiBodyLimit);
+    const merged: Record<string, unknown> = { ...live.config, ...patch };
+    // A new cron replaces every, and the other way round.
+    if ('cron' in patch) delete merged.every;
+    if ('every' in patch) delete merged.cron;
+    const config = validate(scheduleConfigSchema, withTenant(merged, ctx.principal, live.record.tenant));
+    const saved = await app.schedules.save(live.record.name, config, live.record.createdAt);
+    return { status: 200, body: scheduleView(saved, app.clock.now(), 5) };
+  });
+  router.add('DELETE', '/v1/schedules/:name', async (ctx) => {
+    const live = visible(app, ctx.params.name!, ctx.principal);
+    await app.schedules.remove(live.record.name);
+    return { status: 204 };
+  });
+}
+
+function visible(app: Sluice, name: string, principal: Principal): LiveSchedule {
+  const live = app.schedules.get(name);
+  if (!live || !canAccess(principal, live.record.tenant)) throw new SluiceError('SLUICE_ERR_SCHEDULE_NOT_FOUND', `no schedule ${name}`);
+  return live;
+}
+
+/** A tenant key always creates schedules of its own tenant. */
+function withTenant(raw: Record<string, unknown>, principal: Principal, fallback?: string): Record<string, unknown> {
+  if (principal.kind === 'tenant') return { ...raw, tenant: principal.tenant };
+  return fallback !== undefined && raw.tenant === undefined ? { ...raw, tenant: fallback } : raw;
+}
+
+function scheduleView(live: LiveSchedule, now: number, upcoming: number): Record<string, unknown> {
+  const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+  const view: Record<string, unknown> = {
+    name: live.record.name,
+    ...live.config,
+    nextRunAt: live.record.paused ? null : iso(live.record.nextRunAt),
+    lastRunAt: iso(live.record.lastRunAt),
+  };
+  if (upcoming > 0) view.nextRuns = nextRuns(live.times, now, upcoming).map((ms) => new Date(ms).toISOString());
+  return view;
+}

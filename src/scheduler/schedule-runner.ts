@@ -1,0 +1,188 @@
+import { scheduleConfigSchema, type ScheduleConfig } from '../config/schema.js';
+import { SluiceError } from '../http/errors.js';
+import { toNewMessage } from '../http/routes/messages.js';
+import type { Sluice } from '../sluice.js';
+import type { NewMessage, ScheduleRecord } from '../store/types.js';
+import { parseCron, type RunTimes } from './cron.js';
+import { everyRunTimes, parseEvery } from './every.js';
+
+/** A tick older than this when we get to it was missed (Sluice was down), and `missed` decides. */
+const MISSED_AFTER_MS = 5_000;
+/** `missed: all` catches up at most this many ticks per schedule. */
+const MAX_CATCH_UP = 1_000;
+
+/** A schedule as the runner holds it. */
+export interface LiveSchedule {
+  record: ScheduleRecord;
+  config: ScheduleConfig;
+  times: RunTimes;
+}
+
+/**
+ * Cron and interval schedules. Each tick creates one message from the template and moves the
+ * schedule to its next run in the same transaction (Store.fireSchedule), so a crash neither fires
+ * a tick twice nor loses one. The due timer wakes us at the earliest next run.
+ */
+export class ScheduleRunner {
+  private readonly schedules = new Map<string, LiveSchedule>();
+  private stopped = false;
+
+  constructor(private readonly app: Sluice) {}
+
+  /** Load stored schedules, then the configured ones (which win, keeping their place in time if unchanged). */
+  async load(configured: Record<string, ScheduleConfig>): Promise<void> {
+    for (const record of await this.app.store.listSchedules()) {
+      const parsed = scheduleConfigSchema.safeParse(record.spec);
+      if (!parsed.success) {
+        this.app.logger.warn('ignoring a stored schedule that no longer validates', { name: record.name });
+        continue;
+      }
+      this.schedules.set(record.name, { record, config: parsed.data, times: runTimesOf(parsed.data, record.createdAt) });
+    }
+    for (const [name, config] of Object.entries(configured)) {
+      const existing = this.schedules.get(name);
+      if (existing && JSON.stringify(existing.config) === JSON.stringify(config)) continue;
+      await this.save(name, config, existing?.record.createdAt);
+    }
+  }
+
+  start(): void {
+    this.stopped = false;
+    const next = this.nextRunAt();
+    if (next !== undefined) this.app.dueTimer.hint(next);
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** The earliest next run of any active schedule. */
+  nextRunAt(): number | undefined {
+    let earliest: number | undefined;
+    for (const { record } of this.schedules.values()) {
+      if (record.paused || record.nextRunAt === undefined) continue;
+      if (earliest === undefined || record.nextRunAt < earliest) earliest = record.nextRunAt;
+    }
+    return earliest;
+  }
+
+  /** Fire every schedule whose next run has come. */
+  async fireDue(now: number): Promise<void> {
+    if (this.stopped) return;
+    for (const live of [...this.schedules.values()]) {
+      const due = live.record.nextRunAt;
+      if (live.record.paused || due === undefined || due > now) continue;
+      try {
+        await this.fire(live, due, now);
+      } catch (error) {
+        this.app.logger.error('schedule tick failed', { schedule: live.record.name, error: String(error) });
+        live.record.nextRunAt = live.times.next(now);
+      }
+    }
+  }
+
+  private async fire(live: LiveSchedule, due: number, now: number): Promise<void> {
+    const ticks = this.ticksToFire(live, due, now);
+    const next = live.times.next(now);
+    const messages = ticks.map((tick) => this.messageFor(live, tick));
+    const fired = await this.app.store.fireSchedule(live.record.name, due, next, messages, now);
+    if (!fired) return this.reload(live.record.name);
+    live.record.nextRunAt = next;
+    live.record.lastRunAt = now;
+    this.app.queues.noteAppended(live.config.message.queue, messages.length);
+    this.app.dispatcher?.wakeLanes(messages.map((message) => ({ queue: message.queue, domain: message.domain })));
+  }
+
+  /** The ticks from `due` up to now, after the `missed` policy: skip, once (the latest), or all. */
+  private ticksToFire(live: LiveSchedule, due: number, now: number): number[] {
+    const ticks: number[] = [];
+    for (let tick: number | undefined = due; tick !== undefined && tick <= now && ticks.length < MAX_CATCH_UP; tick = live.times.next(tick)) {
+      ticks.push(tick);
+    }
+    const missed = ticks.filter((tick) => now - tick > MISSED_AFTER_MS);
+    const onTime = ticks.filter((tick) => now - tick <= MISSED_AFTER_MS);
+    if (missed.length === 0) return onTime;
+    switch (live.config.missed) {
+      case 'skip':
+        return onTime;
+      case 'once':
+        return onTime.length > 0 ? onTime : [missed.at(-1)!];
+      case 'all':
+        return ticks;
+    }
+  }
+
+  private messageFor(live: LiveSchedule, tick: number): NewMessage {
+    const template = live.config.message;
+    if (!template.url && !this.app.queues.get(template.queue)?.config.url) {
+      throw new SluiceError('SLUICE_ERR_VALIDATION', 'message.url: the schedule has no url and its queue has none');
+    }
+    const principal = { kind: 'tenant' as const, tenant: live.record.tenant };
+    const url = template.url ?? this.app.queues.get(template.queue)!.config.url!;
+    const message = toNewMessage(this.app, principal, { ...template, url, deliverAt: tick }, 'message.');
+    message.origin = `schedule:${live.record.name}`;
+    message.deliverAt = tick;
+    return message;
+  }
+
+  // ── management (API) ────────────────────────────────────────
+
+  list(tenant?: string): LiveSchedule[] {
+    return [...this.schedules.values()].filter((live) => tenant === undefined || live.record.tenant === tenant);
+  }
+
+  get(name: string): LiveSchedule | undefined {
+    return this.schedules.get(name);
+  }
+
+  /** Validate and store a schedule; its next run is computed from now. */
+  async save(name: string, config: ScheduleConfig, createdAt?: number): Promise<LiveSchedule> {
+    const now = this.app.clock.now();
+    const created = createdAt ?? now;
+    const times = runTimesOf(config, created);
+    this.checkTemplate(config);
+    const record: ScheduleRecord = { name, tenant: config.tenant, spec: config, paused: config.paused, createdAt: created };
+    const next = times.next(now);
+    if (next !== undefined) record.nextRunAt = next;
+    const previous = this.schedules.get(name)?.record.lastRunAt;
+    if (previous !== undefined) record.lastRunAt = previous;
+    await this.app.store.upsertSchedule(record);
+    const live = { record, config, times };
+    this.schedules.set(name, live);
+    if (!config.paused && next !== undefined) this.app.dueTimer.hint(next);
+    return live;
+  }
+
+  async remove(name: string): Promise<boolean> {
+    this.schedules.delete(name);
+    return this.app.store.deleteSchedule(name);
+  }
+
+  private checkTemplate(config: ScheduleConfig): void {
+    const queue = this.app.queues.get(config.message.queue);
+    if (!queue) throw new SluiceError('SLUICE_ERR_VALIDATION', `message.queue: no queue named ${config.message.queue}`);
+    if (queue.config.mode !== 'push') throw new SluiceError('SLUICE_ERR_VALIDATION', `message.queue: ${queue.name} is a pull queue`);
+    if (!config.message.url && !queue.config.url) throw new SluiceError('SLUICE_ERR_VALIDATION', 'message.url: required (the queue has no url)');
+    if (config.message.url) this.app.domainOf(config.message.url);
+  }
+
+  private async reload(name: string): Promise<void> {
+    const record = (await this.app.store.listSchedules()).find((candidate) => candidate.name === name);
+    const live = this.schedules.get(name);
+    if (!record || !live) return;
+    live.record = record;
+  }
+}
+
+/** The run times of a schedule's cron or every; errors are 400s naming the field. */
+export function runTimesOf(config: ScheduleConfig, anchor: number): RunTimes {
+  try {
+    if (config.cron !== undefined) return parseCron(config.cron, config.timezone);
+    return everyRunTimes(parseEvery(config.every!), anchor);
+  } catch (error) {
+    const field = config.cron !== undefined ? ((error as { field?: string }).field ?? 'cron') : 'every';
+    throw new SluiceError('SLUICE_ERR_VALIDATION', `${field}: ${(error as Error).message}`, {
+      extra: { errors: [{ field, message: (error as Error).message }] },
+    });
+  }
+}

@@ -1,0 +1,60 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/loader.js';
+
+let dir: string;
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function withYaml(text: string) {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
+  writeFileSync(join(dir, 'sluice.yaml'), text);
+  return dir;
+}
+
+describe('loadConfig', () => {
+  it('with no file: defaults, a pull queue and source "default", and the outbound push queue', () => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
+    const loaded = loadConfig({}, {}, dir);
+    expect(loaded.config.server).toMatchObject({ host: '127.0.0.1', port: 7070, maxBodyBytes: 1_048_576 });
+    expect(loaded.config.storage.durability).toBe('fsync');
+    expect(loaded.config.queues.default?.mode).toBe('pull');
+    expect(loaded.config.sources.default?.queue).toBe('default');
+    expect(loaded.config.queues.outbound?.mode).toBe('push');
+    expect(loaded.sqlitePath).toBe(join(dir, 'data', 'sluice.db'));
+  });
+
+  it('rejects an unknown key with its path named', () => {
+    withYaml('queues:\n  orders:\n    mode: pull\n    colour: blue\n');
+    expect(() => loadConfig({}, {}, dir)).toThrow(/queues\.orders.*colour/s);
+  });
+
+  it('rejects a wrong type with its path named', () => {
+    withYaml('server:\n  port: "seven"\n');
+    expect(() => loadConfig({}, {}, dir)).toThrow(/server\.port/);
+    withYaml('limits:\n  domains:\n    api.example.com: { concurrency: -1 }\n');
+    expect(() => loadConfig({}, {}, dir)).toThrow(/limits\.domains\.api\.example\.com\.concurrency/);
+  });
+
+  it('interpolates ${VAR} and names a missing variable', () => {
+    withYaml('queues:\n  q: { mode: pull }\nsources:\n  s: { queue: q, verify: { type: github, secret: "${GH_SECRET}" } }\n');
+    const loaded = loadConfig({}, { GH_SECRET: 'abc' }, dir);
+    expect(loaded.config.sources.s?.verify).toMatchObject({ type: 'github', secret: 'abc' });
+    expect(() => loadConfig({}, {}, dir)).toThrow(/sources\.s\.verify\.secret: environment variable GH_SECRET is not set/);
+  });
+
+  it('lets flags win over the environment, and the environment over the file', () => {
+    withYaml('server: { port: 8000 }\n');
+    expect(loadConfig({}, {}, dir).config.server.port).toBe(8000);
+    expect(loadConfig({}, { SLUICE_PORT: '8001' }, dir).config.server.port).toBe(8001);
+    expect(loadConfig({ port: 8002 }, { SLUICE_PORT: '8001' }, dir).config.server.port).toBe(8002);
+    expect(() => loadConfig({}, { SLUICE_PORT: 'x' }, dir)).toThrow(ConfigError);
+  });
+
+  it('fails clearly for a missing --config file or broken YAML', () => {
+    withYaml('server: [unclosed\n');
+    expect(() => loadConfig({}, {}, dir)).toThrow(/cannot read/);
+    expect(() => loadConfig({ configPath: 'nope.yaml' }, {}, dir)).toThrow(/not found/);
+  });
+});

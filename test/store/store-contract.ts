@@ -1,0 +1,165 @@
+import { describe, expect, it, beforeEach, afterEach } from 'vitest';
+import type { Store } from '../../src/store/store.js';
+import type { NewMessage } from '../../src/store/types.js';
+
+/** A message with sensible defaults for store tests. */
+export function newMessage(overrides: Partial<NewMessage> = {}): NewMessage {
+  return {
+    queue: 'q',
+    tenant: 'default',
+    method: 'POST',
+    path: '/',
+    query: '',
+    headers: [['content-type', 'application/json']],
+    body: Buffer.from('{}'),
+    domain: '',
+    receivedAt: 1_000,
+    deliverAt: 1_000,
+    origin: 'test',
+    ...overrides,
+  };
+}
+
+/**
+ * The behaviour every Store must have. Run against each backend with a factory that gives a fresh,
+ * empty, isolated store.
+ */
+export function storeContract(name: string, makeStore: () => Promise<{ store: Store; cleanup: () => Promise<void> }>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => ({ store, cleanup } = await makeStore()));
+    afterEach(async () => cleanup());
+
+    const ids = (messages: { id: string }[]) => messages.map((m) => m.id);
+
+    it('appends in one transaction and gives increasing ids', async () => {
+      const results = await store.appendMessages([newMessage(), newMessage(), newMessage()], 1_000);
+      const numbers = results.map((r) => Number(r.id));
+      expect(numbers[1]! > numbers[0]! && numbers[2]! > numbers[1]!).toBe(true);
+      expect(results.every((r) => !r.duplicate)).toBe(true);
+      const counts = await store.queueCounts();
+      expect(counts.get('q')?.states.ready).toBe(3);
+      expect(counts.get('q')?.oldestReadyAt).toBe(1_000);
+    });
+
+    it('dedupes within the window, also inside one batch', async () => {
+      const dedupe = { scope: 's', key: 'k', expiresAt: 5_000 };
+      const [a, b] = await store.appendMessages([newMessage({ dedupe }), newMessage({ dedupe })], 1_000);
+      expect(b!.duplicate).toBe(true);
+      expect(b!.id).toBe(a!.id);
+      const [later] = await store.appendMessages([newMessage({ dedupe: { ...dedupe, expiresAt: 9_000 } })], 6_000);
+      expect(later!.duplicate).toBe(false);
+    });
+
+    it('leases FIFO, acks, reports stale receipts', async () => {
+      const appended = await store.appendMessages([newMessage(), newMessage(), newMessage()], 1_000);
+      const leased = await store.leaseBatch('q', 2, 30_000, 1_000);
+      expect(ids(leased)).toEqual(ids(appended).slice(0, 2));
+      expect(leased[0]!.attempts).toBe(1);
+      const ack = await store.ack('q', [leased[0]!.receipt, 'bogus', `${appended[2]!.id}.0123456789abcdef`], 1_001);
+      expect(ack.acked).toBe(1);
+      expect(ack.stale).toHaveLength(2);
+      const counts = (await store.queueCounts()).get('q')!.states;
+      expect(counts).toMatchObject({ ready: 1, leased: 1, acked: 1 });
+    });
+
+    it('expires leases back to ready in original order, or to dead after maxReceives', async () => {
+      const appended = await store.appendMessages([newMessage(), newMessage()], 1_000);
+      await store.leaseBatch('q', 2, 100, 1_000);
+      expect(await store.nextWakeAt()).toBe(1_100);
+      const report = await store.wake(1_100, () => 5);
+      expect([...report.queues]).toEqual(['q']);
+      const again = await store.leaseBatch('q', 2, 100, 1_200);
+      expect(ids(again)).toEqual(ids(appended));
+      expect(again[0]!.attempts).toBe(2);
+      const dead = await store.wake(1_300, () => 2);
+      expect(dead.dead.map((d) => d.id)).toEqual(ids(appended));
+      expect((await store.queueCounts()).get('q')!.states.dead).toBe(2);
+    });
+
+    it('promotes scheduled messages when due, not before', async () => {
+      const [later] = await store.appendMessages([newMessage({ deliverAt: 5_000 })], 1_000);
+      expect((await store.getMessage(later!.id))?.state).toBe('scheduled');
+      expect(await store.nextWakeAt()).toBe(5_000);
+      expect((await store.wake(4_999, () => 10)).queues.size).toBe(0);
+      expect((await store.wake(5_000, () => 10)).queues.has('q')).toBe(true);
+      expect((await store.getMessage(later!.id))?.state).toBe('ready');
+    });
+
+    it('nack requeues, delays, or sends to dead', async () => {
+      await store.appendMessages([newMessage(), newMessage()], 1_000);
+      const [a, b] = await store.leaseBatch('q', 2, 30_000, 1_000);
+      const nack = await store.nack('q', [a!.receipt], 500, 1_000, 10);
+      expect(nack.requeued).toBe(1);
+      expect((await store.getMessage(a!.id))?.state).toBe('scheduled');
+      const exhausted = await store.nack('q', [b!.receipt], 0, 1_000, 1);
+      expect(exhausted.dead).toEqual([b!.id]);
+    });
+
+    it('lists push lanes and claims their heads in FIFO order', async () => {
+      const m = (domain: string) => newMessage({ queue: 'p', domain, url: `http://${domain}/` });
+      const appended = await store.appendMessages([m('a.test'), m('b.test'), m('a.test'), m('c.test')], 1_000);
+      expect(await store.readyLanes(['p'])).toEqual([
+        { queue: 'p', domain: 'a.test' },
+        { queue: 'p', domain: 'b.test' },
+        { queue: 'p', domain: 'c.test' },
+      ]);
+      const [a, b] = await store.claimLanes(
+        [
+          { lane: { queue: 'p', domain: 'a.test' }, max: 10 },
+          { lane: { queue: 'p', domain: 'b.test' }, max: 10 },
+        ],
+        100_000,
+        1_000,
+      );
+      expect(ids(a!)).toEqual([appended[0]!.id, appended[2]!.id]);
+      expect(ids(b!)).toEqual([appended[1]!.id]);
+      expect(await store.readyLanes(['p'])).toEqual([{ queue: 'p', domain: 'c.test' }]);
+    });
+
+    it('records delivery outcomes with attempts', async () => {
+      const m = newMessage({ queue: 'p', domain: 'a.test', url: 'http://a.test/' });
+      const [one, two, three] = await store.appendMessages([m, m, m], 1_000);
+      await store.claimLanes([{ lane: { queue: 'p', domain: 'a.test' }, max: 3 }], 100_000, 1_000);
+      const attempt = { attempt: 1, startedAt: 1_000, status: 200, latencyMs: 5, response: 'ok' };
+      await store.completeDeliveries(
+        [
+          { id: one!.id, kind: 'delivered', attempt },
+          { id: two!.id, kind: 'retry', attempt: { ...attempt, status: 503 }, deliverAt: 9_000, countsAsAttempt: true },
+          { id: three!.id, kind: 'dead', attempt: { ...attempt, status: 404 }, reason: 'HTTP 404' },
+        ],
+        1_010,
+      );
+      expect((await store.getMessage(one!.id))?.state).toBe('delivered');
+      const retried = await store.getMessage(two!.id);
+      expect(retried).toMatchObject({ state: 'scheduled', deliverAt: 9_000, attempts: 1 });
+      expect((await store.getMessage(three!.id))?.lastError).toBe('HTTP 404');
+      expect(await store.getAttempts(one!.id)).toEqual([attempt]);
+      const counts = (await store.queueCounts()).get('p')!.states;
+      expect(counts).toMatchObject({ delivered: 1, scheduled: 1, dead: 1, inflight: 0 });
+    });
+
+    it('cancels only what is not yet delivered, replays dead, purges finished', async () => {
+      const [a, b] = await store.appendMessages([newMessage({ deliverAt: 9_000 }), newMessage()], 1_000);
+      expect(await store.cancel(a!.id, 1_000)).toBe('cancelled');
+      const [leased] = await store.leaseBatch('q', 1, 1_000, 1_000);
+      expect(leased!.id).toBe(b!.id);
+      expect(await store.cancel(b!.id, 1_000)).toBe('leased');
+      expect(await store.cancel('12345678', 1_000)).toBeUndefined();
+      await store.nack('q', [leased!.receipt], 0, 1_000, 1);
+      const replay = await store.replayDead('q', undefined, 2_000);
+      expect(replay.replayed).toEqual([b!.id]);
+      expect(await store.purge(5_000, 5_000, 100)).toBe(1);
+      expect(await store.getMessage(a!.id)).toBeUndefined();
+    });
+
+    it('fires a schedule tick exactly once', async () => {
+      await store.upsertSchedule({ name: 's', tenant: 'default', spec: {}, paused: false, nextRunAt: 1_000, createdAt: 0 });
+      expect(await store.fireSchedule('s', 1_000, 2_000, [newMessage()], 1_000)).toBe(true);
+      expect(await store.fireSchedule('s', 1_000, 2_000, [newMessage()], 1_000)).toBe(false);
+      expect((await store.queueCounts()).get('q')!.states.ready).toBe(1);
+      expect((await store.listSchedules())[0]).toMatchObject({ nextRunAt: 2_000, lastRunAt: 1_000 });
+    });
+  });
+}
