@@ -7,12 +7,10 @@
  * the addresses the guard sees are the very ones `net.connect` dials, and literal IPs (which never
  * reach a lookup) are checked on the same path.
  */
-import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
-import { isIP, isIPv6, type LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
-import { Agent, buildConnector } from 'undici';
+import { Agent } from 'undici';
 import { systemClock, type Clock } from '../clock.js';
-import { classifyAddress, SsrfGuard, SsrfRefusedError, type AllowPrivate } from './ssrf.js';
+import { guardedConnector, SsrfGuard, SsrfRefusedError, type AllowPrivate } from './ssrf.js';
 
 /** One HTTP request of a delivery attempt. */
 export interface DeliveryRequest {
@@ -64,8 +62,6 @@ const DEFAULT_MAX_RESPONSE_BYTES = 1024;
  * downloading megabytes nobody will look at.
  */
 const DISCARD_LIMIT_BYTES = 64 * 1024;
-/** Connectors are cached per domain key (each holds a TLS session cache); bound the cache. */
-const MAX_CACHED_CONNECTORS = 1024;
 
 /**
  * Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus those undici must
@@ -123,7 +119,12 @@ export class DeliveryClient {
     const deadline = new ResponseDeadline(request.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS);
     try {
       await this.exchange(target, request, deadline, partial);
-      return { ...partial, latencyMs: elapsed() };
+      const result = { ...partial, latencyMs: elapsed() };
+      // undici hands the connection back to its pool a tick after the body ends; a request sent
+      // in the same tick finds it busy and opens another one (seen with back-to-back sends to one
+      // sink: 2 connections instead of 1). One macrotask lets the next delivery reuse it.
+      await new Promise((resolve) => setImmediate(resolve));
+      return result;
     } catch (error) {
       return { ...partial, latencyMs: elapsed(), error: describeFailure(error, deadline, request) };
     } finally {
@@ -335,69 +336,4 @@ function errorMessage(error: unknown): string {
     return code !== undefined && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
   }
   return String(error);
-}
-
-/**
- * An undici connector that refuses addresses the guard does not allow: literal IP hosts here,
- * resolved names in the lookup of a per-domain-key connector (the lookup has no other way to
- * know the port, and the guard's decision depends on it).
- */
-function guardedConnector(guard: SsrfGuard, timeoutMs: number): buildConnector.connector {
-  const byDomainKey = new Map<string, buildConnector.connector>();
-  const connectorFor = (domainKey: string): buildConnector.connector => {
-    let connector = byDomainKey.get(domainKey);
-    if (connector === undefined) {
-      if (byDomainKey.size >= MAX_CACHED_CONNECTORS) byDomainKey.delete(byDomainKey.keys().next().value!);
-      connector = buildConnector({ timeout: timeoutMs, lookup: guardedLookup(guard, domainKey) });
-      byDomainKey.set(domainKey, connector);
-    }
-    return connector;
-  };
-  return (options, callback) => {
-    const domainKey = connectDomainKey(options.hostname, options.port);
-    const refused = literalRefusal(guard, domainKey, options.hostname);
-    if (refused) {
-      callback(refused, null);
-      return;
-    }
-    connectorFor(domainKey)(options, callback);
-  };
-}
-
-/** The domain key of what undici is connecting to (it strips IPv6 brackets; `port` is '' for the default). */
-function connectDomainKey(hostname: string, port: string): string {
-  const host = isIPv6(hostname) ? `[${hostname}]` : hostname.toLowerCase();
-  return port === '' ? host : `${host}:${port}`;
-}
-
-/** Literal IP hosts are dialled without a lookup, so they are checked here. */
-function literalRefusal(guard: SsrfGuard, domainKey: string, hostname: string): SsrfRefusedError | undefined {
-  if (isIP(hostname) === 0) return undefined;
-  const refusal = guard.refusal(domainKey, hostname);
-  return refusal === undefined ? undefined : new SsrfRefusedError(hostname, refusal, domainKey);
-}
-
-/**
- * dns.lookup with every address, refusing the connection if any address is not allowed: a name
- * that resolves to one public and one private address must not be a way in.
- */
-function guardedLookup(guard: SsrfGuard, domainKey: string): LookupFunction {
-  return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
-      if (error) return callback(error, '');
-      const denied = addresses.find((entry) => !guard.isAllowed(domainKey, entry.address));
-      if (denied) {
-        const refused = new SsrfRefusedError(denied.address, classifyAddress(denied.address), domainKey);
-        return callback(refused as NodeJS.ErrnoException, '');
-      }
-      return answerLookup(options, addresses, callback);
-    });
-  };
-}
-
-function answerLookup(options: LookupOptions, addresses: LookupAddress[], callback: Parameters<LookupFunction>[2]): void {
-  if (options.all) return callback(null, addresses);
-  const first = addresses[0];
-  if (first === undefined) return callback(new Error('the name resolved to no address') as NodeJS.ErrnoException, '');
-  callback(null, first.address, first.family);
 }

@@ -7,7 +7,9 @@
  * `network.allowPrivate`. The HTTP client applies this to the address it actually connects to
  * (after DNS), which is what defeats DNS rebinding and names like `localtest.me`.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { isIP, isIPv4, isIPv6, type LookupFunction } from 'node:net';
+import { buildConnector } from 'undici';
 import { HostRules, normalizeHostKey } from './domain-key.js';
 
 /** What kind of address an IP is, as far as the SSRF guard cares. Everything but `public` is refused by default. */
@@ -217,4 +219,78 @@ export class SsrfRefusedError extends Error {
     );
     this.name = 'SsrfRefusedError';
   }
+}
+
+/** Connectors are cached per domain key (each holds a TLS session cache); bound the cache. */
+const MAX_CACHED_CONNECTORS = 1024;
+
+/**
+ * An undici connector (for `new Agent({ connect })`) that refuses addresses the guard does not
+ * allow, failing the connection with {@link SsrfRefusedError}: literal IP hosts before dialling,
+ * resolved names inside the lookup that `net.connect` uses, so the checked addresses are the
+ * dialled ones. Each domain key gets its own underlying connector because a lookup sees only the
+ * host name, while the guard's decision depends on the port too.
+ *
+ * @param timeoutMs connect timeout (TCP and TLS), undici's `connectTimeout`.
+ * @example
+ * const agent = new Agent({ connect: guardedConnector(new SsrfGuard(['localhost']), 5000) });
+ */
+export function guardedConnector(guard: SsrfGuard, timeoutMs: number): buildConnector.connector {
+  const byDomainKey = new Map<string, buildConnector.connector>();
+  const connectorFor = (domainKey: string): buildConnector.connector => {
+    let connector = byDomainKey.get(domainKey);
+    if (connector === undefined) {
+      if (byDomainKey.size >= MAX_CACHED_CONNECTORS) byDomainKey.delete(byDomainKey.keys().next().value!);
+      connector = buildConnector({ timeout: timeoutMs, lookup: guardedLookup(guard, domainKey) });
+      byDomainKey.set(domainKey, connector);
+    }
+    return connector;
+  };
+  return (options, callback) => {
+    const domainKey = connectDomainKey(options.hostname, options.port);
+    const refused = literalRefusal(guard, domainKey, options.hostname);
+    if (refused) {
+      callback(refused, null);
+      return;
+    }
+    connectorFor(domainKey)(options, callback);
+  };
+}
+
+/** The domain key of what undici is connecting to (it strips IPv6 brackets; `port` is '' for the default). */
+function connectDomainKey(hostname: string, port: string): string {
+  const host = isIPv6(hostname) ? `[${hostname}]` : hostname.toLowerCase();
+  return port === '' ? host : `${host}:${port}`;
+}
+
+/** Literal IP hosts are dialled without a lookup, so they are checked here. */
+function literalRefusal(guard: SsrfGuard, domainKey: string, hostname: string): SsrfRefusedError | undefined {
+  if (isIP(hostname) === 0) return undefined;
+  const refusal = guard.refusal(domainKey, hostname);
+  return refusal === undefined ? undefined : new SsrfRefusedError(hostname, refusal, domainKey);
+}
+
+/**
+ * dns.lookup with every address, refusing the connection if any address is not allowed: a name
+ * that resolves to one public and one private address must not be a way in.
+ */
+function guardedLookup(guard: SsrfGuard, domainKey: string): LookupFunction {
+  return (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+      if (error) return callback(error, '');
+      const denied = addresses.find((entry) => !guard.isAllowed(domainKey, entry.address));
+      if (denied) {
+        const refused = new SsrfRefusedError(denied.address, classifyAddress(denied.address), domainKey);
+        return callback(refused as NodeJS.ErrnoException, '');
+      }
+      return answerLookup(options, addresses, callback);
+    });
+  };
+}
+
+function answerLookup(options: LookupOptions, addresses: LookupAddress[], callback: Parameters<LookupFunction>[2]): void {
+  if (options.all) return callback(null, addresses);
+  const first = addresses[0];
+  if (first === undefined) return callback(new Error('the name resolved to no address') as NodeJS.ErrnoException, '');
+  callback(null, first.address, first.family);
 }
