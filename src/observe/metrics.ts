@@ -1,0 +1,185 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DomainState } from '../delivery/domain-state.js';
+import type { Sluice } from '../sluice.js';
+import type { Telemetry } from './telemetry.js';
+
+/** Most distinct domain label values; later domains are counted under `other`. */
+export const MAX_DOMAIN_LABELS = 50;
+export const OTHER_DOMAIN = 'other';
+
+const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const INGEST_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
+/**
+ * Domain label values for counters. A counter must only grow, so a domain keeps its label once
+ * given one: the first MAX_DOMAIN_LABELS domains that receive deliveries get their own series,
+ * later ones share `other`. (Re-ranking by traffic would move counts between series and read as
+ * resets.) Gauges are ranked afresh at each scrape instead, since they may go up and down.
+ */
+export class DomainLabels {
+  private readonly assigned = new Set<string>();
+
+  constructor(private readonly max = MAX_DOMAIN_LABELS) {}
+
+  labelFor(domain: string): string {
+    if (this.assigned.has(domain)) return domain;
+    if (this.assigned.size >= this.max) return OTHER_DOMAIN;
+    this.assigned.add(domain);
+    return domain;
+  }
+}
+
+/**
+ * Prometheus metrics on their own Registry (never the global one, so two nodes in one process,
+ * as in tests, do not collide). Counters are plain numbers bumped on the delivery path and handed
+ * to prom-client only when scraped; gauges are read from the dispatcher and queues at scrape time.
+ */
+export class SluiceMetrics {
+  readonly registry = new Registry();
+  private readonly labels = new DomainLabels();
+  /** `${domainLabel}\0${outcome}` → count. */
+  private readonly deliveries = new Map<string, number>();
+  private readonly backpressure = new Map<string, number>();
+  private readonly deliveryLatency: Record<'delivered' | 'failed', { observe(seconds: number): void }>;
+  private readonly ingestLatency: Histogram;
+
+  constructor(
+    private readonly app: Sluice,
+    private readonly telemetry: Telemetry,
+  ) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    const latency = new Histogram({
+      name: 'sluice_delivery_latency_seconds',
+      help: 'Time from sending a push delivery to its complete response, by outcome',
+      labelNames: ['outcome'],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.deliveryLatency = { delivered: latency.labels('delivered'), failed: latency.labels('failed') };
+    this.ingestLatency = new Histogram({
+      name: 'sluice_ingest_latency_seconds',
+      help: 'Time from receiving a webhook on /in/{source} to its durable acknowledgement',
+      buckets: INGEST_BUCKETS_S,
+      registers,
+    });
+    this.defineCounters(registers);
+    this.defineGauges(registers);
+  }
+
+  /** One finished push attempt. */
+  recordDelivery(domain: string, outcome: 'delivered' | 'failed', latencyMs: number): void {
+    const key = `${this.labels.labelFor(domain)}\u0000${outcome}`;
+    this.deliveries.set(key, (this.deliveries.get(key) ?? 0) + 1);
+    this.deliveryLatency[outcome].observe(latencyMs / 1000);
+  }
+
+  recordIngest(latencyMs: number | undefined): void {
+    if (latencyMs !== undefined) this.ingestLatency.observe(latencyMs / 1000);
+  }
+
+  recordBackpressure(reason: string): void {
+    this.backpressure.set(reason, (this.backpressure.get(reason) ?? 0) + 1);
+  }
+
+  /** The Prometheus text exposition. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private defineCounters(registers: Registry[]): void {
+    const telemetry = this.telemetry;
+    const perQueue = (name: string, help: string, pick: (counters: { received: number; retried: number; dead: number }) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['queue'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [queue, counters] of telemetry.allQueueCounters()) this.inc({ queue }, pick(counters));
+        },
+      });
+    perQueue('sluice_messages_received_total', 'Messages durably stored, by queue', (c) => c.received);
+    perQueue('sluice_messages_dead_total', 'Messages moved to the dead-letter queue, by queue', (c) => c.dead);
+    perQueue('sluice_delivery_retries_total', 'Failed push attempts that will be retried, by queue', (c) => c.retried);
+    const deliveries = this.deliveries;
+    new Counter({
+      name: 'sluice_deliveries_total',
+      help: `Finished push attempts by domain (first ${MAX_DOMAIN_LABELS} domains, then "${OTHER_DOMAIN}") and outcome`,
+      labelNames: ['domain', 'outcome'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [key, count] of deliveries) {
+          const [domain, outcome] = key.split('\u0000');
+          this.inc({ domain: domain!, outcome: outcome! }, count);
+        }
+      },
+    });
+    const backpressure = this.backpressure;
+    new Counter({
+      name: 'sluice_backpressure_events_total',
+      help: 'Times a limit held back a domain with waiting work (at most one per domain and reason per second), by reason',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, count] of backpressure) this.inc({ reason }, count);
+      },
+    });
+  }
+
+  private defineGauges(registers: Registry[]): void {
+    const app = this.app;
+    new Gauge({
+      name: 'sluice_in_flight',
+      help: 'Push deliveries in flight on this node',
+      registers,
+      collect() {
+        this.set(app.dispatcher?.globalInFlightCount ?? 0);
+      },
+    });
+    const perDomain = (name: string, help: string, pick: (state: DomainState) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['domain'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [domain, value] of busiestDomains(app, pick)) this.set({ domain }, value);
+        },
+      });
+    perDomain('sluice_domain_in_flight', `Deliveries in flight per domain (busiest ${MAX_DOMAIN_LABELS}, the rest summed as "${OTHER_DOMAIN}")`, (s) => s.inFlight);
+    perDomain('sluice_domain_effective_concurrency', 'Adaptive (AIMD) concurrency limit per domain', (s) => s.aimd.effective);
+    perDomain('sluice_domain_concurrency_limit', 'Configured concurrency limit per domain', (s) => s.limit.concurrency);
+    new Gauge({
+      name: 'sluice_queue_depth',
+      help: 'Messages per queue and state (refreshed every second)',
+      labelNames: ['queue', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [queue, counts] of app.queues.latestCounts()) {
+          for (const [state, count] of Object.entries(counts.states)) this.set({ queue, state }, count);
+        }
+      },
+    });
+  }
+}
+
+/**
+ * A per-domain gauge: the MAX_DOMAIN_LABELS domains with the most in flight (then by name), and the
+ * sum of the rest under `other`. Keeps the number of series bounded with 100,000 domains.
+ */
+function busiestDomains(app: Sluice, pick: (state: DomainState) => number): [string, number][] {
+  const ranked = [...(app.dispatcher?.domainStates() ?? [])].sort((a, b) => b.inFlight - a.inFlight || a.key.localeCompare(b.key));
+  const shown: [string, number][] = ranked.slice(0, MAX_DOMAIN_LABELS).map((state) => [state.key, pick(state)]);
+  if (ranked.length > MAX_DOMAIN_LABELS) shown.push([OTHER_DOMAIN, ranked.slice(MAX_DOMAIN_LABELS).reduce((sum, state) => sum + pick(state), 0)]);
+  return shown;
+}
