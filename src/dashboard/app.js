@@ -39,7 +39,8 @@ function fill(tbody, rows, empty, columns) {
 const fmt = new Intl.NumberFormat();
 const num = (n) => (n === null || n === undefined ? '—' : fmt.format(n));
 const ms = (n) => (n === null || n === undefined ? '—' : n < 1000 ? `${Math.round(n)} ms` : n < 60000 ? `${(n / 1000).toFixed(1)} s` : `${(n / 60000).toFixed(1)} min`);
-const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString() : '—');
+const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : '—');
+const rate = (n) => (n === null || n === undefined ? '—' : n >= 100 ? String(Math.round(n)) : String(Math.round(n * 10) / 10));
 function ago(iso) {
   if (!iso) return '—';
   return `${ms(Math.max(0, Date.now() - new Date(iso).getTime()))} ago`;
@@ -196,7 +197,7 @@ const STATUS_LABEL = { ok: 'ok', throttled: 'throttled', paused: 'paused', 'circ
 
 function renderDomains(s) {
   const rows = s.domains.map((d) => {
-    const rate = d.limit.ratePerSecond === null ? `${d.observedRatePerSecond} / —` : `${d.observedRatePerSecond} / ${d.limit.ratePerSecond}`;
+    const rateText = `${rate(d.observedRatePerSecond)} / ${d.limit.ratePerSecond === null ? '—' : d.limit.ratePerSecond}`;
     const lat = d.latencyMs ? `${ms(d.latencyMs.p50)} / ${ms(d.latencyMs.p95)} / ${ms(d.latencyMs.p99)}` : '—';
     const effective = el('span', { class: d.effectiveConcurrency < d.limit.concurrency ? 'reduced' : '' }, `${d.effectiveConcurrency} / ${d.limit.concurrency}`);
     return el('tr', { 'data-domain': d.domain, class: d.status === 'ok' ? '' : 'row-alert' },
@@ -204,7 +205,7 @@ function renderDomains(s) {
       el('td', {}, el('span', { class: `badge badge-${d.status}`, text: STATUS_LABEL[d.status] || d.status })),
       el('td', { class: 'num', text: num(d.inFlight) }),
       el('td', { class: 'num' }, effective),
-      el('td', { class: 'num', text: rate }),
+      el('td', { class: 'num', text: rateText }),
       el('td', { class: 'num', text: num(d.buffered) }),
       el('td', { class: 'num', text: num(d.delivered) }),
       el('td', { class: 'num', text: num(d.failed) }),
@@ -282,7 +283,7 @@ function plot(id, node, labels, data, options) {
     return;
   }
   if (existing) existing.chart.destroy();
-  const series = [{}, ...labels.map((label, i) => ({ label, stroke: PALETTE[i % PALETTE.length], width: 1.5, ...((options.series || [])[i] || {}) }))];
+  const series = [{}, ...labels.map((label, i) => ({ label, stroke: PALETTE[i % PALETTE.length], width: 1.5, points: { show: false }, ...((options.series || [])[i] || {}) }))];
   const chart = new uPlot({
     width: chartWidth(node),
     height: options.height || 200,
