@@ -160,13 +160,15 @@ export class SluiceMetrics {
     perDomain('sluice_domain_concurrency_limit', 'Configured concurrency limit per domain', (s) => s.limit.concurrency);
     new Gauge({
       name: 'sluice_queue_depth',
-      help: 'Messages per queue and state (refreshed every second)',
+      help: 'Messages per queue and state',
       labelNames: ['queue', 'state'],
       registers,
-      collect() {
+      async collect() {
+        // Scrapes are rare (every 15 s or so): one count query buys exact figures.
+        const counts = await app.queues.refreshCounts();
         this.reset();
-        for (const [queue, counts] of app.queues.latestCounts()) {
-          for (const [state, count] of Object.entries(counts.states)) this.set({ queue, state }, count);
+        for (const [queue, found] of counts) {
+          for (const [state, count] of Object.entries(found.states)) this.set({ queue, state }, count);
         }
       },
     });
