@@ -1,0 +1,38 @@
+/** Small statistics helpers for benchmark figures. */
+
+/** The p-th percentile (0-100) of numbers, nearest-rank on a sorted copy. */
+export function percentile(values, p) {
+  if (values.length === 0) return NaN;
+  const sorted = Float64Array.from(values).sort();
+  return percentileOfSorted(sorted, p);
+}
+
+export function percentileOfSorted(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank];
+}
+
+export function max(values) {
+  let best = -Infinity;
+  for (const value of values) if (value > best) best = value;
+  return best;
+}
+
+/** Steady throughput seen at a sink: (n − 1) intervals between the first and last arrival. */
+export function arrivalRate(times) {
+  if (times.length < 2) return 0;
+  let first = Infinity;
+  let last = -Infinity;
+  for (const t of times) {
+    if (t < first) first = t;
+    if (t > last) last = t;
+  }
+  return ((times.length - 1) * 1000) / (last - first);
+}
+
+/** Format a number for the report: thousands separators, `digits` decimals. */
+export function fmt(value, digits = 0) {
+  if (value === undefined || value === null || Number.isNaN(value)) return '—';
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}

@@ -1,0 +1,62 @@
+/**
+ * Scenario 3 — one consumer pulling batches of 100 and acking them, sequentially, from a
+ * prefilled pull queue.
+ */
+import { Pool } from 'undici';
+import { prefillMessages } from '../lib/prefill.js';
+import { BENCH_KEY } from '../lib/sluice-process.js';
+import { fmt } from '../lib/stats.js';
+import { withBareSluice } from './ingest.js';
+
+const BATCH = 100;
+const MAX_SECONDS = 20;
+
+async function call(pool, path, body) {
+  const response = await pool.request({
+    method: 'POST',
+    path,
+    headers: { authorization: `Bearer ${BENCH_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const parsed = await response.body.json();
+  if (response.statusCode !== 200) throw new Error(`${path} answered ${response.statusCode}: ${JSON.stringify(parsed)}`);
+  return parsed;
+}
+
+/** Pull and ack until `total` are acked or MAX_SECONDS pass; returns { acked, seconds }. */
+async function consume(url, total) {
+  const pool = new Pool(url, { connections: 1 });
+  const started = performance.now();
+  let acked = 0;
+  try {
+    while (acked < total && performance.now() - started < MAX_SECONDS * 1000) {
+      const { messages } = await call(pool, '/v1/queues/default/pull', { max: BATCH });
+      if (messages.length === 0) break;
+      const result = await call(pool, '/v1/queues/default/ack', { receipts: messages.map((m) => m.receipt) });
+      acked += result.acked;
+    }
+    return { acked, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    await pool.close();
+  }
+}
+
+export default {
+  id: 'pull',
+  title: 'Pull + ack, batches of 100, one consumer',
+  async run(ctx) {
+    const total = 200_000;
+    const result = await withBareSluice(
+      (sluice) => consume(sluice.url, total),
+      (dbPath) => prefillMessages(dbPath, { count: total, queue: 'default', state: 'ready', bodyBytes: 1024 }),
+    );
+    const rate = result.acked / result.seconds;
+    ctx.log(`pull: ${fmt(result.acked)} in ${fmt(result.seconds, 1)} s = ${fmt(rate)}/s`);
+    return {
+      rows: [{ measure: 'messages pulled and acked per second', value: fmt(rate), baseline: '—', ratio: '', target: '≥ 50,000', pass: rate >= 50_000 }],
+      notes: [
+        `${fmt(total)} ready 1 KiB messages prefilled in pull queue \`default\`; one consumer on one keep-alive connection, \`pull {max: 100}\` then \`ack\` of the receipts, in sequence; ${fmt(result.acked)} acked in ${fmt(result.seconds, 1)} s (stops after ${MAX_SECONDS} s at most). An absolute target: there is no same-run baseline for it.`,
+      ],
+    };
+  },
+};
