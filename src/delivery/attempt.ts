@@ -78,7 +78,8 @@ export function judge(
   if (outcome === 'dead') return { kind: 'dead', reason, circuitFailure };
   const throttle = status === 429 || status === 503 || result.error?.code === 'timeout';
   const retryAfter = status === 429 || status === 503 ? parseRetryAfter(result.headers?.['retry-after'], now) : undefined;
-  if (retryAfter !== undefined) {
+  // Only a wait that lies ahead spares the attempt: "Retry-After: 0" answered forever must not retry forever.
+  if (retryAfter !== undefined && retryAfter > now) {
     return { kind: 'retry', at: retryAfter, counts: false, throttle, pauseUntil: retryAfter, circuitFailure, reason };
   }
   if (attempt >= policy.maxAttempts) return { kind: 'dead', reason: `${reason} (after ${attempt} attempts)`, circuitFailure };

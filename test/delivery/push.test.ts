@@ -149,7 +149,7 @@ describe('retries, Retry-After and dead letters', () => {
   it('strict ordering holds a failing head until it is delivered', async () => {
     let failures = 2;
     const target = await sink((req) => {
-      if (req.url === '/0' && failures > 0) {
+      if (req.url === '/hook/0' && failures > 0) {
         failures -= 1;
         return { status: 503 };
       }
@@ -157,15 +157,15 @@ describe('retries, Retry-After and dead letters', () => {
     });
     sluice = await startSluice(base({ queues: { ordered: { mode: 'push', ordering: 'strict', retry: { backoff: { initialMs: 30, maxMs: 60 } } } } }));
     await sendBatch(target, 5, { queue: 'ordered' });
-    await eventually(() => target.arrivals.filter((a) => a.url !== '/0').length >= 4, 'all delivered', 10_000);
+    await eventually(() => target.arrivals.filter((a) => a.url !== '/hook/0').length >= 4, 'all delivered', 10_000);
     const urls = target.arrivals.map((a) => a.url);
-    expect(urls).toEqual(['/0', '/0', '/0', '/1', '/2', '/3', '/4']);
+    expect(urls).toEqual(['/hook/0', '/hook/0', '/hook/0', '/hook/1', '/hook/2', '/hook/3', '/hook/4']);
   });
 
   it('relaxed ordering lets the lane move on past a failing head', async () => {
     let failures = 1;
     const target = await sink((req) => {
-      if (req.url === '/0' && failures > 0) {
+      if (req.url === '/hook/0' && failures > 0) {
         failures -= 1;
         return { status: 503 };
       }
@@ -174,7 +174,7 @@ describe('retries, Retry-After and dead letters', () => {
     sluice = await startSluice(base({ queues: { loose: { mode: 'push', retry: { backoff: { initialMs: 300, maxMs: 300 } } } }, limits: { defaultDomain: { concurrency: 1 } } }));
     await sendBatch(target, 4, { queue: 'loose' });
     await eventually(() => target.arrivals.length >= 5, 'all delivered', 10_000);
-    expect(target.arrivals.map((a) => a.url).slice(0, 4)).toEqual(['/0', '/1', '/2', '/3']);
+    expect(target.arrivals.map((a) => a.url).slice(0, 4)).toEqual(['/hook/0', '/hook/1', '/hook/2', '/hook/3']);
   });
 });
 
