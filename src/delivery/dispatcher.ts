@@ -457,8 +457,11 @@ export class Dispatcher {
   private backpressure(domain: DomainState, reason: 'concurrency' | 'rate' | 'tenant' | 'global' | 'retry-after' | 'circuit', now: number, tenant?: string): void {
     const key = `${domain.key}\u0000${reason}`;
     if ((this.lastBackpressure.get(key) ?? 0) + BACKPRESSURE_EVENT_EVERY_MS > now) return;
-    this.lastBackpressure.set(key, now);
     const waiting = this.bufferedFor(domain);
+    // A limit that holds nothing back is not backpressure.
+    if (waiting === 0 && !domain.lanes().some((lane) => lane.held || !lane.exhausted)) return;
+    if (this.lastBackpressure.size > 10_000) this.lastBackpressure.clear();
+    this.lastBackpressure.set(key, now);
     this.app.events.emit('backpressure', tenant === undefined ? { domain: domain.key, reason, waiting } : { domain: domain.key, reason, waiting, tenant });
   }
 
