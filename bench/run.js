@@ -19,7 +19,8 @@ import { lateness, spacing } from './scenarios/schedule.js';
 import stored from './scenarios/stored.js';
 import { describeMachine } from './lib/machine.js';
 import { renderReport } from './lib/report.js';
-import { requireBuild } from './lib/sluice-process.js';
+import { MAIN, requireBuild } from './lib/sluice-process.js';
+import { execFileSync } from 'node:child_process';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const SCENARIOS = [ingest, stored, pull, push, limits, lateness, spacing, isolation, domains, crash];
@@ -48,6 +49,18 @@ async function runOne(scenario, ctx) {
   }
 }
 
+/** Which code was measured: the commit, and the CLI path when SLUICE_BENCH_MAIN points elsewhere. */
+function describeBuild() {
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    /* not a git checkout */
+  }
+  const own = join(ROOT, 'dist', 'cli', 'main.js');
+  return MAIN === own ? `dist/ of commit ${commit}` : `${MAIN} (SLUICE_BENCH_MAIN), tree at commit ${commit}${process.env.SLUICE_BENCH_NOTE ? `: ${process.env.SLUICE_BENCH_NOTE}` : ''}`;
+}
+
 async function main() {
   requireBuild();
   const { full, chosen, whole } = parseArgs(process.argv.slice(2));
@@ -58,6 +71,7 @@ async function main() {
   const machine = {
     ...describeMachine('fsync'),
     dataDir: tmpdir(),
+    build: describeBuild(),
     command: `node bench/run.js ${process.argv.slice(2).join(' ')}`.trim(),
     totalSeconds: Math.round((Date.now() - started) / 1000),
   };

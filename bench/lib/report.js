@@ -25,6 +25,7 @@ function machineLines(machine) {
     `- Node.js: ${machine.node}`,
     `- durability: \`storage.durability: ${machine.durability}\` (SQLite, WAL, data in ${machine.dataDir})`,
     `- date: ${machine.date}`,
+    `- build measured: ${machine.build}`,
     `- command: \`${machine.command}\` (${machine.totalSeconds} s in all)`,
   ];
 }

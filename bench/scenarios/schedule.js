@@ -38,7 +38,7 @@ export const lateness = {
       const p50 = percentile(late, 50);
       const p99 = percentile(late, 99);
       const worst = max(late);
-      ctx.log(`lateness: p50 ${p50} p99 ${p99} max ${worst} early ${early}; enqueue done ${run.enqueuedAt - run.startAt} ms relative to first due`);
+      ctx.log(`lateness: p50 ${p50} p99 ${p99} max ${worst} early ${early}; enqueueing finished ${run.startAt - run.enqueuedAt} ms before the first was due`);
       return {
         rows: [
           { measure: 'lateness p99', value: `${fmt(p99)} ms`, baseline: '', ratio: '', target: '≤ 10 ms', pass: p99 <= 10 },
