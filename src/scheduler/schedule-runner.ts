@@ -6,8 +6,6 @@ import type { NewMessage, ScheduleRecord } from '../store/types.js';
 import { parseCron, type RunTimes } from './cron.js';
 import { everyRunTimes, parseEvery } from './every.js';
 
-/** A tick older than this when we get to it was missed (Sluice was down), and `missed` decides. */
-const MISSED_AFTER_MS = 5_000;
 /** `missed: all` catches up at most this many ticks per schedule. */
 const MAX_CATCH_UP = 1_000;
 
@@ -26,6 +24,8 @@ export interface LiveSchedule {
 export class ScheduleRunner {
   private readonly schedules = new Map<string, LiveSchedule>();
   private stopped = false;
+  /** Ticks due before this node started were missed while Sluice was down: `missed` decides them. */
+  private startedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly app: Sluice) {}
 
@@ -48,6 +48,7 @@ export class ScheduleRunner {
 
   start(): void {
     this.stopped = false;
+    this.startedAt = this.app.clock.now();
     const next = this.nextRunAt();
     if (next !== undefined) this.app.dueTimer.hint(next);
   }
@@ -99,8 +100,8 @@ export class ScheduleRunner {
     for (let tick: number | undefined = due; tick !== undefined && tick <= now && ticks.length < MAX_CATCH_UP; tick = live.times.next(tick)) {
       ticks.push(tick);
     }
-    const missed = ticks.filter((tick) => now - tick > MISSED_AFTER_MS);
-    const onTime = ticks.filter((tick) => now - tick <= MISSED_AFTER_MS);
+    const missed = ticks.filter((tick) => tick < this.startedAt);
+    const onTime = ticks.filter((tick) => tick >= this.startedAt);
     if (missed.length === 0) return onTime;
     switch (live.config.missed) {
       case 'skip':

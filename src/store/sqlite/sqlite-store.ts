@@ -47,9 +47,14 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Run `work` in one transaction and keep the depth ledger in step with it. `durable: false` is for
-   * transitions whose loss on a power cut only means a redelivery (claims, wake-ups): they skip the
-   * fsync, and the next durable commit syncs them along with itself.
+   * Run `work` in one transaction and keep the depth ledger in step with it.
+   *
+   * `durable: false` is for transitions whose loss on a power cut only means a redelivery — leases,
+   * acks, claims, delivery outcomes, wake-ups: at-least-once already allows it. They skip the fsync
+   * (synchronous=NORMAL in WAL mode still survives a crash of the process: the WAL is in the OS page
+   * cache), and the next durable commit syncs them along with itself. Accepting a message — the one
+   * promise made to a sender — is always durable. Measured: pull+ack and push throughput were bound
+   * by one fsync per batch on the event loop before this split (see docs/BENCHMARKS.md).
    */
   private write<T>(work: () => T, durable = true): T {
     const relax = !durable && this.fullSync;
@@ -115,7 +120,7 @@ export class SqliteStore implements Store {
       const leased = this.sql.leaseBatch.all(token, now + visibilityMs, now, queue, max) as MessageRow[];
       this.counts.move(queue, 'ready', 'leased', leased.length);
       return leased;
-    });
+    }, false);
     rows.sort((a, b) => a.seq - b.seq);
     return rows.map((row) => ({ ...toStoredMessage(row), receipt: `${row.seq}.${token}` }));
   }
@@ -132,7 +137,7 @@ export class SqliteStore implements Store {
       }
       this.counts.move(queue, 'leased', 'acked', acked);
       return { acked, stale };
-    });
+    }, false);
   }
 
   async nack(queue: string, receipts: string[], delayMs: number, now: number, maxReceives: number) {
@@ -159,7 +164,7 @@ export class SqliteStore implements Store {
         requeued += 1;
       }
       return { requeued, dead, stale };
-    });
+    }, false);
   }
 
   async extend(queue: string, receipts: string[], visibilityMs: number, now: number) {
@@ -173,7 +178,7 @@ export class SqliteStore implements Store {
         else stale.push(String(receipt));
       }
       return { extended, stale };
-    });
+    }, false);
   }
 
   // ── time ────────────────────────────────────────────────────
@@ -263,7 +268,7 @@ export class SqliteStore implements Store {
   async completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<void> {
     this.write(() => {
       for (const outcome of outcomes) this.completeOne(outcome, now);
-    });
+    }, false);
   }
 
   private completeOne(outcome: DeliveryOutcome, now: number): void {
