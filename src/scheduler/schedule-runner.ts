@@ -164,7 +164,8 @@ export class ScheduleRunner {
     if (!queue) throw new SluiceError('SLUICE_ERR_VALIDATION', `message.queue: no queue named ${config.message.queue}`);
     if (queue.config.mode !== 'push') throw new SluiceError('SLUICE_ERR_VALIDATION', `message.queue: ${queue.name} is a pull queue`);
     if (!config.message.url && !queue.config.url) throw new SluiceError('SLUICE_ERR_VALIDATION', 'message.url: required (the queue has no url)');
-    if (config.message.url) this.app.domainOf(config.message.url);
+    const url = config.message.url ?? queue.config.url!;
+    this.app.refuseForbiddenTarget(url, this.app.domainOf(url), 'message.url');
   }
 
   private async reload(name: string): Promise<void> {

@@ -86,6 +86,6 @@ describe('/v1/schedules', () => {
     expect(got.status).toBe(200);
     expect(got.body.timezone).toBe('America/New_York');
     const hour = new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', hour: 'numeric', hour12: false }).format(new Date(got.body.nextRunAt));
-    expect(hour).toBe('2');
+    expect(Number(hour)).toBe(2);
   });
 });
