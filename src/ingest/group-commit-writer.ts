@@ -12,17 +12,19 @@ interface Pending {
 export type CommitListener = (messages: NewMessage[], results: AppendResult[]) => void;
 
 /**
- * Group commit: every message that arrives while a commit is being prepared or written goes into
- * the next one, so N concurrent requests cost one transaction (one fsync), not N. Each caller's
- * promise settles only after the transaction holding its message has committed — never before.
+ * Group commit: every message that arrives in one turn of the event loop goes into one
+ * transaction, so N concurrent requests cost one commit, not N. The first message of a turn
+ * schedules a flush with setImmediate: everything the event loop read in that turn (all sockets
+ * that were readable) joins it. Each caller's promise settles only once the store says the
+ * transaction holding its message is durable — never before.
  *
- * The first message of an idle writer schedules a flush with setImmediate: everything the event
- * loop reads in the same turn (all sockets that were readable) joins that commit.
+ * Flushes overlap: while one batch waits for the disk (the store fsyncs off the event loop and
+ * shares one fsync among the commits made meanwhile), the next batch is already being committed.
  */
 export class GroupCommitWriter {
   private pending: Pending[] = [];
   private flushScheduled = false;
-  private committing = false;
+  private inFlight = 0;
   private readonly listeners: CommitListener[] = [];
   private idleWaiters: (() => void)[] = [];
 
@@ -51,14 +53,14 @@ export class GroupCommitWriter {
     this.listeners.push(listener);
   }
 
-  /** Resolves once nothing is pending or committing (for shutdown). */
+  /** Resolves once nothing is pending or being committed (for shutdown). */
   drain(): Promise<void> {
-    if (this.pending.length === 0 && !this.committing) return Promise.resolve();
+    if (this.pending.length === 0 && this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled || this.committing) return;
+    if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
@@ -67,11 +69,12 @@ export class GroupCommitWriter {
   }
 
   private async flush(): Promise<void> {
-    if (this.pending.length === 0) return this.settleIdle();
-    this.committing = true;
+    if (this.pending.length === 0) return this.settleIfIdle();
     const batch = this.pending.length <= this.maxBatch ? this.pending : this.pending.slice(0, this.maxBatch);
     this.pending = batch === this.pending ? [] : this.pending.slice(this.maxBatch);
+    if (this.pending.length > 0) this.scheduleFlush();
     const messages = batch.map((entry) => entry.message);
+    this.inFlight += 1;
     try {
       const results = await this.store.appendMessages(messages, this.clock.now());
       batch.forEach((entry, index) => entry.resolve(results[index]!));
@@ -80,17 +83,17 @@ export class GroupCommitWriter {
       const failure = error instanceof Error ? error : new Error(String(error));
       for (const entry of batch) entry.reject(failure);
     } finally {
-      this.committing = false;
+      this.inFlight -= 1;
     }
-    if (this.pending.length > 0) this.scheduleFlush();
-    else this.settleIdle();
+    this.settleIfIdle();
   }
 
   private notify(messages: NewMessage[], results: AppendResult[]): void {
     for (const listener of this.listeners) listener(messages, results);
   }
 
-  private settleIdle(): void {
+  private settleIfIdle(): void {
+    if (this.pending.length > 0 || this.inFlight > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();

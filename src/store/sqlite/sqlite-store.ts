@@ -18,7 +18,9 @@ import type {
   TenantRecord,
 } from '../types.js';
 import { SqliteCatalog } from './catalog.js';
+import { BackgroundCheckpointer } from './checkpointer.js';
 import { openDatabase, type Durability } from './database.js';
+import { WalSync } from './wal-sync.js';
 import { QueueCountsLedger } from './queue-counts.js';
 import { parseId, parseReceipt, toAttempt, toStoredMessage, type AttemptRow, type MessageRow } from './rows.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -36,29 +38,37 @@ export class SqliteStore implements Store {
   private readonly sql: Statements;
   private readonly counts: QueueCountsLedger;
   private readonly catalog: SqliteCatalog;
-  private readonly fullSync: boolean;
+  /** fsync durability: acknowledged writes wait for an fsync of the WAL, off the event loop. */
+  private readonly walSync: WalSync | undefined;
+  private readonly checkpointer: BackgroundCheckpointer | undefined;
 
   constructor(path: string, durability: Durability = 'fsync') {
-    this.db = openDatabase(path, durability);
-    this.fullSync = durability === 'fsync';
+    this.db = openDatabase(path);
     this.sql = prepareStatements(this.db);
     this.counts = new QueueCountsLedger(this.db);
     this.catalog = new SqliteCatalog(this.db);
+    const onDisk = path !== ':memory:';
+    this.walSync = onDisk && durability === 'fsync' ? new WalSync(`${path}-wal`) : undefined;
+    this.checkpointer = onDisk ? new BackgroundCheckpointer(path) : undefined;
+  }
+
+  /** Resolves once every commit made so far is on disk (a no-op with `durability: os`). */
+  private async durable(): Promise<void> {
+    await this.walSync?.sync();
   }
 
   /**
-   * Run `work` in one transaction and keep the depth ledger in step with it.
+   * Run `work` in one transaction and keep the depth ledger in step with it. The commit does not
+   * wait for the disk; callers whose answer promises durability await `durable()` afterwards.
    *
-   * `durable: false` is for transitions whose loss on a power cut only means a redelivery — leases,
-   * acks, claims, delivery outcomes, wake-ups: at-least-once already allows it. They skip the fsync
-   * (synchronous=NORMAL in WAL mode still survives a crash of the process: the WAL is in the OS page
-   * cache), and the next durable commit syncs them along with itself. Accepting a message — the one
-   * promise made to a sender — is always durable. Measured: pull+ack and push throughput were bound
-   * by one fsync per batch on the event loop before this split (see docs/BENCHMARKS.md).
+   * Which writes wait for the disk: accepting a message (the one promise made to a sender), and
+   * changes a user makes through the API (cancel, replay, definitions). Leases, acks, claims,
+   * delivery outcomes and wake-ups do not: losing one on a power cut only means a redelivery, which
+   * at-least-once allows, and a crash of the process loses none of them (the WAL is in the OS page
+   * cache). Measured: pull+ack and push throughput were bound by an fsync per batch on the event loop
+   * before this split (docs/BENCHMARKS.md).
    */
-  private write<T>(work: () => T, durable = true): T {
-    const relax = !durable && this.fullSync;
-    if (relax) this.db.pragma('synchronous = NORMAL');
+  private write<T>(work: () => T): T {
     try {
       const result = this.db.transaction(() => {
         const value = work();
@@ -70,15 +80,15 @@ export class SqliteStore implements Store {
     } catch (error) {
       this.counts.discardPending();
       throw error;
-    } finally {
-      if (relax) this.db.pragma('synchronous = FULL');
     }
   }
 
   // ── messages in ─────────────────────────────────────────────
 
   async appendMessages(messages: NewMessage[], now: number): Promise<AppendResult[]> {
-    return this.write(() => messages.map((message) => this.appendOne(message, now)));
+    const results = this.write(() => messages.map((message) => this.appendOne(message, now)));
+    await this.durable();
+    return results;
   }
 
   private appendOne(message: NewMessage, now: number): AppendResult {
@@ -120,7 +130,7 @@ export class SqliteStore implements Store {
       const leased = this.sql.leaseBatch.all(token, now + visibilityMs, now, queue, max) as MessageRow[];
       this.counts.move(queue, 'ready', 'leased', leased.length);
       return leased;
-    }, false);
+    });
     rows.sort((a, b) => a.seq - b.seq);
     return rows.map((row) => ({ ...toStoredMessage(row), receipt: `${row.seq}.${token}` }));
   }
@@ -137,7 +147,7 @@ export class SqliteStore implements Store {
       }
       this.counts.move(queue, 'leased', 'acked', acked);
       return { acked, stale };
-    }, false);
+    });
   }
 
   async nack(queue: string, receipts: string[], delayMs: number, now: number, maxReceives: number) {
@@ -164,7 +174,7 @@ export class SqliteStore implements Store {
         requeued += 1;
       }
       return { requeued, dead, stale };
-    }, false);
+    });
   }
 
   async extend(queue: string, receipts: string[], visibilityMs: number, now: number) {
@@ -178,7 +188,7 @@ export class SqliteStore implements Store {
         else stale.push(String(receipt));
       }
       return { extended, stale };
-    }, false);
+    });
   }
 
   // ── time ────────────────────────────────────────────────────
@@ -195,7 +205,7 @@ export class SqliteStore implements Store {
     };
     let moved = WAKE_CHUNK;
     while (moved === WAKE_CHUNK) {
-      moved = this.write(() => this.promoteDue(now, noteReady) + this.expireLeases(now, maxReceivesOf, noteReady, report), false);
+      moved = this.write(() => this.promoteDue(now, noteReady) + this.expireLeases(now, maxReceivesOf, noteReady, report));
     }
     return report;
   }
@@ -260,7 +270,6 @@ export class SqliteStore implements Store {
           this.counts.move(lane.queue, 'ready', 'inflight', rows.length);
           return rows;
         }),
-      false,
     );
     return claimed.map((rows) => rows.sort((a, b) => a.seq - b.seq).map(toStoredMessage));
   }
@@ -268,7 +277,7 @@ export class SqliteStore implements Store {
   async completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<void> {
     this.write(() => {
       for (const outcome of outcomes) this.completeOne(outcome, now);
-    }, false);
+    });
   }
 
   private completeOne(outcome: DeliveryOutcome, now: number): void {
@@ -358,7 +367,7 @@ export class SqliteStore implements Store {
   async cancel(id: string, now: number): Promise<MessageState | undefined> {
     const seq = parseId(id);
     if (seq === undefined) return undefined;
-    return this.write(() => {
+    const state = this.write((): MessageState | undefined => {
       const row = this.sql.getState.get(seq) as { queue: string; state: MessageState } | undefined;
       if (!row) return undefined;
       if (row.state !== 'scheduled' && row.state !== 'ready') return row.state;
@@ -366,10 +375,12 @@ export class SqliteStore implements Store {
       this.counts.move(row.queue, row.state, 'cancelled');
       return 'cancelled';
     });
+    await this.durable();
+    return state;
   }
 
   async replayDead(queue: string, ids: string[] | undefined, now: number) {
-    return this.write(() => {
+    const result = this.write(() => {
       const seqs = ids?.map(parseId).filter((seq): seq is number => seq !== undefined);
       const rows = (
         seqs === undefined
@@ -380,6 +391,8 @@ export class SqliteStore implements Store {
       const domains = new Set(rows.map((row) => row.domain).filter((domain) => domain !== ''));
       return { replayed: rows.map((row) => String(row.seq)), lanes: [...domains].map((domain) => ({ queue, domain })) };
     });
+    await this.durable();
+    return result;
   }
 
   async purge(before: number, now: number, limit: number): Promise<number> {
@@ -391,7 +404,7 @@ export class SqliteStore implements Store {
       }
       this.sql.purgeDedupe.run(now);
       return rows.length;
-    }, false);
+    });
   }
 
   // ── queues, tenants, keys, limits, schedules ────────────────
@@ -408,6 +421,7 @@ export class SqliteStore implements Store {
 
   async upsertQueue(queue: QueueRecord): Promise<void> {
     this.catalog.upsertQueue(queue);
+    await this.durable();
   }
   async listQueues(): Promise<QueueRecord[]> {
     return this.catalog.listQueues();
@@ -417,18 +431,21 @@ export class SqliteStore implements Store {
   }
   async upsertTenant(tenant: TenantRecord): Promise<void> {
     this.catalog.upsertTenant(tenant);
+    await this.durable();
   }
   async listTenants(): Promise<TenantRecord[]> {
     return this.catalog.listTenants();
   }
   async addApiKey(hash: string, tenant: string, now: number): Promise<void> {
     this.catalog.addApiKey(hash, tenant, now);
+    await this.durable();
   }
   async listApiKeys(): Promise<{ hash: string; tenant: string }[]> {
     return this.catalog.listApiKeys();
   }
   async upsertDomainLimit(limit: DomainLimitRecord): Promise<void> {
     this.catalog.upsertDomainLimit(limit);
+    await this.durable();
   }
   async deleteDomainLimit(key: string): Promise<boolean> {
     return this.catalog.deleteDomainLimit(key);
@@ -438,6 +455,7 @@ export class SqliteStore implements Store {
   }
   async upsertSchedule(schedule: ScheduleRecord): Promise<void> {
     this.catalog.upsertSchedule(schedule);
+    await this.durable();
   }
   async listSchedules(): Promise<ScheduleRecord[]> {
     return this.catalog.listSchedules();
@@ -447,11 +465,13 @@ export class SqliteStore implements Store {
   }
 
   async fireSchedule(name: string, expectedRunAt: number, nextRunAt: number | undefined, messages: NewMessage[], now: number) {
-    return this.write(() => {
+    const fired = this.write(() => {
       if (!this.catalog.advanceSchedule(name, expectedRunAt, nextRunAt, now)) return false;
       for (const message of messages) this.appendOne(message, now);
       return true;
     });
+    await this.durable();
+    return fired;
   }
 
   async ping(): Promise<void> {
@@ -460,6 +480,9 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (!this.db.open) return;
+    await this.checkpointer?.stop();
+    await this.durable();
+    this.walSync?.close();
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
   }
