@@ -17,10 +17,11 @@ export function prefillMessages(dbPath, { count, queue, state, tenant = 'default
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = OFF');
   const insert = db.prepare(
-    `INSERT INTO messages (queue, tenant, state, method, path, query, headers, body, url, domain,
+    `INSERT INTO messages (queue, tenant, state, method, path, query, url, domain,
                            received_at, deliver_at, updated_at, origin)
-     VALUES (?, ?, ?, 'POST', '/', '', '[["content-type","application/json"]]', ?, ?, ?, ?, ?, ?, 'bench')`,
+     VALUES (?, ?, ?, 'POST', '/', '', ?, ?, ?, ?, ?, 'bench')`,
   );
+  const insertPayload = db.prepare(`INSERT INTO payloads (seq, headers, body) VALUES (?, '[["content-type","application/json"]]', ?)`);
   const bump = db.prepare(
     'INSERT INTO queue_counts (queue, state, n) VALUES (?, ?, ?) ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n',
   );
@@ -29,7 +30,8 @@ export function prefillMessages(dbPath, { count, queue, state, tenant = 'default
   const writeChunk = db.transaction((from, to) => {
     for (let i = from; i < to; i += 1) {
       const row = make ? make(i) : {};
-      insert.run(queue, tenant, state, row.body ?? fixedBody, row.url ?? url, row.domain ?? domain, now, row.deliverAt ?? now, now);
+      const { lastInsertRowid } = insert.run(queue, tenant, state, row.url ?? url, row.domain ?? domain, now, row.deliverAt ?? now, now);
+      insertPayload.run(lastInsertRowid, row.body ?? fixedBody);
     }
     bump.run(queue, state, to - from);
   });

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 const require = createRequire(import.meta.url);
 
 /** How often the background connection copies the WAL into the database. */
-const CHECKPOINT_EVERY_MS = 500;
+const CHECKPOINT_EVERY_MS = 5_000;
 
 /**
  * Runs WAL checkpoints on a worker thread with its own connection, so the copy of WAL pages into the

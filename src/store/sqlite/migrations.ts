@@ -4,6 +4,10 @@
  * Why the indexes look the way they do: every index is maintained on every insert, and ingest is the
  * hottest path, so pending-state indexes are partial (they hold only the rows that can still move) and
  * the backlog of finished messages costs nothing but its rows.
+ *
+ * Why the payload lives in its own table: SQLite rewrites a whole row on UPDATE. With the 1 KiB body
+ * in `messages`, every lease, ack, claim and outcome rewrote ~33 pages per batch of 100; with the
+ * state row at ~100 bytes it rewrites ~3. The payload is written once and read when delivered.
  */
 export const MIGRATIONS: { version: number; sql: string }[] = [
   {
@@ -17,8 +21,6 @@ CREATE TABLE messages (
   method       TEXT    NOT NULL,
   path         TEXT    NOT NULL,
   query        TEXT    NOT NULL,
-  headers      TEXT    NOT NULL,         -- JSON array of [name, value]
-  body         BLOB    NOT NULL,
   url          TEXT,
   domain       TEXT    NOT NULL,         -- '' for pull queues
   received_at  INTEGER NOT NULL,
@@ -41,6 +43,13 @@ CREATE INDEX messages_leases ON messages(lease_until) WHERE state IN ('leased', 
 CREATE INDEX messages_dead ON messages(queue, seq) WHERE state = 'dead';
 -- Retention purge walks finished messages by age.
 CREATE INDEX messages_finished ON messages(updated_at) WHERE state IN ('delivered', 'acked', 'cancelled');
+
+-- Written once at ingest, never updated: the request as it came.
+CREATE TABLE payloads (
+  seq     INTEGER PRIMARY KEY,             -- messages.seq
+  headers TEXT    NOT NULL,                -- JSON array of [name, value]
+  body    BLOB    NOT NULL
+);
 
 CREATE TABLE attempts (
   message_seq INTEGER NOT NULL,

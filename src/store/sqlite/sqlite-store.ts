@@ -106,8 +106,6 @@ export class SqliteStore implements Store {
       message.method,
       message.path,
       message.query,
-      JSON.stringify(message.headers),
-      message.body,
       message.url ?? null,
       message.domain,
       message.receivedAt,
@@ -117,6 +115,7 @@ export class SqliteStore implements Store {
       message.retry ?? null,
     );
     const seq = Number(info.lastInsertRowid);
+    this.sql.insertPayload.run(seq, JSON.stringify(message.headers), message.body);
     if (message.dedupe) this.sql.upsertDedupe.run(message.dedupe.scope, message.dedupe.key, seq, message.dedupe.expiresAt);
     this.counts.move(message.queue, undefined, state);
     return { id: String(seq), duplicate: false, deliverAt: message.deliverAt };
@@ -132,7 +131,7 @@ export class SqliteStore implements Store {
       return leased;
     });
     rows.sort((a, b) => a.seq - b.seq);
-    return rows.map((row) => ({ ...toStoredMessage(row), receipt: `${row.seq}.${token}` }));
+    return rows.map((row) => ({ ...toStoredMessage(this.withPayload(row)), receipt: `${row.seq}.${token}` }));
   }
 
   async ack(queue: string, receipts: string[], now: number): Promise<AckResult> {
@@ -271,7 +270,15 @@ export class SqliteStore implements Store {
           return rows;
         }),
     );
-    return claimed.map((rows) => rows.sort((a, b) => a.seq - b.seq).map(toStoredMessage));
+    return claimed.map((rows) => rows.sort((a, b) => a.seq - b.seq).map((row) => toStoredMessage(this.withPayload(row))));
+  }
+
+  /** A state row returned by an UPDATE, completed with its payload (read by primary key). */
+  private withPayload(row: MessageRow): MessageRow {
+    const payload = this.sql.payloadOf.get(row.seq) as { headers: string; body: Buffer } | undefined;
+    row.headers = payload?.headers ?? '[]';
+    row.body = payload?.body ?? Buffer.alloc(0);
+    return row;
   }
 
   async completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<void> {
@@ -361,7 +368,7 @@ export class SqliteStore implements Store {
     add('state = ?', filter.state);
     add('seq < ?', filter.before === undefined ? undefined : (parseId(filter.before) ?? 0));
     const sql = `SELECT * FROM messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...params, filter.limit) as MessageRow[]).map(toStoredMessage);
+    return (this.db.prepare(sql).all(...params, filter.limit) as MessageRow[]).map((row) => toStoredMessage(this.withPayload(row)));
   }
 
   async cancel(id: string, now: number): Promise<MessageState | undefined> {
@@ -400,6 +407,7 @@ export class SqliteStore implements Store {
       const rows = this.sql.purgeFinished.all(before, limit) as { seq: number; queue: string; state: MessageState }[];
       for (const row of rows) {
         this.sql.deleteAttempts.run(row.seq);
+        this.sql.deletePayload.run(row.seq);
         this.counts.move(row.queue, row.state, undefined);
       }
       this.sql.purgeDedupe.run(now);

@@ -11,10 +11,13 @@ import type Database from 'better-sqlite3';
 export function prepareStatements(db: Database.Database) {
   return {
     insertMessage: db.prepare(
-      `INSERT INTO messages (queue, tenant, state, method, path, query, headers, body, url, domain,
+      `INSERT INTO messages (queue, tenant, state, method, path, query, url, domain,
                              received_at, deliver_at, updated_at, origin, retry)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    insertPayload: db.prepare('INSERT INTO payloads (seq, headers, body) VALUES (?, ?, ?)'),
+    payloadOf: db.prepare('SELECT headers, body FROM payloads WHERE seq = ?'),
+    deletePayload: db.prepare('DELETE FROM payloads WHERE seq = ?'),
     findDedupe: db.prepare(
       `SELECT d.message_seq, m.deliver_at FROM dedupe d LEFT JOIN messages m ON m.seq = d.message_seq
        WHERE d.scope = ? AND d.key = ? AND d.expires_at > ?`,
@@ -97,7 +100,7 @@ export function prepareStatements(db: Database.Database) {
       `INSERT INTO attempts (message_seq, attempt, started_at, status, latency_ms, error, response) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
 
-    getMessage: db.prepare('SELECT * FROM messages WHERE seq = ?'),
+    getMessage: db.prepare('SELECT m.*, p.headers, p.body FROM messages m JOIN payloads p ON p.seq = m.seq WHERE m.seq = ?'),
     getState: db.prepare('SELECT queue, state FROM messages WHERE seq = ?'),
     getAttempts: db.prepare(
       'SELECT attempt, started_at, status, latency_ms, error, response FROM attempts WHERE message_seq = ? ORDER BY rowid',

@@ -1,4 +1,4 @@
-import { closeSync, fsync, openSync } from 'node:fs';
+import { closeSync, fdatasync, openSync } from 'node:fs';
 
 /**
  * Makes WAL commits durable without blocking the event loop.
@@ -45,7 +45,7 @@ export class WalSync {
   private start(): Promise<void> {
     this.fd ??= openSync(this.walPath, 'r');
     const fd = this.fd;
-    const run = new Promise<void>((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve())));
+    const run = new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
     this.running = run;
     void run.then(
       () => this.finished(run),
