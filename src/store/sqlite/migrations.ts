@@ -41,8 +41,8 @@ CREATE INDEX messages_ready_lane ON messages(queue, domain, seq) WHERE state = '
 CREATE INDEX messages_scheduled ON messages(deliver_at) WHERE state = 'scheduled';
 CREATE INDEX messages_leases ON messages(lease_until) WHERE state IN ('leased', 'inflight');
 CREATE INDEX messages_dead ON messages(queue, seq) WHERE state = 'dead';
--- Retention purge walks finished messages by age.
-CREATE INDEX messages_finished ON messages(updated_at) WHERE state IN ('delivered', 'acked', 'cancelled');
+-- No index on finished messages: retention is a slow sweep by seq (see SqliteStore.purge), which
+-- spares every ack and delivery one more b-tree update.
 
 -- Written once at ingest, never updated: the request as it came.
 CREATE TABLE payloads (

@@ -25,6 +25,8 @@ import { QueueCountsLedger } from './queue-counts.js';
 import { parseId, parseReceipt, toAttempt, toStoredMessage, type AttemptRow, type MessageRow } from './rows.js';
 import { prepareStatements, type Statements } from './statements.js';
 
+/** States that retention may delete. */
+const FINISHED = new Set<MessageState>(['delivered', 'acked', 'cancelled']);
 /** Most rows one wake() pass moves; it loops until done. */
 const WAKE_CHUNK = 5_000;
 
@@ -41,6 +43,8 @@ export class SqliteStore implements Store {
   /** fsync durability: acknowledged writes wait for an fsync of the WAL, off the event loop. */
   private readonly walSync: WalSync | undefined;
   private readonly checkpointer: BackgroundCheckpointer | undefined;
+  /** Where the retention sweep goes on from. */
+  private purgeCursor = 0;
 
   constructor(path: string, durability: Durability = 'fsync') {
     this.db = openDatabase(path);
@@ -402,16 +406,27 @@ export class SqliteStore implements Store {
     return result;
   }
 
+  /**
+   * Retention as a sweep: each call looks at the next `limit` messages by seq and deletes the
+   * finished ones last changed before `before`, wrapping around at the end. Slower to reach old rows
+   * than an index on age would be, but that index would cost every ack and delivery a b-tree update.
+   */
   async purge(before: number, now: number, limit: number): Promise<number> {
     return this.write(() => {
-      const rows = this.sql.purgeFinished.all(before, limit) as { seq: number; queue: string; state: MessageState }[];
+      type Row = { seq: number; queue: string; state: MessageState; updated_at: number };
+      const rows = this.sql.sweepFrom.all(this.purgeCursor, limit) as Row[];
+      this.purgeCursor = rows.length < limit ? 0 : rows.at(-1)!.seq;
+      let deleted = 0;
       for (const row of rows) {
-        this.sql.deleteAttempts.run(row.seq);
+        if (!FINISHED.has(row.state) || row.updated_at >= before) continue;
+        this.sql.deleteMessage.run(row.seq);
         this.sql.deletePayload.run(row.seq);
+        this.sql.deleteAttempts.run(row.seq);
         this.counts.move(row.queue, row.state, undefined);
+        deleted += 1;
       }
       this.sql.purgeDedupe.run(now);
-      return rows.length;
+      return deleted;
     });
   }
 

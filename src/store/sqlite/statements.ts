@@ -114,11 +114,8 @@ export function prepareStatements(db: Database.Database) {
       `UPDATE messages SET state = 'ready', attempts = 0, deliver_at = ?, last_error = NULL, updated_at = ?
        WHERE queue = ? AND state = 'dead' AND seq = ? RETURNING seq, domain`,
     ),
-    purgeFinished: db.prepare(
-      `DELETE FROM messages WHERE seq IN (
-         SELECT seq FROM messages WHERE state IN ('delivered', 'acked', 'cancelled') AND updated_at < ? ORDER BY updated_at LIMIT ?)
-       RETURNING seq, queue, state`,
-    ),
+    sweepFrom: db.prepare('SELECT seq, queue, state, updated_at FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
+    deleteMessage: db.prepare('DELETE FROM messages WHERE seq = ?'),
     deleteAttempts: db.prepare('DELETE FROM attempts WHERE message_seq = ?'),
     oldestReady: db.prepare(`SELECT received_at FROM messages WHERE queue = ? AND state = 'ready' ORDER BY seq LIMIT 1`),
   };
