@@ -35,6 +35,8 @@ export const lateness = {
       const run = await withSluice(config, (sluice) => scheduleAndCollect(sluice, sink, build, 20_000, spreadMs + 120_000));
       const late = run.stats.walls.map((wall, i) => wall - run.stats.deliverAts[i]);
       const early = late.filter((l) => l < 0).length;
+      const worstSeconds = worstByWindow(run.stats.deliverAts.map((at) => at - run.startAt), late, 1_000, 5);
+      ctx.log(`lateness: worst seconds of the run (second: max ms, count > 10 ms): ${worstSeconds}`);
       const p50 = percentile(late, 50);
       const p99 = percentile(late, 99);
       const worst = max(late);
@@ -98,3 +100,16 @@ export const spacing = {
     }
   },
 };
+
+/** The `top` windows (by start offset) with the highest lateness, as "s: max/over10" strings. */
+function worstByWindow(offsets, late, windowMs, top) {
+  const windows = new Map();
+  offsets.forEach((offset, i) => {
+    const key = Math.floor(offset / windowMs);
+    const entry = windows.get(key) ?? { max: 0, over: 0 };
+    entry.max = Math.max(entry.max, late[i]);
+    if (late[i] > 10) entry.over += 1;
+    windows.set(key, entry);
+  });
+  return [...windows].sort((a, b) => b[1].max - a[1].max).slice(0, top).map(([key, e]) => `${key}s: ${fmt(e.max)}/${e.over}`).join(', ');
+}
