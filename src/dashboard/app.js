@@ -206,7 +206,7 @@ function renderDomains(s) {
       el('td', { class: 'num', text: num(d.inFlight) }),
       el('td', { class: 'num' }, effective),
       el('td', { class: 'num', text: rateText }),
-      el('td', { class: 'num', text: num(d.buffered) }),
+      el('td', { class: 'num', text: d.ready === null ? num(d.buffered) : `${num(d.ready + d.buffered)} / ${num(d.scheduled)}` }),
       el('td', { class: 'num', text: num(d.delivered) }),
       el('td', { class: 'num', text: num(d.failed) }),
       el('td', { class: 'num', text: lat }),

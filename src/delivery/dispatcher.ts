@@ -92,6 +92,7 @@ export class Dispatcher {
       if (!queue || queue.config.mode !== 'push' || queue.config.paused) continue;
       const lane = this.lane(ref.queue, ref.domain, queue.tenant, queue.config.ordering === 'strict');
       lane.exhausted = false;
+      if (lane.loading) lane.wokenWhileLoading = true;
       this.domain(ref.domain).addLane(lane);
       this.wantClaim(lane);
     }
@@ -374,7 +375,10 @@ export class Dispatcher {
       batch.forEach(({ lane, max }, index) => this.fillLane(lane, claimed[index] ?? [], max));
     } catch (error) {
       this.app.logger.error('claiming lane heads failed', { error: String(error) });
-      for (const { lane } of batch) lane.loading = false;
+      for (const { lane } of batch) {
+        lane.loading = false;
+        lane.exhausted = false;
+      }
     } finally {
       this.claiming = false;
     }
@@ -384,7 +388,11 @@ export class Dispatcher {
 
   private fillLane(lane: Lane, messages: StoredMessage[], max: number): void {
     lane.loading = false;
-    lane.exhausted = messages.length < max;
+    lane.exhausted = messages.length < max && !lane.wokenWhileLoading;
+    if (lane.wokenWhileLoading) {
+      lane.wokenWhileLoading = false;
+      this.claimWanted.set(lane.key, lane);
+    }
     if (this.stopped || this.lanes.get(lane.key) !== lane) {
       this.releaseMessages(messages);
       return;

@@ -11,6 +11,8 @@ export class Lane {
   exhausted = false;
   /** A claim for this lane is under way. */
   loading = false;
+  /** New ready messages were announced while a claim was under way: its "nothing more" is stale. */
+  wokenWhileLoading = false;
   inFlight = 0;
   /** Strict ordering: a failed head waiting for its next try; the lane does not move before it. */
   held: { message: StoredMessage; notBefore: number } | undefined;

@@ -16,6 +16,9 @@ export interface DomainStats {
   inFlight: number;
   /** Messages claimed from the store and waiting in memory for this domain. */
   buffered: number;
+  /** Push messages stored for this domain, ready now / due later (all tenants: admin only). */
+  ready: number | null;
+  scheduled: number | null;
   limit: { concurrency: number; ratePerSecond: number | null; burst: number };
   effectiveConcurrency: number;
   /** Attempts per second over the last 10 complete seconds. */
@@ -117,7 +120,9 @@ export function domainsOfTenant(app: Sluice, tenant: string): Set<string> {
 
 function domainStats(app: Sluice, now: number, tenant: string | undefined): { shown: DomainStats[]; omitted: number } {
   const states = new Map((app.dispatcher?.domainStates() ?? []).map((state) => [state.key, state]));
-  const keys = new Set(tenant === undefined ? [...states.keys(), ...app.telemetry.activeDomains()] : domainsOfTenant(app, tenant));
+  const keys = new Set(
+    tenant === undefined ? [...states.keys(), ...app.telemetry.activeDomains(), ...app.queues.latestBacklog().keys()] : domainsOfTenant(app, tenant),
+  );
   const all = [...keys].map((key) => oneDomain(app, key, states.get(key), now, tenant));
   all.sort((a, b) => b.inFlight + b.buffered - (a.inFlight + a.buffered) || b.observedRatePerSecond - a.observedRatePerSecond || a.domain.localeCompare(b.domain));
   return { shown: all.slice(0, MAX_DOMAINS_IN_STATS), omitted: Math.max(0, all.length - MAX_DOMAINS_IN_STATS) };
@@ -134,6 +139,8 @@ function oneDomain(app: Sluice, key: string, state: DomainState | undefined, now
     status: statusOf(circuit, pausedUntil, state),
     inFlight: tenant === undefined ? (state?.inFlight ?? 0) : lanes.reduce((sum, lane) => sum + lane.inFlight, 0),
     buffered: lanes.reduce((sum, lane) => sum + lane.buffer.length + (lane.held ? 1 : 0), 0),
+    ready: tenant === undefined ? (app.queues.latestBacklog().get(key)?.ready ?? 0) : null,
+    scheduled: tenant === undefined ? (app.queues.latestBacklog().get(key)?.scheduled ?? 0) : null,
     limit: { concurrency: limit.concurrency, ratePerSecond: limit.ratePerSecond ?? null, burst: limit.burst },
     effectiveConcurrency: state?.aimd.effective ?? limit.concurrency,
     observedRatePerSecond: Math.round((activity.attempts / RATE_WINDOW_SECONDS) * 100) / 100,

@@ -3,7 +3,7 @@ import { canAccess } from '../http/auth.js';
 import { SluiceError } from '../http/errors.js';
 import { queueConfigSchema, type QueueConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
-import type { QueueCounts } from '../store/types.js';
+import type { DomainBacklog, QueueCounts } from '../store/types.js';
 
 /** A queue as the running node knows it. */
 export interface Queue {
@@ -24,6 +24,7 @@ export class QueueRegistry {
   private readonly queues = new Map<string, Queue>();
   private readonly listeners: QueueListener[] = [];
   private counts = new Map<string, QueueCounts>();
+  private backlog = new Map<string, DomainBacklog>();
   /** Messages appended since the last refresh, per queue, so maxDepth holds between refreshes. */
   private appendedSinceRefresh = new Map<string, number>();
 
@@ -95,7 +96,13 @@ export class QueueRegistry {
     const fresh = await this.store.queueCounts();
     this.counts = fresh;
     this.appendedSinceRefresh = new Map();
+    this.backlog = await this.store.domainBacklog();
     return fresh;
+  }
+
+  /** Ready and scheduled push messages per domain, as of the last refresh. */
+  latestBacklog(): Map<string, DomainBacklog> {
+    return this.backlog;
   }
 
   private emit(queue: Queue, change: 'upsert' | 'delete'): void {

@@ -2,6 +2,7 @@ import type {
   AppendResult,
   AttemptRecord,
   DeliveryOutcome,
+  DomainBacklog,
   DomainLimitRecord,
   LaneRef,
   LeasedMessage,
@@ -92,6 +93,8 @@ export interface Store {
 
   // ── queues, tenants, keys, limits, schedules ────────────────
   queueCounts(): Promise<Map<string, QueueCounts>>;
+  /** Ready and scheduled push messages per destination domain. */
+  domainBacklog(): Promise<Map<string, DomainBacklog>>;
   upsertQueue(queue: QueueRecord): Promise<void>;
   listQueues(): Promise<QueueRecord[]>;
   deleteQueue(name: string): Promise<boolean>;

@@ -157,3 +157,9 @@ export interface LaneRef {
   queue: string;
   domain: string;
 }
+
+/** Push messages waiting for one destination domain. */
+export interface DomainBacklog {
+  ready: number;
+  scheduled: number;
+}

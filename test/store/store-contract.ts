@@ -118,6 +118,19 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect(await store.readyLanes(['p'])).toEqual([{ queue: 'p', domain: 'c.test' }]);
     });
 
+    it('keeps the push backlog per domain exact through every transition', async () => {
+      const m = (domain: string, deliverAt = 1_000) => newMessage({ queue: 'p', domain, url: `http://${domain}/`, deliverAt });
+      const [, , later] = await store.appendMessages([m('a.test'), m('a.test'), m('a.test', 5_000), m('b.test')], 1_000);
+      expect(Object.fromEntries(await store.domainBacklog())).toEqual({ 'a.test': { ready: 2, scheduled: 1 }, 'b.test': { ready: 1, scheduled: 0 } });
+      const [claimed] = await store.claimLanes([{ lane: { queue: 'p', domain: 'a.test' }, max: 1 }], 100_000, 1_000);
+      await store.completeDeliveries([{ id: claimed![0]!.id, kind: 'retry', deliverAt: 9_000, countsAsAttempt: true }], 1_000);
+      await store.cancel(later!.id, 1_000);
+      await store.wake(5_000, () => 10);
+      expect((await store.domainBacklog()).get('a.test')).toEqual({ ready: 1, scheduled: 1 });
+      await store.claimLanes([{ lane: { queue: 'p', domain: 'b.test' }, max: 5 }], 100_000, 1_000);
+      expect((await store.domainBacklog()).has('b.test')).toBe(false);
+    });
+
     it('records delivery outcomes with attempts', async () => {
       const m = newMessage({ queue: 'p', domain: 'a.test', url: 'http://a.test/' });
       const [one, two, three] = await store.appendMessages([m, m, m], 1_000);

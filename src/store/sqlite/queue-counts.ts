@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { MESSAGE_STATES, type MessageState, type QueueCounts } from '../types.js';
+import { MESSAGE_STATES, type DomainBacklog, type MessageState, type QueueCounts } from '../types.js';
 
 /**
  * Depth by state per queue, kept exactly: every transaction that moves messages records its deltas
@@ -9,6 +9,9 @@ import { MESSAGE_STATES, type MessageState, type QueueCounts } from '../types.js
 export class QueueCountsLedger {
   private readonly counts = new Map<string, Record<MessageState, number>>();
   private pending = new Map<string, number>();
+  /** Push backlog per destination domain (ready and scheduled), kept in memory only. */
+  private readonly domains = new Map<string, DomainBacklog>();
+  private pendingDomains = new Map<string, number>();
   private readonly upsert: Database.Statement;
 
   constructor(db: Database.Database) {
@@ -18,13 +21,26 @@ export class QueueCountsLedger {
     for (const row of db.prepare('SELECT queue, state, n FROM queue_counts').all() as { queue: string; state: MessageState; n: number }[]) {
       this.row(row.queue)[row.state] = row.n;
     }
+    // One pass at open; from then on every transition keeps it exact.
+    const backlog = db.prepare(
+      `SELECT domain, state, COUNT(*) AS n FROM messages WHERE state IN ('ready', 'scheduled') AND domain <> '' GROUP BY domain, state`,
+    );
+    for (const row of backlog.all() as { domain: string; state: 'ready' | 'scheduled'; n: number }[]) {
+      this.domainRow(row.domain)[row.state] = row.n;
+    }
   }
 
-  /** Note that `n` messages of `queue` moved from one state to another (undefined = created or deleted). */
-  move(queue: string, from: MessageState | undefined, to: MessageState | undefined, n = 1): void {
+  /**
+   * Note that `n` messages of `queue` (bound for `domain`, '' for pull) moved from one state to
+   * another (undefined = created or deleted).
+   */
+  move(queue: string, from: MessageState | undefined, to: MessageState | undefined, n = 1, domain = ''): void {
     if (n === 0) return;
     if (from) this.add(queue, from, -n);
     if (to) this.add(queue, to, n);
+    if (domain === '') return;
+    if (from === 'ready' || from === 'scheduled') this.addDomain(domain, from, -n);
+    if (to === 'ready' || to === 'scheduled') this.addDomain(domain, to, n);
   }
 
   /** Inside the transaction: persist the deltas collected so far. */
@@ -42,12 +58,36 @@ export class QueueCountsLedger {
       const [queue, state] = splitKey(key);
       this.row(queue)[state as MessageState] += delta;
     }
+    for (const [key, delta] of this.pendingDomains) {
+      const [domain, state] = splitKey(key);
+      const row = this.domainRow(domain);
+      row[state as keyof DomainBacklog] += delta;
+      if (row.ready === 0 && row.scheduled === 0) this.domains.delete(domain);
+    }
     this.pending = new Map();
+    this.pendingDomains = new Map();
   }
 
   /** After a rollback: forget the deltas. */
   discardPending(): void {
     this.pending = new Map();
+    this.pendingDomains = new Map();
+  }
+
+  /** Ready and scheduled push messages per destination domain. */
+  domainSnapshot(): Map<string, DomainBacklog> {
+    return new Map([...this.domains].map(([domain, row]) => [domain, { ...row }]));
+  }
+
+  private addDomain(domain: string, state: keyof DomainBacklog, delta: number): void {
+    const key = `${domain}\u0000${state}`;
+    this.pendingDomains.set(key, (this.pendingDomains.get(key) ?? 0) + delta);
+  }
+
+  private domainRow(domain: string): DomainBacklog {
+    let row = this.domains.get(domain);
+    if (!row) this.domains.set(domain, (row = { ready: 0, scheduled: 0 }));
+    return row;
   }
 
   get(queue: string): Record<MessageState, number> {

@@ -5,6 +5,7 @@ import type {
   AppendResult,
   AttemptRecord,
   DeliveryOutcome,
+  DomainBacklog,
   DomainLimitRecord,
   LaneRef,
   LeasedMessage,
@@ -121,7 +122,7 @@ export class SqliteStore implements Store {
     const seq = Number(info.lastInsertRowid);
     this.sql.insertPayload.run(seq, JSON.stringify(message.headers), message.body);
     if (message.dedupe) this.sql.upsertDedupe.run(message.dedupe.scope, message.dedupe.key, seq, message.dedupe.expiresAt);
-    this.counts.move(message.queue, undefined, state);
+    this.counts.move(message.queue, undefined, state, 1, message.domain);
     return { id: String(seq), duplicate: false, deliverAt: message.deliverAt };
   }
 
@@ -216,7 +217,7 @@ export class SqliteStore implements Store {
   private promoteDue(now: number, noteReady: (queue: string, domain: string) => void): number {
     const rows = this.sql.promoteDue.all(now, now, WAKE_CHUNK) as { queue: string; domain: string }[];
     for (const row of rows) {
-      this.counts.move(row.queue, 'scheduled', 'ready');
+      this.counts.move(row.queue, 'scheduled', 'ready', 1, row.domain);
       noteReady(row.queue, row.domain);
     }
     return rows.length;
@@ -238,7 +239,7 @@ export class SqliteStore implements Store {
         continue;
       }
       this.sql.release.run(now, row.seq);
-      this.counts.move(row.queue, row.state, 'ready');
+      this.counts.move(row.queue, row.state, 'ready', 1, row.domain);
       noteReady(row.queue, row.domain);
     }
     return rows.length;
@@ -270,7 +271,7 @@ export class SqliteStore implements Store {
       () =>
         requests.map(({ lane, max }) => {
           const rows = this.sql.claimLane.all(leaseUntil, now, lane.queue, lane.domain, max) as MessageRow[];
-          this.counts.move(lane.queue, 'ready', 'inflight', rows.length);
+          this.counts.move(lane.queue, 'ready', 'inflight', rows.length, lane.domain);
           return rows;
         }),
     );
@@ -294,7 +295,7 @@ export class SqliteStore implements Store {
   private completeOne(outcome: DeliveryOutcome, now: number): void {
     const seq = parseId(outcome.id);
     if (seq === undefined) return;
-    let row: { queue: string } | undefined;
+    let row: { queue: string; domain: string } | undefined;
     let to: MessageState;
     switch (outcome.kind) {
       case 'delivered':
@@ -321,7 +322,7 @@ export class SqliteStore implements Store {
         break;
     }
     if (!row) return;
-    this.counts.move(row.queue, 'inflight', to);
+    this.counts.move(row.queue, 'inflight', to, 1, row.domain);
     if ('attempt' in outcome && outcome.attempt) this.insertAttempt(seq, outcome.attempt);
   }
 
@@ -339,8 +340,8 @@ export class SqliteStore implements Store {
 
   async releaseAllInflight(now: number): Promise<number> {
     return this.write(() => {
-      const rows = this.sql.releaseAllInflight.all(now) as { queue: string }[];
-      for (const row of rows) this.counts.move(row.queue, 'inflight', 'ready');
+      const rows = this.sql.releaseAllInflight.all(now) as { queue: string; domain: string }[];
+      for (const row of rows) this.counts.move(row.queue, 'inflight', 'ready', 1, row.domain);
       return rows.length;
     });
   }
@@ -379,11 +380,11 @@ export class SqliteStore implements Store {
     const seq = parseId(id);
     if (seq === undefined) return undefined;
     const state = this.write((): MessageState | undefined => {
-      const row = this.sql.getState.get(seq) as { queue: string; state: MessageState } | undefined;
+      const row = this.sql.getState.get(seq) as { queue: string; state: MessageState; domain: string } | undefined;
       if (!row) return undefined;
       if (row.state !== 'scheduled' && row.state !== 'ready') return row.state;
       this.sql.cancel.run(now, seq);
-      this.counts.move(row.queue, row.state, 'cancelled');
+      this.counts.move(row.queue, row.state, 'cancelled', 1, row.domain);
       return 'cancelled';
     });
     await this.durable();
@@ -398,7 +399,7 @@ export class SqliteStore implements Store {
           ? this.sql.replayAllDead.all(now, now, queue)
           : seqs.flatMap((seq) => this.sql.replayOneDead.all(now, now, queue, seq))
       ) as { seq: number; domain: string }[];
-      this.counts.move(queue, 'dead', 'ready', rows.length);
+      for (const row of rows) this.counts.move(queue, 'dead', 'ready', 1, row.domain);
       const domains = new Set(rows.map((row) => row.domain).filter((domain) => domain !== ''));
       return { replayed: rows.map((row) => String(row.seq)), lanes: [...domains].map((domain) => ({ queue, domain })) };
     });
@@ -440,6 +441,10 @@ export class SqliteStore implements Store {
       if (oldest) counts.oldestReadyAt = oldest.received_at;
     }
     return snapshot;
+  }
+
+  async domainBacklog(): Promise<Map<string, DomainBacklog>> {
+    return this.counts.domainSnapshot();
   }
 
   async upsertQueue(queue: QueueRecord): Promise<void> {

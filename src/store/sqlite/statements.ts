@@ -79,29 +79,29 @@ export function prepareStatements(db: Database.Database) {
     ),
     finishInflight: db.prepare(
       `UPDATE messages SET state = ?, attempts = COALESCE(?, attempts), last_error = ?, lease_until = NULL, updated_at = ?
-       WHERE seq = ? AND state = 'inflight' RETURNING queue`,
+       WHERE seq = ? AND state = 'inflight' RETURNING queue, domain`,
     ),
     retryInflight: db.prepare(
       `UPDATE messages SET state = ?, deliver_at = ?, attempts = COALESCE(?, attempts), last_error = ?, lease_until = NULL,
               updated_at = ?
-       WHERE seq = ? AND state = 'inflight' RETURNING queue`,
+       WHERE seq = ? AND state = 'inflight' RETURNING queue, domain`,
     ),
     holdInflight: db.prepare(
       `UPDATE messages SET attempts = ?, lease_until = ?, last_error = ?, updated_at = ?
-       WHERE seq = ? AND state = 'inflight' RETURNING queue`,
+       WHERE seq = ? AND state = 'inflight' RETURNING queue, domain`,
     ),
     releaseInflight: db.prepare(
-      `UPDATE messages SET state = 'ready', lease_until = NULL, updated_at = ? WHERE seq = ? AND state = 'inflight' RETURNING queue`,
+      `UPDATE messages SET state = 'ready', lease_until = NULL, updated_at = ? WHERE seq = ? AND state = 'inflight' RETURNING queue, domain`,
     ),
     releaseAllInflight: db.prepare(
-      `UPDATE messages SET state = 'ready', lease_until = NULL, updated_at = ? WHERE state = 'inflight' RETURNING queue`,
+      `UPDATE messages SET state = 'ready', lease_until = NULL, updated_at = ? WHERE state = 'inflight' RETURNING queue, domain`,
     ),
     insertAttempt: db.prepare(
       `INSERT INTO attempts (message_seq, attempt, started_at, status, latency_ms, error, response) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
 
     getMessage: db.prepare('SELECT m.*, p.headers, p.body FROM messages m JOIN payloads p ON p.seq = m.seq WHERE m.seq = ?'),
-    getState: db.prepare('SELECT queue, state FROM messages WHERE seq = ?'),
+    getState: db.prepare('SELECT queue, state, domain FROM messages WHERE seq = ?'),
     getAttempts: db.prepare(
       'SELECT attempt, started_at, status, latency_ms, error, response FROM attempts WHERE message_seq = ? ORDER BY rowid',
     ),
