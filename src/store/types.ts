@@ -26,8 +26,8 @@ export const PENDING_STATES: readonly MessageState[] = ['scheduled', 'ready', 'l
 /** One header as received: order and repeats are kept. */
 export type HeaderPair = [name: string, value: string];
 
-/** A message as the writer hands it to the store. */
-export interface NewMessage {
+/** What every message carries, new or stored: the request and where it goes. */
+export interface MessageFields {
   queue: string;
   tenant: string;
   method: string;
@@ -47,6 +47,10 @@ export interface NewMessage {
   origin: string;
   /** Per-message retry override, JSON of a RetryPolicy. */
   retry?: string;
+}
+
+/** A message as the writer hands it to the store. */
+export interface NewMessage extends MessageFields {
   /** Dedupe or idempotency: an existing live key returns the first message's id and stores nothing. */
   dedupe?: { scope: string; key: string; expiresAt: number };
 }
@@ -55,26 +59,13 @@ export interface NewMessage {
 export type AppendResult = { id: string; duplicate: boolean; deliverAt: number };
 
 /** A message as read back. */
-export interface StoredMessage {
+export interface StoredMessage extends MessageFields {
   id: string;
-  queue: string;
-  tenant: string;
   state: MessageState;
-  method: string;
-  path: string;
-  query: string;
-  headers: HeaderPair[];
-  body: Buffer;
-  url?: string;
-  domain: string;
-  receivedAt: number;
-  deliverAt: number;
   /** Pull: times received; push: delivery attempts made. */
   attempts: number;
   leaseUntil?: number;
   updatedAt: number;
-  origin: string;
-  retry?: string;
   lastError?: string;
 }
 
