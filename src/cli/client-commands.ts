@@ -44,8 +44,8 @@ export function registerClientCommands(program: Command): void {
     .action(async (queue: string, options) => {
       const sluice = client(options);
       const pulled = await sluice.pull(queue, { max: options.max, waitMs: options.wait, ...(options.visibility ? { visibilityTimeoutMs: options.visibility } : {}) });
-      print(pulled);
-      if (options.ack && pulled.messages.length > 0) print(await sluice.ack(queue, pulled.messages.map((m) => m.receipt)));
+      if (!options.ack || pulled.messages.length === 0) return print(pulled);
+      print({ ...pulled, ack: await sluice.ack(queue, pulled.messages.map((m) => m.receipt)) });
     });
 
   connected(program.command('queues')).description('list queues with their depth').action(async (options) => print(await client(options).queues()));
