@@ -25,6 +25,7 @@ export class QueueRegistry {
   private readonly listeners: QueueListener[] = [];
   private counts = new Map<string, QueueCounts>();
   private backlog = new Map<string, DomainBacklog>();
+  private backlogWantedUntil = 0;
   /** Messages appended since the last refresh, per queue, so maxDepth holds between refreshes. */
   private appendedSinceRefresh = new Map<string, number>();
 
@@ -96,12 +97,14 @@ export class QueueRegistry {
     const fresh = await this.store.queueCounts();
     this.counts = fresh;
     this.appendedSinceRefresh = new Map();
-    this.backlog = await this.store.domainBacklog();
+    // Copying the per-domain backlog costs O(domains): only while someone looks at it.
+    if (this.backlogWantedUntil > Date.now()) this.backlog = await this.store.domainBacklog();
     return fresh;
   }
 
-  /** Ready and scheduled push messages per domain, as of the last refresh. */
+  /** Ready and scheduled push messages per domain, as of the last refresh (kept fresh while asked for). */
   latestBacklog(): Map<string, DomainBacklog> {
+    this.backlogWantedUntil = Date.now() + 10_000;
     return this.backlog;
   }
 

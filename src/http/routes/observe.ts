@@ -23,6 +23,7 @@ export const DASHBOARD_CSP =
 /** GET /v1/stats and GET /v1/stats/stream. Authenticated by the router like every /v1 route. */
 export function registerObserveRoutes(router: Router, app: Sluice): void {
   router.add('GET', '/v1/stats', async (ctx) => {
+    app.queues.latestBacklog(); // ask for the per-domain backlog, so this refresh includes it
     const counts = await app.queues.refreshCounts();
     const snapshot = buildStats(app, ctx.principal, counts, app.clock.now());
     snapshot.recentEvents = recentEvents(app, ctx.principal, RECENT_EVENTS_IN_STATS);
