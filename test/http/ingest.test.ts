@@ -112,6 +112,18 @@ describe('POST /in/{source}', () => {
     expect(((await full.json()) as { code: string }).code).toBe('SLUICE_ERR_QUEUE_FULL');
   });
 
+  it('answers 503 with Retry-After, never 2xx, when storage cannot commit', async () => {
+    sluice = await startSluice();
+    const { db } = sluice.app.store as unknown as { db: { pragma(sql: string): unknown } };
+    db.pragma('query_only = 1'); // every write now fails, as on a full or read-only disk
+    const refused = await post('/in/default', '{}');
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(((await refused.json()) as { code: string }).code).toBe('SLUICE_ERR_STORAGE_UNAVAILABLE');
+    db.pragma('query_only = 0');
+    expect((await post('/in/default', '{}')).status).toBe(202);
+  });
+
   it("answers with the source's configured response", async () => {
     sluice = await startSluice({
       queues: { q: { mode: 'pull' } },
