@@ -19,7 +19,6 @@ import type {
   TenantRecord,
 } from '../types.js';
 import { SqliteCatalog } from './catalog.js';
-import { BackgroundCheckpointer } from './checkpointer.js';
 import { openDatabase, type Durability } from './database.js';
 import { WalSync } from './wal-sync.js';
 import { QueueCountsLedger } from './queue-counts.js';
@@ -43,7 +42,6 @@ export class SqliteStore implements Store {
   private readonly catalog: SqliteCatalog;
   /** fsync durability: acknowledged writes wait for an fsync of the WAL, off the event loop. */
   private readonly walSync: WalSync | undefined;
-  private readonly checkpointer: BackgroundCheckpointer | undefined;
   /** Where the retention sweep goes on from. */
   private purgeCursor = 0;
 
@@ -54,7 +52,6 @@ export class SqliteStore implements Store {
     this.catalog = new SqliteCatalog(this.db);
     const onDisk = path !== ':memory:';
     this.walSync = onDisk && durability === 'fsync' ? new WalSync(`${path}-wal`) : undefined;
-    this.checkpointer = onDisk ? new BackgroundCheckpointer(path) : undefined;
   }
 
   /** Resolves once every commit made so far is on disk (a no-op with `durability: os`). */
@@ -508,7 +505,6 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (!this.db.open) return;
-    await this.checkpointer?.stop();
     await this.durable();
     this.walSync?.close();
     this.db.pragma('wal_checkpoint(TRUNCATE)');
