@@ -33,6 +33,10 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('data', onData);
     req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
     req.once('error', (error) => reject(new SluiceError('SLUICE_ERR_BAD_REQUEST', 'request body could not be read', { cause: error })));
+    // A sender that hangs up mid-body: settle, so nothing waits forever on a request that is gone.
+    req.once('close', () => {
+      if (!req.complete) reject(new SluiceError('SLUICE_ERR_BAD_REQUEST', 'the connection closed before the body ended'));
+    });
   });
 }
 

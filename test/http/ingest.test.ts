@@ -173,3 +173,19 @@ describe('POST /in/{source}', () => {
     expect(commits).toBe(1);
   });
 });
+
+describe('a sender that hangs up mid-body', () => {
+  it('stores nothing and keeps serving others', async () => {
+    sluice = await startSluice();
+    await new Promise<void>((resolve) => {
+      const req = request(`${sluice.url}/in/default`, { method: 'POST', headers: { 'content-length': '1000' } });
+      req.on('error', () => resolve());
+      req.write(Buffer.alloc(100, 97), () => setTimeout(() => req.destroy(), 50));
+      req.on('close', () => resolve());
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sluice.app.queues.refreshCounts();
+    expect(sluice.app.queues.depth('default')).toBe(0);
+    expect((await post('/in/default', '{}')).status).toBe(202);
+  });
+});
