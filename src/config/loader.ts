@@ -42,6 +42,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   const interpolated = interpolateEnv(raw, env, []);
   applyOverrides(interpolated, overrides, env);
   const config = validateConfig(interpolated, path);
+  refuseUnavailableBackends(config, env);
   addImplicitQueues(config, path === undefined);
   const dataDir = resolve(cwd, overrides.dataDir ?? env.SLUICE_DATA_DIR ?? './data');
   const sqlitePath = config.storage.sqlite ? resolve(cwd, config.storage.sqlite) : join(dataDir, 'sluice.db');
@@ -64,6 +65,17 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
       return `  ${at}: ${issue.message}${keys}`;
     })
     .join('\n');
+}
+
+/**
+ * Several nodes on PostgreSQL and Redis are part of the design but not of this version: say so at
+ * start rather than silently running on SQLite when a user asked for a shared database.
+ */
+function refuseUnavailableBackends(config: SluiceConfig, env: NodeJS.ProcessEnv): void {
+  const unavailable = 'is not available in this version of Sluice, which runs one node on embedded SQLite';
+  if (config.storage.postgres) throw new ConfigError(`storage.postgres: PostgreSQL storage ${unavailable}`);
+  if (env.SLUICE_DATABASE_URL) throw new ConfigError(`SLUICE_DATABASE_URL: PostgreSQL storage ${unavailable}`);
+  if (env.SLUICE_REDIS_URL) throw new ConfigError(`SLUICE_REDIS_URL: shared limits in Redis ${unavailable}`);
 }
 
 function findConfigFile(given: string | undefined, cwd: string): string | undefined {

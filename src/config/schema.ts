@@ -138,6 +138,8 @@ const storageSchema = z
   .object({
     /** Path of the embedded SQLite database; defaults to <data dir>/sluice.db. */
     sqlite: z.string().min(1).optional(),
+    /** A postgres:// URL for several nodes sharing one database (not available in this version: refused at start). */
+    postgres: z.string().min(1).optional(),
     /** fsync: a commit survives a power cut; os: survives process crashes only, faster. */
     durability: z.enum(['fsync', 'os']).default('fsync'),
     /** Delivered, acked and cancelled messages are deleted after this long. */

@@ -57,4 +57,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({}, {}, dir)).toThrow(/cannot read/);
     expect(() => loadConfig({ configPath: 'nope.yaml' }, {}, dir)).toThrow(/not found/);
   });
+
+  it('refuses PostgreSQL and Redis settings clearly instead of silently running on SQLite', () => {
+    withYaml('storage: { postgres: "postgres://localhost/sluice" }\n');
+    expect(() => loadConfig({}, {}, dir)).toThrow(/storage\.postgres: PostgreSQL storage is not available/);
+    withYaml('');
+    expect(() => loadConfig({}, { SLUICE_DATABASE_URL: 'postgres://x' }, dir)).toThrow(/SLUICE_DATABASE_URL/);
+    expect(() => loadConfig({}, { SLUICE_REDIS_URL: 'redis://x' }, dir)).toThrow(/SLUICE_REDIS_URL/);
+  });
 });
