@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { decodeHex, equalBytes, failed, hmacSha256, PASSED, secretSchema, singleHeader, type VerifyInput, type VerifyResult } from './common.js';
+import { secretSchema, type VerifyInput, type VerifyResult } from './common.js';
+import { verifyHmacSha256 } from './hmac-sha256.js';
 
 /** GitHub: `x-hub-signature-256: sha256=<hex>`, HMAC-SHA256 of the body with the webhook secret. */
 export const githubVerifySchema = z
@@ -11,15 +12,10 @@ export const githubVerifySchema = z
   .strict();
 export type GithubVerifyConfig = z.output<typeof githubVerifySchema>;
 
-const PREFIX = 'sha256=';
-
-/** Checks a GitHub webhook. The legacy SHA-1 `x-hub-signature` header is not accepted. */
+/** Checks a GitHub webhook: the generic HMAC check with GitHub's header and prefix. The legacy SHA-1 `x-hub-signature` header is not accepted. */
 export function verifyGithub(config: GithubVerifyConfig, input: VerifyInput): VerifyResult {
-  const header = singleHeader(input, 'x-hub-signature-256');
-  if (header === undefined) return failed('missing x-hub-signature-256 header');
-  if (!header.startsWith(PREFIX)) return failed('x-hub-signature-256 must start with sha256=');
-  const received = decodeHex(header.slice(PREFIX.length));
-  if (received === undefined) return failed('x-hub-signature-256 is not hex');
-  const expected = hmacSha256(config.secret, input.rawBody);
-  return equalBytes(expected, received) ? PASSED : failed('github signature does not match');
+  return verifyHmacSha256(
+    { type: 'hmac-sha256', secret: config.secret, header: 'x-hub-signature-256', encoding: 'hex', prefix: 'sha256=' },
+    input,
+  );
 }
