@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: run the scenarios of PERF.md, each with its same-run baseline, and write
  * docs/BENCHMARKS.md. Arguments: scenario ids to run only those (e.g. `node bench/run.js ingest push`),
- * `--full` for the full sizes (10 M stored, 10,000 due at once). A partial run writes
+ * `--full` for 10 M stored messages instead of 1 M. A partial run writes
  * bench/out/BENCHMARKS.md instead, so the committed report always holds a whole run.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

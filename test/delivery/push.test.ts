@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { verifyRequest } from '../../src/ingest/verify/index.js';
 import { Sink } from '../support/sink.js';
 import { eventually, startSluice, type TestSluice } from '../support/sluice.js';
 
@@ -175,6 +176,30 @@ describe('retries, Retry-After and dead letters', () => {
     await sendBatch(target, 4, { queue: 'loose' });
     await eventually(() => target.arrivals.length >= 5, 'all delivered', 10_000);
     expect(target.arrivals.map((a) => a.url).slice(0, 4)).toEqual(['/hook/0', '/hook/1', '/hook/2', '/hook/3']);
+  });
+});
+
+describe('outbound signing', () => {
+  it('signs deliveries of a signing queue with Standard Webhooks headers a receiver can verify', async () => {
+    const secret = `whsec_${Buffer.from('a-32-byte-signing-key-for-tests!').toString('base64')}`;
+    const target = await sink();
+    sluice = await startSluice(base({ queues: { signed: { mode: 'push', signingSecret: secret } } }));
+    const created = await sluice.api('POST', '/v1/messages', { url: `${target.origin}/signed`, queue: 'signed', body: { order: 7 } });
+    await eventually(() => target.arrivals.length === 1, 'the signed delivery');
+    const arrival = target.arrivals[0]!;
+    expect(arrival.headers['webhook-id']).toBe(`msg_${created.body.id}`);
+    const verdict = verifyRequest(
+      { type: 'standard-webhooks', secret, toleranceSec: 300 },
+      { headers: arrival.headers, rawBody: arrival.body, query: new URLSearchParams() },
+      Date.now(),
+    );
+    expect(verdict).toEqual({ ok: true });
+    const tampered = verifyRequest(
+      { type: 'standard-webhooks', secret, toleranceSec: 300 },
+      { headers: arrival.headers, rawBody: Buffer.from('{"order":8}'), query: new URLSearchParams() },
+      Date.now(),
+    );
+    expect(tampered.ok).toBe(false);
   });
 });
 
