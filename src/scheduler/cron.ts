@@ -1,4 +1,4 @@
-import { endOfGap, instantsOf, isValidTimeZone, toNaive } from './timezone.js';
+import { isValidTimeZone, offsetAt, offsetChangeBetween, wallTimeAt } from './timezone.js';
 
 export { isValidTimeZone } from './timezone.js';
 
@@ -8,7 +8,7 @@ export interface RunTimes {
   next(afterMs: number): number | undefined;
 }
 
-/** A cron expression or time zone that cannot be used; `field` names which. */
+/** A cron expression or time zone that cannot be used; `field` says which of the two. */
 export class CronParseError extends Error {
   constructor(
     message: string,
@@ -19,6 +19,7 @@ export class CronParseError extends Error {
   }
 }
 
+/** The macros of Vixie cron, as 6-field expressions (seconds first). */
 const MACROS: Record<string, string> = {
   '@yearly': '0 0 0 1 1 *',
   '@annually': '0 0 0 1 1 *',
@@ -28,209 +29,279 @@ const MACROS: Record<string, string> = {
   '@midnight': '0 0 0 * * *',
   '@hourly': '0 0 * * * *',
 };
-const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
-const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+const MONTH_NAMES = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
 interface FieldSpec {
   name: string;
   min: number;
   max: number;
+  /** Names for the values from `min` on (months from 1, days from 0). */
   names?: string[];
-  /** Value the names start at (months: 1, days: 0). */
-  nameBase?: number;
 }
-const FIELDS: FieldSpec[] = [
+/** In 6-field order; a 5-field expression gets second "0" in front. */
+const FIELD_SPECS: readonly FieldSpec[] = [
   { name: 'second', min: 0, max: 59 },
   { name: 'minute', min: 0, max: 59 },
   { name: 'hour', min: 0, max: 23 },
   { name: 'day of month', min: 1, max: 31 },
-  { name: 'month', min: 1, max: 12, names: MONTHS, nameBase: 1 },
-  { name: 'day of week', min: 0, max: 7, names: DAYS, nameBase: 0 },
+  { name: 'month', min: 1, max: 12, names: MONTH_NAMES },
+  { name: 'day of week', min: 0, max: 7, names: DAY_NAMES },
 ];
 
-/** Search no further than this for a matching time (impossible dates such as 30 February). */
-const SEARCH_YEARS = 8;
+const SECOND_MS = 1000;
 const DAY_MS = 86_400_000;
-/** Larger than any DST shift: how far back a run may hide in a repeated (fall-back) hour. */
-const OVERLAP_WINDOW_MS = 3 * 3_600_000;
+/**
+ * How far ahead to look for a match before calling an expression impossible ("0 0 30 2 *"). Eight
+ * years, because 29 February can be that far apart (2096 → 2104: 2100 is not a leap year).
+ */
+const SEARCH_MS = 8 * 366 * DAY_MS;
+/** Larger than any daylight-saving shift in the tz database (Antarctica/Troll: 2 h). */
+const MAX_SHIFT_MS = 3 * 3_600_000;
+
+/** What an expression matches, field by field. */
+interface CronFields {
+  seconds: number[];
+  minutes: number[];
+  hours: number[];
+  monthDays: ReadonlySet<number>;
+  months: ReadonlySet<number>;
+  weekDays: ReadonlySet<number>;
+  /** The day-of-month field does not start with `*`: see the day rule in {@link parseCron}. */
+  monthDayRestricted: boolean;
+  weekDayRestricted: boolean;
+}
 
 /**
- * Parse a cron expression — 5 fields (minute hour day-of-month month day-of-week) or 6 (seconds
- * first) or a macro (@hourly, @daily, @weekly, @monthly, @yearly) — evaluated in an IANA time zone.
+ * Parse a cron expression, evaluated in an IANA time zone: 5 fields (minute hour day-of-month month
+ * day-of-week), 6 (a seconds field first), or a macro: `@yearly` (`@annually`), `@monthly`,
+ * `@weekly`, `@daily` (`@midnight`), `@hourly`.
  *
- * Rules, as Vixie cron has them: `*`, lists, ranges, steps (`*\/15`, `1-30/5`), month and day
- * names, Sunday as 0 or 7; when both day fields are restricted, a day matches if either does.
+ * Fields take `*`, values, lists (`1,15`), ranges (`1-5`), steps (`*\/15`, `1-30/5`, and `5/15`
+ * meaning `5-59/15`), month names JAN–DEC and day names SUN–SAT in any case; Sunday is 0 or 7
+ * (and SUN closing a range is 7: `SAT-SUN`);
+ * `?` is read as `*`. As in Vixie cron, when both day fields are restricted (neither starts with
+ * `*`) a day matches if either does: `0 0 13 * 5` runs on the 13th and on every Friday.
  *
- * Across daylight-saving changes:
- * - A wall-clock time skipped by a spring-forward jump (02:30 in Berlin on the last Sunday of
- *   March) runs once, at the instant the clocks jumped (03:00): a daily job is never skipped.
+ * Across daylight-saving changes, the rules users expect of a system cron:
+ * - A wall-clock time skipped by a spring-forward jump (02:30 in Europe/Berlin on 2026-03-29)
+ *   runs once, at the first instant after the gap (03:00 local), for schedules with fixed hours:
+ *   a daily job is never skipped. Several such times in one gap run once between them.
  * - A wall-clock time that occurs twice on a fall-back day runs once, at its first occurrence,
- *   when the schedule names fixed hours. A schedule whose hour field covers every hour runs in each
- *   real hour, so "every 15 minutes" stays every 15 real minutes.
+ *   for schedules with fixed hours.
+ * - A schedule whose hour field covers every hour (`*`) runs in real time instead: in each real
+ *   hour, both passes of a repeated hour included, and nothing extra for skipped times. So
+ *   `*\/15 * * * *` stays every 15 real minutes across both changes.
  *
+ * @throws CronParseError with `field` 'timezone' for an unknown zone, 'cron' for a bad expression,
+ *   with a message naming the part (`minute "61" is out of range 0-59`).
  * @example
  * const weekdays = parseCron('0 9 * * 1-5', 'Europe/Berlin');
  * // After Friday 09:00 CET comes Monday 09:00 CEST, across the spring-forward weekend:
  * weekdays.next(Date.parse('2026-03-27T08:00:00Z')); // Date.parse('2026-03-30T07:00:00Z')
  */
 export function parseCron(expression: string, timeZone: string): RunTimes {
-  if (!isValidTimeZone(timeZone)) throw new CronParseError(`unknown time zone "${timeZone}"`, 'timezone');
-  if (typeof expression !== 'string') throw new CronParseError('must be a string', 'cron');
-  const trimmed = expression.trim().toLowerCase();
-  const text = MACROS[trimmed] ?? trimmed;
-  if (text.startsWith('@')) throw new CronParseError(`unknown macro "${expression.trim()}"`, 'cron');
-  const parts = text.split(/\s+/);
-  if (parts.length !== 5 && parts.length !== 6) {
-    throw new CronParseError(`expected 5 or 6 fields, got ${parts.length}`, 'cron');
+  if (!isValidTimeZone(timeZone)) {
+    throw new CronParseError(`unknown time zone "${String(timeZone)}": use an IANA name such as "Europe/Berlin" or "UTC"`, 'timezone');
   }
-  const fields = parts.length === 5 ? ['0', ...parts] : parts;
-  const sets = fields.map((field, index) => parseField(field, FIELDS[index]!));
-  const days = sets[5]!;
-  if (days.has(7)) days.add(0);
-  days.delete(7);
-  return new CronRunTimes(
-    sets.map((set) => [...set].sort((a, b) => a - b)) as number[][],
-    fields[3] !== '*' && fields[3] !== '?',
-    fields[5] !== '*' && fields[5] !== '?',
-    timeZone,
-  );
+  return new CronRunTimes(parseFields(expression), timeZone);
 }
 
+function parseFields(expression: string): CronFields {
+  if (typeof expression !== 'string') throw new CronParseError('a cron expression must be a string', 'cron');
+  const trimmed = expression.trim();
+  const text = trimmed.startsWith('@') ? MACROS[trimmed.toLowerCase()] : trimmed;
+  if (text === undefined) throw new CronParseError(`unknown macro "${trimmed}": use @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly`, 'cron');
+  const parts = text === '' ? [] : text.split(/\s+/);
+  if (parts.length !== 5 && parts.length !== 6) {
+    throw new CronParseError(`expected 5 fields (minute hour day-of-month month day-of-week) or 6 (second first), got ${parts.length}`, 'cron');
+  }
+  const fields = parts.length === 5 ? ['0', ...parts] : parts;
+  const [seconds, minutes, hours, monthDays, months, weekDays] = fields.map((field, index) => parseField(field, FIELD_SPECS[index]!));
+  if (weekDays!.delete(7)) weekDays!.add(0);
+  const sorted = (values: Set<number>) => [...values].sort((a, b) => a - b);
+  return {
+    seconds: sorted(seconds!),
+    minutes: sorted(minutes!),
+    hours: sorted(hours!),
+    monthDays: monthDays!,
+    months: months!,
+    weekDays: weekDays!,
+    monthDayRestricted: !/^[*?]/.test(fields[3]!),
+    weekDayRestricted: !/^[*?]/.test(fields[5]!),
+  };
+}
+
+/** The values one field matches: a comma-separated list of values, ranges and steps. */
 function parseField(field: string, spec: FieldSpec): Set<number> {
   const values = new Set<number>();
   for (const item of field.split(',')) {
-    const fail = (why: string) => new CronParseError(`${spec.name} "${item}": ${why}`, 'cron');
-    const [range, stepText, extra] = item.split('/');
-    if (extra !== undefined || range === undefined || range === '') throw fail('not a value, range or step');
-    const step = stepText === undefined ? 1 : Number(stepText);
-    if (!Number.isInteger(step) || step < 1 || (stepText !== undefined && !/^\d+$/.test(stepText))) throw fail('step must be a whole number ≥ 1');
-    let low: number;
-    let high: number;
-    if (range === '*' || range === '?') {
-      low = spec.min;
-      high = spec.max;
-    } else if (range.includes('-')) {
-      const [from, to, more] = range.split('-');
-      if (more !== undefined) throw fail('a range has two ends');
-      low = valueOf(from!, spec, fail);
-      high = valueOf(to!, spec, fail);
-      if (low > high) throw fail('range runs backwards');
-    } else {
-      low = valueOf(range, spec, fail);
-      high = stepText === undefined ? low : spec.max;
-    }
+    const context = item === field ? '' : ` (in "${field}")`;
+    const fail = (why: string) => new CronParseError(`${spec.name} "${item}" ${why}${context}`, 'cron');
+    const slash = item.split('/');
+    if (slash.length > 2) throw fail('has more than one step');
+    const [range, stepText] = slash as [string, string | undefined];
+    const step = stepText === undefined ? 1 : parseStep(stepText, spec, fail);
+    const [low, high] = parseRange(range, spec, fail, stepText !== undefined);
     for (let value = low; value <= high; value += step) values.add(value);
   }
   return values;
 }
 
-function valueOf(text: string, spec: FieldSpec, fail: (why: string) => Error): number {
-  const named = spec.names?.indexOf(text) ?? -1;
-  if (named >= 0) return named + (spec.nameBase ?? 0);
-  if (!/^\d{1,2}$/.test(text)) throw fail(spec.names ? 'not a number or a name' : 'not a number');
+function parseStep(text: string, spec: FieldSpec, fail: (why: string) => Error): number {
+  const largest = spec.max - spec.min;
+  const step = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(step >= 1 && step <= largest)) throw fail(`has a bad step "${text}": use a whole number from 1 to ${largest}`);
+  return step;
+}
+
+/** `*`, `a-b` or `a` as [low, high]; a lone value with a step runs to the field's end (`5/15`). */
+function parseRange(text: string, spec: FieldSpec, fail: (why: string) => Error, stepped: boolean): [number, number] {
+  if (text === '*' || text === '?') return [spec.min, spec.max];
+  const ends = text.split('-');
+  if (ends.length > 2) throw fail('is not a value or a range a-b');
+  const low = parseValue(ends[0]!, spec, fail);
+  if (ends.length === 1) return [low, stepped ? spec.max : low];
+  let high = parseValue(ends[1]!, spec, fail);
+  // Sunday closing a day-of-week range ("sat-sun", "mon-sun") means 7, its end-of-week number.
+  if (spec.max === 7 && high === 0 && low > 0) high = 7;
+  if (low > high) throw fail(`runs backwards: ${low} is after ${high}`);
+  return [low, high];
+}
+
+function parseValue(text: string, spec: FieldSpec, fail: (why: string) => Error): number {
+  const named = spec.names?.indexOf(text.toLowerCase()) ?? -1;
+  if (named >= 0) return named + spec.min;
+  if (!/^\d+$/.test(text)) {
+    const names = spec.names ? ` or a name (${spec.names[0]!.toUpperCase()}-${spec.names.at(-1)!.toUpperCase()})` : '';
+    throw fail(text === '' ? `is missing a value` : `has "${text}", which is not a number${names}`);
+  }
   const value = Number(text);
-  if (value < spec.min || value > spec.max) throw fail(`out of range ${spec.min}-${spec.max}`);
+  if (value < spec.min || value > spec.max) throw fail(`is out of range ${spec.min}-${spec.max}`);
   return value;
 }
 
+/**
+ * Finds runs by searching wall-clock readings (pure calendar arithmetic, skipping whole months,
+ * days and hours that cannot match) and then mapping a reading to an instant with the zone offset
+ * in force. Between the cursor and that instant the offset may change; then the search moves to
+ * the change and applies the daylight-saving rules there. So a call costs a handful of Intl
+ * look-ups, plus ~25 (a bisection) when a change lies ahead.
+ */
 class CronRunTimes implements RunTimes {
-  private readonly seconds: number[];
-  private readonly minutes: number[];
-  private readonly hours: number[];
-  private readonly monthDays: Set<number>;
-  private readonly months: Set<number>;
-  private readonly weekDays: Set<number>;
-  /** The hour field covers every hour: runs in repeated fall-back hours happen twice. */
+  /** The hour field covers every hour: runs follow real time across changes (see parseCron). */
   private readonly everyHour: boolean;
 
   constructor(
-    sets: number[][],
-    private readonly domRestricted: boolean,
-    private readonly dowRestricted: boolean,
+    private readonly fields: CronFields,
     private readonly timeZone: string,
   ) {
-    [this.seconds, this.minutes, this.hours] = sets as [number[], number[], number[]];
-    this.monthDays = new Set(sets[3]);
-    this.months = new Set(sets[4]);
-    this.weekDays = new Set(sets[5]);
-    this.everyHour = this.hours.length === 24;
+    this.everyHour = fields.hours.length === 24;
   }
 
   next(afterMs: number): number | undefined {
-    const after = Math.floor(afterMs / 1000) * 1000;
-    // Start a little back in wall-clock time: after a fall-back, earlier wall-clock readings come again.
-    let naive = this.nextNaive(toNaive(after, this.timeZone) + 1000 - (this.everyHour ? OVERLAP_WINDOW_MS : 0));
-    let best: number | undefined;
-    while (naive !== undefined) {
-      for (const instant of this.instantsFor(naive)) {
-        if (instant > after && (best === undefined || instant < best)) best = instant;
-      }
-      if (best !== undefined && naive > toNaive(best, this.timeZone) + OVERLAP_WINDOW_MS) return best;
-      naive = this.nextNaive(naive + 1000);
+    if (!Number.isFinite(afterMs)) throw new RangeError(`afterMs must be a finite number of ms, got ${afterMs}`);
+    // Runs fall on whole seconds: the first candidate is the whole second after afterMs.
+    let cursor = Math.floor(afterMs / SECOND_MS) * SECOND_MS + SECOND_MS;
+    let fromWall = this.firstWallToSearch(cursor);
+    const wallLimit = fromWall + SEARCH_MS;
+    for (;;) {
+      const offset = offsetAt(cursor, this.timeZone);
+      const wall = this.nextMatchingWall(fromWall, wallLimit);
+      if (wall === undefined) return undefined;
+      const instant = wall - offset;
+      const change = this.offsetChangeUpTo(cursor, instant, offset);
+      if (change === undefined) return instant;
+      const offsetAfter = offsetAt(change, this.timeZone);
+      const skipped = offsetAfter > offset && wall < change + offsetAfter;
+      if (skipped && !this.everyHour) return change;
+      cursor = change;
+      // After a fall-back the readings up to change + offset come again; fixed hours ran them already.
+      fromWall = offsetAfter < offset && !this.everyHour ? change + offset : change + offsetAfter;
     }
-    return best;
   }
 
-  /** The instants a matching wall-clock time runs at, after the DST rules above. */
-  private instantsFor(naive: number): number[] {
-    const instants = instantsOf(naive, this.timeZone);
-    if (instants.length === 0) return [endOfGap(naive, this.timeZone)];
-    return this.everyHour ? instants : instants.slice(0, 1);
+  /**
+   * The wall time to search from for runs at or after `start`. For fixed hours, if `start` is in
+   * the second pass of a repeated (fall-back) hour, the readings left in that hour ran in the first.
+   */
+  private firstWallToSearch(start: number): number {
+    const wall = wallTimeAt(start, this.timeZone);
+    if (this.everyHour) return wall;
+    const offset = wall - start;
+    const earlierOffset = offsetAt(start - MAX_SHIFT_MS, this.timeZone);
+    if (earlierOffset <= offset) return wall;
+    const change = offsetChangeBetween(start - MAX_SHIFT_MS, start, earlierOffset, this.timeZone);
+    return Math.max(wall, change + earlierOffset);
   }
 
-  /** The first wall-clock time at or after `start` that matches every field. */
-  private nextNaive(start: number): number | undefined {
-    const limit = start + SEARCH_YEARS * 366 * DAY_MS;
-    let t = start;
+  /**
+   * An instant in `(cursor, instant]` where the offset stops being `offset`, or undefined if it holds.
+   * The near probe catches a fall-back just ahead even when `instant` is far off in the same offset:
+   * the repeated hour could hold runs of an every-hour schedule.
+   */
+  private offsetChangeUpTo(cursor: number, instant: number, offset: number): number | undefined {
+    const near = Math.min(instant, cursor + MAX_SHIFT_MS);
+    if (offsetAt(near, this.timeZone) !== offset) return offsetChangeBetween(cursor, near, offset, this.timeZone);
+    if (instant > near && offsetAt(instant, this.timeZone) !== offset) {
+      return offsetChangeBetween(cursor, instant, offset, this.timeZone);
+    }
+    return undefined;
+  }
+
+  /** The first wall time at or after `from` (and not after `limit`) that matches every field. */
+  private nextMatchingWall(from: number, limit: number): number | undefined {
+    let t = from;
     while (t <= limit) {
       const date = new Date(t);
-      const month = date.getUTCMonth() + 1;
-      if (!this.months.has(month)) {
-        t = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
-        continue;
+      const [year, month, day] = [date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()];
+      if (!this.fields.months.has(month + 1)) {
+        t = Date.UTC(year, month + 1, 1);
+      } else if (!this.dayMatches(date)) {
+        t = Date.UTC(year, month, day + 1);
+      } else {
+        const timeOfDay = this.nextTimeOfDay(t - Date.UTC(year, month, day));
+        if (timeOfDay !== undefined) return Date.UTC(year, month, day) + timeOfDay;
+        t = Date.UTC(year, month, day + 1);
       }
-      if (!this.dayMatches(date)) {
-        t = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() + 1);
-        continue;
-      }
-      const dayStart = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate());
-      const found = this.nextTimeOfDay(date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds());
-      if (found === undefined) {
-        t = dayStart + DAY_MS;
-        continue;
-      }
-      return dayStart + found;
     }
     return undefined;
   }
 
-  /** The first matching time of day at or after h:m:s, as ms since midnight, or undefined. */
-  private nextTimeOfDay(hour: number, minute: number, second: number): number | undefined {
-    for (const h of this.hours) {
+  /** The first matching time of day at or after `from` (ms since midnight), or undefined. */
+  private nextTimeOfDay(from: number): number | undefined {
+    const { hours, minutes, seconds } = this.fields;
+    const fromSecond = Math.ceil(from / SECOND_MS);
+    const [hour, minute, second] = [Math.floor(fromSecond / 3600), Math.floor(fromSecond / 60) % 60, fromSecond % 60];
+    for (const h of hours) {
       if (h < hour) continue;
-      for (const m of this.minutes) {
+      for (const m of minutes) {
         if (h === hour && m < minute) continue;
-        for (const s of this.seconds) {
-          if (h === hour && m === minute && s < second) continue;
-          return ((h * 60 + m) * 60 + s) * 1000;
-        }
+        const s = h === hour && m === minute ? seconds.find((candidate) => candidate >= second) : seconds[0];
+        if (s !== undefined) return ((h * 60 + m) * 60 + s) * SECOND_MS;
       }
     }
     return undefined;
   }
 
+  /** Vixie's day rule: with both day fields restricted, either may match; otherwise both must. */
   private dayMatches(date: Date): boolean {
-    const dom = this.monthDays.has(date.getUTCDate());
-    const dow = this.weekDays.has(date.getUTCDay());
-    if (this.domRestricted && this.dowRestricted) return dom || dow;
-    if (this.domRestricted) return dom;
-    if (this.dowRestricted) return dow;
-    return true;
+    const { monthDays, weekDays, monthDayRestricted, weekDayRestricted } = this.fields;
+    const monthDay = monthDays.has(date.getUTCDate());
+    const weekDay = weekDays.has(date.getUTCDay());
+    return monthDayRestricted && weekDayRestricted ? monthDay || weekDay : monthDay && weekDay;
   }
 }
 
-/** The next `count` runs strictly after `fromMs`. */
+/**
+ * The next `count` runs strictly after `fromMs`, fewer if the schedule ends.
+ *
+ * @example
+ * nextRuns(parseCron('0 * * * *', 'UTC'), Date.parse('2026-05-01T10:30:00Z'), 2);
+ * // [Date.parse('2026-05-01T11:00:00Z'), Date.parse('2026-05-01T12:00:00Z')]
+ */
 export function nextRuns(times: RunTimes, fromMs: number, count: number): number[] {
+  if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a whole number ≥ 0, got ${count}`);
   const runs: number[] = [];
   let at: number | undefined = fromMs;
   while (runs.length < count && (at = times.next(at)) !== undefined) runs.push(at);

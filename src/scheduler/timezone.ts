@@ -1,30 +1,45 @@
 /**
- * Wall-clock arithmetic in IANA time zones with nothing but Intl. "Naive" times are wall-clock
- * readings encoded as if they were UTC epoch milliseconds (Date.UTC of the local fields), which
- * makes calendar arithmetic plain integer arithmetic.
+ * Wall-clock arithmetic in IANA time zones with nothing but `Intl.DateTimeFormat`.
+ *
+ * A "wall time" here is a zone's clock reading (year, month, day, hour, minute, second) encoded as
+ * if it were a UTC instant: `Date.UTC` of the local fields. That turns calendar arithmetic on local
+ * readings into plain integer arithmetic, and `instant + offset = wall time`.
  */
+
+/** Whole seconds: every offset change in the tz database falls on one. */
+const SECOND_MS = 1000;
+/** Formatters are costly to build (~50 µs) and cheap to reuse; cap the cache against odd inputs. */
+const MAX_CACHED_FORMATTERS = 1000;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
+/** A formatter that reads an instant's wall-clock fields in `timeZone`; throws RangeError for unknown zones. */
 function formatterFor(timeZone: string): Intl.DateTimeFormat {
   let formatter = formatters.get(timeZone);
-  if (!formatter) {
-    formatter = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    formatters.set(timeZone, formatter);
-  }
+  if (formatter) return formatter;
+  formatter = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    // h23, not hour12: false: the latter prints midnight as "24" on some ICU versions.
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  });
+  if (formatters.size >= MAX_CACHED_FORMATTERS) formatters.clear();
+  formatters.set(timeZone, formatter);
   return formatter;
 }
 
-/** Is this a time zone the runtime knows (an IANA name such as "Europe/Berlin", or "UTC")? */
+/**
+ * Is this a time zone the runtime knows: an IANA name such as "Europe/Berlin", or "UTC"?
+ *
+ * @example
+ * isValidTimeZone('America/New_York'); // true
+ * isValidTimeZone('Mars/Olympus'); // false
+ */
 export function isValidTimeZone(timeZone: string): boolean {
   if (typeof timeZone !== 'string' || timeZone.length === 0 || timeZone.length > 64) return false;
   try {
@@ -35,46 +50,37 @@ export function isValidTimeZone(timeZone: string): boolean {
   }
 }
 
-/** The wall-clock reading of an instant in a zone, as a naive time (whole seconds). */
-export function toNaive(instant: number, timeZone: string): number {
-  const parts = formatterFor(timeZone).formatToParts(new Date(instant));
-  const field = (type: string) => Number(parts.find((part) => part.type === type)!.value);
-  return Date.UTC(field('year'), field('month') - 1, field('day'), field('hour'), field('minute'), field('second'));
+/** The wall-clock reading of an instant in a zone, as a wall time (see the file comment), to the second. */
+export function wallTimeAt(instant: number, timeZone: string): number {
+  const fields: Record<string, string> = {};
+  for (const part of formatterFor(timeZone).formatToParts(new Date(instant))) fields[part.type] = part.value;
+  return Date.UTC(
+    Number(fields.year),
+    Number(fields.month) - 1,
+    Number(fields.day),
+    Number(fields.hour),
+    Number(fields.minute),
+    Number(fields.second),
+  );
 }
 
 /** The zone's offset from UTC at an instant, in ms (Berlin in summer: +7,200,000). */
 export function offsetAt(instant: number, timeZone: string): number {
-  const whole = Math.floor(instant / 1000) * 1000;
-  return toNaive(whole, timeZone) - whole;
+  const whole = Math.floor(instant / SECOND_MS) * SECOND_MS;
+  return wallTimeAt(whole, timeZone) - whole;
 }
 
 /**
- * Every instant whose wall-clock reading is `naive`: none in a spring-forward gap, two in a
- * fall-back overlap (earlier first), one otherwise. Assumes at most one offset change within a day
- * either side, which holds for every zone in the tz database.
+ * The first whole second in `(from, to]` at which the zone's offset is no longer `offset`, given that
+ * it is `offset` at `from` and something else at `to`. With several changes in between it finds one
+ * of them, which is all callers need: they only step forward to it. Bisection: ~25 lookups for a year.
  */
-export function instantsOf(naive: number, timeZone: string): number[] {
-  const offsets = new Set([offsetAt(naive - 86_400_000, timeZone), offsetAt(naive + 86_400_000, timeZone)]);
-  const instants: number[] = [];
-  for (const offset of offsets) {
-    const instant = naive - offset;
-    if (offsetAt(instant, timeZone) === offset && !instants.includes(instant)) instants.push(instant);
-  }
-  return instants.sort((a, b) => a - b);
-}
-
-/**
- * The first instant after the spring-forward gap that swallowed `naive` (the moment clocks jumped).
- * Found by bisection between the two readings of the gap; offsets change on whole seconds.
- */
-export function endOfGap(naive: number, timeZone: string): number {
-  const before = offsetAt(naive - 86_400_000, timeZone);
-  const after = offsetAt(naive + 86_400_000, timeZone);
-  let low = naive - after; // still before the jump
-  let high = naive - before; // already after it
-  while (high - low > 1000) {
-    const middle = Math.floor((low + high) / 2000) * 1000;
-    if (offsetAt(middle, timeZone) === before) low = middle;
+export function offsetChangeBetween(from: number, to: number, offset: number, timeZone: string): number {
+  let low = Math.floor(from / SECOND_MS) * SECOND_MS;
+  let high = Math.ceil(to / SECOND_MS) * SECOND_MS;
+  while (high - low > SECOND_MS) {
+    const middle = low + Math.floor((high - low) / (2 * SECOND_MS)) * SECOND_MS;
+    if (offsetAt(middle, timeZone) === offset) low = middle;
     else high = middle;
   }
   return high;
