@@ -258,7 +258,7 @@ export class Dispatcher {
     const verdict = config ? judge(result, policyOf(message, config), attempt, now) : ({ kind: 'dead', reason: 'queue deleted', circuitFailure: false } as Verdict);
     const record = attemptRecord(attempt, startedAt, result);
     this.updateDomainHealth(domain, verdict, result, now);
-    this.recordOutcome(lane, message, record, verdict, result, now);
+    this.recordOutcome(lane, message, record, verdict, result);
     this.afterCompletion(domain, tenant, lane);
   }
 
@@ -294,7 +294,7 @@ export class Dispatcher {
     }
   }
 
-  private recordOutcome(lane: Lane, message: StoredMessage, record: AttemptRecord, verdict: Verdict, result: DeliveryResult, now: number): void {
+  private recordOutcome(lane: Lane, message: StoredMessage, record: AttemptRecord, verdict: Verdict, result: DeliveryResult): void {
     const base = { queue: lane.queue, tenant: lane.tenant, domain: lane.domain, latencyMs: record.latencyMs };
     if (verdict.kind === 'delivered') {
       this.app.events.emit('delivered', { ...base, status: result.status ?? 0 });
@@ -314,9 +314,7 @@ export class Dispatcher {
       const leaseUntil = verdict.at + CLAIM_LEASE_MARGIN_MS;
       return this.queueOutcome({ id: message.id, kind: 'hold', attempt: record, leaseUntil });
     }
-    this.app.dueTimer.hint(verdict.at);
     this.queueOutcome({ id: message.id, kind: 'retry', attempt: record, deliverAt: verdict.at, countsAsAttempt: verdict.counts });
-    void now;
   }
 
   private afterCompletion(domain: DomainState, tenant: TenantState, lane: Lane): void {
@@ -426,9 +424,17 @@ export class Dispatcher {
     const previous = this.outcomeFlush ?? Promise.resolve();
     const flush = previous
       .then(() => this.app.store.completeDeliveries(batch, this.app.clock.now()))
+      .then(() => this.hintRetries(batch))
       .catch((error: unknown) => this.app.logger.error('recording delivery outcomes failed', { error: String(error), count: batch.length }));
     this.outcomeFlush = flush;
     return flush;
+  }
+
+  /** Only once a retry's new due time is stored may the timer wake for it: earlier, it would find nothing. */
+  private hintRetries(batch: DeliveryOutcome[]): void {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const outcome of batch) if (outcome.kind === 'retry' && outcome.deliverAt < earliest) earliest = outcome.deliverAt;
+    if (Number.isFinite(earliest)) this.app.dueTimer.hint(earliest);
   }
 
   private releaseBuffers(domain: DomainState): void {

@@ -14,6 +14,7 @@ export class DueTimer {
   private armedAt = Number.POSITIVE_INFINITY;
   private running = false;
   private rerun = false;
+  private hintedWhileRunning = Number.POSITIVE_INFINITY;
   private stopped = false;
 
   constructor(
@@ -33,8 +34,9 @@ export class DueTimer {
   hint(at: number): void {
     if (this.stopped) return;
     if (this.running) {
+      // Never a second run beside this one: note the time, and the run in progress arms for it.
       if (at <= this.clock.now()) this.rerun = true;
-      else this.arm(at);
+      else this.hintedWhileRunning = Math.min(this.hintedWhileRunning, at);
       return;
     }
     if (at < this.armedAt) this.arm(at);
@@ -59,6 +61,7 @@ export class DueTimer {
     this.timer = undefined;
     this.armedAt = Number.POSITIVE_INFINITY;
     this.running = true;
+    this.hintedWhileRunning = Number.POSITIVE_INFINITY;
     let next: number | undefined;
     try {
       do {
@@ -72,7 +75,7 @@ export class DueTimer {
     } finally {
       this.running = false;
     }
-    const at = Math.min(next ?? Number.POSITIVE_INFINITY, this.armedAt);
+    const at = Math.min(next ?? Number.POSITIVE_INFINITY, this.hintedWhileRunning);
     this.arm(Number.isFinite(at) ? at : this.clock.now() + MAX_SLEEP_MS);
   }
 }

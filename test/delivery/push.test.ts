@@ -42,11 +42,15 @@ describe('push delivery under limits', () => {
   it('never exceeds a domain concurrency and rate limit, and still delivers everything', async () => {
     const target = await sink(() => ({ status: 200, delayMs: 20 }));
     sluice = await startSluice(base({ limits: { domains: { [target.domain]: { concurrency: 5, ratePerSecond: 40, burst: 5 } } } }));
-    await sendBatch(target, 120);
+    const ids = await sendBatch(target, 120);
     await eventually(() => target.arrivals.length >= 120, 'all 120 deliveries', 20_000);
     expect(target.maxInFlight).toBeLessThanOrEqual(5);
-    // 40/s with burst 5: at most 5 + 40 in any second, measured where the requests land (1 of slack for network jitter).
-    expect(maxInWindow(target.arrivals.map((a) => a.at), 1_000)).toBeLessThanOrEqual(46);
+    // 40/s with burst 5: at most 5 + 40 sends in any second. Judged on the send times Sluice recorded, as the
+    // sink's arrival times are blurred by scheduling jitter on a loaded machine.
+    const sent = await Promise.all(
+      ids.map(async (id) => Date.parse((await sluice!.api('GET', `/v1/messages/${id}`)).body.attempts[0].at as string)),
+    );
+    expect(maxInWindow(sent, 1_000)).toBeLessThanOrEqual(45);
     const elapsed = target.arrivals.at(-1)!.at - target.arrivals[0]!.at;
     expect(elapsed).toBeGreaterThanOrEqual(((120 - 5) / 40) * 1000 * 0.9);
     await eventually(async () => (await sluice!.api('GET', '/v1/queues/outbound')).body.depth.delivered === 120, 'delivered state recorded');

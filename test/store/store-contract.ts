@@ -153,6 +153,18 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect(counts).toMatchObject({ delivered: 1, scheduled: 1, dead: 1, inflight: 0 });
     });
 
+    it('keeps a retry that is already due for the wake-up, which reports its lane', async () => {
+      const [m] = await store.appendMessages([newMessage({ queue: 'p', domain: 'a.test', url: 'http://a.test/' })], 1_000);
+      await store.claimLanes([{ lane: { queue: 'p', domain: 'a.test' }, max: 1 }], 100_000, 1_000);
+      // Written late: its retry time has already passed when the outcome is stored.
+      await store.completeDeliveries([{ id: m!.id, kind: 'retry', deliverAt: 1_020, countsAsAttempt: true }], 1_050);
+      expect((await store.getMessage(m!.id))?.state).toBe('scheduled');
+      expect(await store.nextWakeAt()).toBe(1_020);
+      const report = await store.wake(1_050, () => 10);
+      expect(report.lanes).toEqual([{ queue: 'p', domain: 'a.test' }]);
+      expect((await store.getMessage(m!.id))?.state).toBe('ready');
+    });
+
     it('cancels only what is not yet delivered, replays dead, purges finished', async () => {
       const [a, b] = await store.appendMessages([newMessage({ deliverAt: 9_000 }), newMessage()], 1_000);
       expect(await store.cancel(a!.id, 1_000)).toBe('cancelled');

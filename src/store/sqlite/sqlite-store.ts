@@ -304,7 +304,9 @@ export class SqliteStore implements Store {
         row = this.sql.finishInflight.get('dead', outcome.attempt?.attempt ?? null, outcome.reason, now, seq) as typeof row;
         break;
       case 'retry': {
-        to = outcome.deliverAt > now ? 'scheduled' : 'ready';
+        // Always through `scheduled`, even when already due: the due timer's wake-up then promotes it
+        // and wakes its lane, which nothing else would do for a lane that went idle meanwhile.
+        to = 'scheduled';
         const attempts = outcome.countsAsAttempt && outcome.attempt ? outcome.attempt.attempt : null;
         row = this.sql.retryInflight.get(to, outcome.deliverAt, attempts, outcome.attempt?.error ?? null, now, seq) as typeof row;
         break;
