@@ -7,8 +7,8 @@
  * the addresses the guard sees are the very ones `net.connect` dials, and literal IPs (which never
  * reach a lookup) are checked on the same path.
  */
-import type { Readable } from 'node:stream';
-import { Agent } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Agent, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../clock.js';
 import { guardedConnector, SsrfGuard, SsrfRefusedError, type AllowPrivate } from './ssrf.js';
 
@@ -115,21 +115,32 @@ export class DeliveryClient {
     const target = parseTarget(request.url);
     if (typeof target === 'string') return { latencyMs: elapsed(), error: { code: 'invalid_url', message: target } };
     if (this.closed) return { latencyMs: elapsed(), error: { code: 'network', message: 'the delivery client is closed' } };
-    const partial: Omit<DeliveryResult, 'latencyMs'> = {};
-    const deadline = new ResponseDeadline(request.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS);
+    const exchange = new Exchange(this.maxResponseBytes, request.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS);
     try {
-      await this.exchange(target, request, deadline, partial);
-      const result = { ...partial, latencyMs: elapsed() };
-      // undici hands the connection back to its pool a tick after the body ends; a request sent
-      // in the same tick finds it busy and opens another one (seen with back-to-back sends to one
-      // sink: 2 connections instead of 1). One macrotask lets the next delivery reuse it.
-      await new Promise((resolve) => setImmediate(resolve));
-      return result;
+      this.agentFor(request.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS).dispatch(
+        {
+          origin: target.origin,
+          path: `${target.pathname}${target.search}`,
+          method: request.method as Dispatcher.HttpMethod,
+          headers: outboundHeaders(request, target),
+          body: request.body ?? null,
+          // The exchange's own deadline covers the whole response; undici's idle timers must not fire first.
+          headersTimeout: 0,
+          bodyTimeout: 0,
+        },
+        exchange,
+      );
     } catch (error) {
-      return { ...partial, latencyMs: elapsed(), error: describeFailure(error, deadline, request) };
-    } finally {
-      deadline.clear();
+      exchange.fail(error);
     }
+    const outcome = await exchange.done;
+    // undici hands the connection back to its pool only after the response has ended; a request
+    // sent in the same turn finds it busy and opens another one (seen with back-to-back sends to
+    // one sink: 2 connections instead of 1). One macrotask lets the next delivery reuse it.
+    if (outcome.error === undefined) await new Promise((resolve) => setImmediate(resolve));
+    const result: DeliveryResult = { ...outcome.partial, latencyMs: elapsed() };
+    if (outcome.error !== undefined) result.error = describeFailure(outcome.error, exchange, request);
+    return result;
   }
 
   /** Close every pooled connection once the requests in flight have finished. */
@@ -138,32 +149,6 @@ export class DeliveryClient {
     const agents = [...this.agents.values()];
     this.agents.clear();
     await Promise.all(agents.map((agent) => agent.close()));
-  }
-
-  /** Request and response; fills `result` as it learns things, so a late failure keeps the status. */
-  private async exchange(
-    target: URL,
-    request: DeliveryRequest,
-    deadline: ResponseDeadline,
-    result: Omit<DeliveryResult, 'latencyMs'>,
-  ): Promise<void> {
-    const agent = this.agentFor(request.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
-    const response = await agent.request({
-      origin: target.origin,
-      path: `${target.pathname}${target.search}`,
-      method: request.method,
-      headers: outboundHeaders(request, target),
-      body: request.body ?? null,
-      signal: deadline.signal,
-      // Our deadline covers the whole response; undici's idle timers must not fire first.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
-    result.status = response.statusCode;
-    result.headers = flattenHeaders(response.headers);
-    const head = await readHead(response.body, this.maxResponseBytes);
-    result.body = head.toString('utf8');
-    await response.body.dump({ limit: DISCARD_LIMIT_BYTES, signal: deadline.signal });
   }
 
   private agentFor(connectTimeoutMs: number): Agent {
@@ -179,25 +164,95 @@ export class DeliveryClient {
   }
 }
 
-/** The whole-response timer: aborts the request (connect, headers, body) when it fires. */
-class ResponseDeadline {
-  private readonly controller = new AbortController();
-  private readonly timer: NodeJS.Timeout;
+/**
+ * One request and its response, as an undici dispatch handler: keeps the status, the headers and the
+ * first `maxBytes` of the body, reads up to DISCARD_LIMIT_BYTES more so the connection can be reused,
+ * and closes the connection on a longer body. A timer covers the whole exchange (connect, headers,
+ * body) and aborts it when it fires. No stream, no AbortSignal: this is the hot path of push delivery.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  readonly done: Promise<{ partial: Omit<DeliveryResult, 'latencyMs'>; error?: unknown }>;
   expired = false;
+  private readonly partial: Omit<DeliveryResult, 'latencyMs'> = {};
+  private readonly chunks: Buffer[] = [];
+  private kept = 0;
+  private discarded = 0;
+  private settled = false;
+  private controller: Dispatcher.DispatchController | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private settle!: (outcome: { partial: Omit<DeliveryResult, 'latencyMs'>; error?: unknown }) => void;
 
-  constructor(readonly timeoutMs: number) {
-    this.timer = setTimeout(() => {
-      this.expired = true;
-      this.controller.abort(new Error(`no complete response within ${timeoutMs} ms`));
-    }, timeoutMs);
+  constructor(
+    private readonly maxBytes: number,
+    readonly timeoutMs: number,
+  ) {
+    this.done = new Promise((resolve) => (this.settle = resolve));
+    this.timer = setTimeout(() => this.expire(), timeoutMs);
   }
 
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.settled) controller.abort(new Error('the exchange is over'));
   }
 
-  clear(): void {
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.partial.status = statusCode;
+    this.partial.headers = flattenHeaders(headers);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled) return;
+    const room = this.maxBytes - this.kept;
+    if (room > 0) {
+      const head = chunk.length <= room ? chunk : chunk.subarray(0, room);
+      this.chunks.push(head);
+      this.kept += head.length;
+      this.discarded += chunk.length - head.length;
+    } else {
+      this.discarded += chunk.length;
+    }
+    if (this.discarded > DISCARD_LIMIT_BYTES) {
+      // Not worth downloading: answer with what we have and close this connection.
+      this.finish();
+      controller.abort(new Error('response body too long to drain'));
+    }
+  }
+
+  onResponseEnd(): void {
+    this.finish();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.fail(error);
+  }
+
+  fail(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
     clearTimeout(this.timer);
+    this.settle({ partial: this.withBody(), error });
+  }
+
+  private finish(): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.settle({ partial: this.withBody() });
+  }
+
+  private expire(): void {
+    if (this.settled) return;
+    this.expired = true;
+    const error = new Error(`no complete response within ${this.timeoutMs} ms`);
+    this.fail(error);
+    this.controller?.abort(error);
+  }
+
+  private withBody(): Omit<DeliveryResult, 'latencyMs'> {
+    if (this.partial.status !== undefined) {
+      this.partial.body = (this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks)).toString('utf8');
+    }
+    return this.partial;
   }
 }
 
@@ -266,38 +321,8 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
   return flat;
 }
 
-/**
- * Read the first `max` bytes of a body, then pause it (the caller discards the rest). Resolves
- * early at the end of a shorter body; rejects on a stream error (an abort by the deadline included).
- */
-function readHead(body: Readable, max: number): Promise<Buffer> {
-  if (max === 0) return Promise.resolve(Buffer.alloc(0));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const stop = (): void => {
-      body.off('data', onData).off('end', onEnd).off('close', onEnd).off('error', onError);
-    };
-    const onEnd = (): void => {
-      stop();
-      body.pause();
-      resolve(Buffer.concat(chunks).subarray(0, max));
-    };
-    const onError = (error: Error): void => {
-      stop();
-      reject(error);
-    };
-    const onData = (chunk: Buffer): void => {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size >= max) onEnd();
-    };
-    body.on('data', onData).once('end', onEnd).once('close', onEnd).once('error', onError);
-  });
-}
-
 /** Turn whatever undici, net or the guard threw into a result error. */
-function describeFailure(error: unknown, deadline: ResponseDeadline, request: DeliveryRequest): NonNullable<DeliveryResult['error']> {
+function describeFailure(error: unknown, deadline: Exchange, request: DeliveryRequest): NonNullable<DeliveryResult['error']> {
   const refused = findCause(error, (cause): cause is SsrfRefusedError => cause instanceof SsrfRefusedError);
   if (refused) return { code: 'ssrf_refused', message: refused.message };
   if (deadline.expired) return { code: 'timeout', message: `no complete response within ${deadline.timeoutMs} ms` };
