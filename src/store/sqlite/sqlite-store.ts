@@ -27,6 +27,8 @@ import { prepareStatements, type Statements } from './statements.js';
 
 /** States that retention may delete. */
 const FINISHED = new Set<MessageState>(['delivered', 'acked', 'cancelled']);
+type Payload = { headers: string; body: Buffer };
+
 /** Most rows one wake() pass moves; it loops until done. */
 const WAKE_CHUNK = 5_000;
 
@@ -133,7 +135,7 @@ export class SqliteStore implements Store {
       return leased;
     });
     rows.sort((a, b) => a.seq - b.seq);
-    return rows.map((row) => ({ ...toStoredMessage(this.withPayload(row)), receipt: `${row.seq}.${token}` }));
+    return this.withPayloads(rows).map((row) => ({ ...toStoredMessage(row), receipt: `${row.seq}.${token}` }));
   }
 
   async ack(queue: string, receipts: string[], now: number): Promise<AckResult> {
@@ -272,15 +274,36 @@ export class SqliteStore implements Store {
           return rows;
         }),
     );
-    return claimed.map((rows) => rows.sort((a, b) => a.seq - b.seq).map((row) => toStoredMessage(this.withPayload(row))));
+    return claimed.map((rows) => this.withPayloads(rows.sort((a, b) => a.seq - b.seq)).map(toStoredMessage));
   }
 
   /** A state row returned by an UPDATE, completed with its payload (read by primary key). */
   private withPayload(row: MessageRow): MessageRow {
-    const payload = this.sql.payloadOf.get(row.seq) as { headers: string; body: Buffer } | undefined;
+    const payload = this.sql.payloadOf.get(row.seq) as Payload | undefined;
     row.headers = payload?.headers ?? '[]';
     row.body = payload?.body ?? Buffer.alloc(0);
     return row;
+  }
+
+  /**
+   * Rows sorted by seq, completed with their payloads. A FIFO batch is usually a dense run of seqs:
+   * then one range scan reads the payload pages in order, which measured about twice as fast as a
+   * point read per row; a sparse batch (lanes interleaved with others) keeps the point reads.
+   */
+  private withPayloads(rows: MessageRow[]): MessageRow[] {
+    if (rows.length < 2) return rows.map((row) => this.withPayload(row));
+    const first = rows[0]!.seq;
+    const last = rows[rows.length - 1]!.seq;
+    if (last - first + 1 > rows.length * 2 + 16) return rows.map((row) => this.withPayload(row));
+    const payloads = this.sql.payloadRange.all(first, last) as (Payload & { seq: number })[];
+    let at = 0;
+    for (const row of rows) {
+      while (at < payloads.length && payloads[at]!.seq < row.seq) at += 1;
+      const payload = payloads[at]?.seq === row.seq ? payloads[at] : undefined;
+      row.headers = payload?.headers ?? '[]';
+      row.body = payload?.body ?? Buffer.alloc(0);
+    }
+    return rows;
   }
 
   async completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<void> {

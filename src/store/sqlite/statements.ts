@@ -17,6 +17,7 @@ export function prepareStatements(db: Database.Database) {
     ),
     insertPayload: db.prepare('INSERT INTO payloads (seq, headers, body) VALUES (?, ?, ?)'),
     payloadOf: db.prepare('SELECT headers, body FROM payloads WHERE seq = ?'),
+    payloadRange: db.prepare('SELECT seq, headers, body FROM payloads WHERE seq BETWEEN ? AND ? ORDER BY seq'),
     deletePayload: db.prepare('DELETE FROM payloads WHERE seq = ?'),
     findDedupe: db.prepare(
       `SELECT d.message_seq, m.deliver_at FROM dedupe d LEFT JOIN messages m ON m.seq = d.message_seq
