@@ -22,7 +22,7 @@ import { DueTimer } from './scheduler/due-timer.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store, WakeReport } from './store/store.js';
 import type { AppendResult, LaneRef, NewMessage } from './store/types.js';
-import { Dispatcher } from './delivery/dispatcher.js';
+import { Dispatcher, PUSH_LEAD_MS, PUSH_WAKE_LEAD_MS } from './delivery/dispatcher.js';
 import { ScheduleRunner } from './scheduler/schedule-runner.js';
 import { Telemetry } from './observe/telemetry.js';
 
@@ -190,7 +190,7 @@ export class Sluice {
       const result = results[index]!;
       if (result.duplicate) return;
       this.queues.noteAppended(message.queue, 1);
-      if (message.deliverAt > now) this.dueTimer.hint(message.deliverAt);
+      if (message.deliverAt > now) this.dueTimer.hint(message.domain === '' ? message.deliverAt : message.deliverAt - PUSH_WAKE_LEAD_MS);
       else if (message.domain === '') readyQueues.add(message.queue);
       else lanes.push({ queue: message.queue, domain: message.domain });
     });
@@ -199,7 +199,8 @@ export class Sluice {
   }
 
   private async wake(now: number): Promise<void> {
-    const report: WakeReport = await this.store.wake(now, (queue) => this.queues.get(queue)?.config.maxReceives ?? 10);
+    const maxReceivesOf = (queue: string) => this.queues.get(queue)?.config.maxReceives ?? 10;
+    const report: WakeReport = await this.store.wake(now, maxReceivesOf, PUSH_LEAD_MS);
     for (const queue of report.queues) this.waiters.notify(queue);
     if (report.lanes.length > 0) this.dispatcher?.wakeLanes(report.lanes);
     for (const dead of report.dead) this.events.emit('dead', { ...dead, reason: 'receives exhausted' });
@@ -208,7 +209,7 @@ export class Sluice {
 
   /** The earliest moment the due timer must wake: a stored due time or a schedule's next run. */
   private async nextDueAt(): Promise<number | undefined> {
-    const stored = await this.store.nextWakeAt();
+    const stored = await this.store.nextWakeAt(PUSH_WAKE_LEAD_MS);
     const schedule = this.schedules?.nextRunAt();
     if (stored === undefined) return schedule;
     return schedule === undefined ? stored : Math.min(stored, schedule);

@@ -4,9 +4,22 @@ import type { AttemptRecord, DeliveryOutcome, LaneRef, StoredMessage } from '../
 import { MinHeap } from '../util/min-heap.js';
 import { buildRequest, judge, policyOf, type Verdict } from './attempt.js';
 import { DomainState, type Hold } from './domain-state.js';
-import { DeliveryClient, type DeliveryResult } from './http-client.js';
+import { DeliveryClient, warmUpHttpClient, type DeliveryResult } from './http-client.js';
 import { Lane, laneKey } from './lane.js';
 import { DomainLimitTable } from './limits.js';
+
+/**
+ * How long before its deliverAt a push message is claimed. The store promotes it early and the lane
+ * holds it until its time (Lane.early): at that moment it goes out from memory, with no store round
+ * trip in between. Measured: without a lead, 1,667 messages/s due one by one cost a promote, a claim
+ * and a commit each at their due time, and lateness built up to ~100 ms after any stall.
+ */
+export const PUSH_LEAD_MS = 250;
+/**
+ * The due timer wakes for push messages once the next one is this close, and then promotes all due
+ * within PUSH_LEAD_MS: one promote and one claim per ~125 ms of messages, not one per message.
+ */
+export const PUSH_WAKE_LEAD_MS = PUSH_LEAD_MS / 2;
 
 /** Most messages claimed into memory across all lanes: the backlog stays in the store. */
 const MAX_BUFFERED = 10_000;
@@ -72,6 +85,7 @@ export class Dispatcher {
       app.config.limits.defaultDomain,
       stored.map(({ key, ...limit }) => [key, limit] as [string, DomainLimit]),
     );
+    await warmUpHttpClient();
     const dispatcher = new Dispatcher(app, table);
     for (const tenant of await app.store.listTenants()) dispatcher.tenant(tenant.name).limit = tenant.concurrency;
     app.queues.onChange((queue, change) => dispatcher.onQueueChange(queue.name, change));
@@ -102,6 +116,22 @@ export class Dispatcher {
     const push = queues.filter((name) => this.app.queues.get(name)?.config.mode === 'push');
     if (push.length === 0) return;
     this.wakeLanes(await this.app.store.readyLanes(push));
+  }
+
+  /**
+   * Let go of a message claimed ahead of its deliverAt and not yet sent (for a cancel). True if it
+   * was held here: the caller then owns it in the store.
+   */
+  withdrawEarly(id: string): boolean {
+    for (const lane of this.lanes.values()) {
+      const index = lane.early.findIndex((message) => message.id === id);
+      if (index < 0) continue;
+      lane.early.splice(index, 1);
+      this.buffered -= 1;
+      if (lane.isIdle()) this.forget(lane);
+      return true;
+    }
+    return false;
   }
 
   // ── limits, live ────────────────────────────────────────────
@@ -146,7 +176,7 @@ export class Dispatcher {
   }
 
   bufferedFor(domain: DomainState): number {
-    return domain.lanes().reduce((sum, lane) => sum + lane.buffer.length, 0);
+    return domain.lanes().reduce((sum, lane) => sum + lane.buffer.length + lane.early.length, 0);
   }
 
   // ── the pump ────────────────────────────────────────────────
@@ -215,6 +245,11 @@ export class Dispatcher {
       if (lane.buffer.length > 0 && !this.tenantHasRoom(lane.tenant)) {
         this.tenant(lane.tenant).blocked.add(domain);
         this.backpressure(domain, 'tenant', now, lane.tenant);
+      }
+      const earlyAt = lane.nextEarlyAt();
+      if (earlyAt !== undefined && earlyAt !== lane.earlyWakeAt) {
+        lane.earlyWakeAt = earlyAt;
+        this.wakeAt(domain, earlyAt);
       }
       if (lane.buffer.length === 0 && !lane.held) this.wantClaim(lane);
     }
@@ -332,7 +367,7 @@ export class Dispatcher {
   // ── claiming lane heads from the store ──────────────────────
 
   private refillIfLow(lane: Lane, domain: DomainState): void {
-    if (lane.buffer.length <= claimSize(domain) / 2) this.wantClaim(lane);
+    if (lane.buffer.length + lane.early.length <= claimSize(domain) / 2) this.wantClaim(lane);
     else if (this.claimWanted.size > 0) this.scheduleClaims();
   }
 
@@ -403,7 +438,8 @@ export class Dispatcher {
       this.releaseMessages(messages);
       return;
     }
-    lane.buffer.push(...messages);
+    const now = this.app.clock.now();
+    for (const message of messages) (message.deliverAt > now ? lane.early : lane.buffer).push(message);
     this.buffered += messages.length;
     if (lane.isIdle()) return this.forget(lane);
     this.runnable.add(this.domain(lane.domain));
@@ -434,14 +470,14 @@ export class Dispatcher {
   private hintRetries(batch: DeliveryOutcome[]): void {
     let earliest = Number.POSITIVE_INFINITY;
     for (const outcome of batch) if (outcome.kind === 'retry' && outcome.deliverAt < earliest) earliest = outcome.deliverAt;
-    if (Number.isFinite(earliest)) this.app.dueTimer.hint(earliest);
+    if (Number.isFinite(earliest)) this.app.dueTimer.hint(earliest - PUSH_WAKE_LEAD_MS);
   }
 
   private releaseBuffers(domain: DomainState): void {
     for (const lane of domain.lanes()) {
-      this.buffered -= lane.buffer.length;
-      this.releaseMessages(lane.buffer);
-      lane.buffer = [];
+      const messages = lane.takeAllBuffered();
+      this.buffered -= messages.length;
+      this.releaseMessages(messages);
       lane.exhausted = false;
     }
   }
@@ -455,9 +491,9 @@ export class Dispatcher {
     for (const lane of [...this.lanes.values()]) {
       if (lane.queue !== name) continue;
       if (change === 'delete' || !queue || queue.config.paused || queue.config.mode !== 'push') {
-        this.buffered -= lane.buffer.length;
-        this.releaseMessages(lane.buffer);
-        lane.buffer = [];
+        const messages = lane.takeAllBuffered();
+        this.buffered -= messages.length;
+        this.releaseMessages(messages);
         lane.exhausted = true;
         if (lane.isIdle()) this.forget(lane);
       } else lane.strict = queue.config.ordering === 'strict';
@@ -553,9 +589,8 @@ export class Dispatcher {
     const inFlight = Promise.allSettled([...this.inFlight]);
     await Promise.race([inFlight, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
     for (const lane of this.lanes.values()) {
-      this.releaseMessages(lane.buffer);
+      this.releaseMessages(lane.takeAllBuffered());
       if (lane.held) this.releaseMessages([lane.held.message]);
-      lane.buffer = [];
       lane.held = undefined;
     }
     await this.flushOutcomes();

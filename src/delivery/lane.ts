@@ -14,6 +14,14 @@ export class Lane {
   /** New ready messages were announced while a claim was under way: its "nothing more" is stale. */
   wokenWhileLoading = false;
   inFlight = 0;
+  /**
+   * Claimed a little before their deliverAt (see PUSH_LEAD_MS): in seq order, they join the buffer
+   * when their time comes, so each goes out from memory at its moment instead of after a store
+   * round trip.
+   */
+  early: StoredMessage[] = [];
+  /** The early due time the dispatcher last set a wake-up for (so it sets one per time, not per look). */
+  earlyWakeAt: number | undefined;
   /** Strict ordering: a failed head waiting for its next try; the lane does not move before it. */
   held: { message: StoredMessage; notBefore: number } | undefined;
 
@@ -28,6 +36,7 @@ export class Lane {
 
   /** Can this lane hand out a message at `now`? */
   hasReady(now: number): boolean {
+    if (this.early.length > 0) this.ripen(now);
     if (this.strict) {
       if (this.inFlight > 0) return false;
       if (this.held) return this.held.notBefore <= now;
@@ -50,6 +59,31 @@ export class Lane {
     this.buffer.unshift(message);
   }
 
+  /** Move the early messages whose time has come into the buffer, keeping it in seq order. */
+  ripen(now: number): void {
+    const due: StoredMessage[] = [];
+    const later: StoredMessage[] = [];
+    for (const message of this.early) (message.deliverAt <= now ? due : later).push(message);
+    if (due.length === 0) return;
+    this.early = later;
+    this.buffer = mergeBySeq(this.buffer, due);
+  }
+
+  /** The earliest deliverAt among the early messages. */
+  nextEarlyAt(): number | undefined {
+    let at: number | undefined;
+    for (const message of this.early) if (at === undefined || message.deliverAt < at) at = message.deliverAt;
+    return at;
+  }
+
+  /** Everything claimed and not yet sent (buffer and early), emptied; for handing back to the store. */
+  takeAllBuffered(): StoredMessage[] {
+    const all = this.buffer.concat(this.early);
+    this.buffer = [];
+    this.early = [];
+    return all;
+  }
+
   /** When a strict lane's held head may go again. */
   heldUntil(): number | undefined {
     return this.strict && this.held ? this.held.notBefore : undefined;
@@ -57,8 +91,23 @@ export class Lane {
 
   /** Idle: nothing buffered, held, in flight or loading, and the store had nothing more. */
   isIdle(): boolean {
-    return this.buffer.length === 0 && !this.held && this.inFlight === 0 && !this.loading && this.exhausted;
+    return this.buffer.length === 0 && this.early.length === 0 && !this.held && this.inFlight === 0 && !this.loading && this.exhausted;
   }
+}
+
+const seqOf = (message: StoredMessage): number => Number(message.id);
+
+/** Two runs each in seq order, merged into one. */
+function mergeBySeq(a: StoredMessage[], b: StoredMessage[]): StoredMessage[] {
+  if (a.length === 0) return b;
+  if (seqOf(a[a.length - 1]!) < seqOf(b[0]!)) return a.concat(b);
+  const merged: StoredMessage[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) merged.push(seqOf(a[i]!) <= seqOf(b[j]!) ? a[i++]! : b[j++]!);
+  while (i < a.length) merged.push(a[i++]!);
+  while (j < b.length) merged.push(b[j++]!);
+  return merged;
 }
 
 export function laneKey(queue: string, domain: string): string {

@@ -62,10 +62,14 @@ export interface Store {
   extend(queue: string, receipts: string[], visibilityMs: number, now: number): Promise<{ extended: number; stale: string[] }>;
 
   // ── time ────────────────────────────────────────────────────
-  /** Scheduled messages whose time has come become ready; expired leases become ready (or dead). */
-  wake(now: number, maxReceivesOf: (queue: string) => number): Promise<WakeReport>;
-  /** The earliest future moment `wake` would do something, or undefined. */
-  nextWakeAt(): Promise<number | undefined>;
+  /**
+   * Scheduled messages whose time has come become ready; expired leases become ready (or dead).
+   * Push messages (those with a domain) due within `pushLeadMs` become ready already: the dispatcher
+   * claims them a moment early and holds each until its deliverAt. Pull messages never do.
+   */
+  wake(now: number, maxReceivesOf: (queue: string) => number, pushLeadMs?: number): Promise<WakeReport>;
+  /** The earliest future moment `wake` (with the same lead) would do something, or undefined. */
+  nextWakeAt(pushLeadMs?: number): Promise<number | undefined>;
 
   // ── push ────────────────────────────────────────────────────
   /** Lanes (queue, domain) that have ready push messages now. */
@@ -84,8 +88,11 @@ export interface Store {
   getMessage(id: string): Promise<StoredMessage | undefined>;
   getAttempts(id: string): Promise<AttemptRecord[]>;
   listMessages(filter: ListMessagesFilter): Promise<StoredMessage[]>;
-  /** Cancel a message that is scheduled or ready. Returns its state after the call (undefined: no such message). */
-  cancel(id: string, now: number): Promise<MessageState | undefined>;
+  /**
+   * Cancel a message that is scheduled or ready, or in flight when `withdrawn` (the dispatcher let go
+   * of it before sending it). Returns its state after the call (undefined: no such message).
+   */
+  cancel(id: string, now: number, withdrawn?: boolean): Promise<MessageState | undefined>;
   /** Dead messages of a queue become ready again with attempts reset; all when ids is absent. */
   replayDead(queue: string, ids: string[] | undefined, now: number): Promise<{ replayed: string[]; lanes: LaneRef[] }>;
   /** Delete terminal messages (delivered, acked, cancelled) updated before `before`, and expired dedupe keys. */

@@ -57,6 +57,25 @@ describe('POST /v1/messages', () => {
     expect(sink.arrivals.map((a) => a.url)).toEqual(['/now']);
   });
 
+  it('holds messages claimed ahead of their time until each is due, and can still cancel one', async () => {
+    const { sink, sluice } = await setup();
+    const sent = Date.now();
+    const late = await sluice.api('POST', '/v1/messages', { url: `${sink.origin}/late`, delayMs: 220 });
+    const soon = await sluice.api('POST', '/v1/messages', { url: `${sink.origin}/soon`, delayMs: 40 });
+    const dropped = await sluice.api('POST', '/v1/messages', { url: `${sink.origin}/dropped`, delayMs: 230 });
+    // Within the push lead the dispatcher has claimed it already (in flight in the store), yet not sent it.
+    await eventually(async () => (await sluice.api('GET', `/v1/messages/${dropped.body.id}`)).body.state === 'inflight', 'claimed early');
+    expect((await sluice.api('DELETE', `/v1/messages/${dropped.body.id}`)).body).toEqual({ id: dropped.body.id, state: 'cancelled' });
+    await eventually(() => sink.arrivals.length === 2, 'both others', 5_000);
+    expect(sink.arrivals.map((a) => a.url)).toEqual(['/soon', '/late']);
+    expect(sink.arrivals[0]!.at).toBeGreaterThanOrEqual(sent + 40 - 5);
+    expect(sink.arrivals[1]!.at).toBeGreaterThanOrEqual(sent + 220 - 5);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(sink.arrivals).toHaveLength(2);
+    expect((await sluice.api('GET', `/v1/messages/${late.body.id}`)).body.state).toBe('delivered');
+    expect((await sluice.api('GET', `/v1/messages/${soon.body.id}`)).body.state).toBe('delivered');
+  });
+
   it('returns the first message for a repeated idempotencyKey and creates nothing', async () => {
     const { sink, sluice } = await setup();
     const first = await sluice.api('POST', '/v1/messages', { url: `${sink.origin}/x`, idempotencyKey: 'order-42', delayMs: 60_000 });

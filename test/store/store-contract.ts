@@ -165,6 +165,31 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect((await store.getMessage(m!.id))?.state).toBe('ready');
     });
 
+    it('promotes push messages a lead ahead of their time, pull messages only when due', async () => {
+      const [push, pull] = await store.appendMessages(
+        [newMessage({ queue: 'p', domain: 'a.test', url: 'http://a.test/', deliverAt: 1_200 }), newMessage({ deliverAt: 1_200 })],
+        1_000,
+      );
+      expect(await store.nextWakeAt(100)).toBe(1_100);
+      expect(await store.nextWakeAt()).toBe(1_200);
+      const early = await store.wake(1_100, () => 10, 250);
+      expect(early.lanes).toEqual([{ queue: 'p', domain: 'a.test' }]);
+      expect([...early.queues]).toEqual(['p']);
+      expect((await store.getMessage(push!.id))?.state).toBe('ready');
+      expect((await store.getMessage(pull!.id))?.state).toBe('scheduled');
+      expect(await store.nextWakeAt(100)).toBe(1_200);
+      await store.wake(1_200, () => 10, 250);
+      expect((await store.getMessage(pull!.id))?.state).toBe('ready');
+    });
+
+    it('cancels a message in flight only when the dispatcher withdrew it', async () => {
+      const [m] = await store.appendMessages([newMessage({ queue: 'p', domain: 'a.test', url: 'http://a.test/' })], 1_000);
+      await store.claimLanes([{ lane: { queue: 'p', domain: 'a.test' }, max: 1 }], 100_000, 1_000);
+      expect(await store.cancel(m!.id, 1_000)).toBe('inflight');
+      expect(await store.cancel(m!.id, 1_000, true)).toBe('cancelled');
+      expect((await store.queueCounts()).get('p')!.states).toMatchObject({ inflight: 0, cancelled: 1 });
+    });
+
     it('cancels only what is not yet delivered, replays dead, purges finished', async () => {
       const [a, b] = await store.appendMessages([newMessage({ deliverAt: 9_000 }), newMessage()], 1_000);
       expect(await store.cancel(a!.id, 1_000)).toBe('cancelled');

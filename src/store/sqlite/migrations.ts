@@ -111,4 +111,14 @@ CREATE TABLE schedules (
 );
 `,
   },
+  {
+    // Push and pull scheduled messages in two indexes: push ones are promoted a little before they
+    // are due (the dispatcher holds them until their time), pull ones only when due.
+    version: 2,
+    sql: `
+DROP INDEX messages_scheduled;
+CREATE INDEX messages_scheduled_push ON messages(deliver_at) WHERE state = 'scheduled' AND domain <> '';
+CREATE INDEX messages_scheduled_pull ON messages(deliver_at) WHERE state = 'scheduled' AND domain = '';
+`,
+  },
 ];

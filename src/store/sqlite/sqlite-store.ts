@@ -196,7 +196,7 @@ export class SqliteStore implements Store {
 
   // ── time ────────────────────────────────────────────────────
 
-  async wake(now: number, maxReceivesOf: (queue: string) => number): Promise<WakeReport> {
+  async wake(now: number, maxReceivesOf: (queue: string) => number, pushLeadMs = 0): Promise<WakeReport> {
     const report: WakeReport = { queues: new Set(), lanes: [], dead: [] };
     const laneKeys = new Set<string>();
     const noteReady = (queue: string, domain: string) => {
@@ -206,15 +206,20 @@ export class SqliteStore implements Store {
         report.lanes.push({ queue, domain });
       }
     };
-    let moved = WAKE_CHUNK;
-    while (moved === WAKE_CHUNK) {
-      moved = this.write(() => this.promoteDue(now, noteReady) + this.expireLeases(now, maxReceivesOf, noteReady, report));
+    let more = true;
+    while (more) {
+      more = this.write(() => {
+        const push = this.promoteDue(this.sql.promotePushDue, now, now + pushLeadMs, noteReady);
+        const pull = this.promoteDue(this.sql.promotePullDue, now, now, noteReady);
+        const expired = this.expireLeases(now, maxReceivesOf, noteReady, report);
+        return push === WAKE_CHUNK || pull === WAKE_CHUNK || expired === WAKE_CHUNK;
+      });
     }
     return report;
   }
 
-  private promoteDue(now: number, noteReady: (queue: string, domain: string) => void): number {
-    const rows = this.sql.promoteDue.all(now, now, WAKE_CHUNK) as { queue: string; domain: string }[];
+  private promoteDue(statement: Database.Statement, now: number, dueBy: number, noteReady: (queue: string, domain: string) => void): number {
+    const rows = statement.all(now, dueBy, WAKE_CHUNK) as { queue: string; domain: string }[];
     for (const row of rows) {
       this.counts.move(row.queue, 'scheduled', 'ready', 1, row.domain);
       noteReady(row.queue, row.domain);
@@ -244,10 +249,11 @@ export class SqliteStore implements Store {
     return rows.length;
   }
 
-  async nextWakeAt(): Promise<number | undefined> {
-    const scheduled = (this.sql.nextScheduled.get() as { at: number | null }).at;
+  async nextWakeAt(pushLeadMs = 0): Promise<number | undefined> {
+    const push = (this.sql.nextScheduledPush.get() as { at: number | null }).at;
+    const pull = (this.sql.nextScheduledPull.get() as { at: number | null }).at;
     const lease = (this.sql.nextLeaseExpiry.get() as { at: number | null }).at;
-    const candidates = [scheduled, lease].filter((at): at is number => at !== null);
+    const candidates = [push === null ? null : push - pushLeadMs, pull, lease].filter((at): at is number => at !== null);
     return candidates.length > 0 ? Math.min(...candidates) : undefined;
   }
 
@@ -398,13 +404,14 @@ export class SqliteStore implements Store {
     return (this.db.prepare(sql).all(...params, filter.limit) as MessageRow[]).map((row) => toStoredMessage(this.withPayload(row)));
   }
 
-  async cancel(id: string, now: number): Promise<MessageState | undefined> {
+  async cancel(id: string, now: number, withdrawn = false): Promise<MessageState | undefined> {
     const seq = parseId(id);
     if (seq === undefined) return undefined;
     const state = this.write((): MessageState | undefined => {
       const row = this.sql.getState.get(seq) as { queue: string; state: MessageState; domain: string } | undefined;
       if (!row) return undefined;
-      if (row.state !== 'scheduled' && row.state !== 'ready') return row.state;
+      const cancellable = row.state === 'scheduled' || row.state === 'ready' || (withdrawn && row.state === 'inflight');
+      if (!cancellable) return row.state;
       this.sql.cancel.run(now, seq);
       this.counts.move(row.queue, row.state, 'cancelled', 1, row.domain);
       return 'cancelled';

@@ -4,7 +4,8 @@ import type Database from 'better-sqlite3';
  * Every hot query, prepared once. Each is shaped for one index (see migrations.ts):
  * - leaseBatch / claimLane pick the oldest ready rows through the partial "ready" indexes and flip
  *   them in the same statement, so a batch costs one statement however large it is.
- * - promoteDue / expiredLeases walk the partial "scheduled" and "leases" indexes from the oldest.
+ * - promotePushDue / promotePullDue / expiredLeases walk the partial "scheduled" and "leases" indexes
+ *   from the oldest.
  * - firstLane / nextLane are a skip-scan: one seek per distinct (queue, domain), instead of
  *   `SELECT DISTINCT`, which would visit every ready row.
  */
@@ -50,9 +51,14 @@ export function prepareStatements(db: Database.Database) {
       `UPDATE messages SET state = 'dead', last_error = ?, lease_token = NULL, lease_until = NULL, updated_at = ? WHERE seq = ?`,
     ),
 
-    promoteDue: db.prepare(
+    promotePushDue: db.prepare(
       `UPDATE messages SET state = 'ready', updated_at = ?
-       WHERE seq IN (SELECT seq FROM messages WHERE state = 'scheduled' AND deliver_at <= ? ORDER BY deliver_at LIMIT ?)
+       WHERE seq IN (SELECT seq FROM messages WHERE state = 'scheduled' AND domain <> '' AND deliver_at <= ? ORDER BY deliver_at LIMIT ?)
+       RETURNING queue, domain`,
+    ),
+    promotePullDue: db.prepare(
+      `UPDATE messages SET state = 'ready', updated_at = ?
+       WHERE seq IN (SELECT seq FROM messages WHERE state = 'scheduled' AND domain = '' AND deliver_at <= ? ORDER BY deliver_at LIMIT ?)
        RETURNING queue, domain`,
     ),
     expiredLeases: db.prepare(
@@ -62,7 +68,8 @@ export function prepareStatements(db: Database.Database) {
     release: db.prepare(
       `UPDATE messages SET state = 'ready', lease_token = NULL, lease_until = NULL, updated_at = ? WHERE seq = ?`,
     ),
-    nextScheduled: db.prepare(`SELECT MIN(deliver_at) AS at FROM messages WHERE state = 'scheduled'`),
+    nextScheduledPush: db.prepare(`SELECT MIN(deliver_at) AS at FROM messages WHERE state = 'scheduled' AND domain <> ''`),
+    nextScheduledPull: db.prepare(`SELECT MIN(deliver_at) AS at FROM messages WHERE state = 'scheduled' AND domain = ''`),
     nextLeaseExpiry: db.prepare(`SELECT MIN(lease_until) AS at FROM messages WHERE state IN ('leased', 'inflight')`),
 
     firstLane: db.prepare(
