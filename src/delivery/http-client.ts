@@ -259,12 +259,14 @@ class Exchange implements Dispatcher.DispatchHandler {
 
 /**
  * Make the first real deliveries as fast as the rest: undici compiles its HTTP parser (WebAssembly)
- * and loads its client code on the first request, and the delivery path runs cold. Measured: the
- * first four sends to a new sink blocked the event loop for ~20–25 ms, which made the first
- * scheduled messages of a run late and bunched the ones behind them. A few sends through a client
- * of the same kind to a throwaway server on 127.0.0.1 at start do that work beforehand. Failures
- * are ignored: it only saves time.
+ * and loads its client code on the first request, and the whole delivery path runs unoptimised for
+ * a while. Measured on the scheduling benchmark: the first 100 ms of a run went out up to 120–220 ms
+ * late (the cold sends were slow, so more piled up behind them); after 320 sends at start through a
+ * client of the same kind to a throwaway server on 127.0.0.1, ~20 ms. Costs ~100 ms at start.
+ * Failures are ignored: it only saves time.
  */
+const WARM_UP_ROUNDS = 40;
+
 export async function warmUpHttpClient(): Promise<void> {
   const server = createServer((req, res) => {
     req.resume();
@@ -275,7 +277,7 @@ export async function warmUpHttpClient(): Promise<void> {
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     const request = { url: `http://127.0.0.1:${port}/`, method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.from('{}') };
-    for (let round = 0; round < 3; round += 1) await Promise.all([1, 2, 3, 4].map(() => client.send(request)));
+    for (let round = 0; round < WARM_UP_ROUNDS; round += 1) await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map(() => client.send(request)));
   } catch {
     // nothing to do: the first deliveries just pay the cost themselves
   } finally {
