@@ -3,6 +3,7 @@
  * ceiling server (bare-http-child.js), spoken to over IPC.
  */
 import { fork } from 'node:child_process';
+import { Pool } from 'undici';
 import { fileURLToPath } from 'node:url';
 
 const SINK = fileURLToPath(new URL('./sink-child.js', import.meta.url));
@@ -80,6 +81,25 @@ export class SinkProcess {
 
   reset() {
     return this.ask('reset');
+  }
+
+  /**
+   * Run `requests` POSTs through the sink, `concurrency` at a time, then forget them: the sink is
+   * the measuring instrument, and a cold one (JIT, first connections) adds its own delay to the
+   * first arrivals it times.
+   */
+  async warmUp(requests = 3_000, concurrency = 20) {
+    const pool = new Pool(`http://${this.host}:${this.port}`, { connections: concurrency });
+    let left = requests;
+    const worker = async () => {
+      while (left-- > 0) {
+        const response = await pool.request({ method: 'POST', path: '/warm-up', body: '{}', headers: { 'content-type': 'application/json' } });
+        await response.body.dump();
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    await pool.close();
+    await this.reset();
   }
 
   /** Resolve once the sink has seen `n` requests; reject after `timeoutMs` with what it saw. */

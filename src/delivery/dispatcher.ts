@@ -30,6 +30,9 @@ const CLAIM_LEASE_MARGIN_MS = 10 * 60_000;
 /** A domain paused longer than this hands its buffered messages back to the store. */
 const RELEASE_WHEN_PAUSED_MS = 60_000;
 const BACKPRESSURE_EVENT_EVERY_MS = 1_000;
+/** Delivery outcomes are written at most this long after they happen, or once this many wait. */
+const OUTCOME_FLUSH_MS = 50;
+const OUTCOME_BATCH = 500;
 
 interface TenantState {
   inFlight: number;
@@ -60,6 +63,7 @@ export class Dispatcher {
   private buffered = 0;
   private outcomes: DeliveryOutcome[] = [];
   private outcomeFlush: Promise<void> | undefined;
+  private outcomeTimer: NodeJS.Timeout | undefined;
   private globalInFlight = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly lastBackpressure = new Map<string, number>();
@@ -439,7 +443,9 @@ export class Dispatcher {
       return;
     }
     const now = this.app.clock.now();
-    for (const message of messages) (message.deliverAt > now ? lane.early : lane.buffer).push(message);
+    const early: StoredMessage[] = [];
+    for (const message of messages) (message.deliverAt > now ? early : lane.buffer).push(message);
+    lane.addEarly(early);
     this.buffered += messages.length;
     if (lane.isIdle()) return this.forget(lane);
     this.runnable.add(this.domain(lane.domain));
@@ -449,11 +455,23 @@ export class Dispatcher {
 
   private queueOutcome(outcome: DeliveryOutcome): void {
     this.outcomes.push(outcome);
-    if (this.outcomes.length === 1) setImmediate(() => void this.flushOutcomes());
+    if (this.outcomes.length >= OUTCOME_BATCH) {
+      void this.flushOutcomes();
+    } else if (this.outcomeTimer === undefined) {
+      this.outcomeTimer = setTimeout(() => void this.flushOutcomes(), OUTCOME_FLUSH_MS);
+    }
   }
 
-  /** Outcomes are written in batches: one durable transaction per event-loop turn. */
+  /**
+   * Outcomes are written in batches: one transaction per OUTCOME_FLUSH_MS or per OUTCOME_BATCH
+   * outcomes, whichever comes first. Nothing waits for them (a lost outcome means a redelivery,
+   * which at-least-once allows), and each commit writes whole 4 KiB pages to the WAL (state rows,
+   * index leaves, attempts): a commit per event-loop turn with a few outcomes each multiplied the WAL
+   * written, and with it the checkpoints, each of which stalls the event loop for ~8–15 ms here.
+   */
   private flushOutcomes(): Promise<void> {
+    if (this.outcomeTimer !== undefined) clearTimeout(this.outcomeTimer);
+    this.outcomeTimer = undefined;
     if (this.outcomes.length === 0) return this.outcomeFlush ?? Promise.resolve();
     const batch = this.outcomes;
     this.outcomes = [];

@@ -15,8 +15,8 @@ export class Lane {
   wokenWhileLoading = false;
   inFlight = 0;
   /**
-   * Claimed a little before their deliverAt (see PUSH_LEAD_MS): in seq order, they join the buffer
-   * when their time comes, so each goes out from memory at its moment instead of after a store
+   * Claimed a little before their deliverAt (see PUSH_LEAD_MS), sorted by (deliverAt, seq): they
+   * join the buffer, in seq order, when their time comes, so each goes out from memory at its moment instead of after a store
    * round trip.
    */
   early: StoredMessage[] = [];
@@ -36,7 +36,7 @@ export class Lane {
 
   /** Can this lane hand out a message at `now`? */
   hasReady(now: number): boolean {
-    if (this.early.length > 0) this.ripen(now);
+    if (this.early.length > 0 && this.early[0]!.deliverAt <= now) this.ripen(now);
     if (this.strict) {
       if (this.inFlight > 0) return false;
       if (this.held) return this.held.notBefore <= now;
@@ -59,21 +59,26 @@ export class Lane {
     this.buffer.unshift(message);
   }
 
+  /** Hold messages claimed ahead of their time; `early` stays sorted by (deliverAt, seq). */
+  addEarly(messages: StoredMessage[]): void {
+    if (messages.length === 0) return;
+    this.early.push(...messages);
+    this.early.sort((a, b) => a.deliverAt - b.deliverAt || seqOf(a) - seqOf(b));
+  }
+
   /** Move the early messages whose time has come into the buffer, keeping it in seq order. */
   ripen(now: number): void {
-    const due: StoredMessage[] = [];
-    const later: StoredMessage[] = [];
-    for (const message of this.early) (message.deliverAt <= now ? due : later).push(message);
-    if (due.length === 0) return;
-    this.early = later;
-    this.buffer = mergeBySeq(this.buffer, due);
+    let due = 0;
+    while (due < this.early.length && this.early[due]!.deliverAt <= now) due += 1;
+    if (due === 0) return;
+    const ripe = this.early.splice(0, due);
+    if (ripe.length > 1) ripe.sort((a, b) => seqOf(a) - seqOf(b));
+    this.buffer = mergeBySeq(this.buffer, ripe);
   }
 
   /** The earliest deliverAt among the early messages. */
   nextEarlyAt(): number | undefined {
-    let at: number | undefined;
-    for (const message of this.early) if (at === undefined || message.deliverAt < at) at = message.deliverAt;
-    return at;
+    return this.early[0]?.deliverAt;
   }
 
   /** Everything claimed and not yet sent (buffer and early), emptied; for handing back to the store. */
