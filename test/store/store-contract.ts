@@ -118,6 +118,33 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect(await store.readyLanes(['p'])).toEqual([{ queue: 'p', domain: 'c.test' }]);
     });
 
+    it('claims the heads of many lanes at once, and the rest of a lane only up to its max', async () => {
+      const m = (queue: string, domain: string) => newMessage({ queue, domain, url: `http://${domain}/` });
+      const appended = await store.appendMessages(
+        [m('p', 'a.test'), m('p', 'b.test'), m('p', 'a.test'), m('p', 'a.test'), m('q2', 'a.test'), m('p', 'c.test'), m('p', 'c.test')],
+        1_000,
+      );
+      const id = (index: number) => appended[index]!.id;
+      const [a, b, q2, c, none] = await store.claimLanes(
+        [
+          { lane: { queue: 'p', domain: 'a.test' }, max: 2 },
+          { lane: { queue: 'p', domain: 'b.test' }, max: 5 },
+          { lane: { queue: 'q2', domain: 'a.test' }, max: 5 },
+          { lane: { queue: 'p', domain: 'c.test' }, max: 1 },
+          { lane: { queue: 'p', domain: 'z.test' }, max: 5 },
+        ],
+        100_000,
+        1_000,
+      );
+      expect(ids(a!)).toEqual([id(0), id(2)]);
+      expect(ids(b!)).toEqual([id(1)]);
+      expect(ids(q2!)).toEqual([id(4)]);
+      expect(ids(c!)).toEqual([id(5)]);
+      expect(none).toEqual([]);
+      expect(Object.fromEntries(await store.domainBacklog())).toEqual({ 'a.test': { ready: 1, scheduled: 0 }, 'c.test': { ready: 1, scheduled: 0 } });
+      expect((await store.queueCounts()).get('p')!.states).toMatchObject({ ready: 2, inflight: 4 });
+    });
+
     it('keeps the push backlog per domain exact through every transition', async () => {
       const m = (domain: string, deliverAt = 1_000) => newMessage({ queue: 'p', domain, url: `http://${domain}/`, deliverAt });
       const [, , later] = await store.appendMessages([m('a.test'), m('a.test'), m('a.test', 5_000), m('b.test')], 1_000);

@@ -74,6 +74,11 @@ export class QueueCountsLedger {
     this.pendingDomains = new Map();
   }
 
+  /** Ready push messages bound for `domain`, counting this transaction's changes so far. */
+  readyFor(domain: string): number {
+    return (this.domains.get(domain)?.ready ?? 0) + (this.pendingDomains.get(`${domain}\u0000ready`) ?? 0);
+  }
+
   /** Ready and scheduled push messages per destination domain. */
   domainSnapshot(): Map<string, DomainBacklog> {
     return new Map([...this.domains].map(([domain, row]) => [domain, { ...row }]));

@@ -29,6 +29,8 @@ import { prepareStatements, type Statements } from './statements.js';
 const FINISHED = new Set<MessageState>(['delivered', 'acked', 'cancelled']);
 type Payload = { headers: string; body: Buffer };
 
+const laneKeyOf = (queue: string, domain: string): string => `${queue}\u0000${domain}`;
+
 /** Most rows one wake() pass moves; it loops until done. */
 const WAKE_CHUNK = 5_000;
 
@@ -271,15 +273,28 @@ export class SqliteStore implements Store {
     return lanes;
   }
 
+  /**
+   * The heads of many lanes at once: one statement takes the first message of every lane, then only
+   * lanes whose domain still has ready messages get a statement of their own for the rest.
+   */
   async claimLanes(requests: { lane: LaneRef; max: number }[], leaseUntil: number, now: number): Promise<StoredMessage[][]> {
-    const claimed = this.write(
-      () =>
-        requests.map(({ lane, max }) => {
-          const rows = this.sql.claimLane.all(leaseUntil, now, lane.queue, lane.domain, max) as MessageRow[];
-          this.counts.move(lane.queue, 'ready', 'inflight', rows.length, lane.domain);
-          return rows;
-        }),
-    );
+    const claimed = this.write(() => {
+      const byLane = new Map<string, MessageRow[]>(requests.map(({ lane }) => [laneKeyOf(lane.queue, lane.domain), []]));
+      const wanted = requests.filter(({ max }) => max > 0).map(({ lane }) => [lane.queue, lane.domain]);
+      const heads = wanted.length > 0 ? (this.sql.claimHeads.all(leaseUntil, now, JSON.stringify(wanted)) as MessageRow[]) : [];
+      for (const row of heads) {
+        byLane.get(laneKeyOf(row.queue, row.domain))?.push(row);
+        this.counts.move(row.queue, 'ready', 'inflight', 1, row.domain);
+      }
+      for (const { lane, max } of requests) {
+        const rows = byLane.get(laneKeyOf(lane.queue, lane.domain))!;
+        if (rows.length === 0 || max <= 1 || this.counts.readyFor(lane.domain) === 0) continue;
+        const rest = this.sql.claimLane.all(leaseUntil, now, lane.queue, lane.domain, max - 1) as MessageRow[];
+        this.counts.move(lane.queue, 'ready', 'inflight', rest.length, lane.domain);
+        rows.push(...rest);
+      }
+      return requests.map(({ lane }) => byLane.get(laneKeyOf(lane.queue, lane.domain))!);
+    });
     return claimed.map((rows) => this.withPayloads(rows.sort((a, b) => a.seq - b.seq)).map(toStoredMessage));
   }
 

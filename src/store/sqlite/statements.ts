@@ -85,6 +85,16 @@ export function prepareStatements(db: Database.Database) {
                      ORDER BY seq LIMIT ?)
        RETURNING *`,
     ),
+    // The head of each of many lanes in one statement: [[queue, domain], ...] as JSON. When many
+    // lanes hold one message each (many domains), a statement per lane dominated claiming.
+    claimHeads: db.prepare(
+      `UPDATE messages SET state = 'inflight', lease_until = ?, updated_at = ?
+       WHERE seq IN (SELECT (SELECT m.seq FROM messages m
+                             WHERE m.queue = lane.value ->> 0 AND m.domain = lane.value ->> 1 AND m.state = 'ready' AND m.domain <> ''
+                             ORDER BY m.seq LIMIT 1)
+                     FROM json_each(?) AS lane)
+       RETURNING *`,
+    ),
     finishInflight: db.prepare(
       `UPDATE messages SET state = ?, attempts = COALESCE(?, attempts), last_error = ?, lease_until = NULL, updated_at = ?
        WHERE seq = ? AND state = 'inflight' RETURNING queue, domain`,
