@@ -106,4 +106,36 @@ describe('GET /dashboard', () => {
     expect(problems.filter((text) => /Content Security Policy|Refused/i.test(text))).toEqual([]);
     expect(problems.filter((text) => !/Failed to load resource/.test(text))).toEqual([]);
   });
+
+  it.runIf(runBrowser)('lists dead letters and replays the selected one after asking', { timeout: 90_000 }, async () => {
+    let status = 404;
+    const target = await new Sink(() => ({ status })).start();
+    sinks.push(target);
+    sluice = await startSluice({ network: { allowPrivate: true } });
+    const created = await sluice.api('POST', '/v1/messages/batch', { messages: [{ url: `${target.origin}/one` }, { url: `${target.origin}/two` }] });
+    const [one, two] = created.body.messages.map((m: { id: string }) => m.id) as string[];
+    await eventually(async () => (await sluice!.api('GET', '/v1/queues/outbound/dead')).body.messages.length === 2, 'two dead letters');
+    status = 200;
+
+    browser = await launch();
+    const page = await browser.newPage();
+    await page.goto(`${sluice.url}/dashboard`);
+    await page.fill('#key-input', sluice.key);
+    await page.click('#connect');
+    await expect.poll(() => page.locator('#dead-queue option').allTextContents(), { timeout: 15_000 }).toContain('outbound');
+    await page.selectOption('#dead-queue', 'outbound');
+    await page.click('#dead-form button[type="submit"]');
+    await expect.poll(() => page.locator('#dead-table tbody .dead-pick').count(), { timeout: 10_000 }).toBe(2);
+    expect(await page.isDisabled('#replay-selected')).toBe(true);
+    await page.check(`#dead-table .dead-pick[value="${one}"]`);
+    await page.click('#replay-selected');
+    // nothing happens before the question is answered
+    expect(await page.locator('#replay-question').textContent()).toContain('Replay 1 selected');
+    expect(target.arrivals.filter((a) => a.url === '/one')).toHaveLength(1);
+    await page.click('#replay-yes');
+    await expect.poll(() => page.locator('#dead-status').textContent(), { timeout: 10_000 }).toContain('Replayed 1 message(s)');
+    await eventually(async () => (await sluice!.api('GET', `/v1/messages/${one}`)).body.state === 'delivered', 'the replayed one delivered');
+    expect((await sluice.api('GET', `/v1/messages/${two}`)).body.state).toBe('dead');
+    await expect.poll(() => page.locator('#dead-table tbody .dead-pick').count(), { timeout: 10_000 }).toBe(1);
+  });
 });
