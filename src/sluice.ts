@@ -190,12 +190,20 @@ export class Sluice {
       const result = results[index]!;
       if (result.duplicate) return;
       this.queues.noteAppended(message.queue, 1);
-      if (message.deliverAt > now) this.dueTimer.hint(message.domain === '' ? message.deliverAt : message.deliverAt - PUSH_WAKE_LEAD_MS);
+      if (message.deliverAt > now) this.hintDue(message.deliverAt, message.domain !== '');
       else if (message.domain === '') readyQueues.add(message.queue);
       else lanes.push({ queue: message.queue, domain: message.domain });
     });
     for (const queue of readyQueues) this.waiters.notify(queue);
     if (lanes.length > 0) this.dispatcher?.wakeLanes(lanes);
+  }
+
+  /**
+   * A message is stored as due at `deliverAt`: make sure the due timer wakes in time — for a push
+   * message, early enough to claim it ahead (PUSH_WAKE_LEAD_MS).
+   */
+  hintDue(deliverAt: number, push: boolean): void {
+    this.dueTimer.hint(push ? deliverAt - PUSH_WAKE_LEAD_MS : deliverAt);
   }
 
   private async wake(now: number): Promise<void> {

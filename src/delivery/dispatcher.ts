@@ -488,7 +488,7 @@ export class Dispatcher {
   private hintRetries(batch: DeliveryOutcome[]): void {
     let earliest = Number.POSITIVE_INFINITY;
     for (const outcome of batch) if (outcome.kind === 'retry' && outcome.deliverAt < earliest) earliest = outcome.deliverAt;
-    if (Number.isFinite(earliest)) this.app.dueTimer.hint(earliest - PUSH_WAKE_LEAD_MS);
+    if (Number.isFinite(earliest)) this.app.hintDue(earliest, true);
   }
 
   private releaseBuffers(domain: DomainState): void {

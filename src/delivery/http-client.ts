@@ -132,7 +132,7 @@ export class DeliveryClient {
         exchange,
       );
     } catch (error) {
-      exchange.fail(error);
+      exchange.end(error);
     }
     const outcome = await exchange.done;
     // undici hands the connection back to its pool only after the response has ended; a request
@@ -214,38 +214,32 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     if (this.discarded > DISCARD_LIMIT_BYTES) {
       // Not worth downloading: answer with what we have and close this connection.
-      this.finish();
+      this.end();
       controller.abort(new Error('response body too long to drain'));
     }
   }
 
   onResponseEnd(): void {
-    this.finish();
+    this.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    this.fail(error);
+    this.end(error);
   }
 
-  fail(error: unknown): void {
+  /** The exchange is over, with an error or not; what was learnt before an error (the status, say) is kept. */
+  end(error?: unknown): void {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
-    this.settle({ partial: this.withBody(), error });
-  }
-
-  private finish(): void {
-    if (this.settled) return;
-    this.settled = true;
-    clearTimeout(this.timer);
-    this.settle({ partial: this.withBody() });
+    this.settle(error === undefined ? { partial: this.withBody() } : { partial: this.withBody(), error });
   }
 
   private expire(): void {
     if (this.settled) return;
     this.expired = true;
     const error = new Error(`no complete response within ${this.timeoutMs} ms`);
-    this.fail(error);
+    this.end(error);
     this.controller?.abort(error);
   }
 
@@ -352,10 +346,10 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
 }
 
 /** Turn whatever undici, net or the guard threw into a result error. */
-function describeFailure(error: unknown, deadline: Exchange, request: DeliveryRequest): NonNullable<DeliveryResult['error']> {
+function describeFailure(error: unknown, exchange: Exchange, request: DeliveryRequest): NonNullable<DeliveryResult['error']> {
   const refused = findCause(error, (cause): cause is SsrfRefusedError => cause instanceof SsrfRefusedError);
   if (refused) return { code: 'ssrf_refused', message: refused.message };
-  if (deadline.expired) return { code: 'timeout', message: `no complete response within ${deadline.timeoutMs} ms` };
+  if (exchange.expired) return { code: 'timeout', message: `no complete response within ${exchange.timeoutMs} ms` };
   const code = errorCode(error);
   if (code === 'UND_ERR_CONNECT_TIMEOUT') {
     const limit = request.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;

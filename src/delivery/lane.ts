@@ -16,8 +16,8 @@ export class Lane {
   inFlight = 0;
   /**
    * Claimed a little before their deliverAt (see PUSH_LEAD_MS), sorted by (deliverAt, seq): they
-   * join the buffer, in seq order, when their time comes, so each goes out from memory at its moment instead of after a store
-   * round trip.
+   * join the buffer, in seq order, when their time comes, so each goes out from memory at its
+   * moment instead of after a store round trip.
    */
   early: StoredMessage[] = [];
   /** The early due time the dispatcher last set a wake-up for (so it sets one per time, not per look). */

@@ -31,6 +31,13 @@ type Payload = { headers: string; body: Buffer };
 
 const laneKeyOf = (queue: string, domain: string): string => `${queue}\u0000${domain}`;
 
+/** A state row completed with its payload (none found: no headers, an empty body). */
+function withPayload(row: MessageRow, payload: Payload | undefined): MessageRow {
+  row.headers = payload?.headers ?? '[]';
+  row.body = payload?.body ?? Buffer.alloc(0);
+  return row;
+}
+
 /** Most rows one wake() pass moves; it loops until done. */
 const WAKE_CHUNK = 5_000;
 
@@ -203,8 +210,9 @@ export class SqliteStore implements Store {
     const laneKeys = new Set<string>();
     const noteReady = (queue: string, domain: string) => {
       report.queues.add(queue);
-      if (domain !== '' && !laneKeys.has(`${queue}\u0000${domain}`)) {
-        laneKeys.add(`${queue}\u0000${domain}`);
+      const key = laneKeyOf(queue, domain);
+      if (domain !== '' && !laneKeys.has(key)) {
+        laneKeys.add(key);
         report.lanes.push({ queue, domain });
       }
     };
@@ -300,10 +308,7 @@ export class SqliteStore implements Store {
 
   /** A state row returned by an UPDATE, completed with its payload (read by primary key). */
   private withPayload(row: MessageRow): MessageRow {
-    const payload = this.sql.payloadOf.get(row.seq) as Payload | undefined;
-    row.headers = payload?.headers ?? '[]';
-    row.body = payload?.body ?? Buffer.alloc(0);
-    return row;
+    return withPayload(row, this.sql.payloadOf.get(row.seq) as Payload | undefined);
   }
 
   /**
@@ -320,9 +325,7 @@ export class SqliteStore implements Store {
     let at = 0;
     for (const row of rows) {
       while (at < payloads.length && payloads[at]!.seq < row.seq) at += 1;
-      const payload = payloads[at]?.seq === row.seq ? payloads[at] : undefined;
-      row.headers = payload?.headers ?? '[]';
-      row.body = payload?.body ?? Buffer.alloc(0);
+      withPayload(row, payloads[at]?.seq === row.seq ? payloads[at] : undefined);
     }
     return rows;
   }
