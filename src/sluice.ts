@@ -19,7 +19,7 @@ import { createLogger, type Logger } from './observe/logger.js';
 import { PullWaiters } from './queues/pull-waiters.js';
 import { QueueRegistry } from './queues/registry.js';
 import { DueTimer } from './scheduler/due-timer.js';
-import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { ThreadedStore } from './store/sqlite/store-thread.js';
 import type { Store, WakeReport } from './store/store.js';
 import type { AppendResult, LaneRef, NewMessage } from './store/types.js';
 import { Dispatcher, PUSH_LEAD_MS, PUSH_WAKE_LEAD_MS } from './delivery/dispatcher.js';
@@ -77,7 +77,7 @@ export class Sluice {
     this.config = loaded.config;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? createLogger(loaded.config.log.level);
-    this.store = new SqliteStore(loaded.sqlitePath, loaded.config.storage.durability);
+    this.store = ThreadedStore.open(loaded.sqlitePath, loaded.config.storage.durability);
     this.writer = new GroupCommitWriter(this.store, this.clock, loaded.config.storage.maxBatch);
     this.queues = new QueueRegistry(this.store);
     this.apiBodyLimit = Math.max(loaded.config.server.maxBodyBytes, 32 * 1024 * 1024);
@@ -207,8 +207,7 @@ export class Sluice {
   }
 
   private async wake(now: number): Promise<void> {
-    const maxReceivesOf = (queue: string) => this.queues.get(queue)?.config.maxReceives ?? 10;
-    const report: WakeReport = await this.store.wake(now, maxReceivesOf, PUSH_LEAD_MS);
+    const report: WakeReport = await this.store.wake(now, this.queues.maxReceives(), PUSH_LEAD_MS);
     for (const queue of report.queues) this.waiters.notify(queue);
     if (report.lanes.length > 0) this.dispatcher?.wakeLanes(report.lanes);
     for (const dead of report.dead) this.events.emit('dead', { ...dead, reason: 'receives exhausted' });

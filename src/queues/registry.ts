@@ -78,6 +78,11 @@ export class QueueRegistry {
     return [...this.queues.values()];
   }
 
+  /** Each queue's maxReceives, as the store's wake() takes it. */
+  maxReceives(): Map<string, number> {
+    return new Map([...this.queues.values()].map((queue) => [queue.name, queue.config.maxReceives]));
+  }
+
   /** Messages waiting in a queue (scheduled, ready, leased, in flight), as of the last refresh plus appends since. */
   depth(name: string): number {
     const states = this.counts.get(name)?.states;

@@ -66,8 +66,9 @@ export interface Store {
    * Scheduled messages whose time has come become ready; expired leases become ready (or dead).
    * Push messages (those with a domain) due within `pushLeadMs` become ready already: the dispatcher
    * claims them a moment early and holds each until its deliverAt. Pull messages never do.
+   * `maxReceives` gives each pull queue's limit (DEFAULT_MAX_RECEIVES for a queue not in it).
    */
-  wake(now: number, maxReceivesOf: (queue: string) => number, pushLeadMs?: number): Promise<WakeReport>;
+  wake(now: number, maxReceives: ReadonlyMap<string, number>, pushLeadMs?: number): Promise<WakeReport>;
   /** The earliest future moment `wake` (with the same lead) would do something, or undefined. */
   nextWakeAt(pushLeadMs?: number): Promise<number | undefined>;
 

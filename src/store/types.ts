@@ -20,6 +20,9 @@ export const MESSAGE_STATES: readonly MessageState[] = [
   'cancelled',
 ];
 
+/** Receives a pull message may have before it goes to dead, for a queue whose limit is not known. */
+export const DEFAULT_MAX_RECEIVES = 10;
+
 /** States in which a message still counts toward its queue's depth. */
 export const PENDING_STATES: readonly MessageState[] = ['scheduled', 'ready', 'leased', 'inflight'];
 

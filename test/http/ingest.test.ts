@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { createHmac } from 'node:crypto';
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -114,14 +115,21 @@ describe('POST /in/{source}', () => {
 
   it('answers 503 with Retry-After, never 2xx, when storage cannot commit', async () => {
     sluice = await startSluice();
-    const { db } = sluice.app.store as unknown as { db: { pragma(sql: string): unknown } };
-    db.pragma('query_only = 1'); // every write now fails, as on a full or read-only disk
-    const refused = await post('/in/default', '{}');
-    expect(refused.status).toBe(503);
-    expect(refused.headers.get('retry-after')).toBe('1');
-    expect(((await refused.json()) as { code: string }).code).toBe('SLUICE_ERR_STORAGE_UNAVAILABLE');
-    db.pragma('query_only = 0');
+    // Another process holds the database's write lock: Sluice's commit waits out its busy timeout (5 s), then fails.
+    const locker = new Database(sluice.app.loaded.sqlitePath);
+    locker.exec('BEGIN IMMEDIATE');
+    try {
+      const refused = await post('/in/default', '{}');
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(((await refused.json()) as { code: string }).code).toBe('SLUICE_ERR_STORAGE_UNAVAILABLE');
+    } finally {
+      locker.exec('ROLLBACK');
+      locker.close();
+    }
     expect((await post('/in/default', '{}')).status).toBe(202);
+    const stored = await sluice.api('POST', '/v1/queues/default/pull', { max: 10 });
+    expect(stored.body.messages).toHaveLength(1); // the refused request left nothing behind
   });
 
   it("answers with the source's configured response", async () => {

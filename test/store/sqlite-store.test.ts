@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { ThreadedStore } from '../../src/store/sqlite/store-thread.js';
 import { newMessage, storeContract } from './store-contract.js';
 
 function tempStore() {
@@ -12,6 +13,12 @@ function tempStore() {
 }
 
 storeContract('sqlite', async () => tempStore());
+
+storeContract('sqlite on its own thread', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-store-'));
+  const store = ThreadedStore.open(join(dir, 'sluice.db'), 'fsync');
+  return { store, cleanup: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); } };
+});
 
 it('keeps depth counts across a reopen without scanning messages', async () => {
   const { store, dir } = tempStore();

@@ -2,6 +2,9 @@ import { describe, expect, it, beforeEach, afterEach } from 'vitest';
 import type { Store } from '../../src/store/store.js';
 import type { NewMessage } from '../../src/store/types.js';
 
+/** Every queue's maxReceives, as wake() takes it. */
+const limits = (maxReceives: number) => new Map([['q', maxReceives]]);
+
 /** A message with sensible defaults for store tests. */
 export function newMessage(overrides: Partial<NewMessage> = {}): NewMessage {
   return {
@@ -68,12 +71,12 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       const appended = await store.appendMessages([newMessage(), newMessage()], 1_000);
       await store.leaseBatch('q', 2, 100, 1_000);
       expect(await store.nextWakeAt()).toBe(1_100);
-      const report = await store.wake(1_100, () => 5);
+      const report = await store.wake(1_100, limits(5));
       expect([...report.queues]).toEqual(['q']);
       const again = await store.leaseBatch('q', 2, 100, 1_200);
       expect(ids(again)).toEqual(ids(appended));
       expect(again[0]!.attempts).toBe(2);
-      const dead = await store.wake(1_300, () => 2);
+      const dead = await store.wake(1_300, limits(2));
       expect(dead.dead.map((d) => d.id)).toEqual(ids(appended));
       expect((await store.queueCounts()).get('q')!.states.dead).toBe(2);
     });
@@ -82,8 +85,8 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       const [later] = await store.appendMessages([newMessage({ deliverAt: 5_000 })], 1_000);
       expect((await store.getMessage(later!.id))?.state).toBe('scheduled');
       expect(await store.nextWakeAt()).toBe(5_000);
-      expect((await store.wake(4_999, () => 10)).queues.size).toBe(0);
-      expect((await store.wake(5_000, () => 10)).queues.has('q')).toBe(true);
+      expect((await store.wake(4_999, limits(10))).queues.size).toBe(0);
+      expect((await store.wake(5_000, limits(10))).queues.has('q')).toBe(true);
       expect((await store.getMessage(later!.id))?.state).toBe('ready');
     });
 
@@ -152,7 +155,7 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       const [claimed] = await store.claimLanes([{ lane: { queue: 'p', domain: 'a.test' }, max: 1 }], 100_000, 1_000);
       await store.completeDeliveries([{ id: claimed![0]!.id, kind: 'retry', deliverAt: 9_000, countsAsAttempt: true }], 1_000);
       await store.cancel(later!.id, 1_000);
-      await store.wake(5_000, () => 10);
+      await store.wake(5_000, limits(10));
       expect((await store.domainBacklog()).get('a.test')).toEqual({ ready: 1, scheduled: 1 });
       await store.claimLanes([{ lane: { queue: 'p', domain: 'b.test' }, max: 5 }], 100_000, 1_000);
       expect((await store.domainBacklog()).has('b.test')).toBe(false);
@@ -187,7 +190,7 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       await store.completeDeliveries([{ id: m!.id, kind: 'retry', deliverAt: 1_020, countsAsAttempt: true }], 1_050);
       expect((await store.getMessage(m!.id))?.state).toBe('scheduled');
       expect(await store.nextWakeAt()).toBe(1_020);
-      const report = await store.wake(1_050, () => 10);
+      const report = await store.wake(1_050, limits(10));
       expect(report.lanes).toEqual([{ queue: 'p', domain: 'a.test' }]);
       expect((await store.getMessage(m!.id))?.state).toBe('ready');
     });
@@ -199,13 +202,13 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       );
       expect(await store.nextWakeAt(100)).toBe(1_100);
       expect(await store.nextWakeAt()).toBe(1_200);
-      const early = await store.wake(1_100, () => 10, 250);
+      const early = await store.wake(1_100, limits(10), 250);
       expect(early.lanes).toEqual([{ queue: 'p', domain: 'a.test' }]);
       expect([...early.queues]).toEqual(['p']);
       expect((await store.getMessage(push!.id))?.state).toBe('ready');
       expect((await store.getMessage(pull!.id))?.state).toBe('scheduled');
       expect(await store.nextWakeAt(100)).toBe(1_200);
-      await store.wake(1_200, () => 10, 250);
+      await store.wake(1_200, limits(10), 250);
       expect((await store.getMessage(pull!.id))?.state).toBe('ready');
     });
 

@@ -18,6 +18,7 @@ import type {
   StoredMessage,
   TenantRecord,
 } from '../types.js';
+import { DEFAULT_MAX_RECEIVES } from '../types.js';
 import { SqliteCatalog } from './catalog.js';
 import { openDatabase, type Durability } from './database.js';
 import { WalSync } from './wal-sync.js';
@@ -205,7 +206,7 @@ export class SqliteStore implements Store {
 
   // ── time ────────────────────────────────────────────────────
 
-  async wake(now: number, maxReceivesOf: (queue: string) => number, pushLeadMs = 0): Promise<WakeReport> {
+  async wake(now: number, maxReceives: ReadonlyMap<string, number>, pushLeadMs = 0): Promise<WakeReport> {
     const report: WakeReport = { queues: new Set(), lanes: [], dead: [] };
     const laneKeys = new Set<string>();
     const noteReady = (queue: string, domain: string) => {
@@ -221,7 +222,7 @@ export class SqliteStore implements Store {
       more = this.write(() => {
         const push = this.promoteDue(this.sql.promotePushDue, now, now + pushLeadMs, noteReady);
         const pull = this.promoteDue(this.sql.promotePullDue, now, now, noteReady);
-        const expired = this.expireLeases(now, maxReceivesOf, noteReady, report);
+        const expired = this.expireLeases(now, maxReceives, noteReady, report);
         return push === WAKE_CHUNK || pull === WAKE_CHUNK || expired === WAKE_CHUNK;
       });
     }
@@ -239,14 +240,14 @@ export class SqliteStore implements Store {
 
   private expireLeases(
     now: number,
-    maxReceivesOf: (queue: string) => number,
+    maxReceives: ReadonlyMap<string, number>,
     noteReady: (queue: string, domain: string) => void,
     report: WakeReport,
   ): number {
     type Expired = { seq: number; queue: string; domain: string; state: 'leased' | 'inflight'; attempts: number };
     const rows = this.sql.expiredLeases.all(now, WAKE_CHUNK) as Expired[];
     for (const row of rows) {
-      if (row.state === 'leased' && row.attempts >= maxReceivesOf(row.queue)) {
+      if (row.state === 'leased' && row.attempts >= (maxReceives.get(row.queue) ?? DEFAULT_MAX_RECEIVES)) {
         this.sql.toDead.run('receives exhausted', now, row.seq);
         this.counts.move(row.queue, 'leased', 'dead');
         report.dead.push({ id: String(row.seq), queue: row.queue });

@@ -1,0 +1,95 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Store } from '../store.js';
+import type { Durability } from './database.js';
+import {
+  deserializeError,
+  packBodies,
+  reviveBodies,
+  STORE_METHODS,
+  type StoreMethod,
+  type StoreRequest,
+  type StoreResponse,
+} from './thread-protocol.js';
+
+type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
+
+/**
+ * The embedded SQLite store, run on a thread of its own (store-worker.ts); this side forwards every
+ * Store call to it and hands back its answer. Calls are carried out in the order they are made.
+ *
+ * Why a thread: better-sqlite3 is synchronous, so on the event loop every insert, commit and WAL
+ * checkpoint stopped all HTTP work while it ran. Measured: a third of the event loop's time under
+ * ingest load went to SQLite, and a checkpoint inside a commit held up timers for 8–15 ms about once
+ * a second, which is what made scheduled deliveries late (docs/PERFORMANCE.md). On its own thread
+ * the store works while the event loop parses the next requests and keeps its timers.
+ */
+export class ThreadedStore {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  /** Set once the thread has failed or exited: every later call fails with it. */
+  private failure: Error | undefined;
+
+  private constructor(path: string, durability: Durability) {
+    this.worker = new Worker(workerScript(), { workerData: { path, durability } });
+    this.worker.on('message', (response: StoreResponse) => this.answer(response));
+    this.worker.on('error', (error) => this.fail(error));
+    this.worker.on('exit', (code) => this.fail(new Error(`the store thread exited (code ${code})`)));
+  }
+
+  /** A Store whose work runs on its own thread. Opening errors surface on the first call. */
+  static open(path: string, durability: Durability): Store {
+    const thread = new ThreadedStore(path, durability);
+    const store = {} as Record<StoreMethod, (...args: unknown[]) => Promise<unknown>>;
+    for (const method of STORE_METHODS) store[method] = (...args) => thread.call(method, args);
+    store.close = async () => {
+      await thread.call('close', []);
+      await thread.worker.terminate();
+    };
+    return store as unknown as Store;
+  }
+
+  private call(method: StoreMethod, args: unknown[]): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    const packed = packBodies(args);
+    const request: StoreRequest = { id, method, args: packed.values };
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage(request, packed.transfer);
+    });
+  }
+
+  private answer(response: StoreResponse): void {
+    if ('error' in response && response.id === 0) {
+      this.fail(deserializeError(response.error));
+      return;
+    }
+    const pending = this.pending.get(response.id);
+    if (!pending) return;
+    this.pending.delete(response.id);
+    if ('error' in response) pending.reject(deserializeError(response.error));
+    else {
+      reviveBodies([response.value]);
+      pending.resolve(response.value);
+    }
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const pending of this.pending.values()) pending.reject(this.failure);
+    this.pending.clear();
+  }
+}
+
+/**
+ * The compiled worker script. Run from the TypeScript sources (the test suite), this module has no
+ * compiled sibling, so the build's copy in dist/ is used: `npm test` builds first.
+ */
+function workerScript(): URL {
+  const sibling = new URL('./store-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(sibling))) return sibling;
+  return new URL('../../../dist/store/sqlite/store-worker.js', import.meta.url);
+}
