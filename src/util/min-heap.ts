@@ -20,6 +20,10 @@ export class MinHeap<T> {
     return this.keys[0];
   }
 
+  peek(): T | undefined {
+    return this.values[0];
+  }
+
   pop(): T | undefined {
     if (this.keys.length === 0) return undefined;
     const top = this.values[0];

@@ -31,6 +31,27 @@ it('keeps depth counts across a reopen without scanning messages', async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+it('restores open pull leases after a restart: same deadline, same receipts, counts kept', async () => {
+  const { store, dir } = tempStore();
+  const appended = await store.appendMessages([newMessage(), newMessage(), newMessage()], 1_000);
+  const [a, b] = await store.leaseBatch('q', 2, 1_000, 1_000);
+  await store.extend('q', [b!.receipt], 9_000, 1_500);
+  await store.close();
+
+  const reopened = new SqliteStore(join(dir, 'sluice.db'), 'os');
+  expect((await reopened.queueCounts()).get('q')?.states).toMatchObject({ ready: 1, leased: 2 });
+  expect((await reopened.leaseBatch('q', 10, 1_000, 1_600)).map((m) => m.id)).toEqual([appended[2]!.id]);
+  expect(await reopened.nextWakeAt()).toBe(2_000);
+  expect((await reopened.ack('q', [a!.receipt], 1_700)).acked).toBe(1);
+  expect(await reopened.getMessage(b!.id)).toMatchObject({ state: 'leased', leaseUntil: 10_500, attempts: 1 });
+  await reopened.wake(10_500, new Map());
+  expect(await reopened.getMessage(b!.id)).toMatchObject({ state: 'ready', attempts: 1 });
+  expect((await reopened.queueCounts()).get('q')?.states).toMatchObject({ ready: 2, leased: 0, acked: 1 });
+  expect(reopened.db.prepare('SELECT COUNT(*) AS n FROM pull_leases').get()).toEqual({ n: 0 }); // no lease open, no row left
+  await reopened.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
 it('rolls back a failed batch whole, counts included', async () => {
   const { store, cleanup } = tempStore();
   const bad = newMessage({ queue: null as unknown as string });

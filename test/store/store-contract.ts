@@ -81,6 +81,40 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect((await store.queueCounts()).get('q')!.states.dead).toBe(2);
     });
 
+    it('shows a leased message as leased everywhere: read, counts, lists, and it cannot be cancelled', async () => {
+      const [first, second] = await store.appendMessages([newMessage(), newMessage()], 1_000);
+      const [leased] = await store.leaseBatch('q', 1, 5_000, 1_000);
+      expect(await store.getMessage(first!.id)).toMatchObject({ state: 'leased', attempts: 1, leaseUntil: 6_000 });
+      expect((await store.queueCounts()).get('q')).toMatchObject({ states: { ready: 1, leased: 1 }, oldestReadyAt: 1_000 });
+      expect(ids(await store.listMessages({ state: 'leased', limit: 10 }))).toEqual([first!.id]);
+      expect(ids(await store.listMessages({ state: 'ready', limit: 10 }))).toEqual([second!.id]);
+      expect(await store.cancel(first!.id, 1_001)).toBe('leased');
+      expect((await store.ack('q', [leased!.receipt], 1_002)).acked).toBe(1);
+      expect(await store.getMessage(first!.id)).toMatchObject({ state: 'acked', attempts: 1 });
+    });
+
+    it('a nacked message goes out again before newer ones, with its receive counted', async () => {
+      const appended = await store.appendMessages([newMessage(), newMessage(), newMessage()], 1_000);
+      const [a] = await store.leaseBatch('q', 1, 5_000, 1_000);
+      const [b] = await store.leaseBatch('q', 1, 5_000, 1_000);
+      expect((await store.nack('q', [a!.receipt, a!.receipt], 0, 1_001, 10)).requeued).toBe(1);
+      const next = await store.leaseBatch('q', 5, 5_000, 1_002);
+      expect(ids(next)).toEqual([appended[0]!.id, appended[2]!.id]);
+      expect(next[0]!.attempts).toBe(2);
+      expect((await store.extend('q', [b!.receipt, a!.receipt], 60_000, 1_003)).stale).toEqual([a!.receipt]);
+      expect((await store.getMessage(b!.id))?.leaseUntil).toBe(61_003);
+    });
+
+    it('leases a message whose id was used before (the newest row was purged)', async () => {
+      const [only] = await store.appendMessages([newMessage()], 1_000);
+      const [leased] = await store.leaseBatch('q', 1, 5_000, 1_000);
+      await store.ack('q', [leased!.receipt], 1_000);
+      expect(await store.purge(2_000, 2_000, 100)).toBe(1);
+      await store.appendMessages([newMessage()], 3_000);
+      expect(await store.leaseBatch('q', 1, 5_000, 3_000)).toHaveLength(1);
+      void only;
+    });
+
     it('promotes scheduled messages when due, not before', async () => {
       const [later] = await store.appendMessages([newMessage({ deliverAt: 5_000 })], 1_000);
       expect((await store.getMessage(later!.id))?.state).toBe('scheduled');

@@ -121,4 +121,19 @@ CREATE INDEX messages_scheduled_push ON messages(deliver_at) WHERE state = 'sche
 CREATE INDEX messages_scheduled_pull ON messages(deliver_at) WHERE state = 'scheduled' AND domain = '';
 `,
   },
+  {
+    // Pull leases are held in memory (pull-leases.ts); a leased message's row stays 'ready'. One row
+    // per leased batch (and per extend) records its token, deadline and messages, so a restart
+    // restores open leases instead of handing their messages out again at once.
+    version: 3,
+    sql: `
+CREATE TABLE pull_leases (
+  token TEXT    NOT NULL,
+  queue TEXT    NOT NULL,
+  until INTEGER NOT NULL,
+  seqs  TEXT    NOT NULL                 -- JSON array of messages.seq
+);
+CREATE INDEX pull_leases_token ON pull_leases(token);
+`,
+  },
 ];

@@ -22,6 +22,7 @@ import { DEFAULT_MAX_RECEIVES } from '../types.js';
 import { SqliteCatalog } from './catalog.js';
 import { openDatabase, type Durability } from './database.js';
 import { WalSync } from './wal-sync.js';
+import { PullLeases, type PullLease } from './pull-leases.js';
 import { QueueCountsLedger } from './queue-counts.js';
 import { parseId, parseReceipt, toAttempt, toStoredMessage, type AttemptRow, type MessageRow } from './rows.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -52,6 +53,7 @@ export class SqliteStore implements Store {
   private readonly sql: Statements;
   private readonly counts: QueueCountsLedger;
   private readonly catalog: SqliteCatalog;
+  private readonly leases = new PullLeases();
   /** fsync durability: acknowledged writes wait for an fsync of the WAL, off the event loop. */
   private readonly walSync: WalSync | undefined;
   /** Where the retention sweep goes on from. */
@@ -64,6 +66,7 @@ export class SqliteStore implements Store {
     this.catalog = new SqliteCatalog(this.db);
     const onDisk = path !== ':memory:';
     this.walSync = onDisk && durability === 'fsync' ? new WalSync(`${path}-wal`) : undefined;
+    this.restoreLeases();
   }
 
   /** Resolves once every commit made so far is on disk (a no-op with `durability: os`). */
@@ -129,6 +132,7 @@ export class SqliteStore implements Store {
       message.retry ?? null,
     );
     const seq = Number(info.lastInsertRowid);
+    if (message.domain === '') this.leases.rewind(message.queue, seq); // a reused seq below the scan start
     this.sql.insertPayload.run(seq, JSON.stringify(message.headers), message.body);
     if (message.dedupe) this.sql.upsertDedupe.run(message.dedupe.scope, message.dedupe.key, seq, message.dedupe.expiresAt);
     this.counts.move(message.queue, undefined, state, 1, message.domain);
@@ -139,68 +143,123 @@ export class SqliteStore implements Store {
 
   async leaseBatch(queue: string, max: number, visibilityMs: number, now: number): Promise<LeasedMessage[]> {
     const token = randomBytes(8).toString('hex');
-    const rows = this.write(() => {
-      const leased = this.sql.leaseBatch.all(token, now + visibilityMs, now, queue, max) as MessageRow[];
-      this.counts.move(queue, 'ready', 'leased', leased.length);
-      return leased;
-    });
-    rows.sort((a, b) => a.seq - b.seq);
-    return this.withPayloads(rows).map((row) => ({ ...toStoredMessage(row), receipt: `${row.seq}.${token}` }));
+    const until = now + visibilityMs;
+    const { rows, next } = this.readUnleased(queue, max);
+    if (rows.length === 0) return [];
+    this.write(() => this.sql.insertPullLease.run(token, queue, until, JSON.stringify(rows.map((row) => row.seq))));
+    this.leases.scanned(queue, next);
+    for (const row of rows) this.leases.add({ seq: row.seq, queue, token, until, attempts: row.attempts + 1 });
+    return this.withPayloads(rows).map((row) => ({ ...this.present(toStoredMessage(row)), receipt: `${row.seq}.${token}` }));
+  }
+
+  /**
+   * Up to `max` ready rows of `queue` that are not leased, oldest first, read from the queue's scan
+   * start; `next` is where the following read may start once these are leased.
+   */
+  private readUnleased(queue: string, max: number): { rows: MessageRow[]; next: number } {
+    const rows: MessageRow[] = [];
+    let next = this.leases.scanFrom(queue);
+    while (rows.length < max) {
+      const page = this.sql.readyFrom.all(queue, next, max - rows.length) as MessageRow[];
+      for (const row of page) if (!this.leases.isLeased(row.seq)) rows.push(row);
+      if (page.length === 0) break;
+      next = page.at(-1)!.seq + 1;
+    }
+    return { rows, next };
   }
 
   async ack(queue: string, receipts: string[], now: number): Promise<AckResult> {
-    return this.write(() => {
-      const stale: string[] = [];
-      let acked = 0;
-      for (const receipt of receipts) {
-        const lease = parseReceipt(receipt);
-        const done = lease ? this.sql.ack.run(now, lease.seq, queue, lease.token).changes : 0;
-        if (done > 0) acked += 1;
-        else stale.push(String(receipt));
-      }
-      this.counts.move(queue, 'leased', 'acked', acked);
-      return { acked, stale };
+    const { held, stale } = this.holdings(queue, receipts);
+    this.endLeases(held, (lease) => {
+      this.sql.settleLease.run('acked', null, lease.attempts, null, now, lease.seq);
+      this.counts.move(queue, 'ready', 'acked');
     });
+    return { acked: held.length, stale };
   }
 
   async nack(queue: string, receipts: string[], delayMs: number, now: number, maxReceives: number) {
-    return this.write(() => {
-      const stale: string[] = [];
-      const dead: string[] = [];
-      let requeued = 0;
-      for (const receipt of receipts) {
-        const lease = parseReceipt(receipt);
-        const row = lease && (this.sql.findLease.get(lease.seq, queue, lease.token) as { attempts: number } | undefined);
-        if (!lease || !row) {
-          stale.push(String(receipt));
-          continue;
-        }
-        if (row.attempts >= maxReceives) {
-          this.sql.toDead.run('receives exhausted', now, lease.seq);
-          this.counts.move(queue, 'leased', 'dead');
-          dead.push(String(lease.seq));
-          continue;
-        }
-        const state: MessageState = delayMs > 0 ? 'scheduled' : 'ready';
-        this.sql.requeue.run(state, now + delayMs, now, lease.seq);
-        this.counts.move(queue, 'leased', state);
-        requeued += 1;
+    const { held, stale } = this.holdings(queue, receipts);
+    const dead: string[] = [];
+    this.endLeases(held, (lease) => {
+      if (lease.attempts >= maxReceives) {
+        this.sql.settleLease.run('dead', null, lease.attempts, 'receives exhausted', now, lease.seq);
+        this.counts.move(queue, 'ready', 'dead');
+        dead.push(String(lease.seq));
+      } else if (delayMs > 0) {
+        this.sql.settleLease.run('scheduled', now + delayMs, lease.attempts, null, now, lease.seq);
+        this.counts.move(queue, 'ready', 'scheduled');
+      } else {
+        this.sql.settleLease.run('ready', null, lease.attempts, null, now, lease.seq);
+        this.leases.rewind(queue, lease.seq);
       }
-      return { requeued, dead, stale };
     });
+    return { requeued: held.length - dead.length, dead, stale };
   }
 
   async extend(queue: string, receipts: string[], visibilityMs: number, now: number) {
-    return this.write(() => {
-      const stale: string[] = [];
-      let extended = 0;
-      for (const receipt of receipts) {
-        const lease = parseReceipt(receipt);
-        const done = lease ? this.sql.extend.run(now + visibilityMs, now, lease.seq, queue, lease.token).changes : 0;
-        if (done > 0) extended += 1;
-        else stale.push(String(receipt));
+    const { held, stale } = this.holdings(queue, receipts);
+    const until = now + visibilityMs;
+    const byToken = new Map<string, number[]>();
+    for (const lease of held) byToken.set(lease.token, [...(byToken.get(lease.token) ?? []), lease.seq]);
+    this.write(() => {
+      for (const [token, seqs] of byToken) this.sql.insertPullLease.run(token, queue, until, JSON.stringify(seqs));
+    });
+    for (const lease of held) this.leases.extend(lease, until);
+    return { extended: held.length, stale };
+  }
+
+  /** The open leases that receipts name (each once), and the receipts that hold none. */
+  private holdings(queue: string, receipts: string[]): { held: PullLease[]; stale: string[] } {
+    const held = new Set<PullLease>();
+    const stale: string[] = [];
+    for (const receipt of receipts) {
+      const parsed = parseReceipt(receipt);
+      const lease = parsed && this.leases.holding(queue, parsed.seq, parsed.token);
+      if (lease && !held.has(lease)) held.add(lease);
+      else stale.push(String(receipt));
+    }
+    return { held: [...held], stale };
+  }
+
+  /**
+   * End leases in one transaction: `settle` writes each message's new state, and the stored lease
+   * rows of tokens with nothing left open go. Memory follows only once the commit succeeded.
+   */
+  private endLeases(leases: PullLease[], settle: (lease: PullLease) => void): void {
+    if (leases.length === 0) return;
+    this.write(() => {
+      for (const lease of leases) settle(lease);
+      for (const token of this.leases.closedTokens(leases)) this.sql.deletePullLease.run(token);
+    });
+    for (const lease of leases) this.leases.end(lease);
+  }
+
+  /** A message as callers see it: a row that is ready in the database but leased in memory is leased. */
+  private present<T extends StoredMessage>(message: T): T {
+    const lease = this.leases.get(Number(message.id));
+    if (!lease || message.state !== 'ready') return message;
+    return { ...message, state: 'leased', attempts: lease.attempts, leaseUntil: lease.until };
+  }
+
+  /** At open: the leases stored before a restart are open again, with their deadlines. */
+  private restoreLeases(): void {
+    type Stored = { token: string; queue: string; until: number; seqs: string };
+    const found = new Map<number, PullLease>();
+    for (const row of this.sql.allPullLeases.all() as Stored[]) {
+      for (const seq of JSON.parse(row.seqs) as number[]) {
+        const previous = found.get(seq);
+        if (previous?.token === row.token) previous.until = Math.max(previous.until, row.until);
+        else if (!previous) {
+          const ready = this.sql.readyState.get(seq, row.queue) as { attempts: number } | undefined;
+          if (ready) found.set(seq, { seq, queue: row.queue, token: row.token, until: row.until, attempts: ready.attempts + 1 });
+        }
       }
-      return { extended, stale };
+    }
+    for (const lease of found.values()) this.leases.add(lease);
+    const open = new Set([...found.values()].map((lease) => lease.token));
+    const tokens = new Set((this.sql.allPullLeases.all() as Stored[]).map((row) => row.token));
+    this.write(() => {
+      for (const token of tokens) if (!open.has(token)) this.sql.deletePullLease.run(token);
     });
   }
 
@@ -219,19 +278,50 @@ export class SqliteStore implements Store {
     };
     let more = true;
     while (more) {
-      more = this.write(() => {
-        const push = this.promoteDue(this.sql.promotePushDue, now, now + pushLeadMs, noteReady);
-        const pull = this.promoteDue(this.sql.promotePullDue, now, now, noteReady);
-        const expired = this.expireLeases(now, maxReceives, noteReady, report);
-        return push === WAKE_CHUNK || pull === WAKE_CHUNK || expired === WAKE_CHUNK;
-      });
+      const leases = this.leases.expired(now, WAKE_CHUNK);
+      try {
+        more = this.write(() => {
+          const push = this.promoteDue(this.sql.promotePushDue, now, now + pushLeadMs, noteReady);
+          const pull = this.promoteDue(this.sql.promotePullDue, now, now, noteReady);
+          const expired = this.expireLeases(now, maxReceives, noteReady, report);
+          this.expirePullLeases(leases, now, maxReceives, noteReady, report);
+          return push === WAKE_CHUNK || pull === WAKE_CHUNK || expired === WAKE_CHUNK || leases.length === WAKE_CHUNK;
+        });
+      } catch (error) {
+        for (const lease of leases) this.leases.extend(lease, lease.until); // still open: keep it due
+        throw error;
+      }
+      for (const lease of leases) this.leases.end(lease);
     }
     return report;
   }
 
+  /** Pull leases that ran out: the message is ready again, or dead once received maxReceives times. */
+  private expirePullLeases(
+    leases: PullLease[],
+    now: number,
+    maxReceives: ReadonlyMap<string, number>,
+    noteReady: (queue: string, domain: string) => void,
+    report: WakeReport,
+  ): void {
+    for (const lease of leases) {
+      if (lease.attempts >= (maxReceives.get(lease.queue) ?? DEFAULT_MAX_RECEIVES)) {
+        this.sql.settleLease.run('dead', null, lease.attempts, 'receives exhausted', now, lease.seq);
+        this.counts.move(lease.queue, 'ready', 'dead');
+        report.dead.push({ id: String(lease.seq), queue: lease.queue });
+        continue;
+      }
+      this.sql.settleLease.run('ready', null, lease.attempts, null, now, lease.seq);
+      this.leases.rewind(lease.queue, lease.seq);
+      noteReady(lease.queue, '');
+    }
+    for (const token of this.leases.closedTokens(leases)) this.sql.deletePullLease.run(token);
+  }
+
   private promoteDue(statement: Database.Statement, now: number, dueBy: number, noteReady: (queue: string, domain: string) => void): number {
-    const rows = statement.all(now, dueBy, WAKE_CHUNK) as { queue: string; domain: string }[];
+    const rows = statement.all(now, dueBy, WAKE_CHUNK) as { seq: number; queue: string; domain: string }[];
     for (const row of rows) {
+      if (row.domain === '') this.leases.rewind(row.queue, row.seq);
       this.counts.move(row.queue, 'scheduled', 'ready', 1, row.domain);
       noteReady(row.queue, row.domain);
     }
@@ -264,7 +354,8 @@ export class SqliteStore implements Store {
     const push = (this.sql.nextScheduledPush.get() as { at: number | null }).at;
     const pull = (this.sql.nextScheduledPull.get() as { at: number | null }).at;
     const lease = (this.sql.nextLeaseExpiry.get() as { at: number | null }).at;
-    const candidates = [push === null ? null : push - pushLeadMs, pull, lease].filter((at): at is number => at !== null);
+    const pullLease = this.leases.nextExpiry() ?? null;
+    const candidates = [push === null ? null : push - pushLeadMs, pull, lease, pullLease].filter((at): at is number => at !== null);
     return candidates.length > 0 ? Math.min(...candidates) : undefined;
   }
 
@@ -398,7 +489,7 @@ export class SqliteStore implements Store {
   async getMessage(id: string): Promise<StoredMessage | undefined> {
     const seq = parseId(id);
     const row = seq === undefined ? undefined : (this.sql.getMessage.get(seq) as MessageRow | undefined);
-    return row && toStoredMessage(row);
+    return row && this.present(toStoredMessage(row));
   }
 
   async getAttempts(id: string): Promise<AttemptRecord[]> {
@@ -408,19 +499,35 @@ export class SqliteStore implements Store {
   }
 
   async listMessages(filter: ListMessagesFilter): Promise<StoredMessage[]> {
+    // A leased pull message is a ready row with a lease in memory, so 'ready' and 'leased' read both
+    // states and keep the rows whose presented state matches, a page at a time.
+    const both = filter.state === 'ready' || filter.state === 'leased';
     const where: string[] = [];
     const params: (string | number)[] = [];
-    const add = (clause: string, value: string | number | undefined) => {
-      if (value === undefined) return;
+    const add = (clause: string, ...values: (string | number | undefined)[]) => {
+      if (values[0] === undefined) return;
       where.push(clause);
-      params.push(value);
+      params.push(...(values as (string | number)[]));
     };
     add('tenant = ?', filter.tenant);
     add('queue = ?', filter.queue);
-    add('state = ?', filter.state);
-    add('seq < ?', filter.before === undefined ? undefined : (parseId(filter.before) ?? 0));
-    const sql = `SELECT * FROM messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...params, filter.limit) as MessageRow[]).map((row) => toStoredMessage(this.withPayload(row)));
+    if (both) add(`state IN (?, ?)`, 'ready', 'leased');
+    else add('state = ?', filter.state);
+    const sql = `SELECT * FROM messages WHERE ${[...where, 'seq < ?'].join(' AND ')} ORDER BY seq DESC LIMIT ?`;
+    const statement = this.db.prepare(sql);
+    const found: StoredMessage[] = [];
+    let before = filter.before === undefined ? Number.MAX_SAFE_INTEGER : (parseId(filter.before) ?? 0);
+    while (found.length < filter.limit) {
+      const rows = statement.all(...params, before, filter.limit) as MessageRow[];
+      for (const row of rows) {
+        const leased = row.state === 'leased' || (row.state === 'ready' && this.leases.isLeased(row.seq));
+        if (both && leased !== (filter.state === 'leased')) continue;
+        if (found.length < filter.limit) found.push(this.present(toStoredMessage(this.withPayload(row))));
+      }
+      if (rows.length < filter.limit) break;
+      before = rows.at(-1)!.seq;
+    }
+    return found;
   }
 
   async cancel(id: string, now: number, withdrawn = false): Promise<MessageState | undefined> {
@@ -429,6 +536,7 @@ export class SqliteStore implements Store {
     const state = this.write((): MessageState | undefined => {
       const row = this.sql.getState.get(seq) as { queue: string; state: MessageState; domain: string } | undefined;
       if (!row) return undefined;
+      if (row.state === 'ready' && this.leases.isLeased(seq)) return 'leased';
       const cancellable = row.state === 'scheduled' || row.state === 'ready' || (withdrawn && row.state === 'inflight');
       if (!cancellable) return row.state;
       this.sql.cancel.run(now, seq);
@@ -447,7 +555,10 @@ export class SqliteStore implements Store {
           ? this.sql.replayAllDead.all(now, now, queue)
           : seqs.flatMap((seq) => this.sql.replayOneDead.all(now, now, queue, seq))
       ) as { seq: number; domain: string }[];
-      for (const row of rows) this.counts.move(queue, 'dead', 'ready', 1, row.domain);
+      for (const row of rows) {
+        this.counts.move(queue, 'dead', 'ready', 1, row.domain);
+        if (row.domain === '') this.leases.rewind(queue, row.seq);
+      }
       const domains = new Set(rows.map((row) => row.domain).filter((domain) => domain !== ''));
       return { replayed: rows.map((row) => String(row.seq)), lanes: [...domains].map((domain) => ({ queue, domain })) };
     });
@@ -484,11 +595,24 @@ export class SqliteStore implements Store {
   async queueCounts(): Promise<Map<string, QueueCounts>> {
     const snapshot = this.counts.snapshot();
     for (const [queue, counts] of snapshot) {
-      if (counts.states.ready === 0) continue;
-      const oldest = this.sql.oldestReady.get(queue) as { received_at: number } | undefined;
-      if (oldest) counts.oldestReadyAt = oldest.received_at;
+      // The ledger counts leased pull messages as the ready rows they are in the database.
+      const leased = this.leases.openIn(queue);
+      counts.states.ready -= leased;
+      counts.states.leased += leased;
+      if (counts.states.ready > 0) counts.oldestReadyAt = this.oldestUnleased(queue);
     }
     return snapshot;
+  }
+
+  /** When the oldest ready message of a queue that nobody holds a lease on arrived. */
+  private oldestUnleased(queue: string): number | undefined {
+    let from = this.leases.scanFrom(queue);
+    for (;;) {
+      const page = this.sql.readySeqsFrom.all(queue, from, 100) as { seq: number; received_at: number }[];
+      const free = page.find((row) => !this.leases.isLeased(row.seq));
+      if (free || page.length < 100) return free?.received_at;
+      from = page.at(-1)!.seq + 1;
+    }
   }
 
   async domainBacklog(): Promise<Map<string, DomainBacklog>> {

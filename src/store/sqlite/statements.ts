@@ -2,8 +2,8 @@ import type Database from 'better-sqlite3';
 
 /**
  * Every hot query, prepared once. Each is shaped for one index (see migrations.ts):
- * - leaseBatch / claimLane pick the oldest ready rows through the partial "ready" indexes and flip
- *   them in the same statement, so a batch costs one statement however large it is.
+ * - readyFrom / claimLane pick the oldest ready rows through the partial "ready" indexes; claimLane
+ *   flips them in the same statement, so a batch costs one statement however large it is.
  * - promotePushDue / promotePullDue / expiredLeases walk the partial "scheduled" and "leases" indexes
  *   from the oldest.
  * - firstLane / nextLane are a skip-scan: one seek per distinct (queue, domain), instead of
@@ -30,23 +30,18 @@ export function prepareStatements(db: Database.Database) {
     ),
     purgeDedupe: db.prepare('DELETE FROM dedupe WHERE expires_at <= ?'),
 
-    leaseBatch: db.prepare(
-      `UPDATE messages SET state = 'leased', lease_token = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
-       WHERE seq IN (SELECT seq FROM messages WHERE queue = ? AND state = 'ready' ORDER BY seq LIMIT ?)
-       RETURNING *`,
+    // Pull leases live in memory (pull-leases.ts): leasing reads ready rows from the queue's scan
+    // start, and the row is written once, when its lease ends.
+    readyFrom: db.prepare(`SELECT * FROM messages WHERE queue = ? AND state = 'ready' AND seq >= ? ORDER BY seq LIMIT ?`),
+    readySeqsFrom: db.prepare(`SELECT seq, received_at FROM messages WHERE queue = ? AND state = 'ready' AND seq >= ? ORDER BY seq LIMIT ?`),
+    settleLease: db.prepare(
+      `UPDATE messages SET state = ?, deliver_at = COALESCE(?, deliver_at), attempts = ?, last_error = COALESCE(?, last_error), updated_at = ?
+       WHERE seq = ? AND state = 'ready'`,
     ),
-    ack: db.prepare(
-      `UPDATE messages SET state = 'acked', lease_token = NULL, lease_until = NULL, updated_at = ?
-       WHERE seq = ? AND queue = ? AND state = 'leased' AND lease_token = ?`,
-    ),
-    findLease: db.prepare(`SELECT attempts FROM messages WHERE seq = ? AND queue = ? AND state = 'leased' AND lease_token = ?`),
-    requeue: db.prepare(
-      `UPDATE messages SET state = ?, deliver_at = ?, lease_token = NULL, lease_until = NULL, updated_at = ? WHERE seq = ?`,
-    ),
-    extend: db.prepare(
-      `UPDATE messages SET lease_until = ?, updated_at = ?
-       WHERE seq = ? AND queue = ? AND state = 'leased' AND lease_token = ?`,
-    ),
+    insertPullLease: db.prepare('INSERT INTO pull_leases (token, queue, until, seqs) VALUES (?, ?, ?, ?)'),
+    deletePullLease: db.prepare('DELETE FROM pull_leases WHERE token = ?'),
+    allPullLeases: db.prepare('SELECT token, queue, until, seqs FROM pull_leases'),
+    readyState: db.prepare(`SELECT attempts FROM messages WHERE seq = ? AND queue = ? AND state = 'ready'`),
     toDead: db.prepare(
       `UPDATE messages SET state = 'dead', last_error = ?, lease_token = NULL, lease_until = NULL, updated_at = ? WHERE seq = ?`,
     ),
@@ -54,12 +49,12 @@ export function prepareStatements(db: Database.Database) {
     promotePushDue: db.prepare(
       `UPDATE messages SET state = 'ready', updated_at = ?
        WHERE seq IN (SELECT seq FROM messages WHERE state = 'scheduled' AND domain <> '' AND deliver_at <= ? ORDER BY deliver_at LIMIT ?)
-       RETURNING queue, domain`,
+       RETURNING seq, queue, domain`,
     ),
     promotePullDue: db.prepare(
       `UPDATE messages SET state = 'ready', updated_at = ?
        WHERE seq IN (SELECT seq FROM messages WHERE state = 'scheduled' AND domain = '' AND deliver_at <= ? ORDER BY deliver_at LIMIT ?)
-       RETURNING queue, domain`,
+       RETURNING seq, queue, domain`,
     ),
     expiredLeases: db.prepare(
       `SELECT seq, queue, domain, state, attempts FROM messages
@@ -135,7 +130,6 @@ export function prepareStatements(db: Database.Database) {
     sweepFrom: db.prepare('SELECT seq, queue, state, updated_at FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
     deleteMessage: db.prepare('DELETE FROM messages WHERE seq = ?'),
     deleteAttempts: db.prepare('DELETE FROM attempts WHERE message_seq = ?'),
-    oldestReady: db.prepare(`SELECT received_at FROM messages WHERE queue = ? AND state = 'ready' ORDER BY seq LIMIT 1`),
   };
 }
 
