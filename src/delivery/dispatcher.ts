@@ -23,6 +23,11 @@ export const PUSH_WAKE_LEAD_MS = PUSH_LEAD_MS / 2;
 
 /** Most messages claimed into memory across all lanes: the backlog stays in the store. */
 const MAX_BUFFERED = 10_000;
+/**
+ * Most messages one lane claims at a time. The store answers from its own thread, and a claim can
+ * wait behind a batch of outcomes there, so a busy lane keeps a few milliseconds of work in hand.
+ */
+const CLAIM_MAX = 400;
 /** Most lanes claimed for in one store transaction. */
 const CLAIM_LANES_PER_TX = 1_000;
 /** A claim's lease covers buffering plus the response timeout, with room to spare. */
@@ -616,11 +621,11 @@ export class Dispatcher {
   }
 }
 
-/** Claim enough to keep the domain busy without hoarding: twice its concurrency, capped. */
+/** Claim enough to keep the domain busy without hoarding: four times its concurrency, capped. */
 function claimSize(domain: DomainState): number {
-  const byConcurrency = domain.aimd.effective * 2;
+  const byConcurrency = domain.aimd.effective * 4;
   const byRate = domain.limit.ratePerSecond === undefined ? byConcurrency : Math.ceil(domain.limit.ratePerSecond) + domain.limit.burst;
-  return Math.max(2, Math.min(100, byConcurrency, byRate));
+  return Math.max(2, Math.min(CLAIM_MAX, byConcurrency, byRate));
 }
 
 /** A domain with no lanes can be forgotten unless it carries state worth keeping (throttle, circuit). */

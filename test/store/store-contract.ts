@@ -105,6 +105,29 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect((await store.getMessage(b!.id))?.leaseUntil).toBe(61_003);
     });
 
+    it('reads the next batch ahead, and drops it when an older message becomes ready or one of it is cancelled', async () => {
+      const turn = () => new Promise((resolve) => setTimeout(resolve, 20)); // lets the read-ahead run
+      const appended = await store.appendMessages(Array.from({ length: 8 }, () => newMessage()), 1_000);
+      const [a] = await store.leaseBatch('q', 2, 5_000, 1_000);
+      await turn();
+      expect(ids(await store.leaseBatch('q', 2, 5_000, 1_000))).toEqual(ids(appended.slice(2, 4)));
+      await turn();
+      await store.nack('q', [a!.receipt], 0, 1_001, 10); // the oldest is ready again: it goes first
+      expect(ids(await store.leaseBatch('q', 2, 5_000, 1_002))).toEqual([appended[0]!.id, appended[4]!.id]);
+      await turn();
+      expect(await store.cancel(appended[5]!.id, 1_003)).toBe('cancelled');
+      expect(ids(await store.leaseBatch('q', 2, 5_000, 1_004))).toEqual(ids(appended.slice(6, 8)));
+    });
+
+    it('an ack is seen at once by every read, and survives a close', async () => {
+      const [m] = await store.appendMessages([newMessage()], 1_000);
+      const [leased] = await store.leaseBatch('q', 1, 5_000, 1_000);
+      expect(await store.ack('q', [leased!.receipt, leased!.receipt], 1_001)).toEqual({ acked: 1, stale: [leased!.receipt] });
+      expect(await store.getMessage(m!.id)).toMatchObject({ state: 'acked' });
+      expect((await store.queueCounts()).get('q')?.states).toMatchObject({ ready: 0, leased: 0, acked: 1 });
+      expect(await store.leaseBatch('q', 1, 5_000, 1_002)).toEqual([]);
+    });
+
     it('leases a message whose id was used before (the newest row was purged)', async () => {
       const [only] = await store.appendMessages([newMessage()], 1_000);
       const [leased] = await store.leaseBatch('q', 1, 5_000, 1_000);

@@ -40,6 +40,9 @@ function withPayload(row: MessageRow, payload: Payload | undefined): MessageRow 
   return row;
 }
 
+/** Most payload bytes a queue's read-ahead may hold (see SqliteStore.readAheadFor). */
+const READ_AHEAD_MAX_BYTES = 8 * 1024 * 1024;
+
 /** Most rows one wake() pass moves; it loops until done. */
 const WAKE_CHUNK = 5_000;
 
@@ -54,6 +57,11 @@ export class SqliteStore implements Store {
   private readonly counts: QueueCountsLedger;
   private readonly catalog: SqliteCatalog;
   private readonly leases = new PullLeases();
+  /** Acks answered but not written yet (see ack). */
+  private unwrittenAcks: { queue: string; leases: PullLease[]; closedTokens: string[]; now: number }[] = [];
+  private readonly acking = new Set<number>();
+  /** The batch a queue's next pull would get, read while the consumer works on the last one. */
+  private readAhead: { queue: string; from: number; rewinds: number; rows: MessageRow[]; next: number } | undefined;
   /** fsync durability: acknowledged writes wait for an fsync of the WAL, off the event loop. */
   private readonly walSync: WalSync | undefined;
   /** Where the retention sweep goes on from. */
@@ -86,6 +94,7 @@ export class SqliteStore implements Store {
    * before this split (docs/BENCHMARKS.md).
    */
   private write<T>(work: () => T): T {
+    this.writeAcks();
     try {
       const result = this.db.transaction(() => {
         const value = work();
@@ -142,14 +151,43 @@ export class SqliteStore implements Store {
   // ── pull ────────────────────────────────────────────────────
 
   async leaseBatch(queue: string, max: number, visibilityMs: number, now: number): Promise<LeasedMessage[]> {
+    this.writeAcks();
     const token = randomBytes(8).toString('hex');
     const until = now + visibilityMs;
-    const { rows, next } = this.readUnleased(queue, max);
+    const ahead = this.takeReadAhead(queue, max);
+    const { rows, next } = ahead ?? this.readUnleased(queue, max);
     if (rows.length === 0) return [];
     this.write(() => this.sql.insertPullLease.run(token, queue, until, JSON.stringify(rows.map((row) => row.seq))));
     this.leases.scanned(queue, next);
     for (const row of rows) this.leases.add({ seq: row.seq, queue, token, until, attempts: row.attempts + 1 });
-    return this.withPayloads(rows).map((row) => ({ ...this.present(toStoredMessage(row)), receipt: `${row.seq}.${token}` }));
+    const leased = (ahead ? rows : this.withPayloads(rows)).map((row) => ({ ...this.present(toStoredMessage(row)), receipt: `${row.seq}.${token}` }));
+    setImmediate(() => this.readAheadFor(queue, max));
+    return leased;
+  }
+
+  /**
+   * Read the queue's next batch, payloads included, now, while the consumer works on the last one:
+   * a consumer pulling in a loop then waits for a lease, not for the reads. Nothing is leased; the
+   * next pull takes it if no older message became ready meanwhile (the scan start did not move back).
+   */
+  private readAheadFor(queue: string, max: number): void {
+    if (!this.db.open || this.readAhead?.queue === queue) return;
+    const from = this.leases.scanFrom(queue);
+    const { rows, next } = this.readUnleased(queue, max);
+    if (rows.length < max) return; // near the end of the queue: newer messages may still arrive
+    const bytes = this.withPayloads(rows).reduce((total, row) => total + row.body.length, 0);
+    if (bytes > READ_AHEAD_MAX_BYTES) return;
+    this.readAhead = { queue, from, rewinds: this.leases.rewindsOf(queue), rows, next };
+  }
+
+  /** The read-ahead of `queue` (payloads included) if it is still what a read now would give. */
+  private takeReadAhead(queue: string, max: number): { rows: MessageRow[]; next: number } | undefined {
+    const ahead = this.readAhead;
+    if (ahead?.queue !== queue) return undefined;
+    this.readAhead = undefined;
+    const fresh = ahead.from === this.leases.scanFrom(queue) && ahead.rewinds === this.leases.rewindsOf(queue);
+    if (!fresh || ahead.rows.length < max) return undefined;
+    return { rows: ahead.rows, next: ahead.next };
   }
 
   /**
@@ -161,20 +199,53 @@ export class SqliteStore implements Store {
     let next = this.leases.scanFrom(queue);
     while (rows.length < max) {
       const page = this.sql.readyFrom.all(queue, next, max - rows.length) as MessageRow[];
-      for (const row of page) if (!this.leases.isLeased(row.seq)) rows.push(row);
+      for (const row of page) if (!this.leases.isLeased(row.seq) && !this.acking.has(row.seq)) rows.push(row);
       if (page.length === 0) break;
       next = page.at(-1)!.seq + 1;
     }
     return { rows, next };
   }
 
+  /**
+   * Acks are answered at once and written on the next turn, or by the next transaction, whichever
+   * comes first: a consumer that pulls in a loop does not wait for the write. At-least-once holds:
+   * an ack lost to a crash (or to a failed write, which opens the leases again) means the message
+   * goes out again once its lease runs out. Reads write pending acks first, so they never see one
+   * half done.
+   */
   async ack(queue: string, receipts: string[], now: number): Promise<AckResult> {
     const { held, stale } = this.holdings(queue, receipts);
-    this.endLeases(held, (lease) => {
-      this.sql.settleLease.run('acked', null, lease.attempts, null, now, lease.seq);
-      this.counts.move(queue, 'ready', 'acked');
-    });
+    if (held.length === 0) return { acked: 0, stale };
+    const closedTokens = this.leases.closedTokens(held);
+    for (const lease of held) {
+      this.leases.end(lease);
+      this.acking.add(lease.seq);
+    }
+    if (this.unwrittenAcks.length === 0) setImmediate(() => this.writeAcks());
+    this.unwrittenAcks.push({ queue, leases: held, closedTokens, now });
     return { acked: held.length, stale };
+  }
+
+  private writeAcks(): void {
+    if (this.unwrittenAcks.length === 0 || !this.db.open) return;
+    const batch = this.unwrittenAcks;
+    this.unwrittenAcks = [];
+    try {
+      this.db.transaction(() => {
+        for (const { queue, leases, closedTokens, now } of batch) {
+          for (const lease of leases) this.sql.settleLease.run('acked', null, lease.attempts, null, now, lease.seq);
+          this.counts.move(queue, 'ready', 'acked', leases.length);
+          for (const token of closedTokens) this.sql.deletePullLease.run(token);
+        }
+        this.counts.writePending();
+      })();
+      this.counts.applyPending();
+    } catch {
+      this.counts.discardPending();
+      for (const { leases } of batch) for (const lease of leases) this.leases.add(lease);
+    } finally {
+      for (const { leases } of batch) for (const lease of leases) this.acking.delete(lease.seq);
+    }
   }
 
   async nack(queue: string, receipts: string[], delayMs: number, now: number, maxReceives: number) {
@@ -487,6 +558,7 @@ export class SqliteStore implements Store {
   // ── reading and managing messages ───────────────────────────
 
   async getMessage(id: string): Promise<StoredMessage | undefined> {
+    this.writeAcks();
     const seq = parseId(id);
     const row = seq === undefined ? undefined : (this.sql.getMessage.get(seq) as MessageRow | undefined);
     return row && this.present(toStoredMessage(row));
@@ -499,6 +571,7 @@ export class SqliteStore implements Store {
   }
 
   async listMessages(filter: ListMessagesFilter): Promise<StoredMessage[]> {
+    this.writeAcks();
     // A leased pull message is a ready row with a lease in memory, so 'ready' and 'leased' read both
     // states and keep the rows whose presented state matches, a page at a time.
     const both = filter.state === 'ready' || filter.state === 'leased';
@@ -541,6 +614,7 @@ export class SqliteStore implements Store {
       if (!cancellable) return row.state;
       this.sql.cancel.run(now, seq);
       this.counts.move(row.queue, row.state, 'cancelled', 1, row.domain);
+      if (this.readAhead?.rows.some((ahead) => ahead.seq === seq)) this.readAhead = undefined;
       return 'cancelled';
     });
     await this.durable();
@@ -593,6 +667,7 @@ export class SqliteStore implements Store {
   // ── queues, tenants, keys, limits, schedules ────────────────
 
   async queueCounts(): Promise<Map<string, QueueCounts>> {
+    this.writeAcks();
     const snapshot = this.counts.snapshot();
     for (const [queue, counts] of snapshot) {
       // The ledger counts leased pull messages as the ready rows they are in the database.
@@ -680,6 +755,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (!this.db.open) return;
+    this.writeAcks();
     await this.durable();
     this.walSync?.close();
     this.db.pragma('wal_checkpoint(TRUNCATE)');
