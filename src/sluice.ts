@@ -42,6 +42,8 @@ export interface SluiceOptions {
   logger?: Logger;
   /** Print the generated admin key here (once, when it is created). */
   announce?: (line: string) => void;
+  /** Storage failed for good; the node stops itself, and this hears why (the CLI exits 1). */
+  onFatal?: (error: Error) => void;
 }
 
 /**
@@ -68,6 +70,7 @@ export class Sluice {
   readonly apiBodyLimit: number;
   stopping = false;
   private server: Server | undefined;
+  private readonly onFatal: ((error: Error) => void) | undefined;
   private housekeeping: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -76,8 +79,9 @@ export class Sluice {
   ) {
     this.config = loaded.config;
     this.clock = options.clock ?? systemClock;
+    this.onFatal = options.onFatal;
     this.logger = options.logger ?? createLogger(loaded.config.log.level);
-    this.store = ThreadedStore.open(loaded.sqlitePath, loaded.config.storage.durability);
+    this.store = ThreadedStore.open(loaded.sqlitePath, loaded.config.storage.durability, (error) => this.storageFailed(error));
     this.writer = new GroupCommitWriter(this.store, this.clock, loaded.config.storage.maxBatch);
     this.queues = new QueueRegistry(this.store);
     this.apiBodyLimit = Math.max(loaded.config.server.maxBodyBytes, 32 * 1024 * 1024);
@@ -196,6 +200,14 @@ export class Sluice {
     });
     for (const queue of readyQueues) this.waiters.notify(queue);
     if (lanes.length > 0) this.dispatcher?.wakeLanes(lanes);
+  }
+
+  /** The store thread is gone: nothing can be accepted or delivered any more, so stop (exit code 1). */
+  private storageFailed(error: Error): void {
+    if (this.stopping) return;
+    this.logger.error('storage failed; stopping', { error: error.message });
+    this.onFatal?.(error);
+    this.stop().catch(() => {});
   }
 
   /**

@@ -8,7 +8,7 @@ import { Sluice } from '../sluice.js';
 export async function runStart(overrides: ConfigOverrides): Promise<void> {
   let app: Sluice;
   try {
-    app = await Sluice.start({ loaded: loadConfig(overrides) });
+    app = await Sluice.start({ loaded: loadConfig(overrides), onFatal: () => (process.exitCode = 1) });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`sluice: ${error.message}\n`);

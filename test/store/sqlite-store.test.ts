@@ -20,6 +20,17 @@ storeContract('sqlite on its own thread', async () => {
   return { store, cleanup: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); } };
 });
 
+it('on its own thread: a database that cannot be opened fails every call, and says so once', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-store-'));
+  const failures: Error[] = [];
+  const store = ThreadedStore.open(dir, 'os', (error) => failures.push(error)); // a directory, not a database file
+  await expect(store.listQueues()).rejects.toThrow(/unable to open/);
+  await expect(store.appendMessages([newMessage()], 1_000)).rejects.toThrow(/unable to open/);
+  expect(failures).toHaveLength(1);
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
 it('keeps depth counts across a reopen without scanning messages', async () => {
   const { store, dir } = tempStore();
   await store.appendMessages([newMessage(), newMessage()], 1_000);

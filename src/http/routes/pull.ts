@@ -62,8 +62,7 @@ function pullQueue(app: Sluice, ctx: RouteContext): Queue {
 async function leaseWithWait(app: Sluice, ctx: RouteContext, queue: Queue, input: z.infer<typeof pullSchema>): Promise<LeasedMessage[]> {
   const visibility = input.visibilityTimeoutMs ?? queue.config.visibilityTimeoutMs;
   const deadline = app.clock.now() + input.waitMs;
-  const gone = new AbortController();
-  ctx.res.once('close', () => gone.abort());
+  let gone: AbortController | undefined; // made only for a wait: most pulls answer at once
   for (;;) {
     const live = app.queues.get(queue.name);
     if (!live || live.config.paused || app.stopping) return [];
@@ -74,7 +73,11 @@ async function leaseWithWait(app: Sluice, ctx: RouteContext, queue: Queue, input
       return messages;
     }
     const remaining = deadline - app.clock.now();
-    if (remaining <= 0 || gone.signal.aborted) return [];
+    if (remaining <= 0 || gone?.signal.aborted || ctx.res.destroyed) return [];
+    if (!gone) {
+      const controller = (gone = new AbortController());
+      ctx.res.once('close', () => controller.abort());
+    }
     await app.waiters.wait(queue.name, remaining, gone.signal);
   }
 }

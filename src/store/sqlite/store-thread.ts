@@ -31,24 +31,40 @@ export class ThreadedStore {
   private nextId = 1;
   /** Set once the thread has failed or exited: every later call fails with it. */
   private failure: Error | undefined;
+  private closing = false;
 
-  private constructor(path: string, durability: Durability) {
+  private constructor(
+    path: string,
+    durability: Durability,
+    private readonly onFailure: (error: Error) => void,
+  ) {
     this.worker = new Worker(workerScript(), { workerData: { path, durability } });
     this.worker.on('message', (response: StoreResponse) => this.answer(response));
     this.worker.on('error', (error) => this.fail(error));
     this.worker.on('exit', (code) => this.fail(new Error(`the store thread exited (code ${code})`)));
   }
 
-  /** A Store whose work runs on its own thread. Opening errors surface on the first call. */
-  static open(path: string, durability: Durability): Store {
-    const thread = new ThreadedStore(path, durability);
+  /**
+   * A Store whose work runs on its own thread. If the database cannot be opened, or the thread dies,
+   * every call from then on fails with that error, and `onFailure` hears of it once: a node whose
+   * storage is gone should stop rather than answer 503 forever.
+   */
+  static open(path: string, durability: Durability, onFailure: (error: Error) => void = () => {}): Store {
+    const thread = new ThreadedStore(path, durability, onFailure);
     const store = {} as Record<StoreMethod, (...args: unknown[]) => Promise<unknown>>;
     for (const method of STORE_METHODS) store[method] = (...args) => thread.call(method, args);
-    store.close = async () => {
-      await thread.call('close', []);
-      await thread.worker.terminate();
-    };
+    store.close = () => thread.close();
     return store as unknown as Store;
+  }
+
+  private async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    try {
+      if (!this.failure) await this.call('close', []);
+    } finally {
+      await this.worker.terminate();
+    }
   }
 
   private call(method: StoreMethod, args: unknown[]): Promise<unknown> {
@@ -78,9 +94,11 @@ export class ThreadedStore {
   }
 
   private fail(error: Error): void {
+    const first = this.failure === undefined;
     this.failure ??= error;
     for (const pending of this.pending.values()) pending.reject(this.failure);
     this.pending.clear();
+    if (first && !this.closing) this.onFailure(this.failure);
   }
 }
 
