@@ -131,16 +131,14 @@ export class Dispatcher {
    * Let go of a message claimed ahead of its deliverAt and not yet sent (for a cancel). True if it
    * was held here: the caller then owns it in the store.
    */
-  withdrawEarly(id: string): boolean {
-    for (const lane of this.lanes.values()) {
-      const index = lane.early.findIndex((message) => message.id === id);
-      if (index < 0) continue;
-      lane.early.splice(index, 1);
-      this.buffered -= 1;
-      if (lane.isIdle()) this.forget(lane);
-      return true;
-    }
-    return false;
+  withdrawEarly(message: { id: string; queue: string; domain: string }): boolean {
+    const lane = this.lanes.get(laneKey(message.queue, message.domain));
+    const index = lane ? lane.early.findIndex((held) => held.id === message.id) : -1;
+    if (!lane || index < 0) return false;
+    lane.early.splice(index, 1);
+    this.buffered -= 1;
+    if (lane.isIdle()) this.forget(lane);
+    return true;
   }
 
   // ── limits, live ────────────────────────────────────────────

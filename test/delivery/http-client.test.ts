@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
+import { connect, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { DeliveryClient, type DeliveryRequest } from '../../src/delivery/http-client.js';
@@ -111,6 +112,23 @@ describe('DeliveryClient against real sinks', () => {
     const sink = await startSink(() => undefined);
     const result = await client({ allowPrivate: true }).send(post(`http://127.0.0.1:${sink.port}/`, { responseTimeoutMs: 300 }));
     expect(result.error?.code).toBe('timeout');
+    expect(result.status).toBeUndefined();
+  });
+
+  it('reports a server that never completes the handshake as connect_timeout', async () => {
+    // A listener in a stopped process with a full accept queue: the kernel drops further SYNs.
+    const child = spawn(process.execPath, ['-e', "require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, function () { console.log(this.address().port) })"]);
+    const port = await new Promise<number>((resolve) => child.stdout.once('data', (data) => resolve(Number(String(data).trim()))));
+    process.kill(child.pid!, 'SIGSTOP');
+    const fillers = Array.from({ length: 4 }, () => connect(port, '127.0.0.1').on('error', () => {}));
+    cleanups.push(async () => {
+      for (const filler of fillers) filler.destroy();
+      process.kill(child.pid!, 'SIGCONT');
+      child.kill();
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const result = await client({ allowPrivate: true }).send(post(`http://127.0.0.1:${port}/`, { connectTimeoutMs: 300 }));
+    expect(result.error).toEqual({ code: 'connect_timeout', message: 'could not connect within 300 ms' });
     expect(result.status).toBeUndefined();
   });
 

@@ -76,7 +76,7 @@ export function registerMessageRoutes(router: Router, app: Sluice): void {
   router.add('DELETE', '/v1/messages/:id', async (ctx) => {
     const message = await visibleMessage(app, ctx.params.id!, ctx.principal);
     // Claimed ahead of its time but not sent: the dispatcher lets go of it, and it can still be cancelled.
-    const withdrawn = app.dispatcher?.withdrawEarly(message.id) ?? false;
+    const withdrawn = app.dispatcher?.withdrawEarly(message) ?? false;
     const state = await app.store.cancel(message.id, app.clock.now(), withdrawn);
     if (state !== 'cancelled') {
       throw new SluiceError('SLUICE_ERR_CONFLICT', `message ${message.id} is ${state} and can no longer be cancelled`, { extra: { state } });
