@@ -19,6 +19,21 @@ export function max(values) {
   return best;
 }
 
+/**
+ * Measure a pair (Sluice, its baseline) `rounds` times, alternating, and keep the pair whose ratio
+ * is the median: on a shared machine one short run can land in a noisy second, and both sides of a
+ * pair measured back to back see the same machine. Returns { sluice, baseline, ratio, ratios }.
+ */
+export async function medianPair(rounds, measurePair) {
+  const pairs = [];
+  for (let round = 0; round < rounds; round += 1) {
+    const { sluice, baseline } = await measurePair(round);
+    pairs.push({ sluice, baseline, ratio: sluice / baseline });
+  }
+  const sorted = [...pairs].sort((a, b) => a.ratio - b.ratio);
+  return { ...sorted[Math.floor(sorted.length / 2)], ratios: pairs.map((pair) => pair.ratio) };
+}
+
 /** Steady throughput seen at a sink: (n − 1) intervals between the first and last arrival. */
 export function arrivalRate(times) {
   if (times.length < 2) return 0;
