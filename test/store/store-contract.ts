@@ -119,6 +119,16 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect(ids(await store.leaseBatch('q', 2, 5_000, 1_004))).toEqual(ids(appended.slice(6, 8)));
     });
 
+    it('drops a read-ahead that passed over a scheduled message which then became due', async () => {
+      const turn = () => new Promise((resolve) => setTimeout(resolve, 20));
+      const [a, later, c] = await store.appendMessages([newMessage(), newMessage({ deliverAt: 5_000 }), newMessage(), newMessage()], 1_000);
+      expect(ids(await store.leaseBatch('q', 1, 60_000, 1_000))).toEqual([a!.id]);
+      await turn(); // reads ahead: the next ready message is c, the scheduled one is passed over
+      await store.wake(5_000, limits(10));
+      expect(ids(await store.leaseBatch('q', 1, 60_000, 5_000))).toEqual([later!.id]);
+      expect(ids(await store.leaseBatch('q', 1, 60_000, 5_000))).toEqual([c!.id]);
+    });
+
     it('an ack is seen at once by every read, and survives a close', async () => {
       const [m] = await store.appendMessages([newMessage()], 1_000);
       const [leased] = await store.leaseBatch('q', 1, 5_000, 1_000);

@@ -30,8 +30,6 @@ export class PullLeases {
   /** Every lease by its until; an entry is stale when the lease ended or was extended since. */
   private readonly expiry = new MinHeap<PullLease>();
   private readonly scanStart = new Map<string, number>();
-  /** Moves on each time a queue's scan start moves back: what was read ahead of it is stale. */
-  private readonly rewinds = new Map<string, number>();
 
   /** The lease of `seq` if it is open in `queue` under `token`. */
   holding(queue: string, seq: number, token: string): PullLease | undefined {
@@ -107,13 +105,7 @@ export class PullLeases {
 
   /** A row of `queue` at `seq` is ready and not leased: the next lease must see it. */
   rewind(queue: string, seq: number): void {
-    if (seq >= this.scanFrom(queue)) return;
-    this.scanStart.set(queue, seq);
-    bump(this.rewinds, queue, 1);
-  }
-
-  rewindsOf(queue: string): number {
-    return this.rewinds.get(queue) ?? 0;
+    if (seq < this.scanFrom(queue)) this.scanStart.set(queue, seq);
   }
 
   private dropStale(): void {

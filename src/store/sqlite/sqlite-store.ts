@@ -61,7 +61,7 @@ export class SqliteStore implements Store {
   private unwrittenAcks: { queue: string; leases: PullLease[]; closedTokens: string[]; now: number }[] = [];
   private readonly acking = new Set<number>();
   /** The batch a queue's next pull would get, read while the consumer works on the last one. */
-  private readAhead: { queue: string; from: number; rewinds: number; rows: MessageRow[]; next: number } | undefined;
+  private readAhead: { queue: string; from: number; rows: MessageRow[]; next: number } | undefined;
   /** fsync durability: acknowledged writes wait for an fsync of the WAL, off the event loop. */
   private readonly walSync: WalSync | undefined;
   /** Where the retention sweep goes on from. */
@@ -141,7 +141,7 @@ export class SqliteStore implements Store {
       message.retry ?? null,
     );
     const seq = Number(info.lastInsertRowid);
-    if (message.domain === '') this.leases.rewind(message.queue, seq); // a reused seq below the scan start
+    if (message.domain === '' && state === 'ready') this.becameReady(message.queue, seq); // a reused seq can be below the scan start
     this.sql.insertPayload.run(seq, JSON.stringify(message.headers), message.body);
     if (message.dedupe) this.sql.upsertDedupe.run(message.dedupe.scope, message.dedupe.key, seq, message.dedupe.expiresAt);
     this.counts.move(message.queue, undefined, state, 1, message.domain);
@@ -168,7 +168,8 @@ export class SqliteStore implements Store {
   /**
    * Read the queue's next batch, payloads included, now, while the consumer works on the last one:
    * a consumer pulling in a loop then waits for a lease, not for the reads. Nothing is leased; the
-   * next pull takes it if no older message became ready meanwhile (the scan start did not move back).
+   * next pull takes it unless a message it would have read became ready meanwhile (becameReady) or
+   * one of it was cancelled.
    */
   private readAheadFor(queue: string, max: number): void {
     if (!this.db.open || this.readAhead?.queue === queue) return;
@@ -177,7 +178,17 @@ export class SqliteStore implements Store {
     if (rows.length < max) return; // near the end of the queue: newer messages may still arrive
     const bytes = this.withPayloads(rows).reduce((total, row) => total + row.body.length, 0);
     if (bytes > READ_AHEAD_MAX_BYTES) return;
-    this.readAhead = { queue, from, rewinds: this.leases.rewindsOf(queue), rows, next };
+    this.readAhead = { queue, from, rows, next };
+  }
+
+  /**
+   * A pull message's row is ready and unleased again, or for the first time (nack, expiry, a due
+   * scheduled message, a replay): leasing must see it, in seq order, so the scan start moves back to
+   * it and a read-ahead that passed over it is dropped.
+   */
+  private becameReady(queue: string, seq: number): void {
+    this.leases.rewind(queue, seq);
+    if (this.readAhead?.queue === queue && seq < this.readAhead.next) this.readAhead = undefined;
   }
 
   /** The read-ahead of `queue` (payloads included) if it is still what a read now would give. */
@@ -185,8 +196,7 @@ export class SqliteStore implements Store {
     const ahead = this.readAhead;
     if (ahead?.queue !== queue) return undefined;
     this.readAhead = undefined;
-    const fresh = ahead.from === this.leases.scanFrom(queue) && ahead.rewinds === this.leases.rewindsOf(queue);
-    if (!fresh || ahead.rows.length < max) return undefined;
+    if (ahead.from !== this.leases.scanFrom(queue) || ahead.rows.length < max) return undefined;
     return { rows: ahead.rows, next: ahead.next };
   }
 
@@ -261,7 +271,7 @@ export class SqliteStore implements Store {
         this.counts.move(queue, 'ready', 'scheduled');
       } else {
         this.sql.settleLease.run('ready', null, lease.attempts, null, now, lease.seq);
-        this.leases.rewind(queue, lease.seq);
+        this.becameReady(queue, lease.seq);
       }
     });
     return { requeued: held.length - dead.length, dead, stale };
@@ -383,7 +393,7 @@ export class SqliteStore implements Store {
         continue;
       }
       this.sql.settleLease.run('ready', null, lease.attempts, null, now, lease.seq);
-      this.leases.rewind(lease.queue, lease.seq);
+      this.becameReady(lease.queue, lease.seq);
       noteReady(lease.queue, '');
     }
     for (const token of this.leases.closedTokens(leases)) this.sql.deletePullLease.run(token);
@@ -392,7 +402,7 @@ export class SqliteStore implements Store {
   private promoteDue(statement: Database.Statement, now: number, dueBy: number, noteReady: (queue: string, domain: string) => void): number {
     const rows = statement.all(now, dueBy, WAKE_CHUNK) as { seq: number; queue: string; domain: string }[];
     for (const row of rows) {
-      if (row.domain === '') this.leases.rewind(row.queue, row.seq);
+      if (row.domain === '') this.becameReady(row.queue, row.seq);
       this.counts.move(row.queue, 'scheduled', 'ready', 1, row.domain);
       noteReady(row.queue, row.domain);
     }
@@ -631,7 +641,7 @@ export class SqliteStore implements Store {
       ) as { seq: number; domain: string }[];
       for (const row of rows) {
         this.counts.move(queue, 'dead', 'ready', 1, row.domain);
-        if (row.domain === '') this.leases.rewind(queue, row.seq);
+        if (row.domain === '') this.becameReady(queue, row.seq);
       }
       const domains = new Set(rows.map((row) => row.domain).filter((domain) => domain !== ''));
       return { replayed: rows.map((row) => String(row.seq)), lanes: [...domains].map((domain) => ({ queue, domain })) };
