@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +60,26 @@ it('restores open pull leases after a restart: same deadline, same receipts, cou
   expect(await reopened.getMessage(b!.id)).toMatchObject({ state: 'ready', attempts: 1 });
   expect((await reopened.queueCounts()).get('q')?.states).toMatchObject({ ready: 2, leased: 0, acked: 1 });
   expect(reopened.db.prepare('SELECT COUNT(*) AS n FROM pull_leases').get()).toEqual({ n: 0 }); // no lease open, no row left
+  await reopened.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+it('a pull lease stored on its row by an earlier version expires back into FIFO order', async () => {
+  const { store, dir } = tempStore();
+  const [old, second, third] = await store.appendMessages([newMessage(), newMessage(), newMessage()], 1_000);
+  await store.close();
+  const db = new Database(join(dir, 'sluice.db'));
+  db.prepare(`UPDATE messages SET state = 'leased', lease_token = 'abc', lease_until = 2000, attempts = 1 WHERE seq = ?`).run(Number(old!.id));
+  db.prepare(`UPDATE queue_counts SET n = n - 1 WHERE queue = 'q' AND state = 'ready'`).run();
+  db.prepare(`INSERT INTO queue_counts (queue, state, n) VALUES ('q', 'leased', 1) ON CONFLICT (queue, state) DO UPDATE SET n = n + 1`).run();
+  db.close();
+
+  const reopened = new SqliteStore(join(dir, 'sluice.db'), 'os');
+  expect((await reopened.leaseBatch('q', 1, 60_000, 1_500)).map((m) => m.id)).toEqual([second!.id]);
+  await reopened.wake(2_000, new Map());
+  const again = await reopened.leaseBatch('q', 5, 60_000, 2_001);
+  expect(again.map((m) => m.id)).toEqual([old!.id, third!.id]);
+  expect(again[0]!.attempts).toBe(2);
   await reopened.close();
   rmSync(dir, { recursive: true, force: true });
 });

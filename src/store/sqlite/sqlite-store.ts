@@ -426,6 +426,7 @@ export class SqliteStore implements Store {
       }
       this.sql.release.run(now, row.seq);
       this.counts.move(row.queue, row.state, 'ready', 1, row.domain);
+      if (row.state === 'leased') this.becameReady(row.queue, row.seq); // a pull lease stored by an earlier version
       noteReady(row.queue, row.domain);
     }
     return rows.length;
