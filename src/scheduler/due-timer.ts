@@ -57,7 +57,14 @@ export class DueTimer {
     this.timer = setTimeout(() => void this.fire(), delay);
   }
 
-  private async fire(): Promise<void> {
+  private async fire(wokeEarly = false): Promise<void> {
+    // Node times a timer from the event loop's cached clock, so it can fire a few ms before the
+    // wall clock reaches the time it was armed for: sleep the rest once instead of running early.
+    const early = this.armedAt - this.clock.now();
+    if (early > 0 && !wokeEarly) {
+      this.timer = setTimeout(() => void this.fire(true), early);
+      return;
+    }
     this.timer = undefined;
     this.armedAt = Number.POSITIVE_INFINITY;
     this.running = true;
