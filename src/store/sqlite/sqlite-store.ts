@@ -40,8 +40,9 @@ function withPayload(row: MessageRow, payload: Payload | undefined): MessageRow 
   return row;
 }
 
-/** Most payload bytes a queue's read-ahead may hold (see SqliteStore.readAheadFor). */
-const READ_AHEAD_MAX_BYTES = 8 * 1024 * 1024;
+/** Most payload bytes a queue's read-ahead may hold, and most queues read ahead at once (see SqliteStore.readAheadFor). */
+const READ_AHEAD_MAX_BYTES = 2 * 1024 * 1024;
+const READ_AHEAD_QUEUES = 16;
 
 /** Most rows one wake() pass moves; it loops until done. */
 const WAKE_CHUNK = 5_000;
@@ -61,7 +62,7 @@ export class SqliteStore implements Store {
   private unwrittenAcks: { queue: string; leases: PullLease[]; closedTokens: string[]; now: number }[] = [];
   private readonly acking = new Set<number>();
   /** The batch a queue's next pull would get, read while the consumer works on the last one. */
-  private readAhead: { queue: string; from: number; rows: MessageRow[]; next: number } | undefined;
+  private readonly readAhead = new Map<string, { from: number; rows: MessageRow[]; next: number }>();
   /** fsync durability: acknowledged writes wait for an fsync of the WAL, off the event loop. */
   private readonly walSync: WalSync | undefined;
   /** Where the retention sweep goes on from. */
@@ -172,13 +173,14 @@ export class SqliteStore implements Store {
    * one of it was cancelled.
    */
   private readAheadFor(queue: string, max: number): void {
-    if (!this.db.open || this.readAhead?.queue === queue) return;
+    if (!this.db.open || this.readAhead.has(queue)) return;
     const from = this.leases.scanFrom(queue);
     const { rows, next } = this.readUnleased(queue, max);
     if (rows.length < max) return; // near the end of the queue: newer messages may still arrive
     const bytes = this.withPayloads(rows).reduce((total, row) => total + row.body.length, 0);
     if (bytes > READ_AHEAD_MAX_BYTES) return;
-    this.readAhead = { queue, from, rows, next };
+    this.readAhead.set(queue, { from, rows, next });
+    if (this.readAhead.size > READ_AHEAD_QUEUES) this.readAhead.delete(this.readAhead.keys().next().value!);
   }
 
   /**
@@ -188,15 +190,14 @@ export class SqliteStore implements Store {
    */
   private becameReady(queue: string, seq: number): void {
     this.leases.rewind(queue, seq);
-    if (this.readAhead?.queue === queue && seq < this.readAhead.next) this.readAhead = undefined;
+    if (seq < (this.readAhead.get(queue)?.next ?? 0)) this.readAhead.delete(queue);
   }
 
   /** The read-ahead of `queue` (payloads included) if it is still what a read now would give. */
   private takeReadAhead(queue: string, max: number): { rows: MessageRow[]; next: number } | undefined {
-    const ahead = this.readAhead;
-    if (ahead?.queue !== queue) return undefined;
-    this.readAhead = undefined;
-    if (ahead.from !== this.leases.scanFrom(queue) || ahead.rows.length < max) return undefined;
+    const ahead = this.readAhead.get(queue);
+    this.readAhead.delete(queue);
+    if (!ahead || ahead.from !== this.leases.scanFrom(queue) || ahead.rows.length < max) return undefined;
     return { rows: ahead.rows, next: ahead.next };
   }
 
@@ -625,7 +626,7 @@ export class SqliteStore implements Store {
       if (!cancellable) return row.state;
       this.sql.cancel.run(now, seq);
       this.counts.move(row.queue, row.state, 'cancelled', 1, row.domain);
-      if (this.readAhead?.rows.some((ahead) => ahead.seq === seq)) this.readAhead = undefined;
+      if (this.readAhead.get(row.queue)?.rows.some((ahead) => ahead.seq === seq)) this.readAhead.delete(row.queue);
       return 'cancelled';
     });
     await this.durable();
