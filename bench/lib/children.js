@@ -118,9 +118,9 @@ export class SinkProcess {
   }
 }
 
-/** The bare node:http ceiling server in its own process. */
-export async function startBareHttp() {
-  const { child, port } = await forkReady(BARE, []);
+/** A bare node:http server with no storage: `ingest` (202 to any POST) or `pull` (see bare-http-child.js). */
+export async function startBareHttp(mode = 'ingest') {
+  const { child, port } = await forkReady(BARE, [mode]);
   return { url: `http://127.0.0.1:${port}`, stop: () => stopChild(child) };
 }
 
