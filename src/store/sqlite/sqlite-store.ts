@@ -209,10 +209,11 @@ export class SqliteStore implements Store {
     const rows: MessageRow[] = [];
     let next = this.leases.scanFrom(queue);
     while (rows.length < max) {
-      const page = this.sql.readyFrom.all(queue, next, max - rows.length) as MessageRow[];
+      const wanted = max - rows.length;
+      const page = this.sql.readyFrom.all(queue, next, wanted) as MessageRow[];
       for (const row of page) if (!this.leases.isLeased(row.seq) && !this.acking.has(row.seq)) rows.push(row);
-      if (page.length === 0) break;
-      next = page.at(-1)!.seq + 1;
+      if (page.length > 0) next = page.at(-1)!.seq + 1;
+      if (page.length < wanted) break; // the queue has no more ready rows
     }
     return { rows, next };
   }
@@ -263,19 +264,29 @@ export class SqliteStore implements Store {
     const { held, stale } = this.holdings(queue, receipts);
     const dead: string[] = [];
     this.endLeases(held, (lease) => {
-      if (lease.attempts >= maxReceives) {
-        this.sql.settleLease.run('dead', null, lease.attempts, 'receives exhausted', now, lease.seq);
-        this.counts.move(queue, 'ready', 'dead');
-        dead.push(String(lease.seq));
-      } else if (delayMs > 0) {
-        this.sql.settleLease.run('scheduled', now + delayMs, lease.attempts, null, now, lease.seq);
-        this.counts.move(queue, 'ready', 'scheduled');
-      } else {
-        this.sql.settleLease.run('ready', null, lease.attempts, null, now, lease.seq);
-        this.becameReady(queue, lease.seq);
-      }
+      if (this.returnLease(lease, maxReceives, delayMs, now) === 'dead') dead.push(String(lease.seq));
     });
     return { requeued: held.length - dead.length, dead, stale };
+  }
+
+  /**
+   * Inside a transaction: a lease ended without an ack. Its message goes to dead once received
+   * `maxReceives` times, else back to ready, or to scheduled when `delayMs` asks for a pause.
+   */
+  private returnLease(lease: PullLease, maxReceives: number, delayMs: number, now: number): MessageState {
+    if (lease.attempts >= maxReceives) {
+      this.sql.settleLease.run('dead', null, lease.attempts, 'receives exhausted', now, lease.seq);
+      this.counts.move(lease.queue, 'ready', 'dead');
+      return 'dead';
+    }
+    if (delayMs > 0) {
+      this.sql.settleLease.run('scheduled', now + delayMs, lease.attempts, null, now, lease.seq);
+      this.counts.move(lease.queue, 'ready', 'scheduled');
+      return 'scheduled';
+    }
+    this.sql.settleLease.run('ready', null, lease.attempts, null, now, lease.seq);
+    this.becameReady(lease.queue, lease.seq);
+    return 'ready';
   }
 
   async extend(queue: string, receipts: string[], visibilityMs: number, now: number) {
@@ -309,11 +320,14 @@ export class SqliteStore implements Store {
    */
   private endLeases(leases: PullLease[], settle: (lease: PullLease) => void): void {
     if (leases.length === 0) return;
-    this.write(() => {
-      for (const lease of leases) settle(lease);
-      for (const token of this.leases.closedTokens(leases)) this.sql.deletePullLease.run(token);
-    });
+    this.write(() => this.settleLeases(leases, settle));
     for (const lease of leases) this.leases.end(lease);
+  }
+
+  /** Inside a transaction: `settle` each lease's message; tokens left with no open lease lose their stored rows. */
+  private settleLeases(leases: PullLease[], settle: (lease: PullLease) => void): void {
+    for (const lease of leases) settle(lease);
+    for (const token of this.leases.closedTokens(leases)) this.sql.deletePullLease.run(token);
   }
 
   /** A message as callers see it: a row that is ready in the database but leased in memory is leased. */
@@ -326,8 +340,9 @@ export class SqliteStore implements Store {
   /** At open: the leases stored before a restart are open again, with their deadlines. */
   private restoreLeases(): void {
     type Stored = { token: string; queue: string; until: number; seqs: string };
+    const stored = this.sql.allPullLeases.all() as Stored[];
     const found = new Map<number, PullLease>();
-    for (const row of this.sql.allPullLeases.all() as Stored[]) {
+    for (const row of stored) {
       for (const seq of JSON.parse(row.seqs) as number[]) {
         const previous = found.get(seq);
         if (previous?.token === row.token) previous.until = Math.max(previous.until, row.until);
@@ -339,10 +354,8 @@ export class SqliteStore implements Store {
     }
     for (const lease of found.values()) this.leases.add(lease);
     const open = new Set([...found.values()].map((lease) => lease.token));
-    const tokens = new Set((this.sql.allPullLeases.all() as Stored[]).map((row) => row.token));
-    this.write(() => {
-      for (const token of tokens) if (!open.has(token)) this.sql.deletePullLease.run(token);
-    });
+    const closed = new Set(stored.map((row) => row.token).filter((token) => !open.has(token)));
+    if (closed.size > 0) this.write(() => closed.forEach((token) => this.sql.deletePullLease.run(token)));
   }
 
   // ── time ────────────────────────────────────────────────────
@@ -386,18 +399,11 @@ export class SqliteStore implements Store {
     noteReady: (queue: string, domain: string) => void,
     report: WakeReport,
   ): void {
-    for (const lease of leases) {
-      if (lease.attempts >= (maxReceives.get(lease.queue) ?? DEFAULT_MAX_RECEIVES)) {
-        this.sql.settleLease.run('dead', null, lease.attempts, 'receives exhausted', now, lease.seq);
-        this.counts.move(lease.queue, 'ready', 'dead');
+    this.settleLeases(leases, (lease) => {
+      if (this.returnLease(lease, maxReceives.get(lease.queue) ?? DEFAULT_MAX_RECEIVES, 0, now) === 'dead') {
         report.dead.push({ id: String(lease.seq), queue: lease.queue });
-        continue;
-      }
-      this.sql.settleLease.run('ready', null, lease.attempts, null, now, lease.seq);
-      this.becameReady(lease.queue, lease.seq);
-      noteReady(lease.queue, '');
-    }
-    for (const token of this.leases.closedTokens(leases)) this.sql.deletePullLease.run(token);
+      } else noteReady(lease.queue, '');
+    });
   }
 
   private promoteDue(statement: Database.Statement, now: number, dueBy: number, noteReady: (queue: string, domain: string) => void): number {
@@ -686,20 +692,9 @@ export class SqliteStore implements Store {
       const leased = this.leases.openIn(queue);
       counts.states.ready -= leased;
       counts.states.leased += leased;
-      if (counts.states.ready > 0) counts.oldestReadyAt = this.oldestUnleased(queue);
+      if (counts.states.ready > 0) counts.oldestReadyAt = this.readUnleased(queue, 1).rows[0]?.received_at;
     }
     return snapshot;
-  }
-
-  /** When the oldest ready message of a queue that nobody holds a lease on arrived. */
-  private oldestUnleased(queue: string): number | undefined {
-    let from = this.leases.scanFrom(queue);
-    for (;;) {
-      const page = this.sql.readySeqsFrom.all(queue, from, 100) as { seq: number; received_at: number }[];
-      const free = page.find((row) => !this.leases.isLeased(row.seq));
-      if (free || page.length < 100) return free?.received_at;
-      from = page.at(-1)!.seq + 1;
-    }
   }
 
   async domainBacklog(): Promise<Map<string, DomainBacklog>> {

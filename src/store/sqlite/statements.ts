@@ -33,7 +33,6 @@ export function prepareStatements(db: Database.Database) {
     // Pull leases live in memory (pull-leases.ts): leasing reads ready rows from the queue's scan
     // start, and the row is written once, when its lease ends.
     readyFrom: db.prepare(`SELECT * FROM messages WHERE queue = ? AND state = 'ready' AND seq >= ? ORDER BY seq LIMIT ?`),
-    readySeqsFrom: db.prepare(`SELECT seq, received_at FROM messages WHERE queue = ? AND state = 'ready' AND seq >= ? ORDER BY seq LIMIT ?`),
     settleLease: db.prepare(
       `UPDATE messages SET state = ?, deliver_at = COALESCE(?, deliver_at), attempts = ?, last_error = COALESCE(?, last_error), updated_at = ?
        WHERE seq = ? AND state = 'ready'`,
