@@ -184,7 +184,7 @@ export class Dispatcher {
   }
 
   bufferedFor(domain: DomainState): number {
-    return domain.lanes().reduce((sum, lane) => sum + lane.buffer.length + lane.early.length, 0);
+    return domain.lanes().reduce((sum, lane) => sum + lane.claimed, 0);
   }
 
   // ── the pump ────────────────────────────────────────────────
@@ -375,7 +375,7 @@ export class Dispatcher {
   // ── claiming lane heads from the store ──────────────────────
 
   private refillIfLow(lane: Lane, domain: DomainState): void {
-    if (lane.buffer.length + lane.early.length <= claimSize(domain) / 2) this.wantClaim(lane);
+    if (lane.claimed <= claimSize(domain) / 2) this.wantClaim(lane);
     else if (this.claimWanted.size > 0) this.scheduleClaims();
   }
 
@@ -497,11 +497,16 @@ export class Dispatcher {
 
   private releaseBuffers(domain: DomainState): void {
     for (const lane of domain.lanes()) {
-      const messages = lane.takeAllBuffered();
-      this.buffered -= messages.length;
-      this.releaseMessages(messages);
+      this.handBack(lane);
       lane.exhausted = false;
     }
+  }
+
+  /** Everything a lane claimed and has not sent goes back to the store as ready. */
+  private handBack(lane: Lane): void {
+    const messages = lane.takeAllBuffered();
+    this.buffered -= messages.length;
+    this.releaseMessages(messages);
   }
 
   private releaseMessages(messages: StoredMessage[]): void {
@@ -513,9 +518,7 @@ export class Dispatcher {
     for (const lane of [...this.lanes.values()]) {
       if (lane.queue !== name) continue;
       if (change === 'delete' || !queue || queue.config.paused || queue.config.mode !== 'push') {
-        const messages = lane.takeAllBuffered();
-        this.buffered -= messages.length;
-        this.releaseMessages(messages);
+        this.handBack(lane);
         lane.exhausted = true;
         if (lane.isIdle()) this.forget(lane);
       } else lane.strict = queue.config.ordering === 'strict';

@@ -81,6 +81,11 @@ export class Lane {
     return this.early[0]?.deliverAt;
   }
 
+  /** Messages claimed and not yet sent: the buffer and those held early. */
+  get claimed(): number {
+    return this.buffer.length + this.early.length;
+  }
+
   /** Everything claimed and not yet sent (buffer and early), emptied; for handing back to the store. */
   takeAllBuffered(): StoredMessage[] {
     const all = this.buffer.concat(this.early);

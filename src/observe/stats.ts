@@ -138,7 +138,7 @@ function oneDomain(app: Sluice, key: string, state: DomainState | undefined, now
     domain: key,
     status: statusOf(circuit, pausedUntil, state),
     inFlight: tenant === undefined ? (state?.inFlight ?? 0) : lanes.reduce((sum, lane) => sum + lane.inFlight, 0),
-    buffered: lanes.reduce((sum, lane) => sum + lane.buffer.length + lane.early.length + (lane.held ? 1 : 0), 0),
+    buffered: lanes.reduce((sum, lane) => sum + lane.claimed + (lane.held ? 1 : 0), 0),
     ready: tenant === undefined ? (app.queues.latestBacklog().get(key)?.ready ?? 0) : null,
     scheduled: tenant === undefined ? (app.queues.latestBacklog().get(key)?.scheduled ?? 0) : null,
     limit: { concurrency: limit.concurrency, ratePerSecond: limit.ratePerSecond ?? null, burst: limit.burst },
