@@ -34,6 +34,11 @@ export async function medianPair(rounds, measurePair) {
   return { ...sorted[Math.floor(sorted.length / 2)], ratios: pairs.map((pair) => pair.ratio) };
 }
 
+/** The ratios of medianPair's rounds, for a log line or a note: "0.61, 0.86, 0.79". */
+export function fmtRatios(ratios) {
+  return ratios.map((ratio) => fmt(ratio, 2)).join(', ');
+}
+
 /** Steady throughput seen at a sink: (n − 1) intervals between the first and last arrival. */
 export function arrivalRate(times) {
   if (times.length < 2) return 0;

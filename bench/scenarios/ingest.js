@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { startBareHttp } from '../lib/children.js';
 import { jsonBody } from '../lib/prefill.js';
 import { startSluice } from '../lib/sluice-process.js';
-import { fmt, medianPair } from '../lib/stats.js';
+import { fmt, fmtRatios, medianPair } from '../lib/stats.js';
 
 export const LOAD = { connections: 50, seconds: 10, warmupSeconds: 2, bodyBytes: 1024 };
 
@@ -78,7 +78,7 @@ export default {
       return { sluice: sluice.rps, baseline: ceiling.rps };
     });
     const { ceiling, sluice } = pairs.find((pair) => pair.ratio === ratio);
-    ctx.log(`ingest: sluice ${fmt(sluice.rps)} req/s p99 ${sluice.p99} ms; ceiling ${fmt(ceiling.rps)} req/s p99 ${ceiling.p99} ms (median of ratios ${ratios.map((r) => fmt(r, 2)).join(', ')})`);
+    ctx.log(`ingest: sluice ${fmt(sluice.rps)} req/s p99 ${sluice.p99} ms; ceiling ${fmt(ceiling.rps)} req/s p99 ${ceiling.p99} ms (median of ratios ${fmtRatios(ratios)})`);
     return {
       rows: [
         { measure: 'accepted requests/s (202)', value: fmt(sluice.rps), baseline: `${fmt(ceiling.rps)} (bare node:http)`, ratio: fmt(ratio, 2), target: '≥ 0.70', pass: ratio >= 0.7 },
@@ -86,7 +86,7 @@ export default {
         { measure: 'non-2xx / errors', value: `${sluice.non2xx} / ${sluice.errors}`, baseline: `${ceiling.non2xx} / ${ceiling.errors}`, ratio: '', target: '0 / 0', pass: sluice.non2xx === 0 && sluice.errors === 0 },
       ],
       notes: [
-        `autocannon ${LOAD.connections} connections, ${LOAD.seconds} s after a ${LOAD.warmupSeconds} s warm-up, in the benchmark process; each server in its own child process. Sluice bare (source \`default\` → pull queue \`default\`), \`storage.durability: fsync\`. Ceiling and Sluice measured back to back ${ROUNDS} times; the pair with the median ratio is shown (ratios: ${ratios.map((r) => fmt(r, 2)).join(', ')}).`,
+        `autocannon ${LOAD.connections} connections, ${LOAD.seconds} s after a ${LOAD.warmupSeconds} s warm-up, in the benchmark process; each server in its own child process. Sluice bare (source \`default\` → pull queue \`default\`), \`storage.durability: fsync\`. Ceiling and Sluice measured back to back ${ROUNDS} times; the pair with the median ratio is shown (ratios: ${fmtRatios(ratios)}).`,
       ],
     };
   },

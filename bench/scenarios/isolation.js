@@ -4,7 +4,7 @@
  */
 import { SinkProcess } from '../lib/children.js';
 import { deliverAll, paddedBody, pushConfig, withSluice } from '../lib/push.js';
-import { arrivalRate, fmt, medianPair } from '../lib/stats.js';
+import { arrivalRate, fmt, fmtRatios, medianPair } from '../lib/stats.js';
 
 const FAST = 50_000;
 const SLOW = 1_000;
@@ -40,14 +40,14 @@ export default {
         slowSeen = (await slow.count()).count;
         return { baseline, sluice };
       });
-      ctx.log(`isolation: fast ${fmt(beside)}/s beside slow vs ${fmt(alone)}/s alone (median of ratios ${ratios.map((r) => fmt(r, 2)).join(', ')}); slow sink saw ${slowSeen}`);
+      ctx.log(`isolation: fast ${fmt(beside)}/s beside slow vs ${fmt(alone)}/s alone (median of ratios ${fmtRatios(ratios)}); slow sink saw ${slowSeen}`);
       return {
         rows: [
           { measure: 'fast domain deliveries/s with the slow domain busy', value: fmt(beside), baseline: `${fmt(alone)} (fast domain alone)`, ratio: fmt(ratio, 2), target: '≥ 0.90', pass: ratio >= 0.9 },
           { measure: 'requests the slow domain received meanwhile (last round)', value: fmt(slowSeen), baseline: '', ratio: '', target: '', pass: undefined },
         ],
         notes: [
-          `${fmt(FAST)} 1 KiB messages to 127.0.0.3 (sink answering at once) interleaved with ${fmt(SLOW)} to 127.0.0.2 (sink answering after 5 s), one queue, \`defaultDomain.concurrency: 100\`, so the slow domain holds its 100 slots for the whole run. Each sink in its own process. Rate measured at the fast sink, first to last arrival. Alone and beside measured back to back ${ROUNDS} times; the pair with the median ratio is shown (ratios: ${ratios.map((r) => fmt(r, 2)).join(', ')}).`,
+          `${fmt(FAST)} 1 KiB messages to 127.0.0.3 (sink answering at once) interleaved with ${fmt(SLOW)} to 127.0.0.2 (sink answering after 5 s), one queue, \`defaultDomain.concurrency: 100\`, so the slow domain holds its 100 slots for the whole run. Each sink in its own process. Rate measured at the fast sink, first to last arrival. Alone and beside measured back to back ${ROUNDS} times; the pair with the median ratio is shown (ratios: ${fmtRatios(ratios)}).`,
         ],
       };
     } finally {

@@ -6,7 +6,7 @@
 import { Agent, request } from 'undici';
 import { SinkProcess } from '../lib/children.js';
 import { deliverAll, paddedBody, pushConfig, withSluice } from '../lib/push.js';
-import { arrivalRate, fmt, medianPair } from '../lib/stats.js';
+import { arrivalRate, fmt, fmtRatios, medianPair } from '../lib/stats.js';
 
 const IN_FLIGHT = 100;
 /** Pairs measured; the median ratio is reported (see medianPair). */
@@ -55,14 +55,14 @@ export default {
         maxInFlight = Math.max(maxInFlight, stats.maxInFlight);
         return { sluice: arrivalRate(stats.times), baseline };
       });
-      ctx.log(`push: sluice ${fmt(rate)}/s vs ceiling ${fmt(ceiling)}/s (median of ratios ${ratios.map((r) => fmt(r, 2)).join(', ')})`);
+      ctx.log(`push: sluice ${fmt(rate)}/s vs ceiling ${fmt(ceiling)}/s (median of ratios ${fmtRatios(ratios)})`);
       return {
         rows: [
           { measure: 'deliveries/s seen by the sink', value: fmt(rate), baseline: `${fmt(ceiling)} (undici, 100 in flight)`, ratio: fmt(ratio, 2), target: '≥ 0.50', pass: ratio >= 0.5 },
           { measure: 'most in flight at the sink', value: fmt(maxInFlight), baseline: '', ratio: '', target: '≤ 100', pass: maxInFlight <= IN_FLIGHT },
         ],
         notes: [
-          `${fmt(n)} messages of 1 KiB enqueued through \`POST /v1/messages/batch\` into the paused queue \`outbound\`, then resumed; rate = (n − 1) / (last − first arrival) at the sink, the same formula for the ceiling (after a 5,000-request warm-up). Sink in its own process, keep-alive. Ceiling and Sluice measured back to back ${ROUNDS} times; the pair with the median ratio is shown (ratios: ${ratios.map((r) => fmt(r, 2)).join(', ')}).`,
+          `${fmt(n)} messages of 1 KiB enqueued through \`POST /v1/messages/batch\` into the paused queue \`outbound\`, then resumed; rate = (n − 1) / (last − first arrival) at the sink, the same formula for the ceiling (after a 5,000-request warm-up). Sink in its own process, keep-alive. Ceiling and Sluice measured back to back ${ROUNDS} times; the pair with the median ratio is shown (ratios: ${fmtRatios(ratios)}).`,
         ],
       };
     } finally {
