@@ -121,7 +121,7 @@ export class SinkProcess {
 /** A bare node:http server with no storage: `ingest` (202 to any POST) or `pull` (see bare-http-child.js). */
 export async function startBareHttp(mode = 'ingest') {
   const { child, port } = await forkReady(BARE, [mode]);
-  return { url: `http://127.0.0.1:${port}`, stop: () => stopChild(child) };
+  return { url: `http://127.0.0.1:${port}`, child, stop: () => stopChild(child) };
 }
 
 export function sleep(ms) {

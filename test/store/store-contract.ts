@@ -93,6 +93,24 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect(await store.getMessage(first!.id)).toMatchObject({ state: 'acked', attempts: 1 });
     });
 
+    it('acks a batch with each message its own receive count, and never leases an acked message again', async () => {
+      const appended = await store.appendMessages([newMessage(), newMessage(), newMessage()], 1_000);
+      const [a] = await store.leaseBatch('q', 1, 5_000, 1_000);
+      await store.nack('q', [a!.receipt], 0, 1_001, 10);
+      const batch = await store.leaseBatch('q', 3, 5_000, 1_002);
+      expect(batch.map((m) => m.attempts)).toEqual([2, 1, 1]);
+      expect((await store.ack('q', batch.map((m) => m.receipt), 1_003)).acked).toBe(3);
+      // Straight after the ack, before anything else could run: nothing is left to lease.
+      expect(await store.leaseBatch('q', 3, 5_000, 1_003)).toEqual([]);
+      const stored = await Promise.all(ids(appended).map((id) => store.getMessage(id)));
+      expect(stored.map((m) => [m!.state, m!.attempts, m!.updatedAt])).toEqual([
+        ['acked', 2, 1_003],
+        ['acked', 1, 1_003],
+        ['acked', 1, 1_003],
+      ]);
+      expect((await store.queueCounts()).get('q')!.states).toMatchObject({ ready: 0, leased: 0, acked: 3 });
+    });
+
     it('a nacked message goes out again before newer ones, with its receive counted', async () => {
       const appended = await store.appendMessages([newMessage(), newMessage(), newMessage()], 1_000);
       const [a] = await store.leaseBatch('q', 1, 5_000, 1_000);

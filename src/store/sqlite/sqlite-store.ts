@@ -24,7 +24,7 @@ import { openDatabase, type Durability } from './database.js';
 import { WalSync } from './wal-sync.js';
 import { PullLeases, type PullLease } from './pull-leases.js';
 import { QueueCountsLedger } from './queue-counts.js';
-import { parseId, parseReceipt, toAttempt, toStoredMessage, type AttemptRow, type MessageRow } from './rows.js';
+import { messageRowFrom, parseId, parseReceipt, toAttempt, toStoredMessage, type AttemptRow, type MessageRow } from './rows.js';
 import { prepareStatements, type Statements } from './statements.js';
 
 /** States that retention may delete. */
@@ -43,6 +43,12 @@ function withPayload(row: MessageRow, payload: Payload | undefined): MessageRow 
 /** Most payload bytes a queue's read-ahead may hold, and most queues read ahead at once (see SqliteStore.readAheadFor). */
 const READ_AHEAD_MAX_BYTES = 2 * 1024 * 1024;
 const READ_AHEAD_QUEUES = 16;
+/**
+ * How long answered acks wait before they are written. A consumer pulling in a loop sends its next
+ * pull right after the ack's answer; written at once, the acks would hold up that pull. A moment
+ * later they are written while the consumer works on the batch it got.
+ */
+const ACK_WRITE_DELAY_MS = 1;
 
 /** Most rows one wake() pass moves; it loops until done. */
 const WAKE_CHUNK = 5_000;
@@ -96,6 +102,11 @@ export class SqliteStore implements Store {
    */
   private write<T>(work: () => T): T {
     this.writeAcks();
+    return this.transact(work);
+  }
+
+  /** `write` without writing pending acks first: for writes that touch no message row (a lease record). */
+  private transact<T>(work: () => T): T {
     try {
       const result = this.db.transaction(() => {
         const value = work();
@@ -152,13 +163,14 @@ export class SqliteStore implements Store {
   // ── pull ────────────────────────────────────────────────────
 
   async leaseBatch(queue: string, max: number, visibilityMs: number, now: number): Promise<LeasedMessage[]> {
-    this.writeAcks();
+    // Pending acks are not written first: their rows are skipped while they wait (acking), and a
+    // consumer pulling in a loop would wait for the write of its last acks.
     const token = randomBytes(8).toString('hex');
     const until = now + visibilityMs;
     const ahead = this.takeReadAhead(queue, max);
     const { rows, next } = ahead ?? this.readUnleased(queue, max);
     if (rows.length === 0) return [];
-    this.write(() => this.sql.insertPullLease.run(token, queue, until, JSON.stringify(rows.map((row) => row.seq))));
+    this.transact(() => this.sql.insertPullLease.run(token, queue, until, JSON.stringify(rows.map((row) => row.seq))));
     this.leases.scanned(queue, next);
     for (const row of rows) this.leases.add({ seq: row.seq, queue, token, until, attempts: row.attempts + 1 });
     const leased = (ahead ? rows : this.withPayloads(rows)).map((row) => ({ ...this.present(toStoredMessage(row)), receipt: `${row.seq}.${token}` }));
@@ -210,7 +222,7 @@ export class SqliteStore implements Store {
     let next = this.leases.scanFrom(queue);
     while (rows.length < max) {
       const wanted = max - rows.length;
-      const page = this.sql.readyFrom.all(queue, next, wanted) as MessageRow[];
+      const page = (this.sql.readyFrom.all(queue, next, wanted) as unknown[][]).map(messageRowFrom);
       for (const row of page) if (!this.leases.isLeased(row.seq) && !this.acking.has(row.seq)) rows.push(row);
       if (page.length > 0) next = page.at(-1)!.seq + 1;
       if (page.length < wanted) break; // the queue has no more ready rows
@@ -233,7 +245,7 @@ export class SqliteStore implements Store {
       this.leases.end(lease);
       this.acking.add(lease.seq);
     }
-    if (this.unwrittenAcks.length === 0) setImmediate(() => this.writeAcks());
+    if (this.unwrittenAcks.length === 0) setTimeout(() => this.writeAcks(), ACK_WRITE_DELAY_MS);
     this.unwrittenAcks.push({ queue, leases: held, closedTokens, now });
     return { acked: held.length, stale };
   }
@@ -245,7 +257,7 @@ export class SqliteStore implements Store {
     try {
       this.db.transaction(() => {
         for (const { queue, leases, closedTokens, now } of batch) {
-          for (const lease of leases) this.sql.settleLease.run('acked', null, lease.attempts, null, now, lease.seq);
+          this.sql.ackLeases.run(now, JSON.stringify(leases.map((lease) => [lease.seq, lease.attempts])));
           this.counts.move(queue, 'ready', 'acked', leases.length);
           for (const token of closedTokens) this.sql.deletePullLease.run(token);
         }
@@ -502,11 +514,12 @@ export class SqliteStore implements Store {
     const first = rows[0]!.seq;
     const last = rows[rows.length - 1]!.seq;
     if (last - first + 1 > rows.length * 2 + 16) return rows.map((row) => this.withPayload(row));
-    const payloads = this.sql.payloadRange.all(first, last) as (Payload & { seq: number })[];
+    const payloads = this.sql.payloadRange.all(first, last) as [seq: number, headers: string, body: Buffer][];
     let at = 0;
     for (const row of rows) {
-      while (at < payloads.length && payloads[at]!.seq < row.seq) at += 1;
-      withPayload(row, payloads[at]?.seq === row.seq ? payloads[at] : undefined);
+      while (at < payloads.length && payloads[at]![0] < row.seq) at += 1;
+      const found = payloads[at];
+      withPayload(row, found?.[0] === row.seq ? { headers: found[1], body: found[2] } : undefined);
     }
     return rows;
   }

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { MESSAGE_COLUMNS } from './rows.js';
 
 /**
  * Every hot query, prepared once. Each is shaped for one index (see migrations.ts):
@@ -18,7 +19,7 @@ export function prepareStatements(db: Database.Database) {
     ),
     insertPayload: db.prepare('INSERT INTO payloads (seq, headers, body) VALUES (?, ?, ?)'),
     payloadOf: db.prepare('SELECT headers, body FROM payloads WHERE seq = ?'),
-    payloadRange: db.prepare('SELECT seq, headers, body FROM payloads WHERE seq BETWEEN ? AND ? ORDER BY seq'),
+    payloadRange: db.prepare('SELECT seq, headers, body FROM payloads WHERE seq BETWEEN ? AND ? ORDER BY seq').raw(true),
     deletePayload: db.prepare('DELETE FROM payloads WHERE seq = ?'),
     findDedupe: db.prepare(
       `SELECT d.message_seq, m.deliver_at FROM dedupe d LEFT JOIN messages m ON m.seq = d.message_seq
@@ -32,10 +33,20 @@ export function prepareStatements(db: Database.Database) {
 
     // Pull leases live in memory (pull-leases.ts): leasing reads ready rows from the queue's scan
     // start, and the row is written once, when its lease ends.
-    readyFrom: db.prepare(`SELECT * FROM messages WHERE queue = ? AND state = 'ready' AND seq >= ? ORDER BY seq LIMIT ?`),
+    // Raw mode (arrays, see messageRowFrom): these read a whole pull batch.
+    readyFrom: db
+      .prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE queue = ? AND state = 'ready' AND seq >= ? ORDER BY seq LIMIT ?`)
+      .raw(true),
     settleLease: db.prepare(
       `UPDATE messages SET state = ?, deliver_at = COALESCE(?, deliver_at), attempts = ?, last_error = COALESCE(?, last_error), updated_at = ?
        WHERE seq = ? AND state = 'ready'`,
+    ),
+    // Acks of a batch in one statement: [[seq, attempts], …] as JSON. Measured about twice as fast
+    // as one settleLease per message (docs/PERFORMANCE.md).
+    ackLeases: db.prepare(
+      `UPDATE messages SET state = 'acked', attempts = acked.attempts, updated_at = ?
+       FROM (SELECT value ->> 0 AS seq, value ->> 1 AS attempts FROM json_each(?)) AS acked
+       WHERE messages.seq = acked.seq AND messages.state = 'ready'`,
     ),
     insertPullLease: db.prepare('INSERT INTO pull_leases (token, queue, until, seqs) VALUES (?, ?, ?, ?)'),
     deletePullLease: db.prepare('DELETE FROM pull_leases WHERE token = ?'),
