@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -90,5 +90,24 @@ it('rolls back a failed batch whole, counts included', async () => {
   await expect(store.appendMessages([newMessage(), bad], 1_000)).rejects.toThrow();
   expect((await store.queueCounts()).get('q')?.states.ready ?? 0).toBe(0);
   expect(await store.listMessages({ limit: 10 })).toEqual([]);
+  await cleanup();
+});
+
+it('checkpoints on its own thread and keeps the WAL small while a writer never pauses', async () => {
+  const { store, dir, cleanup } = tempStore();
+  const wal = join(dir, 'sluice.db-wal');
+  const body = Buffer.alloc(1024, 120);
+  let largest = 0;
+  // ~40 MB through the WAL in commits of 100 messages, with barely a pause between them.
+  for (let batch = 0; batch < 400; batch += 1) {
+    await store.appendMessages(Array.from({ length: 100 }, () => newMessage({ body })), 1_000);
+    if (batch % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    largest = Math.max(largest, statSync(wal).size);
+  }
+  // Without the writer finishing the thread's passes, the WAL never restarts and ends near 40 MB.
+  expect(largest).toBeLessThan(20 * 1024 * 1024);
+  const probe = new Database(join(dir, 'sluice.db'), { readonly: true });
+  expect((probe.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n).toBe(40_000);
+  probe.close();
   await cleanup();
 });

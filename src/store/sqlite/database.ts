@@ -25,9 +25,9 @@ export function openDatabase(path: string): Database.Database {
   db.pragma('temp_store = MEMORY');
   // Checkpoint every ~4 MB of WAL on this connection, and never shrink the WAL below 64 MB: a small
   // WAL that is rewritten in place needs no new disk blocks, so commits do not queue behind the
-  // file system's journal. Measured on the scheduling benchmark: a background checkpointer thread
-  // (fsyncing the database while this thread appended to a growing WAL) caused ~50 ms commit
-  // stalls several times a second (lateness p99 39-54 ms); checkpointing here: p99 ~8 ms.
+  // file system's journal. A SqliteStore on disk turns this off and checkpoints on a thread of its
+  // own instead (checkpointer.ts), finishing each pass here so the WAL still restarts in place;
+  // this setting is what a connection without that thread (or whose thread died) does.
   db.pragma('wal_autocheckpoint = 1000');
   db.pragma('journal_size_limit = 67108864');
   migrate(db);

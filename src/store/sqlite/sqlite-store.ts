@@ -22,6 +22,7 @@ import { DEFAULT_MAX_RECEIVES } from '../types.js';
 import { SqliteCatalog } from './catalog.js';
 import { openDatabase, type Durability } from './database.js';
 import { WalSync } from './wal-sync.js';
+import { Checkpointer } from './checkpointer.js';
 import { PullLeases, type PullLease } from './pull-leases.js';
 import { QueueCountsLedger } from './queue-counts.js';
 import { messageRowFrom, parseId, parseReceipt, toAttempt, toStoredMessage, type AttemptRow, type MessageRow } from './rows.js';
@@ -71,6 +72,8 @@ export class SqliteStore implements Store {
   private readonly readAhead = new Map<string, { from: number; rows: MessageRow[]; next: number }>();
   /** fsync durability: acknowledged writes wait for an fsync of the WAL, off the event loop. */
   private readonly walSync: WalSync | undefined;
+  /** Copies the WAL into the database file on its own thread (none in memory). */
+  private readonly checkpointer: Checkpointer | undefined;
   /** Where the retention sweep goes on from. */
   private purgeCursor = 0;
 
@@ -81,6 +84,7 @@ export class SqliteStore implements Store {
     this.catalog = new SqliteCatalog(this.db);
     const onDisk = path !== ':memory:';
     this.walSync = onDisk && durability === 'fsync' ? new WalSync(`${path}-wal`) : undefined;
+    this.checkpointer = onDisk ? new Checkpointer(path, this.db) : undefined;
     this.restoreLeases();
   }
 
@@ -778,6 +782,7 @@ export class SqliteStore implements Store {
     this.writeAcks();
     await this.durable();
     this.walSync?.close();
+    await this.checkpointer?.close();
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
   }

@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Store } from '../store.js';
+import { compiledScript } from './compiled-script.js';
 import type { Durability } from './database.js';
 import {
   deserializeError,
@@ -38,7 +37,7 @@ export class ThreadedStore {
     durability: Durability,
     private readonly onFailure: (error: Error) => void,
   ) {
-    this.worker = new Worker(workerScript(), { workerData: { path, durability } });
+    this.worker = new Worker(compiledScript('store-worker'), { workerData: { path, durability } });
     this.worker.on('message', (response: StoreResponse) => this.answer(response));
     this.worker.on('error', (error) => this.fail(error));
     this.worker.on('exit', (code) => this.fail(new Error(`the store thread exited (code ${code})`)));
@@ -100,14 +99,4 @@ export class ThreadedStore {
     this.pending.clear();
     if (first && !this.closing) this.onFailure(this.failure);
   }
-}
-
-/**
- * The compiled worker script. Run from the TypeScript sources (the test suite), this module has no
- * compiled sibling, so the build's copy in dist/ is used: `npm test` builds first.
- */
-function workerScript(): URL {
-  const sibling = new URL('./store-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(sibling))) return sibling;
-  return new URL('../../../dist/store/sqlite/store-worker.js', import.meta.url);
 }
