@@ -20,9 +20,9 @@ import type {
 } from '../types.js';
 import { DEFAULT_MAX_RECEIVES } from '../types.js';
 import { SqliteCatalog } from './catalog.js';
+import { Checkpointer } from './checkpointer.js';
 import { openDatabase, type Durability } from './database.js';
 import { WalSync } from './wal-sync.js';
-import { Checkpointer } from './checkpointer.js';
 import { PullLeases, type PullLease } from './pull-leases.js';
 import { QueueCountsLedger } from './queue-counts.js';
 import { messageRowFrom, parseId, parseReceipt, toAttempt, toStoredMessage, type AttemptRow, type MessageRow } from './rows.js';
@@ -235,8 +235,9 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Acks are answered at once and written on the next turn, or by the next transaction, whichever
-   * comes first: a consumer that pulls in a loop does not wait for the write. At-least-once holds:
+   * Acks are answered at once and written ACK_WRITE_DELAY_MS later, or by the next transaction that
+   * touches messages, whichever comes first: a consumer that pulls in a loop does not wait for the
+   * write, and its next lease does not either (leasing skips rows whose acks wait). At-least-once holds:
    * an ack lost to a crash (or to a failed write, which opens the leases again) means the message
    * goes out again once its lease runs out. Reads write pending acks first, so they never see one
    * half done.
