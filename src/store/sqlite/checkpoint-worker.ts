@@ -4,7 +4,7 @@ import type { CheckpointPass } from './checkpointer.js';
 
 /**
  * The checkpoint thread (see checkpointer.ts): its own connection to the database, copying the WAL
- * into the database file every few milliseconds with PASSIVE checkpoints, which never wait for the
+ * into the database file every CHECKPOINT_EVERY_MS with PASSIVE checkpoints, which never wait for the
  * writer, and reporting each pass.
  */
 const { path, everyMs } = workerData as { path: string; everyMs: number };
