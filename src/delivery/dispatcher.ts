@@ -1,11 +1,11 @@
 import type { DomainLimit } from '../config/schema.js';
 import type { Sluice } from '../sluice.js';
-import type { AttemptRecord, DeliveryOutcome, LaneRef, StoredMessage } from '../store/types.js';
+import { laneKey, type AttemptRecord, type DeliveryOutcome, type LaneRef, type StoredMessage } from '../store/types.js';
 import { MinHeap } from '../util/min-heap.js';
 import { buildRequest, judge, policyOf, type Verdict } from './attempt.js';
 import { DomainState, type Hold } from './domain-state.js';
 import { DeliveryClient, warmUpHttpClient, type DeliveryResult } from './http-client.js';
-import { Lane, laneKey } from './lane.js';
+import { Lane } from './lane.js';
 import { DomainLimitTable } from './limits.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { StoredMessage } from '../store/types.js';
+import { laneKey, type StoredMessage } from '../store/types.js';
 
 /**
  * A (queue, domain) lane: FIFO inside. Only its head lives in memory — a small buffer of claimed
@@ -120,6 +120,3 @@ function mergeBySeq(a: StoredMessage[], b: StoredMessage[]): StoredMessage[] {
   return merged;
 }
 
-export function laneKey(queue: string, domain: string): string {
-  return `${queue}\u0000${domain}`;
-}

@@ -152,6 +152,11 @@ export interface LaneRef {
   domain: string;
 }
 
+/** One string per (queue, domain) lane, for maps keyed by lane (NUL cannot occur in either part). */
+export function laneKey(queue: string, domain: string): string {
+  return `${queue}\u0000${domain}`;
+}
+
 /** Push messages waiting for one destination domain. */
 export interface DomainBacklog {
   ready: number;

@@ -18,7 +18,7 @@ import type {
   StoredMessage,
   TenantRecord,
 } from '../types.js';
-import { DEFAULT_MAX_RECEIVES } from '../types.js';
+import { DEFAULT_MAX_RECEIVES, laneKey } from '../types.js';
 import { SqliteCatalog } from './catalog.js';
 import { Checkpointer } from './checkpointer.js';
 import { openDatabase, type Durability } from './database.js';
@@ -31,8 +31,6 @@ import { prepareStatements, type Statements } from './statements.js';
 /** States that retention may delete. */
 const FINISHED = new Set<MessageState>(['delivered', 'acked', 'cancelled']);
 type Payload = { headers: string; body: Buffer };
-
-const laneKeyOf = (queue: string, domain: string): string => `${queue}\u0000${domain}`;
 
 /** A state row completed with its payload (none found: no headers, an empty body). */
 function withPayload(row: MessageRow, payload: Payload | undefined): MessageRow {
@@ -382,7 +380,7 @@ export class SqliteStore implements Store {
     const laneKeys = new Set<string>();
     const noteReady = (queue: string, domain: string) => {
       report.queues.add(queue);
-      const key = laneKeyOf(queue, domain);
+      const key = laneKey(queue, domain);
       if (domain !== '' && !laneKeys.has(key)) {
         laneKeys.add(key);
         report.lanes.push({ queue, domain });
@@ -485,21 +483,21 @@ export class SqliteStore implements Store {
    */
   async claimLanes(requests: { lane: LaneRef; max: number }[], leaseUntil: number, now: number): Promise<StoredMessage[][]> {
     const claimed = this.write(() => {
-      const byLane = new Map<string, MessageRow[]>(requests.map(({ lane }) => [laneKeyOf(lane.queue, lane.domain), []]));
+      const byLane = new Map<string, MessageRow[]>(requests.map(({ lane }) => [laneKey(lane.queue, lane.domain), []]));
       const wanted = requests.filter(({ max }) => max > 0).map(({ lane }) => [lane.queue, lane.domain]);
       const heads = wanted.length > 0 ? (this.sql.claimHeads.all(leaseUntil, now, JSON.stringify(wanted)) as MessageRow[]) : [];
       for (const row of heads) {
-        byLane.get(laneKeyOf(row.queue, row.domain))?.push(row);
+        byLane.get(laneKey(row.queue, row.domain))?.push(row);
         this.counts.move(row.queue, 'ready', 'inflight', 1, row.domain);
       }
       for (const { lane, max } of requests) {
-        const rows = byLane.get(laneKeyOf(lane.queue, lane.domain))!;
+        const rows = byLane.get(laneKey(lane.queue, lane.domain))!;
         if (rows.length === 0 || max <= 1 || this.counts.readyFor(lane.domain) === 0) continue;
         const rest = this.sql.claimLane.all(leaseUntil, now, lane.queue, lane.domain, max - 1) as MessageRow[];
         this.counts.move(lane.queue, 'ready', 'inflight', rest.length, lane.domain);
         rows.push(...rest);
       }
-      return requests.map(({ lane }) => byLane.get(laneKeyOf(lane.queue, lane.domain))!);
+      return requests.map(({ lane }) => byLane.get(laneKey(lane.queue, lane.domain))!);
     });
     return claimed.map((rows) => this.withPayloads(rows.sort((a, b) => a.seq - b.seq)).map(toStoredMessage));
   }
