@@ -8,6 +8,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startBareHttp } from '../lib/children.js';
+import { percentile } from '../lib/stats.js';
 import { measureIngest } from '../scenarios/ingest.js';
 
 const ROUNDS = Number(process.argv[2] ?? 3);
@@ -36,5 +37,4 @@ for (let round = 1; round <= ROUNDS; round += 1) {
   }
   console.log(line.join('; '));
 }
-const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
-console.log(`median × ceiling: ${MODES.map((mode) => `${mode} ${median(ratios[mode]).toFixed(2)}`).join(', ')}`);
+console.log(`median × ceiling: ${MODES.map((mode) => `${mode} ${percentile(ratios[mode], 50).toFixed(2)}`).join(', ')}`);
