@@ -38,25 +38,33 @@ const MAX_HEADERS = 256;
  * `__proto__` into a prototype change and drops it. The map comes out with a null prototype, so
  * `constructor`, `toString` or `__proto__` are headers like any other, never Object's own members.
  */
-export const headerMapSchema = z.unknown().transform((value, ctx): Record<string, string> => {
-  const headers = Object.create(null) as Record<string, string>;
-  if (value === undefined) return headers;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    ctx.issues.push({ code: 'custom', message: 'must be an object of header names to string values', input: value });
-    return z.NEVER;
-  }
-  const entries = Object.entries(value);
-  if (entries.length > MAX_HEADERS) {
-    ctx.issues.push({ code: 'custom', message: `at most ${MAX_HEADERS} headers`, input: value });
-    return z.NEVER;
-  }
-  for (const [name, item] of entries) {
-    const problem = headerProblem(name, item);
-    if (problem) ctx.issues.push({ code: 'custom', message: problem, input: item, path: [name] });
-    else headers[name] = item as string;
-  }
-  return ctx.issues.length > 0 ? z.NEVER : headers;
-});
+export const headerMapSchema = z
+  .unknown()
+  .optional()
+  .transform((value, ctx): Record<string, string> => {
+    const headers = Object.create(null) as Record<string, string>;
+    if (value === undefined) return headers;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      ctx.issues.push({ code: 'custom', message: 'must be an object of header names to string values', input: value });
+      return z.NEVER;
+    }
+    const entries = Object.entries(value);
+    if (entries.length > MAX_HEADERS) {
+      ctx.issues.push({ code: 'custom', message: `at most ${MAX_HEADERS} headers`, input: value });
+      return z.NEVER;
+    }
+    let valid = true;
+    for (const [name, item] of entries) {
+      const problem = headerProblem(name, item);
+      if (problem === undefined) {
+        headers[name] = item as string;
+      } else {
+        ctx.issues.push({ code: 'custom', message: problem, input: item, path: [name] });
+        valid = false;
+      }
+    }
+    return valid ? headers : z.NEVER;
+  });
 
 function headerProblem(name: string, value: unknown): string | undefined {
   if (!HEADER_NAME.test(name)) return `${JSON.stringify(name)} is not a valid header name (letters, digits and !#$%&'*+.^_\`|~- only)`;
