@@ -190,6 +190,10 @@ describe('JSON bodies', () => {
     expect(response.body.code).toBe('SLUICE_ERR_JSON_TOO_DEEP');
     const sixtyFive = `{"url":"${sink.origin}/","body":${'['.repeat(64)}${']'.repeat(64)}}`;
     expect((await sluice.api('POST', '/v1/messages', sixtyFive)).status).toBe(400);
+    // A string that ends in an escaped backslash ends there: what follows is counted.
+    const afterBackslash = `{"url":"${sink.origin}/","body":["x\\\\",${'['.repeat(64)}${']'.repeat(64)}]}`;
+    expect(JSON.parse(afterBackslash).body[0]).toBe('x\\');
+    expect((await sluice.api('POST', '/v1/messages', afterBackslash)).body.code).toBe('SLUICE_ERR_JSON_TOO_DEEP');
     // Brackets inside strings are text, not nesting.
     const inString = JSON.stringify({ url: `${sink.origin}/`, body: { text: '[{'.repeat(1_000), quote: '\\"[[[' } });
     expect((await sluice.api('POST', '/v1/messages', inString)).status).toBe(201);
