@@ -62,8 +62,8 @@ describe('cron in UTC', () => {
     expect(() => parseCron('0 0 30 2 *', 'UTC')).toThrow(/never runs: day of month 30 does not occur in FEB/);
     expect(() => parseCron('0 0 31 4,6,9,11 *', 'Europe/Berlin')).toThrow(CronParseError);
     expect(() => parseCron('0 0 30,31 feb *', 'UTC')).toThrow(/never runs/);
-    // With both day fields restricted, the weekday runs alone.
-    expect(runs('0 0 30 2 1', 'UTC', '2026-01-01T00:00:00Z', 1)).toEqual(['2026-01-05T00:00:00.000Z']);
+    // With both day fields restricted, the weekday runs alone: Mondays in February.
+    expect(runs('0 0 30 2 1', 'UTC', '2026-01-01T00:00:00Z', 1)).toEqual(['2026-02-02T00:00:00.000Z']);
     expect(runs('0 0 31 * 1', 'UTC', '2026-01-01T00:00:00Z', 1)).toEqual(['2026-01-05T00:00:00.000Z']);
   });
 
