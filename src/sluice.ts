@@ -111,6 +111,7 @@ export class Sluice {
     const now = this.clock.now();
     const adminKey = resolveAdminKey(this.loaded, announce);
     this.auth = new Authenticator(adminKey);
+    this.checkQueueTargets();
     await this.queues.load(this.config.queues, now);
     this.checkSources();
     await this.loadTenants(now);
@@ -125,6 +126,18 @@ export class Sluice {
     this.housekeeping = setInterval(() => void this.housekeep(), HOUSEKEEPING_MS);
     this.housekeeping.unref();
     await this.listen();
+  }
+
+  /** A queue's url that is a literal private address is refused at start, as the API refuses it. */
+  private checkQueueTargets(): void {
+    for (const [name, queue] of Object.entries(this.config.queues)) {
+      if (queue.url === undefined) continue;
+      try {
+        this.refuseForbiddenTarget(queue.url, this.domainOf(queue.url), `queues.${name}.url`);
+      } catch (error) {
+        throw error instanceof SluiceError ? new ConfigError(error.message) : error;
+      }
+    }
   }
 
   /** Every source must feed an existing queue; a push queue behind a source needs a url. */

@@ -97,7 +97,8 @@ function client(options: Connection): SluiceClient {
 }
 
 function parseHeaders(lines: string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
+  // No prototype: `-H '__proto__: x'` must be a header, not a prototype assignment that drops it.
+  const headers = Object.create(null) as Record<string, string>;
   for (const line of lines) {
     const colon = line.indexOf(':');
     if (colon <= 0) throw new InvalidArgumentError(`header must look like "Name: value", got ${line}`);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { retryPolicySchema } from '../delivery/retry-policy.js';
 import { verifyConfigSchema } from '../ingest/verify/index.js';
 import { dedupeConfigSchema } from '../ingest/dedupe.js';
+import { CronParseError, isValidTimeZone, parseCron } from '../scheduler/cron.js';
 
 /**
  * The one schema of Sluice's configuration: every option, its default and what it means.
@@ -17,6 +18,61 @@ const name = z
 export const nameSchema = name;
 
 const positiveInt = z.number().int().positive();
+
+/** An HTTP field name: an RFC 9110 token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/**
+ * An HTTP field value as node:http and undici will send it: tab, visible ASCII, space and Latin-1.
+ * CR and LF would split the request (header injection), NUL and other controls are refused by every
+ * HTTP stack, and a value no client can send would only fail at delivery time, again and again.
+ */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const MAX_HEADER_VALUE = 16_384;
+const MAX_HEADERS = 256;
+
+/**
+ * The one schema of a header map a user gives (API messages, schedule templates, a source's
+ * response): names are tokens, values have no CR, LF, NUL or other control characters.
+ *
+ * Not `z.record`: zod builds a record by assignment into `{}`, which turns a header named
+ * `__proto__` into a prototype change and drops it. The map comes out with a null prototype, so
+ * `constructor`, `toString` or `__proto__` are headers like any other, never Object's own members.
+ */
+export const headerMapSchema = z
+  .unknown()
+  .optional()
+  .transform((value, ctx): Record<string, string> => {
+    const headers = Object.create(null) as Record<string, string>;
+    if (value === undefined) return headers;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      ctx.issues.push({ code: 'custom', message: 'must be an object of header names to string values', input: value });
+      return z.NEVER;
+    }
+    const entries = Object.entries(value);
+    if (entries.length > MAX_HEADERS) {
+      ctx.issues.push({ code: 'custom', message: `at most ${MAX_HEADERS} headers`, input: value });
+      return z.NEVER;
+    }
+    let valid = true;
+    for (const [name, item] of entries) {
+      const problem = headerProblem(name, item);
+      if (problem === undefined) {
+        headers[name] = item as string;
+      } else {
+        ctx.issues.push({ code: 'custom', message: problem, input: item, path: [name] });
+        valid = false;
+      }
+    }
+    return valid ? headers : z.NEVER;
+  });
+
+function headerProblem(name: string, value: unknown): string | undefined {
+  if (!HEADER_NAME.test(name)) return `${JSON.stringify(name)} is not a valid header name (letters, digits and !#$%&'*+.^_\`|~- only)`;
+  if (typeof value !== 'string') return 'must be a string';
+  if (value.length > MAX_HEADER_VALUE) return `must be at most ${MAX_HEADER_VALUE} characters`;
+  if (!HEADER_VALUE.test(value)) return 'must not contain CR, LF, NUL or other control characters';
+  return undefined;
+}
 
 /** Limits that apply to every delivery to one destination host. */
 export const domainLimitSchema = z
@@ -70,7 +126,7 @@ export type QueueConfig = z.infer<typeof queueConfigSchema>;
 const responseSchema = z
   .object({
     status: z.number().int().min(200).max(299).default(202),
-    headers: z.record(z.string(), z.string()).default({}),
+    headers: headerMapSchema,
     /** Sent as given; `{id}` is replaced by the stored message id. */
     body: z.string().max(65_536).optional(),
   })
@@ -103,7 +159,7 @@ export const messageTemplateSchema = z
   .object({
     url: z.url({ protocol: /^https?$/ }).optional(),
     method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
-    headers: z.record(z.string(), z.string()).default({}),
+    headers: headerMapSchema,
     body: z.unknown().optional(),
     queue: name.default('outbound'),
   })
@@ -113,14 +169,27 @@ export const scheduleConfigSchema = z
   .object({
     cron: z.string().min(1).max(256).optional(),
     every: z.string().min(1).max(64).optional(),
-    timezone: z.string().default('UTC'),
+    timezone: z
+      .string()
+      .refine(isValidTimeZone, { error: (issue) => `unknown time zone ${JSON.stringify(issue.input)}: use an IANA name such as "Europe/Berlin" or "UTC"` })
+      .default('UTC'),
     missed: z.enum(['skip', 'once', 'all']).default('once'),
     paused: z.boolean().default(false),
     tenant: name.default('default'),
     message: messageTemplateSchema,
   })
   .strict()
-  .refine((s) => (s.cron === undefined) !== (s.every === undefined), { message: 'give exactly one of cron or every' });
+  .refine((s) => (s.cron === undefined) !== (s.every === undefined), { message: 'give exactly one of cron or every' })
+  .superRefine((s, ctx) => {
+    // Here and not only when the runner saves it, so that sluice.yaml, POST and PATCH refuse alike.
+    if (s.cron === undefined) return;
+    try {
+      parseCron(s.cron, s.timezone);
+    } catch (error) {
+      if (!(error instanceof CronParseError)) throw error;
+      ctx.issues.push({ code: 'custom', message: error.message, input: s[error.field], path: [error.field] });
+    }
+  });
 export type ScheduleConfig = z.infer<typeof scheduleConfigSchema>;
 
 const serverSchema = z

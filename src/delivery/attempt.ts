@@ -25,10 +25,12 @@ export type Verdict =
 
 /** The HTTP request for one attempt: the stored request, our tracing headers, and the signature if the queue signs. */
 export function buildRequest(message: StoredMessage, config: QueueConfig, attempt: number, now: number): DeliveryRequest {
-  const headers: Record<string, string> = {};
+  // No prototype: a stored header named `constructor` or `__proto__` must stay a header.
+  const headers = Object.create(null) as Record<string, string>;
   for (const [name, value] of message.headers) {
     const key = name.toLowerCase();
-    headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
+    const before = headers[key];
+    headers[key] = before === undefined ? value : `${before}, ${value}`;
   }
   headers['sluice-message-id'] = message.id;
   headers['sluice-attempt'] = String(attempt);

@@ -300,15 +300,17 @@ function parseTarget(url: string): URL | string {
  */
 function outboundHeaders(request: DeliveryRequest, target: URL): Record<string, string> {
   const named = connectionTokens(request.headers);
-  const headers: Record<string, string> = {};
+  // No prototype: `constructor`, `toString` or `__proto__` are headers here, not Object's members.
+  const headers = Object.create(null) as Record<string, string>;
   for (const [name, value] of Object.entries(request.headers)) {
     const key = name.toLowerCase();
     if (HOP_BY_HOP.has(key) || key.startsWith('proxy-') || named.has(key)) continue;
-    headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
+    const before = headers[key];
+    headers[key] = before === undefined ? value : `${before}, ${value}`;
   }
   if (request.body !== undefined) headers['content-length'] = String(request.body.length);
   const basic = basicAuthOf(target);
-  if (basic !== undefined && !('authorization' in headers)) headers.authorization = basic;
+  if (basic !== undefined && headers.authorization === undefined) headers.authorization = basic;
   return headers;
 }
 
@@ -338,7 +340,7 @@ function safeDecode(value: string): string {
 }
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
-  const flat: Record<string, string> = {};
+  const flat = Object.create(null) as Record<string, string>;
   for (const [name, value] of Object.entries(headers)) {
     if (value !== undefined) flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   }

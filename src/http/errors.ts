@@ -5,6 +5,7 @@
 export const ERRORS = {
   SLUICE_ERR_BAD_REQUEST: { status: 400, title: 'Bad request' },
   SLUICE_ERR_INVALID_JSON: { status: 400, title: 'Body is not valid JSON' },
+  SLUICE_ERR_JSON_TOO_DEEP: { status: 400, title: 'Body nests arrays and objects too deeply' },
   SLUICE_ERR_VALIDATION: { status: 400, title: 'Invalid field' },
   SLUICE_ERR_UNAUTHORIZED: { status: 401, title: 'Missing or invalid API key' },
   SLUICE_ERR_SIGNATURE: { status: 401, title: 'Signature verification failed' },
@@ -19,6 +20,7 @@ export const ERRORS = {
   SLUICE_ERR_WRONG_QUEUE_MODE: { status: 409, title: 'The queue is not in the mode this route needs' },
   SLUICE_ERR_BODY_TOO_LARGE: { status: 413, title: 'Body too large' },
   SLUICE_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Expected application/json' },
+  SLUICE_ERR_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
   SLUICE_ERR_QUEUE_FULL: { status: 503, title: 'Queue is over its maxDepth' },
   SLUICE_ERR_STORAGE_UNAVAILABLE: { status: 503, title: 'Storage could not commit' },
   SLUICE_ERR_SHUTTING_DOWN: { status: 503, title: 'Sluice is shutting down' },

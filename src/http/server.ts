@@ -1,7 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Sluice } from '../sluice.js';
 import { sendJson, sendProblem } from './context.js';
-import { SluiceError } from './errors.js';
+import { SluiceError, toProblem } from './errors.js';
 import { Router, type RouteContext } from './router.js';
 import { handleIngest } from './routes/ingest.js';
 
@@ -24,11 +24,34 @@ export function createHttpServer(app: Sluice, api: Router, plain: Map<string, Pl
     if (route) return void Promise.resolve(route(app, req, res, query)).catch((error: unknown) => sendProblem(res, error, path));
     sendProblem(res, new SluiceError('SLUICE_ERR_NOT_FOUND', `nothing at ${path}`), path);
   });
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (socket.writable) socket.end(clientErrorResponse(error));
     else socket.destroy();
   });
   return server;
+}
+
+/**
+ * The answer to a request node:http could not parse, written straight to the socket (there is no
+ * response object): headers over the limit are a 431 (RFC 6585), anything else a 400, both as
+ * problem+json, and the connection is closed since the rest of its bytes cannot be trusted.
+ */
+function clientErrorResponse(error: NodeJS.ErrnoException): string {
+  const overflow = error.code === 'HPE_HEADER_OVERFLOW';
+  const problem = toProblem(
+    overflow
+      ? new SluiceError('SLUICE_ERR_HEADERS_TOO_LARGE', `the request line and headers are larger than ${maxHeaderSize} bytes`, { extra: { limit: maxHeaderSize } })
+      : new SluiceError('SLUICE_ERR_BAD_REQUEST', 'the request is not valid HTTP/1.1'),
+  );
+  const text = JSON.stringify(problem.body);
+  const reason = overflow ? 'Request Header Fields Too Large' : 'Bad Request';
+  return (
+    `HTTP/1.1 ${problem.status} ${reason}\r\n` +
+    'content-type: application/problem+json; charset=utf-8\r\n' +
+    `content-length: ${Buffer.byteLength(text)}\r\n` +
+    'connection: close\r\n\r\n' +
+    text
+  );
 }
 
 async function handleApi(app: Sluice, api: Router, req: IncomingMessage, res: ServerResponse, path: string, query: string) {

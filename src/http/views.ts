@@ -11,12 +11,16 @@ export function bodyFields(body: Buffer): { body: string } | { bodyBase64: strin
   }
 }
 
-/** Headers as a lower-case object; repeated headers are joined with ", " as HTTP allows. */
+/**
+ * Headers as a lower-case object; repeated headers are joined with ", " as HTTP allows. The object
+ * has no prototype, so a header named `constructor` or `__proto__` is read and set as itself.
+ */
 export function headerObject(pairs: HeaderPair[]): Record<string, string> {
-  const headers: Record<string, string> = {};
+  const headers = Object.create(null) as Record<string, string>;
   for (const [name, value] of pairs) {
     const key = name.toLowerCase();
-    headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
+    const before = headers[key];
+    headers[key] = before === undefined ? value : `${before}, ${value}`;
   }
   return headers;
 }

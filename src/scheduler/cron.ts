@@ -120,7 +120,7 @@ function parseFields(expression: string): CronFields {
   const [seconds, minutes, hours, monthDays, months, weekDays] = fields.map((field, index) => parseField(field, FIELD_SPECS[index]!));
   if (weekDays!.delete(7)) weekDays!.add(0);
   const sorted = (values: Set<number>) => [...values].sort((a, b) => a - b);
-  return {
+  const parsed: CronFields = {
     seconds: sorted(seconds!),
     minutes: sorted(minutes!),
     hours: sorted(hours!),
@@ -130,6 +130,26 @@ function parseFields(expression: string): CronFields {
     monthDayRestricted: !/^[*?]/.test(fields[3]!),
     weekDayRestricted: !/^[*?]/.test(fields[5]!),
   };
+  refuseImpossibleDays(parsed);
+  return parsed;
+}
+
+/** Days in each month at most (February in a leap year), January first. */
+const LONGEST_MONTHS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * An expression whose day-of-month never occurs in its months (`0 0 30 2 *`, `0 0 31 4,6 *`) would
+ * be accepted and then never run. When both day fields are restricted a weekday can match alone,
+ * so only the other case can be impossible; 29 February is possible (leap years).
+ */
+function refuseImpossibleDays(fields: CronFields): void {
+  if (fields.monthDayRestricted && fields.weekDayRestricted) return;
+  for (const month of fields.months) {
+    for (const day of fields.monthDays) if (day <= LONGEST_MONTHS[month - 1]!) return;
+  }
+  const days = [...fields.monthDays].sort((a, b) => a - b).join(',');
+  const months = [...fields.months].sort((a, b) => a - b).map((month) => MONTH_NAMES[month - 1]!.toUpperCase()).join(',');
+  throw new CronParseError(`never runs: day of month ${days} does not occur in ${months}`, 'cron');
 }
 
 /** The values one field matches: a comma-separated list of values, ranges and steps. */

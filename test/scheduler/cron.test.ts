@@ -58,9 +58,12 @@ describe('cron in UTC', () => {
     // 2100 is not a leap year: the gap 2096 -> 2104 is the longest there is, and still found.
     expect(runs('0 0 29 2 *', 'UTC', '2096-03-01T00:00:00Z', 1)).toEqual(['2104-02-29T00:00:00.000Z']);
     expect(runs('0 0 29 feb *', 'America/New_York', '2026-01-01T00:00:00Z', 1)).toEqual(['2028-02-29T05:00:00.000Z']);
-    expect(parseCron('0 0 30 2 *', 'UTC').next(at('2026-01-01T00:00:00Z'))).toBeUndefined();
-    expect(parseCron('0 0 31 4,6,9,11 *', 'Europe/Berlin').next(at('2026-01-01T00:00:00Z'))).toBeUndefined();
-    expect(nextRuns(parseCron('0 0 30 2 *', 'UTC'), 0, 5)).toEqual([]);
+    // A day that never occurs in the months named is refused when parsed, not accepted to never run.
+    expect(() => parseCron('0 0 30 2 *', 'UTC')).toThrow(/never runs: day of month 30 does not occur in FEB/);
+    expect(() => parseCron('0 0 31 4,6,9,11 *', 'Europe/Berlin')).toThrow(CronParseError);
+    expect(() => parseCron('0 0 30,31 feb *', 'UTC')).toThrow(/never runs/);
+    // With both day fields restricted, the weekday runs alone: Mondays in February.
+    expect(runs('0 0 30 2 1', 'UTC', '2026-01-01T00:00:00Z', 1)).toEqual(['2026-02-02T00:00:00.000Z']);
     expect(runs('0 0 31 * 1', 'UTC', '2026-01-01T00:00:00Z', 1)).toEqual(['2026-01-05T00:00:00.000Z']);
   });
 
@@ -69,7 +72,6 @@ describe('cron in UTC', () => {
     const cases: [string, string][] = [
       ['* * * * * *', 'Europe/Berlin'],
       ['0 0 29 2 *', 'America/New_York'],
-      ['0 0 30 2 *', 'Europe/Berlin'],
       ['0 0 31 * 1', 'Australia/Lord_Howe'],
       ['59 23 31 12 *', 'Europe/Berlin'],
       ['*/15 * * * *', 'America/New_York'],

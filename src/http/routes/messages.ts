@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { nameSchema } from '../../config/schema.js';
+import { headerMapSchema, nameSchema } from '../../config/schema.js';
 import { retryPolicySchema } from '../../delivery/retry-policy.js';
 import type { Sluice } from '../../sluice.js';
 import { MESSAGE_STATES, type NewMessage } from '../../store/types.js';
@@ -13,14 +13,13 @@ import { pageQuery } from './paging.js';
 
 const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
 const MAX_DELAY_MS = 366 * 24 * 3_600_000;
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** One outbound webhook as the API takes it. */
 export const outboundMessageSchema = z
   .object({
     url: z.string().min(1).max(8_192),
     method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
-    headers: z.record(z.string().regex(HEADER_NAME, 'must be a valid header name'), z.string().max(16_384)).default({}),
+    headers: headerMapSchema,
     body: z.unknown().optional(),
     bodyBase64: z.base64().optional(),
     deliverAt: z.union([z.string().max(64), z.number()]).optional(),
@@ -153,9 +152,25 @@ export function resolveDeliverAt(input: { deliverAt?: string | number | undefine
   return ms;
 }
 
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * An RFC 3339 time with a zone, or undefined. Date.parse alone rolls impossible dates over
+ * (`2026-02-30` becomes 2 March), so the calendar fields must also read back unchanged.
+ */
 function parseRfc3339(value: string): number | undefined {
-  if (!/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/.test(value)) return undefined;
-  const ms = Date.parse(value);
+  const fields = RFC3339.exec(value);
+  if (!fields) return undefined;
+  const [year, month, day, hour, minute, second] = fields.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const calendar = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  const exists =
+    calendar.getUTCFullYear() === year &&
+    calendar.getUTCMonth() === month - 1 &&
+    calendar.getUTCDate() === day &&
+    calendar.getUTCHours() === hour &&
+    calendar.getUTCMinutes() === minute &&
+    calendar.getUTCSeconds() === second;
+  const ms = exists ? Date.parse(value) : NaN;
   return Number.isNaN(ms) ? undefined : ms;
 }
 

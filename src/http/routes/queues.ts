@@ -32,6 +32,7 @@ export function registerQueueRoutes(router: Router, app: Sluice): void {
     const raw = await readJson(ctx.req, z.record(z.string(), z.unknown()), app.apiBodyLimit);
     if (ctx.principal.kind === 'tenant') raw.tenant = ctx.principal.tenant;
     const config = validate(queueConfigSchema, raw);
+    if (config.url) app.refuseForbiddenTarget(config.url, app.domainOf(config.url), 'url');
     const queue = await app.queues.upsert(name, config, app.clock.now());
     return { status: existing ? 200 : 201, body: queueView(queue, undefined, app.clock.now()) };
   });
