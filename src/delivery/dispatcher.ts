@@ -75,6 +75,8 @@ export class Dispatcher {
   private readonly lastBackpressure = new Map<string, number>();
   private readonly client: DeliveryClient;
   private stopped = false;
+  /** The shutdown deadline passed: deliveries still in flight were aborted and go back as ready. */
+  private abandoned = false;
   /** Counters for stats: deliveries started. */
   started = 0;
 
@@ -296,6 +298,8 @@ export class Dispatcher {
     lane.inFlight -= 1;
     tenant.inFlight -= 1;
     this.globalInFlight -= 1;
+    // Aborted by stop(): not the target's fault, so no attempt is counted; it goes out again after a restart.
+    if (this.abandoned) return this.releaseMessages([message]);
     const queue = this.app.queues.get(lane.queue);
     const config = queue?.config;
     const verdict = config ? judge(result, policyOf(message, config), attempt, now) : ({ kind: 'dead', reason: 'queue deleted', circuitFailure: false } as Verdict);
@@ -605,14 +609,24 @@ export class Dispatcher {
   }
 
   /**
-   * Stop: no new deliveries; wait for those in flight (up to `timeoutMs`); hand buffered and held
-   * messages back to the store so they go out first after a restart.
+   * Stop: no new deliveries; wait for those in flight (up to `timeoutMs`), then abort those still
+   * running and hand them back as ready, with buffered and held messages, so that they go out first
+   * after a restart. A target that never answers cannot hold the stop past the deadline.
    */
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     const inFlight = Promise.allSettled([...this.inFlight]);
-    await Promise.race([inFlight, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    let deadline: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => (deadline = setTimeout(() => resolve('expired'), timeoutMs)));
+    const outcome = await Promise.race([inFlight, expired]);
+    clearTimeout(deadline);
+    if (outcome === 'expired' && this.inFlight.size > 0) {
+      this.app.logger.warn('shutdown deadline passed; aborting deliveries in flight', { count: this.inFlight.size, timeoutMs });
+      this.abandoned = true;
+      await this.client.destroy();
+      await inFlight;
+    }
     for (const lane of this.lanes.values()) {
       this.releaseMessages(lane.takeAllBuffered());
       if (lane.held) this.releaseMessages([lane.held.message]);
