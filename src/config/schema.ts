@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { retryPolicySchema } from '../delivery/retry-policy.js';
 import { verifyConfigSchema } from '../ingest/verify/index.js';
 import { dedupeConfigSchema } from '../ingest/dedupe.js';
+import { isValidTimeZone, parseCron } from '../scheduler/cron.js';
+import { parseEvery } from '../scheduler/every.js';
 
 /**
  * The one schema of Sluice's configuration: every option, its default and what it means.
@@ -123,6 +125,23 @@ export const scheduleConfigSchema = z
   .refine((s) => (s.cron === undefined) !== (s.every === undefined), { message: 'give exactly one of cron or every' });
 export type ScheduleConfig = z.infer<typeof scheduleConfigSchema>;
 
+/**
+ * A schedule of sluice.yaml whose cron, every or timezone cannot be used is a configuration error
+ * naming its key (`schedules.nightly.cron: …`), found before anything starts.
+ */
+const configuredScheduleSchema = scheduleConfigSchema.superRefine((schedule, ctx) => {
+  if (!isValidTimeZone(schedule.timezone)) {
+    ctx.addIssue({ code: 'custom', path: ['timezone'], message: `unknown time zone "${schedule.timezone}": use an IANA name such as "Europe/Berlin" or "UTC"` });
+  }
+  const field = schedule.cron !== undefined ? 'cron' : 'every';
+  try {
+    if (schedule.cron !== undefined) parseCron(schedule.cron, 'UTC');
+    else if (schedule.every !== undefined) parseEvery(schedule.every);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', path: [field], message: (error as Error).message });
+  }
+});
+
 const serverSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
@@ -174,7 +193,7 @@ export const configSchema = z
     limits: limitsSchema.prefault({}),
     queues: z.record(name, queueConfigSchema).default({}),
     sources: z.record(name, sourceConfigSchema).default({}),
-    schedules: z.record(name, scheduleConfigSchema).default({}),
+    schedules: z.record(name, configuredScheduleSchema).default({}),
     log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') }).strict().prefault({}),
   })
   .strict();
