@@ -350,7 +350,7 @@ export class Dispatcher {
     const failed = { ...base, willRetry: verdict.kind === 'retry', ...(result.status === undefined ? {} : { status: result.status }) };
     this.app.events.emit('failed', result.error ? { ...failed, error: result.error.code } : failed);
     if (verdict.kind === 'dead') {
-      this.app.events.emit('dead', { id: message.id, queue: lane.queue, reason: verdict.reason });
+      this.app.events.emit('dead', { id: message.id, queue: lane.queue, reason: verdict.reason, ...lastAttemptOf(result) });
       return this.queueOutcome({ id: message.id, kind: 'dead', attempt: record, reason: verdict.reason });
     }
     record.error ??= verdict.reason;
@@ -647,6 +647,14 @@ function claimSize(domain: DomainState): number {
 /** A domain with no lanes can be forgotten unless it carries state worth keeping (throttle, circuit). */
 function isQuiet(domain: DomainState, now: number): boolean {
   return domain.pausedUntil <= now && domain.circuit.state(now) === 'closed' && domain.aimd.effective >= domain.limit.concurrency;
+}
+
+/** The status or error code of a message's last attempt, as its dead event reports them. */
+function lastAttemptOf(result: DeliveryResult): { status?: number; error?: string } {
+  const last: { status?: number; error?: string } = {};
+  if (result.status !== undefined) last.status = result.status;
+  if (result.error) last.error = result.error.code;
+  return last;
 }
 
 function attemptRecord(attempt: number, startedAt: number, result: DeliveryResult): AttemptRecord {

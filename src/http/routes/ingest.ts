@@ -55,7 +55,10 @@ async function ingest(
     source.verify || source.dedupe ? { headers: req.headers, rawBody: body, query: new URLSearchParams(query) } : undefined;
   if (source.verify && input) {
     const verdict = verifyRequest(source.verify, input, app.clock.now());
-    if (!verdict.ok) throw new SluiceError('SLUICE_ERR_SIGNATURE', verdict.reason);
+    if (!verdict.ok) {
+      app.events.emit('signature-refused', { source: sourceName, reason: verdict.reason });
+      throw new SluiceError('SLUICE_ERR_SIGNATURE', verdict.reason);
+    }
   }
   const message = toMessage(app, sourceName, source, queue.tenant, req, body, subPath, query, input);
   const result = await committing(app.logger, 'ingest', { source: sourceName }, () => app.writer.append(message));
