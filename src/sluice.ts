@@ -16,6 +16,7 @@ import { GroupCommitWriter } from './ingest/group-commit-writer.js';
 import { resolveAdminKey } from './admin-key.js';
 import { EventBus } from './observe/events.js';
 import { createLogger, type Logger } from './observe/logger.js';
+import { LogSink } from './observe/log-sink.js';
 import { PullWaiters } from './queues/pull-waiters.js';
 import { QueueRegistry } from './queues/registry.js';
 import { DueTimer } from './scheduler/due-timer.js';
@@ -72,6 +73,7 @@ export class Sluice {
   private server: Server | undefined;
   private readonly onFatal: ((error: Error) => void) | undefined;
   private housekeeping: NodeJS.Timeout | undefined;
+  private readonly logSink: LogSink;
 
   private constructor(
     readonly loaded: LoadedConfig,
@@ -81,6 +83,8 @@ export class Sluice {
     this.clock = options.clock ?? systemClock;
     this.onFatal = options.onFatal;
     this.logger = options.logger ?? createLogger(loaded.config.log.level);
+    this.logSink = new LogSink(this.events, this.logger, this.clock);
+    this.logSink.start();
     this.store = ThreadedStore.open(loaded.sqlitePath, loaded.config.storage.durability, (error) => this.storageFailed(error));
     this.writer = new GroupCommitWriter(this.store, this.clock, loaded.config.storage.maxBatch);
     this.queues = new QueueRegistry(this.store);
@@ -291,6 +295,7 @@ export class Sluice {
     this.server?.closeAllConnections();
     await closed;
     this.telemetry.stop();
+    this.logSink.stop();
     await this.store.close();
   }
 }

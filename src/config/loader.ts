@@ -46,7 +46,24 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   addImplicitQueues(config, path === undefined);
   const dataDir = resolve(cwd, overrides.dataDir ?? env.SLUICE_DATA_DIR ?? './data');
   const sqlitePath = config.storage.sqlite ? resolve(cwd, config.storage.sqlite) : join(dataDir, 'sluice.db');
-  return { config, dataDir, sqlitePath, adminKey: env.SLUICE_ADMIN_KEY || undefined, source: path };
+  return { config, dataDir, sqlitePath, adminKey: adminKeyFrom(env), source: path };
+}
+
+/** Fewer characters can be guessed by an attacker who can reach the API; generated keys have far more. */
+export const MIN_ADMIN_KEY_LENGTH = 16;
+
+/** The admin key from SLUICE_ADMIN_KEY, when set; a key too short to be safe stops the start. */
+function adminKeyFrom(env: NodeJS.ProcessEnv): string | undefined {
+  const key = env.SLUICE_ADMIN_KEY;
+  if (!key) return undefined;
+  checkAdminKey(key, 'SLUICE_ADMIN_KEY');
+  return key;
+}
+
+/** @throws ConfigError naming `origin` when the key is shorter than MIN_ADMIN_KEY_LENGTH (its value is never shown). */
+export function checkAdminKey(key: string, origin: string): void {
+  if (key.length >= MIN_ADMIN_KEY_LENGTH) return;
+  throw new ConfigError(`${origin}: the admin key has ${key.length} characters; use at least ${MIN_ADMIN_KEY_LENGTH} (or unset it to have one generated)`);
 }
 
 /** Validate a plain object against the schema; throws ConfigError naming every bad path. */

@@ -3,6 +3,7 @@ import { retryPolicySchema } from '../delivery/retry-policy.js';
 import { verifyConfigSchema } from '../ingest/verify/index.js';
 import { dedupeConfigSchema } from '../ingest/dedupe.js';
 import { CronParseError, isValidTimeZone, parseCron } from '../scheduler/cron.js';
+import { EveryParseError, parseEvery } from '../scheduler/every.js';
 
 /**
  * The one schema of Sluice's configuration: every option, its default and what it means.
@@ -181,7 +182,16 @@ export const scheduleConfigSchema = z
   .strict()
   .refine((s) => (s.cron === undefined) !== (s.every === undefined), { message: 'give exactly one of cron or every' })
   .superRefine((s, ctx) => {
-    // Here and not only when the runner saves it, so that sluice.yaml, POST and PATCH refuse alike.
+    // Here and not only when the runner saves it, so that sluice.yaml (exit 2 naming
+    // `schedules.<name>.cron`), POST and PATCH refuse alike.
+    if (s.every !== undefined) {
+      try {
+        parseEvery(s.every);
+      } catch (error) {
+        if (!(error instanceof EveryParseError)) throw error;
+        ctx.issues.push({ code: 'custom', message: error.message, input: s.every, path: ['every'] });
+      }
+    }
     if (s.cron === undefined) return;
     try {
       parseCron(s.cron, s.timezone);

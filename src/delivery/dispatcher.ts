@@ -75,6 +75,8 @@ export class Dispatcher {
   private readonly lastBackpressure = new Map<string, number>();
   private readonly client: DeliveryClient;
   private stopped = false;
+  /** The shutdown deadline passed: deliveries still in flight were aborted and go back as ready. */
+  private abandoned = false;
   /** Counters for stats: deliveries started. */
   started = 0;
 
@@ -296,6 +298,8 @@ export class Dispatcher {
     lane.inFlight -= 1;
     tenant.inFlight -= 1;
     this.globalInFlight -= 1;
+    // Aborted by stop(): not the target's fault, so no attempt is counted; it goes out again after a restart.
+    if (this.abandoned) return this.releaseMessages([message]);
     const queue = this.app.queues.get(lane.queue);
     const config = queue?.config;
     const verdict = config ? judge(result, policyOf(message, config), attempt, now) : ({ kind: 'dead', reason: 'queue deleted', circuitFailure: false } as Verdict);
@@ -346,7 +350,7 @@ export class Dispatcher {
     const failed = { ...base, willRetry: verdict.kind === 'retry', ...(result.status === undefined ? {} : { status: result.status }) };
     this.app.events.emit('failed', result.error ? { ...failed, error: result.error.code } : failed);
     if (verdict.kind === 'dead') {
-      this.app.events.emit('dead', { id: message.id, queue: lane.queue, reason: verdict.reason });
+      this.app.events.emit('dead', { id: message.id, queue: lane.queue, reason: verdict.reason, ...lastAttemptOf(result) });
       return this.queueOutcome({ id: message.id, kind: 'dead', attempt: record, reason: verdict.reason });
     }
     record.error ??= verdict.reason;
@@ -605,14 +609,24 @@ export class Dispatcher {
   }
 
   /**
-   * Stop: no new deliveries; wait for those in flight (up to `timeoutMs`); hand buffered and held
-   * messages back to the store so they go out first after a restart.
+   * Stop: no new deliveries; wait for those in flight (up to `timeoutMs`), then abort those still
+   * running and hand them back as ready, with buffered and held messages, so that they go out first
+   * after a restart. A target that never answers cannot hold the stop past the deadline.
    */
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     const inFlight = Promise.allSettled([...this.inFlight]);
-    await Promise.race([inFlight, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    let deadline: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => (deadline = setTimeout(() => resolve('expired'), timeoutMs)));
+    const outcome = await Promise.race([inFlight, expired]);
+    clearTimeout(deadline);
+    if (outcome === 'expired' && this.inFlight.size > 0) {
+      this.app.logger.warn('shutdown deadline passed; aborting deliveries in flight', { count: this.inFlight.size, timeoutMs });
+      this.abandoned = true;
+      await this.client.destroy();
+      await inFlight;
+    }
     for (const lane of this.lanes.values()) {
       this.releaseMessages(lane.takeAllBuffered());
       if (lane.held) this.releaseMessages([lane.held.message]);
@@ -633,6 +647,14 @@ function claimSize(domain: DomainState): number {
 /** A domain with no lanes can be forgotten unless it carries state worth keeping (throttle, circuit). */
 function isQuiet(domain: DomainState, now: number): boolean {
   return domain.pausedUntil <= now && domain.circuit.state(now) === 'closed' && domain.aimd.effective >= domain.limit.concurrency;
+}
+
+/** The status or error code of a message's last attempt, as its dead event reports them. */
+function lastAttemptOf(result: DeliveryResult): { status?: number; error?: string } {
+  const last: { status?: number; error?: string } = {};
+  if (result.status !== undefined) last.status = result.status;
+  if (result.error) last.error = result.error.code;
+  return last;
 }
 
 function attemptRecord(attempt: number, startedAt: number, result: DeliveryResult): AttemptRecord {

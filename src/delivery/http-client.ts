@@ -152,6 +152,17 @@ export class DeliveryClient {
     await Promise.all(agents.map((agent) => agent.close()));
   }
 
+  /**
+   * Abort every request in flight and close every connection now: the shutdown deadline has come.
+   * The aborted sends resolve with a `network` error.
+   */
+  async destroy(): Promise<void> {
+    this.closed = true;
+    const agents = [...this.agents.values()];
+    this.agents.clear();
+    await Promise.all(agents.map((agent) => agent.destroy(new Error('sluice is stopping'))));
+  }
+
   private agentFor(connectTimeoutMs: number): Agent {
     let agent = this.agents.get(connectTimeoutMs);
     if (agent === undefined) {

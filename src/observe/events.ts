@@ -14,8 +14,10 @@ export interface SluiceEvents {
   throttled: { domain: string; status?: number; until?: number; effectiveConcurrency: number };
   'circuit-open': { domain: string; until: number; failures: number };
   'circuit-closed': { domain: string };
-  /** A message went to the dead-letter queue. */
-  dead: { id: string; queue: string; reason: string };
+  /** A message went to the dead-letter queue; `status`/`error` are those of its last attempt, if any. */
+  dead: { id: string; queue: string; reason: string; status?: number; error?: string };
+  /** An ingest request failed its source's signature check (`reason` never holds the secret or the signature). */
+  'signature-refused': { source: string; reason: string };
 }
 
 export type SluiceEventName = keyof SluiceEvents;

@@ -1,6 +1,7 @@
+import pino, { type DestinationStream } from 'pino';
+
 /** Log levels in order of importance. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -9,12 +10,51 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-/** One JSON object per line on stderr: easy to read, easy to ship. */
-export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
-  const threshold = ORDER[level];
-  const log = (at: Exclude<LogLevel, 'silent'>) => (message: string, fields?: Record<string, unknown>) => {
-    if (ORDER[at] < threshold) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level: at, message, ...fields })}\n`);
-  };
-  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+/**
+ * Fields whose values must never reach a log line, wherever a caller puts them: credentials of
+ * the API, of sources and of targets. Callers log key prefixes and reasons, never these; this is
+ * the net under that rule.
+ */
+const REDACTED = [
+  'authorization',
+  'key',
+  'apiKey',
+  'secret',
+  'signature',
+  'password',
+  'token',
+  'headers.authorization',
+  'headers.cookie',
+  'headers["proxy-authorization"]',
+  'headers["x-api-key"]',
+  '*.authorization',
+  '*.secret',
+  '*.password',
+  '*.token',
+];
+
+const silent: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+
+/**
+ * One JSON object per line (`time`, `level`, `message`, then the fields) on stdout, by pino.
+ * `destination` is where lines go instead (tests capture them).
+ */
+export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+  if (level === 'silent') return silent;
+  const base = pino(
+    {
+      level,
+      base: undefined,
+      messageKey: 'message',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACTED, censor: '[redacted]' },
+    },
+    destination ?? pino.destination({ dest: 1, sync: false }),
+  );
+  const at =
+    (write: pino.LogFn) =>
+    (message: string, fields?: Record<string, unknown>): void =>
+      fields === undefined ? write.call(base, message) : write.call(base, fields, message);
+  return { debug: at(base.debug), info: at(base.info), warn: at(base.warn), error: at(base.error) };
 }

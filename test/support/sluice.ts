@@ -5,6 +5,7 @@ import { stringify } from 'yaml';
 import { SluiceClient } from '../../src/client/client.js';
 import { loadConfig } from '../../src/config/loader.js';
 import type { Clock } from '../../src/clock.js';
+import type { Logger } from '../../src/observe/logger.js';
 import { Sluice } from '../../src/sluice.js';
 
 export const ADMIN_KEY = 'sk_test_admin_0123456789abcdef';
@@ -24,13 +25,13 @@ export interface TestSluice {
  * Start a real Sluice in this process on 127.0.0.1 port 0, on a fresh SQLite file in a temp dir.
  * `config` is written as sluice.yaml, so it goes through the same loader and schema as a user's.
  */
-export async function startSluice(config: Record<string, unknown> = {}, options: { clock?: Clock; dir?: string } = {}): Promise<TestSluice> {
+export async function startSluice(config: Record<string, unknown> = {}, options: { clock?: Clock; dir?: string; logger?: Logger } = {}): Promise<TestSluice> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'sluice-test-'));
   const yaml = { ...config, server: { port: 0, ...(config.server as object) }, log: { level: 'silent' } };
   writeFileSync(join(dir, 'sluice.yaml'), stringify(yaml));
   const env = { SLUICE_ADMIN_KEY: ADMIN_KEY };
   const loaded = loadConfig({ configPath: join(dir, 'sluice.yaml'), dataDir: join(dir, 'data') }, env, dir);
-  const app = await Sluice.start({ loaded, clock: options.clock, announce: () => {} });
+  const app = await Sluice.start({ loaded, clock: options.clock, logger: options.logger, announce: () => {} });
   const url = app.url;
   const api: TestSluice['api'] = async (method, path, body, key = ADMIN_KEY) => {
     const headers: Record<string, string> = {};

@@ -6,6 +6,7 @@ import type { HeaderPair, NewMessage } from '../../store/types.js';
 import type { Sluice } from '../../sluice.js';
 import { readBody, sendJson, sendProblem } from '../context.js';
 import { SluiceError } from '../errors.js';
+import { committing } from '../storage-failure.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const RETRY_AFTER_SECONDS = '1';
@@ -54,19 +55,13 @@ async function ingest(
     source.verify || source.dedupe ? { headers: req.headers, rawBody: body, query: new URLSearchParams(query) } : undefined;
   if (source.verify && input) {
     const verdict = verifyRequest(source.verify, input, app.clock.now());
-    if (!verdict.ok) throw new SluiceError('SLUICE_ERR_SIGNATURE', verdict.reason);
+    if (!verdict.ok) {
+      app.events.emit('signature-refused', { source: sourceName, reason: verdict.reason });
+      throw new SluiceError('SLUICE_ERR_SIGNATURE', verdict.reason);
+    }
   }
   const message = toMessage(app, sourceName, source, queue.tenant, req, body, subPath, query, input);
-  let result;
-  try {
-    result = await app.writer.append(message);
-  } catch (error) {
-    app.logger.error('ingest commit failed', { source: sourceName, error: (error as Error).message });
-    throw new SluiceError('SLUICE_ERR_STORAGE_UNAVAILABLE', 'the message could not be stored; retry later', {
-      cause: error,
-      headers: { 'retry-after': RETRY_AFTER_SECONDS },
-    });
-  }
+  const result = await committing(app.logger, 'ingest', { source: sourceName }, () => app.writer.append(message));
   app.events.emit('received', { queue: queue.name, origin: `source:${sourceName}`, count: 1, latencyMs: performance.now() - started });
   respond(res, source, result.id);
 }

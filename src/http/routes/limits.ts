@@ -31,6 +31,7 @@ export function registerLimitRoutes(router: Router, app: Sluice): void {
       throw new SluiceError('SLUICE_ERR_VALIDATION', 'burst: needs ratePerSecond');
     }
     await app.store.upsertDomainLimit({ key: host, ...limit });
+    app.logger.info('limit changed', { domain: host, from: app.dispatcher!.limits.get(host) ?? null, to: limit, by: 'api' });
     app.dispatcher!.setDomainLimit(host, limit);
     return { status: 200, body: { host, ...limit } };
   });
@@ -38,6 +39,7 @@ export function registerLimitRoutes(router: Router, app: Sluice): void {
     requireAdmin(ctx.principal);
     const host = hostParam(ctx.params.host!);
     const removed = await app.store.deleteDomainLimit(host);
+    if (removed) app.logger.info('limit changed', { domain: host, from: app.dispatcher!.limits.get(host) ?? null, to: null, by: 'api' });
     app.dispatcher!.deleteDomainLimit(host);
     if (!removed) throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no limit set for ${host}`);
     return { status: 204 };
@@ -48,6 +50,8 @@ export function registerLimitRoutes(router: Router, app: Sluice): void {
     const tenant = validate(nameSchema, ctx.params.tenant);
     const limit = await readJson(ctx.req, tenantLimitSchema, app.apiBodyLimit);
     await app.store.upsertTenant({ name: tenant, concurrency: limit.concurrency, createdAt: app.clock.now() });
+    const from = app.dispatcher!.tenantStates().find((state) => state.tenant === tenant)?.concurrency ?? null;
+    app.logger.info('limit changed', { tenant, from: { concurrency: from }, to: limit, by: 'api' });
     app.dispatcher!.setTenantLimit(tenant, limit.concurrency);
     return { status: 200, body: { tenant, ...limit } };
   });

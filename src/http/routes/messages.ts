@@ -7,6 +7,7 @@ import type { Principal } from '../auth.js';
 import { canAccess } from '../auth.js';
 import { readJson, validate } from '../context.js';
 import { SluiceError } from '../errors.js';
+import { committing } from '../storage-failure.js';
 import type { Router } from '../router.js';
 import { messageView } from '../views.js';
 import { pageQuery } from './paging.js';
@@ -41,14 +42,14 @@ export function registerMessageRoutes(router: Router, app: Sluice): void {
   router.add('POST', '/v1/messages', async (ctx) => {
     const input = await readJson(ctx.req, outboundMessageSchema, app.apiBodyLimit);
     const message = toNewMessage(app, ctx.principal, input, '');
-    const [result] = await app.writer.appendAll([message]);
+    const [result] = await committing(app.logger, 'message', { queue: message.queue }, () => app.writer.appendAll([message]));
     app.events.emit('received', { queue: message.queue, origin: 'api', count: 1 });
     return { status: result!.duplicate ? 200 : 201, body: await createdView(app, result!.id, result!.deliverAt) };
   });
   router.add('POST', '/v1/messages/batch', async (ctx) => {
     const input = await readJson(ctx.req, batchSchema, app.apiBodyLimit);
     const messages = input.messages.map((item, index) => toNewMessage(app, ctx.principal, item, `messages.${index}.`));
-    const results = await app.writer.appendAll(messages);
+    const results = await committing(app.logger, 'batch', { count: messages.length }, () => app.writer.appendAll(messages));
     app.events.emit('received', { queue: messages[0]!.queue, origin: 'api', count: messages.length });
     const now = app.clock.now();
     const views = results.map((result) => ({

@@ -7,6 +7,7 @@ import type { Principal } from '../auth.js';
 import { canAccess } from '../auth.js';
 import { readJson, validate } from '../context.js';
 import { SluiceError } from '../errors.js';
+import { committing } from '../storage-failure.js';
 import type { Router } from '../router.js';
 
 const createSchema = z.object({ name: nameSchema }).passthrough();
@@ -17,7 +18,7 @@ export function registerScheduleRoutes(router: Router, app: Sluice): void {
     const { name, ...raw } = await readJson(ctx.req, createSchema, app.apiBodyLimit);
     if (app.schedules.get(name)) throw new SluiceError('SLUICE_ERR_CONFLICT', `schedule ${name} exists`);
     const config = validate(scheduleConfigSchema, withTenant(raw, ctx.principal));
-    const live = await app.schedules.save(name, config);
+    const live = await committing(app.logger, 'schedule', { name }, () => app.schedules.save(name, config));
     return { status: 201, body: scheduleView(live, app.clock.now(), 5) };
   });
   router.add('GET', '/v1/schedules', async (ctx) => {
@@ -36,12 +37,14 @@ export function registerScheduleRoutes(router: Router, app: Sluice): void {
     if ('cron' in patch) delete merged.every;
     if ('every' in patch) delete merged.cron;
     const config = validate(scheduleConfigSchema, withTenant(merged, ctx.principal, live.record.tenant));
-    const saved = await app.schedules.save(live.record.name, config, live.record.createdAt);
+    const saved = await committing(app.logger, 'schedule', { name: live.record.name }, () =>
+      app.schedules.save(live.record.name, config, live.record.createdAt),
+    );
     return { status: 200, body: scheduleView(saved, app.clock.now(), 5) };
   });
   router.add('DELETE', '/v1/schedules/:name', async (ctx) => {
     const live = visible(app, ctx.params.name!, ctx.principal);
-    await app.schedules.remove(live.record.name);
+    await committing(app.logger, 'schedule', { name: live.record.name }, () => app.schedules.remove(live.record.name));
     return { status: 204 };
   });
 }

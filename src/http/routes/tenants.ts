@@ -33,6 +33,7 @@ export function registerTenantRoutes(router: Router, app: Sluice): void {
     const hash = hashKey(key);
     await app.store.addApiKey(hash, tenant, app.clock.now());
     app.auth.addTenantKey(hash, tenant);
+    app.logger.info('api key created', { tenant, keyPrefix: key.slice(0, 10) });
     return { status: 201, body: { tenant, key, note: 'shown only this once' } };
   });
 }

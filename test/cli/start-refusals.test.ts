@@ -1,0 +1,63 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'sluice-refuse-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Run `sluice start` in its own directory; it must refuse to start: resolve with its exit code and stderr. */
+async function startRefused(name: string, yaml: string, env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+  const cwd = join(dir, name);
+  mkdirSync(cwd, { recursive: true });
+  writeFileSync(join(cwd, 'sluice.yaml'), yaml);
+  const started = run(process.execPath, [MAIN, 'start', '--port', '0'], { cwd, env: { ...process.env, SLUICE_ADMIN_KEY: '', ...env }, timeout: 20_000 });
+  return started.then(
+    () => ({ code: 0, stderr: 'started' }),
+    (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+  );
+}
+
+describe('sluice start refuses', () => {
+  it('an admin key shorter than 16 characters, with exit code 2 and one line naming SLUICE_ADMIN_KEY', async () => {
+    const refused = await startRefused('short-key', '', { SLUICE_ADMIN_KEY: 'letmein' });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^sluice: SLUICE_ADMIN_KEY: [^\n]*at least 16[^\n]*\n$/);
+    expect(refused.stderr).not.toContain('letmein');
+  });
+
+  it('a stored admin key shorter than 16 characters, naming the file', async () => {
+    mkdirSync(join(dir, 'stored-key', 'data'), { recursive: true });
+    writeFileSync(join(dir, 'stored-key', 'data', 'admin.key'), 'abc\n');
+    const refused = await startRefused('stored-key', '', {});
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('admin.key');
+  });
+
+  it('a schedule whose cron, every or timezone cannot be used, with exit code 2 naming its key', async () => {
+    const yaml = [
+      'schedules:',
+      '  nightly:',
+      '    cron: "61 3 * * *"',
+      '    message: { url: "https://example.com/report" }',
+      '  hourly:',
+      '    every: "fortnight"',
+      '    message: { url: "https://example.com/report" }',
+      '  local:',
+      '    cron: "0 9 * * *"',
+      '    timezone: "Mars/Olympus"',
+      '    message: { url: "https://example.com/report" }',
+      '',
+    ].join('\n');
+    const refused = await startRefused('bad-schedule', yaml, { SLUICE_ADMIN_KEY: 'sk_refusals_0123456789' });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/schedules\.nightly\.cron: minute "61"/);
+    expect(refused.stderr).toMatch(/schedules\.hourly\.every: /);
+    expect(refused.stderr).toMatch(/schedules\.local\.timezone: unknown time zone/);
+  });
+});
