@@ -313,7 +313,7 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect(await store.cancel(b!.id, 1_000)).toBe('leased');
       expect(await store.cancel('12345678', 1_000)).toBeUndefined();
       await store.nack('q', [leased!.receipt], 0, 1_000, 1);
-      const replay = await store.replayDead('q', undefined, 2_000);
+      const replay = await store.replayDead('q', 'default', undefined, 2_000);
       expect(replay.replayed).toEqual([b!.id]);
       expect(await store.purge(5_000, 5_000, 100)).toBe(1);
       expect(await store.getMessage(a!.id)).toBeUndefined();
