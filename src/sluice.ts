@@ -19,6 +19,7 @@ import { createLogger, type Logger } from './observe/logger.js';
 import { LogSink } from './observe/log-sink.js';
 import { PullWaiters } from './queues/pull-waiters.js';
 import { QueueRegistry } from './queues/registry.js';
+import { ensureDefaultQueue, MAX_TENANT_NAME } from './queues/tenant-queues.js';
 import { DueTimer } from './scheduler/due-timer.js';
 import { ThreadedStore } from './store/sqlite/store-thread.js';
 import type { Store, WakeReport } from './store/store.js';
@@ -26,6 +27,9 @@ import type { AppendResult, LaneRef, NewMessage } from './store/types.js';
 import { Dispatcher, PUSH_LEAD_MS, PUSH_WAKE_LEAD_MS } from './delivery/dispatcher.js';
 import { ScheduleRunner } from './scheduler/schedule-runner.js';
 import { Telemetry } from './observe/telemetry.js';
+
+/** How often the last use of tenant keys is written (a request only notes it in memory). */
+const KEY_USAGE_WRITE_MS = 60_000;
 
 /** How often depth counts are refreshed and finished messages purged. */
 const HOUSEKEEPING_MS = 1_000;
@@ -74,6 +78,7 @@ export class Sluice {
   private readonly onFatal: ((error: Error) => void) | undefined;
   private housekeeping: NodeJS.Timeout | undefined;
   private readonly logSink: LogSink;
+  private keyUsageTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly loaded: LoadedConfig,
@@ -114,11 +119,12 @@ export class Sluice {
   private async boot(announce: (line: string) => void): Promise<void> {
     const now = this.clock.now();
     const adminKey = resolveAdminKey(this.loaded, announce);
-    this.auth = new Authenticator(adminKey);
+    this.auth = new Authenticator(adminKey, () => this.clock.now());
     this.checkQueueTargets();
     await this.queues.load(this.config.queues, now);
     this.checkSources();
     await this.loadTenants(now);
+    await this.ensureTenantQueues(now);
     await this.store.releaseAllInflight(now);
     this.dispatcher = await Dispatcher.create(this);
     this.schedules = new ScheduleRunner(this);
@@ -129,6 +135,8 @@ export class Sluice {
     this.schedules.start();
     this.housekeeping = setInterval(() => void this.housekeep(), HOUSEKEEPING_MS);
     this.housekeeping.unref();
+    this.keyUsageTimer = setInterval(() => void this.writeKeyUsage(), KEY_USAGE_WRITE_MS);
+    this.keyUsageTimer.unref();
     await this.listen();
   }
 
@@ -162,6 +170,32 @@ export class Sluice {
       await this.store.upsertTenant({ name, concurrency: limit.concurrency, createdAt: now });
     }
     for (const key of await this.store.listApiKeys()) this.auth.addTenantKey(key.hash, key.tenant);
+  }
+
+  /** Every tenant has its default outbound queue (tenant-queues.ts); made here for tenants that predate it. */
+  private async ensureTenantQueues(now: number): Promise<void> {
+    for (const tenant of await this.store.listTenants()) {
+      if (tenant.name.length > MAX_TENANT_NAME) {
+        this.logger.warn('tenant name too long for a default queue; it must name a queue to send', { tenant: tenant.name });
+        continue;
+      }
+      try {
+        await ensureDefaultQueue(this.queues, tenant.name, now);
+      } catch (error) {
+        this.logger.warn('tenant has no default queue', { tenant: tenant.name, error: (error as Error).message });
+      }
+    }
+  }
+
+  /** Write when tenant keys were last used, all in one store call. */
+  private async writeKeyUsage(): Promise<void> {
+    const used = this.auth.takeUsage();
+    if (used.length === 0) return;
+    try {
+      await this.store.touchApiKeys(used);
+    } catch (error) {
+      this.logger.warn('could not record key usage', { error: String(error) });
+    }
   }
 
   private async listen(): Promise<void> {
@@ -285,6 +319,7 @@ export class Sluice {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.housekeeping);
+    clearInterval(this.keyUsageTimer);
     const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server?.closeIdleConnections();
     this.waiters.wakeAll();
@@ -296,6 +331,7 @@ export class Sluice {
     await closed;
     this.telemetry.stop();
     this.logSink.stop();
+    await this.writeKeyUsage();
     await this.store.close();
   }
 }

@@ -14,18 +14,20 @@ export function registerClientCommands(program: Command): void {
       .option('--url <url>', 'Sluice base URL (or SLUICE_URL)', process.env.SLUICE_URL ?? 'http://127.0.0.1:7070')
       .option('--key <key>', 'API key (or SLUICE_KEY)', process.env.SLUICE_KEY);
 
-  connected(program.command('send <url>'))
-    .description('send or schedule an outbound webhook')
+  connected(program.command('send [url]'))
+    .description("send or schedule an outbound webhook (no url: the queue's url)")
     .option('-X, --method <method>', 'HTTP method', 'POST')
     .option('-H, --header <header...>', 'header "Name: value" (repeatable)')
     .option('--data <body>', 'body text, or @file to read it from a file')
     .option('--json <json>', 'body as JSON')
     .option('--at <time>', 'deliver at (RFC 3339 or epoch ms)')
     .option('--delay <ms>', 'deliver after this many ms', integer)
-    .option('--queue <queue>', 'push queue', 'outbound')
+    .option('--queue <queue>', "push queue (default: the key's tenant's default queue)")
     .option('--idempotency-key <key>', 'same key within 24 h returns the first message')
-    .action(async (url: string, options) => {
-      const message: Record<string, unknown> = { url, method: options.method.toUpperCase(), queue: options.queue };
+    .action(async (url: string | undefined, options) => {
+      const message: Record<string, unknown> = { method: options.method.toUpperCase() };
+      if (url !== undefined) message.url = url;
+      if (options.queue !== undefined) message.queue = options.queue;
       if (options.header) message.headers = parseHeaders(options.header);
       if (options.data !== undefined) message.body = options.data.startsWith('@') ? readFileSync(options.data.slice(1), 'utf8') : options.data;
       if (options.json !== undefined) message.body = JSON.parse(options.json);
@@ -49,6 +51,29 @@ export function registerClientCommands(program: Command): void {
     });
 
   connected(program.command('queues')).description('list queues with their depth').action(async (options) => print(await client(options).queues()));
+
+  const queue = program.command('queue').description('one queue');
+  connected(queue.command('delete <queue>'))
+    .description('delete a queue with its dead letters (and, with --force, messages not yet delivered)')
+    .option('--force', 'also delete messages not yet delivered, acked or dead')
+    .action(async (name: string, options) => print(await client(options).deleteQueue(name, options.force === true)));
+
+  const keys = program.command('keys').description("tenants' API keys (admin key)");
+  connected(keys.command('list'))
+    .description("list a tenant's keys (id, prefix, created, last used; never the key)")
+    .requiredOption('--tenant <tenant>', 'the tenant')
+    .action(async (options) => print(await client(options).listKeys(options.tenant)));
+  connected(keys.command('create'))
+    .description('create a key for a tenant; it is printed once')
+    .requiredOption('--tenant <tenant>', 'the tenant')
+    .action(async (options) => print(await client(options).createKey(options.tenant)));
+  connected(keys.command('revoke <id>'))
+    .description('revoke a key at once')
+    .requiredOption('--tenant <tenant>', 'the tenant')
+    .action(async (id: string, options) => {
+      await client(options).revokeKey(options.tenant, id);
+      print({ tenant: options.tenant, id, revoked: true });
+    });
 
   const dead = program.command('dead').description('dead-letter queue');
   connected(dead.command('replay <queue>'))
@@ -79,10 +104,11 @@ export function registerClientCommands(program: Command): void {
     .option('-X, --method <method>', 'HTTP method', 'POST')
     .option('--json <json>', 'body as JSON')
     .option('--data <body>', 'body text')
-    .option('--queue <queue>', 'push queue', 'outbound')
+    .option('--queue <queue>', "push queue (default: the tenant's default queue)")
     .option('--missed <policy>', 'skip | once | all', 'once')
     .action(async (name: string, url: string, options) => {
-      const message: Record<string, unknown> = { url, method: options.method.toUpperCase(), queue: options.queue };
+      const message: Record<string, unknown> = { url, method: options.method.toUpperCase() };
+      if (options.queue !== undefined) message.queue = options.queue;
       if (options.json !== undefined) message.body = JSON.parse(options.json);
       if (options.data !== undefined) message.body = options.data;
       const body: Record<string, unknown> = { name, timezone: options.timezone, missed: options.missed, message };

@@ -89,6 +89,26 @@ export class SluiceClient {
     return this.request('POST', '/v1/schedules', schedule);
   }
 
+  /** Create a tenant API key: the key is in the answer, and only there. */
+  createKey(tenant: string): Promise<{ tenant: string; id: string; prefix: string; key: string }> {
+    return this.request('POST', `/v1/tenants/${encodeURIComponent(tenant)}/keys`);
+  }
+
+  /** A tenant's keys: id, prefix, createdAt, lastUsedAt (never the key). */
+  listKeys(tenant: string): Promise<{ keys: { id: string; prefix: string | null; createdAt: string; lastUsedAt: string | null }[] }> {
+    return this.request('GET', `/v1/tenants/${encodeURIComponent(tenant)}/keys`);
+  }
+
+  /** Revoke a tenant key at once. */
+  async revokeKey(tenant: string, id: string): Promise<void> {
+    await this.request('DELETE', `/v1/tenants/${encodeURIComponent(tenant)}/keys/${encodeURIComponent(id)}`);
+  }
+
+  /** Delete a queue with its messages; `force` also deletes messages not yet delivered. */
+  deleteQueue(queue: string, force = false): Promise<{ name: string; deleted: boolean; messages: number }> {
+    return this.request('DELETE', `/v1/queues/${encodeURIComponent(queue)}${force ? '?force=true' : ''}`);
+  }
+
   stats(): Promise<Record<string, any>> {
     return this.request('GET', '/v1/stats');
   }

@@ -22,13 +22,39 @@ export function generateKey(prefix = 'sk'): string {
 export class Authenticator {
   private readonly adminHash: Buffer;
   private readonly tenantKeys = new Map<string, string>();
+  /**
+   * When each tenant key was last used, not yet written: a request only sets a map entry, and the
+   * node writes them all in one go about once a minute (takeUsage), keeping storage off the auth path.
+   */
+  private usage = new Map<string, number>();
 
-  constructor(adminKey: string) {
+  constructor(
+    adminKey: string,
+    private readonly now: () => number = Date.now,
+  ) {
     this.adminHash = createHash('sha256').update(adminKey).digest();
   }
 
   addTenantKey(hash: string, tenant: string): void {
     this.tenantKeys.set(hash, tenant);
+  }
+
+  /** A revoked key: refused from the next request on. */
+  removeTenantKey(hash: string): void {
+    this.tenantKeys.delete(hash);
+    this.usage.delete(hash);
+  }
+
+  /** Last use of a key not yet written to storage. */
+  lastUsed(hash: string): number | undefined {
+    return this.usage.get(hash);
+  }
+
+  /** Uses noted since the last call, to be written to storage. */
+  takeUsage(): { hash: string; at: number }[] {
+    const taken = [...this.usage].map(([hash, at]) => ({ hash, at }));
+    this.usage = new Map();
+    return taken;
   }
 
   /** The principal for a request, or a 401. */
@@ -42,8 +68,12 @@ export class Authenticator {
   principalFor(key: string): Principal {
     const digest = createHash('sha256').update(key).digest();
     if (timingSafeEqual(digest, this.adminHash)) return { kind: 'admin' };
-    const tenant = this.tenantKeys.get(digest.toString('hex'));
-    if (tenant !== undefined) return { kind: 'tenant', tenant };
+    const hash = digest.toString('hex');
+    const tenant = this.tenantKeys.get(hash);
+    if (tenant !== undefined) {
+      this.usage.set(hash, this.now());
+      return { kind: 'tenant', tenant };
+    }
     throw new SluiceError('SLUICE_ERR_UNAUTHORIZED', 'unknown API key', { headers: { 'www-authenticate': 'Bearer' } });
   }
 }

@@ -3,7 +3,7 @@ import { canAccess } from '../http/auth.js';
 import { SluiceError } from '../http/errors.js';
 import { queueConfigSchema, type QueueConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
-import type { DomainBacklog, QueueCounts } from '../store/types.js';
+import { QUEUE_NAME_TAKEN, type DomainBacklog, type QueueCounts, type QueueDeletion } from '../store/types.js';
 
 /** A queue as the running node knows it. */
 export interface Queue {
@@ -41,22 +41,32 @@ export class QueueRegistry {
     await this.refreshCounts();
   }
 
+  /** Create or change a queue. 409 when the name belongs to another tenant that still has messages stored under it. */
   async upsert(name: string, config: QueueConfig, now: number): Promise<Queue> {
     const existing = this.queues.get(name);
-    await this.store.upsertQueue({ name, tenant: config.tenant, config, createdAt: now });
+    try {
+      await this.store.upsertQueue({ name, tenant: config.tenant, config, createdAt: now });
+    } catch (error) {
+      // Says neither whose the name is nor what is stored: that is the other tenant's business.
+      if ((error as { code?: unknown }).code === QUEUE_NAME_TAKEN) throw new SluiceError('SLUICE_ERR_CONFLICT', `queue name ${name} is taken`);
+      throw error;
+    }
     const queue: Queue = { name, tenant: config.tenant, config };
     this.queues.set(name, queue);
     if (!existing || JSON.stringify(existing.config) !== JSON.stringify(config)) this.emit(queue, 'upsert');
     return queue;
   }
 
-  async remove(name: string): Promise<boolean> {
+  /** Delete a queue with its messages; nothing happens while messages are pending unless `force`. */
+  async remove(name: string, force = false): Promise<QueueDeletion> {
     const queue = this.queues.get(name);
-    if (!queue) return false;
-    await this.store.deleteQueue(name);
+    const deletion = await this.store.deleteQueue(name, force);
+    if (!deletion.deleted || !queue) return deletion;
     this.queues.delete(name);
+    this.counts.delete(name);
+    this.appendedSinceRefresh.delete(name);
     this.emit(queue, 'delete');
-    return true;
+    return deletion;
   }
 
   onChange(listener: QueueListener): void {

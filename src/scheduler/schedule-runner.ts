@@ -83,6 +83,11 @@ export class ScheduleRunner {
   }
 
   private async fire(live: LiveSchedule, due: number, now: number): Promise<void> {
+    // The queue may have changed hands since the schedule was saved: never send into another tenant's.
+    const queue = this.app.queues.get(live.config.message.queue);
+    if (queue?.tenant !== live.record.tenant) {
+      throw new SluiceError('SLUICE_ERR_VALIDATION', `message.queue: schedule ${live.record.name} may not send to queue ${live.config.message.queue}`);
+    }
     const ticks = this.ticksToFire(live, due, now);
     const next = live.times.next(now);
     const messages = ticks.map((tick) => this.messageFor(live, tick));

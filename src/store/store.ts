@@ -1,4 +1,5 @@
 import type {
+  ApiKeyRecord,
   AppendResult,
   AttemptRecord,
   DeliveryOutcome,
@@ -10,6 +11,7 @@ import type {
   MessageState,
   NewMessage,
   QueueCounts,
+  QueueDeletion,
   QueueRecord,
   ScheduleRecord,
   StoredMessage,
@@ -94,8 +96,11 @@ export interface Store {
    * of it before sending it). Returns its state after the call (undefined: no such message).
    */
   cancel(id: string, now: number, withdrawn?: boolean): Promise<MessageState | undefined>;
-  /** Dead messages of a queue become ready again with attempts reset; all when ids is absent. */
-  replayDead(queue: string, ids: string[] | undefined, now: number): Promise<{ replayed: string[]; lanes: LaneRef[] }>;
+  /**
+   * Dead messages of a queue that belong to `tenant` become ready again with attempts reset; all when
+   * ids is absent. A message of another tenant under the same name is never touched.
+   */
+  replayDead(queue: string, tenant: string, ids: string[] | undefined, now: number): Promise<{ replayed: string[]; lanes: LaneRef[] }>;
   /** Delete terminal messages (delivered, acked, cancelled) updated before `before`, and expired dedupe keys. */
   purge(before: number, now: number, limit: number): Promise<number>;
 
@@ -103,14 +108,26 @@ export interface Store {
   queueCounts(): Promise<Map<string, QueueCounts>>;
   /** Ready and scheduled push messages per destination domain. */
   domainBacklog(): Promise<Map<string, DomainBacklog>>;
+  /**
+   * Store a queue definition; its tenant becomes the owner of the name. Throws an error with code
+   * QUEUE_NAME_TAKEN when another tenant owns the name and messages of the queue are still stored.
+   */
   upsertQueue(queue: QueueRecord): Promise<void>;
   listQueues(): Promise<QueueRecord[]>;
-  deleteQueue(name: string): Promise<boolean>;
+  /**
+   * Delete a queue with all its messages (dead and finished ones too) and its ownership. Refused
+   * (deleted: false, nothing changed) while messages are pending, unless `force`.
+   */
+  deleteQueue(name: string, force?: boolean): Promise<QueueDeletion>;
 
   upsertTenant(tenant: TenantRecord): Promise<void>;
   listTenants(): Promise<TenantRecord[]>;
-  addApiKey(hash: string, tenant: string, now: number): Promise<void>;
-  listApiKeys(): Promise<{ hash: string; tenant: string }[]>;
+  addApiKey(key: ApiKeyRecord): Promise<void>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Delete a tenant's key; its hash (to forget it in memory), or undefined when there was none. */
+  revokeApiKey(tenant: string, id: string): Promise<string | undefined>;
+  /** Record when keys were last used (batched by the caller; a key that no longer exists is skipped). */
+  touchApiKeys(used: { hash: string; at: number }[]): Promise<void>;
 
   upsertDomainLimit(limit: DomainLimitRecord): Promise<void>;
   deleteDomainLimit(key: string): Promise<boolean>;

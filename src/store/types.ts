@@ -162,3 +162,35 @@ export interface DomainBacklog {
   ready: number;
   scheduled: number;
 }
+
+/** An API key as stored: only its hash, plus what may be shown (id, a short prefix of the key). */
+export interface ApiKeyRecord {
+  /** Public handle to list and revoke the key by; unique within its tenant. */
+  id: string;
+  /** SHA-256 of the key, hex. */
+  hash: string;
+  /** The first characters of the key (`sk_AbCd`), to recognise it; absent for keys made before prefixes were kept. */
+  prefix?: string;
+  tenant: string;
+  createdAt: number;
+  lastUsedAt?: number;
+}
+
+/** What deleting a queue did: nothing while messages still wait (unless forced), else how many messages went with it. */
+export interface QueueDeletion {
+  deleted: boolean;
+  /** Messages not yet delivered, acked or dead (scheduled, ready, leased, in flight) when asked. */
+  pending: number;
+  /** Messages deleted with the queue (any state). */
+  messages: number;
+}
+
+/**
+ * Thrown by Store.upsertQueue when the name belongs to another tenant that still has messages stored
+ * under it. Crosses the store thread as an Error with this `code`.
+ */
+export const QUEUE_NAME_TAKEN = 'SLUICE_STORE_QUEUE_NAME_TAKEN';
+
+export function queueNameTaken(name: string): Error {
+  return Object.assign(new Error(`queue name ${name} is taken`), { code: QUEUE_NAME_TAKEN });
+}

@@ -81,4 +81,21 @@ describe('client commands', () => {
     expect((refused as { stderr: string }).stderr).toContain('SLUICE_ERR_UNAUTHORIZED');
     await killHard(server.child);
   }, 60_000);
+
+  it('keys create, list and revoke: the list shows no secret, and a revoked key is refused at once', async () => {
+    const admin = 'sk_cli_keys_0123456789abcdef';
+    const server = await spawnSluice(['--data-dir', join(dir, 'data3')], { SLUICE_ADMIN_KEY: admin }, dir);
+    children.push(server);
+    await fetch(`${server.url}/v1/tenants`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{"name":"acme"}' });
+    const created = await sluice(server.url, admin, 'keys', 'create', '--tenant', 'acme');
+    expect(created.key).toMatch(/^sk_/);
+    expect((await sluice(server.url, created.key, 'queues')).queues.map((q: { name: string }) => q.name)).toEqual(['outbound.acme']);
+    const listed = await sluice(server.url, admin, 'keys', 'list', '--tenant', 'acme');
+    expect(listed.keys.map((k: { id: string }) => k.id)).toEqual([created.id]);
+    expect(JSON.stringify(listed)).not.toContain(created.key);
+    expect(await sluice(server.url, admin, 'keys', 'revoke', '--tenant', 'acme', created.id)).toEqual({ tenant: 'acme', id: created.id, revoked: true });
+    const refused = await run(process.execPath, [MAIN, 'queues'], { env: { ...process.env, SLUICE_URL: server.url, SLUICE_KEY: created.key } }).catch((e: { code: number; stderr: string }) => e);
+    expect((refused as { stderr: string }).stderr).toContain('SLUICE_ERR_UNAUTHORIZED');
+    await killHard(server.child);
+  }, 60_000);
 });

@@ -172,7 +172,7 @@ describe('auth and bad input', () => {
     const { body } = await sluice.api('POST', '/v1/tenants/acme/keys');
     const key = body.key as string;
     const listed = await sluice.api('GET', '/v1/queues', undefined, key);
-    expect(listed.body.queues.map((q: { name: string }) => q.name)).toEqual(['mine']);
+    expect(listed.body.queues.map((q: { name: string }) => q.name).sort()).toEqual(['mine', 'outbound.acme']); // and its default queue
     expect((await sluice.api('POST', '/v1/queues/default/pull', {}, key)).status).toBe(404);
     expect((await sluice.api('PUT', '/v1/limits/tenants/acme', { concurrency: 3 }, key)).status).toBe(403);
   });

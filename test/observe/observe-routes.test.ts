@@ -90,7 +90,7 @@ describe('GET /v1/stats', () => {
     const { status, body } = await sluice!.api('GET', '/v1/stats', undefined, key);
     expect(status).toBe(200);
     expect(body.scope).toBe('tenant');
-    expect(body.queues.map((q: { name: string }) => q.name)).toEqual(['acme-in']);
+    expect(body.queues.map((q: { name: string }) => q.name).sort()).toEqual(['acme-in', 'outbound.acme']); // and its default queue
     expect(body.tenants.map((t: { tenant: string }) => t.tenant)).toEqual(['acme']);
     expect(body.domains).toEqual([]);
     expect(body.totals.received).toBe(0);

@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeEach, afterEach } from 'vitest';
 import type { Store } from '../../src/store/store.js';
-import type { NewMessage } from '../../src/store/types.js';
+import { QUEUE_NAME_TAKEN, type NewMessage } from '../../src/store/types.js';
 
 /** Every queue's maxReceives, as wake() takes it. */
 const limits = (maxReceives: number) => new Map([['q', maxReceives]]);
@@ -313,7 +313,7 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect(await store.cancel(b!.id, 1_000)).toBe('leased');
       expect(await store.cancel('12345678', 1_000)).toBeUndefined();
       await store.nack('q', [leased!.receipt], 0, 1_000, 1);
-      const replay = await store.replayDead('q', undefined, 2_000);
+      const replay = await store.replayDead('q', 'default', undefined, 2_000);
       expect(replay.replayed).toEqual([b!.id]);
       expect(await store.purge(5_000, 5_000, 100)).toBe(1);
       expect(await store.getMessage(a!.id)).toBeUndefined();
@@ -325,6 +325,56 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect(await store.fireSchedule('s', 1_000, 2_000, [newMessage()], 1_000)).toBe(false);
       expect((await store.queueCounts()).get('q')!.states.ready).toBe(1);
       expect((await store.listSchedules())[0]).toMatchObject({ nextRunAt: 2_000, lastRunAt: 1_000 });
+    });
+
+    it('keeps a queue name with its tenant while any message of it is stored', async () => {
+      await store.upsertQueue({ name: 'q', tenant: 'a', config: {}, createdAt: 0 });
+      await store.appendMessages([newMessage({ tenant: 'a' })], 1_000);
+      await expect(store.upsertQueue({ name: 'q', tenant: 'b', config: {}, createdAt: 0 })).rejects.toMatchObject({ code: QUEUE_NAME_TAKEN });
+      await store.upsertQueue({ name: 'q', tenant: 'a', config: { changed: true }, createdAt: 0 }); // its owner may change it
+      // Even with its definition gone, the messages keep the name theirs.
+      await store.upsertQueue({ name: 'other', tenant: 'a', config: {}, createdAt: 0 });
+      expect((await store.listQueues()).map((queue) => queue.tenant)).toEqual(['a', 'a']);
+    });
+
+    it('deletes a queue with all its messages, refusing while some are pending unless forced', async () => {
+      await store.upsertQueue({ name: 'q', tenant: 'a', config: {}, createdAt: 0 });
+      const [pending, dead] = await store.appendMessages([newMessage({ tenant: 'a' }), newMessage({ tenant: 'a' })], 1_000);
+      const [leased] = await store.leaseBatch('q', 1, 1_000, 1_000);
+      expect(leased!.id).toBe(pending!.id);
+      await store.leaseBatch('q', 1, 1_000, 1_000).then(([m]) => store.nack('q', [m!.receipt], 0, 1_000, 1));
+      expect((await store.getMessage(dead!.id))?.state).toBe('dead');
+      expect(await store.deleteQueue('q')).toEqual({ deleted: false, pending: 1, messages: 0 });
+      expect((await store.getMessage(pending!.id))?.state).toBe('leased');
+      expect(await store.deleteQueue('q', true)).toEqual({ deleted: true, pending: 1, messages: 2 });
+      expect(await store.getMessage(pending!.id)).toBeUndefined();
+      expect(await store.getMessage(dead!.id)).toBeUndefined();
+      expect(await store.listQueues()).toEqual([]);
+      expect(await store.ack('q', [leased!.receipt], 1_000)).toEqual({ acked: 0, stale: [leased!.receipt] });
+      // Nothing of it is left: the name is free for another tenant.
+      await store.upsertQueue({ name: 'q', tenant: 'b', config: {}, createdAt: 0 });
+      expect(await store.listMessages({ queue: 'q', limit: 10 })).toEqual([]);
+    });
+
+    it('replays only the dead letters of the tenant it is asked for', async () => {
+      const [mine, theirs] = await store.appendMessages([newMessage({ tenant: 'a' }), newMessage({ tenant: 'b' })], 1_000);
+      for (const m of await store.leaseBatch('q', 2, 1_000, 1_000)) await store.nack('q', [m.receipt], 0, 1_000, 1);
+      expect((await store.replayDead('q', 'a', undefined, 2_000)).replayed).toEqual([mine!.id]);
+      expect((await store.replayDead('q', 'a', [theirs!.id], 2_000)).replayed).toEqual([]);
+      expect((await store.getMessage(theirs!.id))?.state).toBe('dead');
+    });
+
+    it('lists and revokes API keys, and records their last use', async () => {
+      await store.addApiKey({ id: 'k1', hash: 'h1', prefix: 'sk_abcd', tenant: 'a', createdAt: 5 });
+      await store.addApiKey({ id: 'k2', hash: 'h2', tenant: 'b', createdAt: 6 });
+      await store.touchApiKeys([{ hash: 'h1', at: 50 }, { hash: 'gone', at: 60 }]);
+      expect(await store.listApiKeys()).toEqual([
+        { id: 'k1', hash: 'h1', prefix: 'sk_abcd', tenant: 'a', createdAt: 5, lastUsedAt: 50 },
+        { id: 'k2', hash: 'h2', tenant: 'b', createdAt: 6 },
+      ]);
+      expect(await store.revokeApiKey('b', 'k1')).toBeUndefined(); // another tenant's key id
+      expect(await store.revokeApiKey('a', 'k1')).toBe('h1');
+      expect((await store.listApiKeys()).map((key) => key.id)).toEqual(['k2']);
     });
   });
 }

@@ -1,7 +1,8 @@
 import { domainLimitSchema, nameSchema, tenantLimitSchema } from '../../config/schema.js';
-import { normalizeHostKey } from '../../delivery/domain-key.js';
+import { HostRules, normalizeHostKey } from '../../delivery/domain-key.js';
+import { ensureDefaultQueue, MAX_TENANT_NAME } from '../../queues/tenant-queues.js';
 import type { Sluice } from '../../sluice.js';
-import { requireAdmin } from '../auth.js';
+import { requireAdmin, type Principal } from '../auth.js';
 import { readJson, validate } from '../context.js';
 import { SluiceError } from '../errors.js';
 import type { Router } from '../router.js';
@@ -13,14 +14,19 @@ const putDomainSchema = domainLimitSchema.refine(
 
 /** Domain and tenant limits, live: a change applies to the next dispatch, no restart. */
 export function registerLimitRoutes(router: Router, app: Sluice): void {
-  router.add('GET', '/v1/limits/domains', async () => {
-    const limits = app.dispatcher!.limits.entries().map(([host, limit]) => ({ host, ...limit }));
+  router.add('GET', '/v1/limits/domains', async (ctx) => {
+    const visible = visibleLimitKeys(app, ctx.principal);
+    const limits = app.dispatcher!.limits
+      .entries()
+      .filter(([host]) => !visible || visible.has(host))
+      .map(([host, limit]) => ({ host, ...limit }));
     return { status: 200, body: { default: app.config.limits.defaultDomain, domains: limits } };
   });
   router.add('GET', '/v1/limits/domains/:host', async (ctx) => {
     const host = hostParam(ctx.params.host!);
     const limit = app.dispatcher!.limits.get(host);
-    if (!limit) throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no limit set for ${host}`);
+    const visible = visibleLimitKeys(app, ctx.principal);
+    if (!limit || (visible && !visible.has(host))) throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no limit set for ${host}`);
     return { status: 200, body: { host, ...limit, effective: app.dispatcher!.limits.resolve(host) } };
   });
   router.add('PUT', '/v1/limits/domains/:host', async (ctx) => {
@@ -44,17 +50,55 @@ export function registerLimitRoutes(router: Router, app: Sluice): void {
     if (!removed) throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no limit set for ${host}`);
     return { status: 204 };
   });
-  router.add('GET', '/v1/limits/tenants', async () => ({ status: 200, body: { tenants: app.dispatcher!.tenantStates() } }));
+  router.add('GET', '/v1/limits/tenants', async (ctx) => {
+    const states = app.dispatcher!.tenantStates();
+    if (ctx.principal.kind === 'admin') return { status: 200, body: { tenants: states } };
+    const own = ctx.principal.tenant;
+    const mine = states.find((state) => state.tenant === own) ?? (await storedTenantState(app, own));
+    return { status: 200, body: { tenants: [mine] } };
+  });
   router.add('PUT', '/v1/limits/tenants/:tenant', async (ctx) => {
     requireAdmin(ctx.principal);
-    const tenant = validate(nameSchema, ctx.params.tenant);
+    const tenant = validate(nameSchema.max(MAX_TENANT_NAME), ctx.params.tenant);
     const limit = await readJson(ctx.req, tenantLimitSchema, app.apiBodyLimit);
     await app.store.upsertTenant({ name: tenant, concurrency: limit.concurrency, createdAt: app.clock.now() });
     const from = app.dispatcher!.tenantStates().find((state) => state.tenant === tenant)?.concurrency ?? null;
     app.logger.info('limit changed', { tenant, from: { concurrency: from }, to: limit, by: 'api' });
     app.dispatcher!.setTenantLimit(tenant, limit.concurrency);
+    // A limit may be the first the node hears of a tenant: it gets its default queue as POST /v1/tenants gives one.
+    await ensureDefaultQueue(app.queues, tenant, app.clock.now());
     return { status: 200, body: { tenant, ...limit } };
   });
+}
+
+/** A tenant that has sent nothing yet is not in the dispatcher: its stored limit, nothing in flight. */
+async function storedTenantState(app: Sluice, tenant: string) {
+  const stored = (await app.store.listTenants()).find((known) => known.name === tenant);
+  return { tenant, inFlight: 0, concurrency: stored?.concurrency ?? null };
+}
+
+/**
+ * The domain limits a principal may see: all for the admin (undefined); for a tenant, the limits that
+ * apply to its own traffic — the rule that matches each domain of its queues' urls and of the
+ * deliveries it has waiting in the dispatcher. Other limits would tell it where other tenants send.
+ */
+function visibleLimitKeys(app: Sluice, principal: Principal): Set<string> | undefined {
+  if (principal.kind === 'admin') return undefined;
+  const domains = new Set<string>();
+  for (const queue of app.queues.all()) {
+    if (queue.tenant !== principal.tenant || !queue.config.url) continue;
+    domains.add(app.domainOf(queue.config.url));
+  }
+  for (const domain of app.dispatcher!.domainStates()) {
+    if (domain.lanes().some((lane) => lane.tenant === principal.tenant)) domains.add(domain.key);
+  }
+  const rules = new HostRules(app.dispatcher!.limits.entries().map(([host]) => [host, host] as [string, string]));
+  const visible = new Set<string>();
+  for (const domain of domains) {
+    const key = rules.match(domain);
+    if (key !== undefined) visible.add(key);
+  }
+  return visible;
 }
 
 function hostParam(raw: string): string {

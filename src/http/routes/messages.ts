@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { headerMapSchema, nameSchema } from '../../config/schema.js';
 import { retryPolicySchema } from '../../delivery/retry-policy.js';
 import type { Sluice } from '../../sluice.js';
+import { defaultQueueName, tenantOf } from '../../queues/tenant-queues.js';
 import { MESSAGE_STATES, type NewMessage } from '../../store/types.js';
 import type { Principal } from '../auth.js';
 import { canAccess } from '../auth.js';
@@ -18,14 +19,16 @@ const MAX_DELAY_MS = 366 * 24 * 3_600_000;
 /** One outbound webhook as the API takes it. */
 export const outboundMessageSchema = z
   .object({
-    url: z.string().min(1).max(8_192),
+    /** Absent: the queue's url (a 400 naming url when the queue has none). */
+    url: z.string().min(1).max(8_192).optional(),
     method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
     headers: headerMapSchema,
     body: z.unknown().optional(),
     bodyBase64: z.base64().optional(),
     deliverAt: z.union([z.string().max(64), z.number()]).optional(),
     delayMs: z.number().int().min(0).max(MAX_DELAY_MS).optional(),
-    queue: nameSchema.default('outbound'),
+    /** Absent: the caller's tenant's default outbound queue (see queues/tenant-queues.ts). */
+    queue: nameSchema.optional(),
     idempotencyKey: z.string().min(1).max(256).optional(),
     retry: retryPolicySchema.optional(),
   })
@@ -101,16 +104,22 @@ async function createdView(app: Sluice, id: string, deliverAt: number) {
  * (`messages.3.url`) so a bad item in a batch is named exactly.
  */
 export function toNewMessage(app: Sluice, principal: Principal, input: OutboundMessage, at: string): NewMessage {
-  const queue = app.queues.require(input.queue, principal);
+  const queue = app.queues.require(input.queue ?? defaultQueueName(tenantOf(principal)), principal);
   if (queue.config.mode !== 'push') throw new SluiceError('SLUICE_ERR_WRONG_QUEUE_MODE', `${at}queue: ${queue.name} is a pull queue`);
-  const domain = fieldError(at, () => app.domainOf(input.url));
-  app.refuseForbiddenTarget(input.url, domain, `${at}url`);
+  const target = input.url ?? queue.config.url;
+  if (target === undefined) {
+    throw new SluiceError('SLUICE_ERR_VALIDATION', `${at}url: required (queue ${queue.name} has no url)`, {
+      extra: { errors: [{ field: `${at}url`, message: 'required: the queue has no url' }] },
+    });
+  }
+  const domain = fieldError(at, () => app.domainOf(target));
+  app.refuseForbiddenTarget(target, domain, `${at}url`);
   const now = app.clock.now();
   const deliverAt = resolveDeliverAt(input, now, at);
   const { body, contentType } = encodeBody(input);
   const headers = Object.entries(input.headers);
   if (contentType && !headers.some(([name]) => name.toLowerCase() === 'content-type')) headers.push(['content-type', contentType]);
-  const url = new URL(input.url);
+  const url = new URL(target);
   const message: NewMessage = {
     queue: queue.name,
     tenant: queue.tenant,

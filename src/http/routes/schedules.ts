@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { nameSchema, scheduleConfigSchema } from '../../config/schema.js';
+import { nameSchema, scheduleConfigSchema, type ScheduleConfig } from '../../config/schema.js';
+import { defaultQueueName } from '../../queues/tenant-queues.js';
 import { nextRuns } from '../../scheduler/cron.js';
 import type { LiveSchedule } from '../../scheduler/schedule-runner.js';
 import type { Sluice } from '../../sluice.js';
@@ -9,6 +10,7 @@ import { readJson, validate } from '../context.js';
 import { SluiceError } from '../errors.js';
 import { committing } from '../storage-failure.js';
 import type { Router } from '../router.js';
+import { requireKnownTenant } from './tenants.js';
 
 const createSchema = z.object({ name: nameSchema }).passthrough();
 
@@ -16,8 +18,9 @@ const createSchema = z.object({ name: nameSchema }).passthrough();
 export function registerScheduleRoutes(router: Router, app: Sluice): void {
   router.add('POST', '/v1/schedules', async (ctx) => {
     const { name, ...raw } = await readJson(ctx.req, createSchema, app.apiBodyLimit);
-    if (app.schedules.get(name)) throw new SluiceError('SLUICE_ERR_CONFLICT', `schedule ${name} exists`);
-    const config = validate(scheduleConfigSchema, withTenant(raw, ctx.principal));
+    // Says nothing of whose the name is: it may be another tenant's.
+    if (app.schedules.get(name)) throw new SluiceError('SLUICE_ERR_CONFLICT', `schedule name ${name} is taken`);
+    const config = await ownedConfig(app, withTenant(raw, ctx.principal), ctx.principal);
     const live = await committing(app.logger, 'schedule', { name }, () => app.schedules.save(name, config));
     return { status: 201, body: scheduleView(live, app.clock.now(), 5) };
   });
@@ -36,7 +39,7 @@ export function registerScheduleRoutes(router: Router, app: Sluice): void {
     // A new cron replaces every, and the other way round.
     if ('cron' in patch) delete merged.every;
     if ('every' in patch) delete merged.cron;
-    const config = validate(scheduleConfigSchema, withTenant(merged, ctx.principal, live.record.tenant));
+    const config = await ownedConfig(app, withTenant(merged, ctx.principal, live.record.tenant), ctx.principal);
     const saved = await committing(app.logger, 'schedule', { name: live.record.name }, () =>
       app.schedules.save(live.record.name, config, live.record.createdAt),
     );
@@ -59,6 +62,30 @@ function visible(app: Sluice, name: string, principal: Principal): LiveSchedule 
 function withTenant(raw: Record<string, unknown>, principal: Principal, fallback?: string): Record<string, unknown> {
   if (principal.kind === 'tenant') return { ...raw, tenant: principal.tenant };
   return fallback !== undefined && raw.tenant === undefined ? { ...raw, tenant: fallback } : raw;
+}
+
+/**
+ * Validate a schedule for its tenant: the tenant must exist (400 naming `tenant`), a template that
+ * names no queue goes to the tenant's default queue, and a queue of another tenant is answered as if
+ * it did not exist (a tick would be refused anyway: ScheduleRunner.fire checks the owner again).
+ */
+async function ownedConfig(app: Sluice, raw: Record<string, unknown>, principal: Principal): Promise<ScheduleConfig> {
+  const tenant = typeof raw.tenant === 'string' ? raw.tenant : 'default';
+  const message = raw.message;
+  const withQueue = isObject(message) && message.queue === undefined ? { ...raw, message: { ...message, queue: defaultQueueName(tenant) } } : raw;
+  const config = validate(scheduleConfigSchema, withQueue);
+  if (principal.kind === 'admin') await requireKnownTenant(app, config.tenant);
+  const queue = app.queues.get(config.message.queue);
+  if (!queue || queue.tenant !== config.tenant) {
+    throw new SluiceError('SLUICE_ERR_VALIDATION', `message.queue: no queue named ${config.message.queue}`, {
+      extra: { errors: [{ field: 'message.queue', message: 'no such queue' }] },
+    });
+  }
+  return config;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function scheduleView(live: LiveSchedule, now: number, upcoming: number): Record<string, unknown> {

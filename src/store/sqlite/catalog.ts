@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { DomainLimitRecord, QueueRecord, ScheduleRecord, TenantRecord } from '../types.js';
+import type { ApiKeyRecord, DomainLimitRecord, QueueRecord, ScheduleRecord, TenantRecord } from '../types.js';
 
 /**
  * The small, rarely written tables: queue definitions, tenants, API keys, domain limits, schedules.
@@ -16,13 +16,18 @@ export class SqliteCatalog {
       ),
       listQueues: db.prepare('SELECT name, tenant, config, created_at FROM queues ORDER BY name'),
       deleteQueue: db.prepare('DELETE FROM queues WHERE name = ?'),
+      ownerOf: db.prepare('SELECT tenant FROM queue_owners WHERE queue = ?'),
+      setOwner: db.prepare('INSERT INTO queue_owners (queue, tenant) VALUES (?, ?) ON CONFLICT (queue) DO UPDATE SET tenant = excluded.tenant'),
+      deleteOwner: db.prepare('DELETE FROM queue_owners WHERE queue = ?'),
       upsertTenant: db.prepare(
         `INSERT INTO tenants (name, concurrency, created_at) VALUES (@name, @concurrency, @createdAt)
          ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency`,
       ),
       listTenants: db.prepare('SELECT name, concurrency, created_at FROM tenants ORDER BY name'),
-      addKey: db.prepare('INSERT INTO api_keys (hash, tenant, created_at) VALUES (?, ?, ?)'),
-      listKeys: db.prepare('SELECT hash, tenant FROM api_keys'),
+      addKey: db.prepare('INSERT INTO api_keys (hash, tenant, created_at, id, prefix) VALUES (@hash, @tenant, @createdAt, @id, @prefix)'),
+      listKeys: db.prepare('SELECT id, hash, prefix, tenant, created_at, last_used_at FROM api_keys ORDER BY tenant, created_at, id'),
+      revokeKey: db.prepare('DELETE FROM api_keys WHERE tenant = ? AND id = ? RETURNING hash'),
+      touchKey: db.prepare('UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE hash = ?'),
       upsertLimit: db.prepare(
         `INSERT INTO domain_limits (key, concurrency, rate_per_second, burst) VALUES (@key, @concurrency, @ratePerSecond, @burst)
          ON CONFLICT (key) DO UPDATE SET concurrency = excluded.concurrency, rate_per_second = excluded.rate_per_second, burst = excluded.burst`,
@@ -55,8 +60,19 @@ export class SqliteCatalog {
     }));
   }
 
+  /** Inside a transaction: the definition and the ownership of a queue go. */
   deleteQueue(name: string): boolean {
+    this.statements.deleteOwner.run(name);
     return this.statements.deleteQueue.run(name).changes > 0;
+  }
+
+  /** The tenant that owns a queue name (its definition's, or that of messages stored under it). */
+  ownerOf(name: string): string | undefined {
+    return (this.statements.ownerOf.get(name) as { tenant: string } | undefined)?.tenant;
+  }
+
+  setOwner(name: string, tenant: string): void {
+    this.statements.setOwner.run(name, tenant);
   }
 
   upsertTenant(tenant: TenantRecord): void {
@@ -71,12 +87,26 @@ export class SqliteCatalog {
     });
   }
 
-  addApiKey(hash: string, tenant: string, now: number): void {
-    this.statements.addKey.run(hash, tenant, now);
+  addApiKey(key: ApiKeyRecord): void {
+    this.statements.addKey.run({ hash: key.hash, tenant: key.tenant, createdAt: key.createdAt, id: key.id, prefix: key.prefix ?? null });
   }
 
-  listApiKeys(): { hash: string; tenant: string }[] {
-    return this.statements.listKeys.all() as { hash: string; tenant: string }[];
+  listApiKeys(): ApiKeyRecord[] {
+    type Row = { id: string; hash: string; prefix: string | null; tenant: string; created_at: number; last_used_at: number | null };
+    return (this.statements.listKeys.all() as Row[]).map((row) => {
+      const key: ApiKeyRecord = { id: row.id, hash: row.hash, tenant: row.tenant, createdAt: row.created_at };
+      if (row.prefix !== null) key.prefix = row.prefix;
+      if (row.last_used_at !== null) key.lastUsedAt = row.last_used_at;
+      return key;
+    });
+  }
+
+  revokeApiKey(tenant: string, id: string): string | undefined {
+    return (this.statements.revokeKey.get(tenant, id) as { hash: string } | undefined)?.hash;
+  }
+
+  touchApiKeys(used: { hash: string; at: number }[]): void {
+    for (const { hash, at } of used) this.statements.touchKey.run(at, hash);
   }
 
   upsertDomainLimit(limit: DomainLimitRecord): void {

@@ -136,4 +136,26 @@ CREATE TABLE pull_leases (
 CREATE INDEX pull_leases_token ON pull_leases(token);
 `,
   },
+  {
+    // API keys get a public id (to list and revoke them by), a short display prefix of the key, and
+    // when they were last used (written lazily, about once a minute). Keys stored before this have no
+    // prefix; their id is the start of their hash, which tells nothing about the key.
+    // queue_owners: which tenant a queue name belongs to while any message of it is stored, so a
+    // name cannot pass to another tenant even when its definition is gone. Seeded once from the
+    // definitions and from the messages themselves (one scan, at this migration only).
+    version: 6,
+    sql: `
+ALTER TABLE api_keys ADD COLUMN id TEXT;
+ALTER TABLE api_keys ADD COLUMN prefix TEXT;
+ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER;
+UPDATE api_keys SET id = substr(hash, 1, 16) WHERE id IS NULL;
+CREATE UNIQUE INDEX api_keys_id ON api_keys(tenant, id);
+CREATE TABLE queue_owners (
+  queue  TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO queue_owners (queue, tenant) SELECT name, tenant FROM queues;
+INSERT OR IGNORE INTO queue_owners (queue, tenant) SELECT queue, MIN(tenant) FROM messages GROUP BY queue;
+`,
+  },
 ];

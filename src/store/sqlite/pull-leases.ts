@@ -77,6 +77,12 @@ export class PullLeases {
     bump(this.openByQueue, lease.queue, -1);
   }
 
+  /** The queue is gone: end its leases and forget where its scan stood. */
+  forgetQueue(queue: string): void {
+    for (const lease of [...this.bySeq.values()]) if (lease.queue === queue) this.end(lease);
+    this.scanStart.delete(queue);
+  }
+
   /** Leases whose time is up at `now`, oldest first. The caller ends each one. */
   expired(now: number, limit: number): PullLease[] {
     const due: PullLease[] = [];

@@ -95,6 +95,18 @@ export class QueueCountsLedger {
     return row;
   }
 
+  /** Messages of `queue` stored in any state, as of the last commit. */
+  stored(queue: string): number {
+    const row = this.counts.get(queue);
+    return row ? MESSAGE_STATES.reduce((sum, state) => sum + row[state], 0) : 0;
+  }
+
+  /** Messages of `queue` not yet delivered, acked, dead or cancelled. */
+  pendingIn(queue: string): number {
+    const row = this.counts.get(queue);
+    return row ? row.scheduled + row.ready + row.leased + row.inflight : 0;
+  }
+
   get(queue: string): Record<MessageState, number> {
     return this.row(queue);
   }

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import type { AckResult, Store, WakeReport } from '../store.js';
 import type {
+  ApiKeyRecord,
   AppendResult,
   AttemptRecord,
   DeliveryOutcome,
@@ -13,12 +14,13 @@ import type {
   MessageState,
   NewMessage,
   QueueCounts,
+  QueueDeletion,
   QueueRecord,
   ScheduleRecord,
   StoredMessage,
   TenantRecord,
 } from '../types.js';
-import { DEFAULT_MAX_RECEIVES, laneKey } from '../types.js';
+import { DEFAULT_MAX_RECEIVES, laneKey, queueNameTaken } from '../types.js';
 import { SqliteCatalog } from './catalog.js';
 import { Checkpointer } from './checkpointer.js';
 import { openDatabase, type Durability } from './database.js';
@@ -655,13 +657,13 @@ export class SqliteStore implements Store {
     return state;
   }
 
-  async replayDead(queue: string, ids: string[] | undefined, now: number) {
+  async replayDead(queue: string, tenant: string, ids: string[] | undefined, now: number) {
     const result = this.write(() => {
       const seqs = ids?.map(parseId).filter((seq): seq is number => seq !== undefined);
       const rows = (
         seqs === undefined
-          ? this.sql.replayAllDead.all(now, now, queue)
-          : seqs.flatMap((seq) => this.sql.replayOneDead.all(now, now, queue, seq))
+          ? this.sql.replayAllDead.all(now, now, queue, tenant)
+          : seqs.flatMap((seq) => this.sql.replayOneDead.all(now, now, queue, tenant, seq))
       ) as { seq: number; domain: string }[];
       for (const row of rows) {
         this.counts.move(queue, 'dead', 'ready', 1, row.domain);
@@ -717,15 +719,40 @@ export class SqliteStore implements Store {
     return this.counts.domainSnapshot();
   }
 
+  /**
+   * The name passes to another tenant only once nothing of the queue is stored: the ledger counts
+   * every stored message (finished ones until retention deletes them), so this costs no scan.
+   */
   async upsertQueue(queue: QueueRecord): Promise<void> {
-    this.catalog.upsertQueue(queue);
+    const owner = this.catalog.ownerOf(queue.name);
+    if (owner !== undefined && owner !== queue.tenant && this.counts.stored(queue.name) > 0) throw queueNameTaken(queue.name);
+    this.write(() => {
+      this.catalog.upsertQueue(queue);
+      this.catalog.setOwner(queue.name, queue.tenant);
+    });
     await this.durable();
   }
   async listQueues(): Promise<QueueRecord[]> {
     return this.catalog.listQueues();
   }
-  async deleteQueue(name: string): Promise<boolean> {
-    return this.catalog.deleteQueue(name);
+  async deleteQueue(name: string, force = false): Promise<QueueDeletion> {
+    const pending = this.counts.pendingIn(name);
+    if (pending > 0 && !force) return { deleted: false, pending, messages: 0 };
+    const messages = this.write(() => {
+      const rows = this.sql.deleteQueueMessages.all(name) as { seq: number; state: MessageState; domain: string }[];
+      for (const row of rows) {
+        this.sql.deletePayload.run(row.seq);
+        this.sql.deleteAttempts.run(row.seq);
+        this.counts.move(name, row.state, undefined, 1, row.domain);
+      }
+      this.sql.deleteQueuePullLeases.run(name);
+      this.catalog.deleteQueue(name);
+      return rows.length;
+    });
+    this.leases.forgetQueue(name);
+    this.readAhead.delete(name);
+    await this.durable();
+    return { deleted: true, pending, messages };
   }
   async upsertTenant(tenant: TenantRecord): Promise<void> {
     this.catalog.upsertTenant(tenant);
@@ -734,12 +761,20 @@ export class SqliteStore implements Store {
   async listTenants(): Promise<TenantRecord[]> {
     return this.catalog.listTenants();
   }
-  async addApiKey(hash: string, tenant: string, now: number): Promise<void> {
-    this.catalog.addApiKey(hash, tenant, now);
+  async addApiKey(key: ApiKeyRecord): Promise<void> {
+    this.catalog.addApiKey(key);
     await this.durable();
   }
-  async listApiKeys(): Promise<{ hash: string; tenant: string }[]> {
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.catalog.listApiKeys();
+  }
+  async revokeApiKey(tenant: string, id: string): Promise<string | undefined> {
+    const hash = this.catalog.revokeApiKey(tenant, id);
+    await this.durable();
+    return hash;
+  }
+  async touchApiKeys(used: { hash: string; at: number }[]): Promise<void> {
+    if (used.length > 0) this.transact(() => this.catalog.touchApiKeys(used));
   }
   async upsertDomainLimit(limit: DomainLimitRecord): Promise<void> {
     this.catalog.upsertDomainLimit(limit);

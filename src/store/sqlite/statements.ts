@@ -131,12 +131,16 @@ export function prepareStatements(db: Database.Database) {
     cancel: db.prepare(`UPDATE messages SET state = 'cancelled', updated_at = ? WHERE seq = ?`),
     replayAllDead: db.prepare(
       `UPDATE messages SET state = 'ready', attempts = 0, deliver_at = ?, last_error = NULL, updated_at = ?
-       WHERE queue = ? AND state = 'dead' RETURNING seq, domain`,
+       WHERE queue = ? AND tenant = ? AND state = 'dead' RETURNING seq, domain`,
     ),
     replayOneDead: db.prepare(
       `UPDATE messages SET state = 'ready', attempts = 0, deliver_at = ?, last_error = NULL, updated_at = ?
-       WHERE queue = ? AND state = 'dead' AND seq = ? RETURNING seq, domain`,
+       WHERE queue = ? AND tenant = ? AND state = 'dead' AND seq = ? RETURNING seq, domain`,
     ),
+    // Deleting a queue scans the whole table: no index covers finished messages by queue (see
+    // migration 1), and deleting a queue is a rare act of the operator, not worth an index on ingest.
+    deleteQueueMessages: db.prepare('DELETE FROM messages WHERE queue = ? RETURNING seq, state, domain'),
+    deleteQueuePullLeases: db.prepare('DELETE FROM pull_leases WHERE queue = ?'),
     sweepFrom: db.prepare('SELECT seq, queue, state, updated_at FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
     deleteMessage: db.prepare('DELETE FROM messages WHERE seq = ?'),
     deleteAttempts: db.prepare('DELETE FROM attempts WHERE message_seq = ?'),

@@ -37,6 +37,8 @@ export const STORE_METHODS = [
   'listTenants',
   'addApiKey',
   'listApiKeys',
+  'revokeApiKey',
+  'touchApiKeys',
   'upsertDomainLimit',
   'deleteDomainLimit',
   'listDomainLimits',
