@@ -7,6 +7,7 @@ import type {
   DeliveryOutcome,
   DomainBacklog,
   DomainLimitRecord,
+  FileSettingRecord,
   LaneRef,
   LeasedMessage,
   ListMessagesFilter,
@@ -770,6 +771,14 @@ export class SqliteStore implements Store {
     });
     await this.durable();
     return fired;
+  }
+
+  async listFileSettings(): Promise<FileSettingRecord[]> {
+    return this.catalog.listFileSettings();
+  }
+  async replaceFileSettings(settings: FileSettingRecord[]): Promise<void> {
+    this.catalog.replaceFileSettings(settings);
+    await this.durable();
   }
 
   async ping(): Promise<void> {
