@@ -137,54 +137,26 @@ CREATE INDEX pull_leases_token ON pull_leases(token);
 `,
   },
   {
-    // Message ids never repeat for the life of a data dir. A rowid without AUTOINCREMENT is max+1, so
-    // once retention deleted the newest messages their ids came back, and receivers deduplicating on
-    // webhook-id dropped the new message. AUTOINCREMENT keeps the highest id ever issued in
-    // sqlite_sequence. SQLite cannot add it to a table in place: the table is rebuilt (once, on
-    // upgrade), and the sequence starts above every id still named anywhere.
+    // Message ids never repeat for the life of a data dir. A rowid is max(seq)+1, so once retention
+    // deleted the newest messages their ids came back, and receivers deduplicating on webhook-id
+    // dropped the new message. The store now issues ids itself above a stored high-water mark, raised
+    // once per commit that appends. (AUTOINCREMENT would do the same, but it reads and writes
+    // sqlite_sequence on every insert — measured 12-17 % fewer inserts a second — and needs the
+    // messages table rebuilt.) The mark starts above every id still named anywhere.
     //
     // file_settings: the value of each sluice.yaml setting as this node last applied it (see
     // config/file-settings.ts), so that a restart applies only what the file changed.
     version: 4,
     sql: `
-CREATE TABLE messages_v4 (
-  seq          INTEGER PRIMARY KEY AUTOINCREMENT,  -- arrival order; the public id; never reused
-  queue        TEXT    NOT NULL,
-  tenant       TEXT    NOT NULL,
-  state        TEXT    NOT NULL,
-  method       TEXT    NOT NULL,
-  path         TEXT    NOT NULL,
-  query        TEXT    NOT NULL,
-  url          TEXT,
-  domain       TEXT    NOT NULL,
-  received_at  INTEGER NOT NULL,
-  deliver_at   INTEGER NOT NULL,
-  attempts     INTEGER NOT NULL DEFAULT 0,
-  lease_token  TEXT,
-  lease_until  INTEGER,
-  updated_at   INTEGER NOT NULL,
-  origin       TEXT    NOT NULL,
-  retry        TEXT,
-  last_error   TEXT
+CREATE TABLE message_ids (
+  only INTEGER PRIMARY KEY CHECK (only = 1),
+  high INTEGER NOT NULL                  -- the highest message id ever issued
 );
-INSERT INTO messages_v4 (seq, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at,
-                         attempts, lease_token, lease_until, updated_at, origin, retry, last_error)
-  SELECT seq, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at,
-         attempts, lease_token, lease_until, updated_at, origin, retry, last_error FROM messages;
-DROP TABLE messages;
-ALTER TABLE messages_v4 RENAME TO messages;
-DELETE FROM sqlite_sequence WHERE name = 'messages';
-INSERT INTO sqlite_sequence (name, seq) SELECT 'messages', max(
+INSERT INTO message_ids (only, high) SELECT 1, max(
   (SELECT coalesce(max(seq), 0) FROM messages),
   (SELECT coalesce(max(seq), 0) FROM payloads),
   (SELECT coalesce(max(message_seq), 0) FROM attempts),
   (SELECT coalesce(max(message_seq), 0) FROM dedupe));
-CREATE INDEX messages_ready_queue ON messages(queue, seq) WHERE state = 'ready';
-CREATE INDEX messages_ready_lane ON messages(queue, domain, seq) WHERE state = 'ready' AND domain <> '';
-CREATE INDEX messages_scheduled_push ON messages(deliver_at) WHERE state = 'scheduled' AND domain <> '';
-CREATE INDEX messages_scheduled_pull ON messages(deliver_at) WHERE state = 'scheduled' AND domain = '';
-CREATE INDEX messages_leases ON messages(lease_until) WHERE state IN ('leased', 'inflight');
-CREATE INDEX messages_dead ON messages(queue, seq) WHERE state = 'dead';
 
 CREATE TABLE file_settings (
   kind    TEXT NOT NULL,                 -- queue | schedule | domainLimit | tenantLimit
