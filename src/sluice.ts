@@ -4,7 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from './clock.js';
 import type { LoadedConfig } from './config/loader.js';
 import { ConfigError } from './config/loader.js';
-import type { SluiceConfig } from './config/schema.js';
+import { domainLimitSchema, nameSchema, tenantLimitSchema, type DomainLimit, type SluiceConfig } from './config/schema.js';
+import { FileSettings, settingsOf } from './config/file-settings.js';
+import { readStoredRow } from './config/stored-row.js';
 import { domainKeyOf } from './delivery/domain-key.js';
 import { classifyAddress, SsrfGuard } from './delivery/ssrf.js';
 import { Authenticator } from './http/auth.js';
@@ -22,6 +24,7 @@ import { QueueRegistry } from './queues/registry.js';
 import { ensureDefaultQueue, MAX_TENANT_NAME } from './queues/tenant-queues.js';
 import { DueTimer } from './scheduler/due-timer.js';
 import { ThreadedStore } from './store/sqlite/store-thread.js';
+import { DataDirLock } from './store/sqlite/data-dir-lock.js';
 import type { Store, WakeReport } from './store/store.js';
 import type { AppendResult, LaneRef, NewMessage } from './store/types.js';
 import { Dispatcher, PUSH_LEAD_MS, PUSH_WAKE_LEAD_MS } from './delivery/dispatcher.js';
@@ -40,6 +43,10 @@ const HOUSEKEEPING_MS = 1_000;
  */
 const PURGE_STEP = 500;
 const PURGE_STEPS_PER_TICK = 20;
+
+/** Each field of a domain or tenant limit is one setting of sluice.yaml (see FileSettings). */
+const DOMAIN_LIMIT_SETTINGS = settingsOf(Object.keys(domainLimitSchema.shape));
+const TENANT_LIMIT_SETTINGS = settingsOf(Object.keys(tenantLimitSchema.shape));
 
 export interface SluiceOptions {
   loaded: LoadedConfig;
@@ -79,6 +86,8 @@ export class Sluice {
   private housekeeping: NodeJS.Timeout | undefined;
   private readonly logSink: LogSink;
   private keyUsageTimer: NodeJS.Timeout | undefined;
+  /** Held for the life of the node: no second process opens this database. */
+  private readonly lock: DataDirLock;
 
   private constructor(
     readonly loaded: LoadedConfig,
@@ -88,6 +97,7 @@ export class Sluice {
     this.clock = options.clock ?? systemClock;
     this.onFatal = options.onFatal;
     this.logger = options.logger ?? createLogger(loaded.config.log.level);
+    this.lock = DataDirLock.acquire(loaded.sqlitePath);
     this.logSink = new LogSink(this.events, this.logger, this.clock);
     this.logSink.start();
     this.store = ThreadedStore.open(loaded.sqlitePath, loaded.config.storage.durability, (error) => this.storageFailed(error));
@@ -111,6 +121,7 @@ export class Sluice {
       await app.boot(options.announce ?? ((line) => process.stdout.write(`${line}\n`)));
     } catch (error) {
       await app.store.close().catch(() => {});
+      app.lock.release();
       throw error;
     }
     return app;
@@ -121,14 +132,17 @@ export class Sluice {
     const adminKey = resolveAdminKey(this.loaded, announce);
     this.auth = new Authenticator(adminKey, () => this.clock.now());
     this.checkQueueTargets();
-    await this.queues.load(this.config.queues, now);
+    const file = await FileSettings.load(this.store);
+    await this.queues.load(this.config.queues, now, file, this.logger);
     this.checkSources();
-    await this.loadTenants(now);
+    await this.loadTenants(now, file);
+    await this.loadDomainLimits(file);
     await this.ensureTenantQueues(now);
     await this.store.releaseAllInflight(now);
     this.dispatcher = await Dispatcher.create(this);
     this.schedules = new ScheduleRunner(this);
-    await this.schedules.load(this.config.schedules);
+    await this.schedules.load(this.config.schedules, file);
+    await file.save(this.store);
     this.writer.onCommit((messages, results) => this.afterCommit(messages, results));
     this.dueTimer.start();
     this.dispatcher.start();
@@ -163,11 +177,23 @@ export class Sluice {
     }
   }
 
-  private async loadTenants(now: number): Promise<void> {
-    const known = new Set((await this.store.listTenants()).map((tenant) => tenant.name));
+  /** Stored tenants (each must read back), then the file's tenant limits where the file changed them. */
+  private async loadTenants(now: number, file: FileSettings): Promise<void> {
+    const known = new Map<string, { concurrency?: number }>();
+    for (const tenant of await this.store.listTenants()) {
+      const what = `stored tenant "${tenant.name}"`;
+      readStoredRow(nameSchema, tenant.name, what);
+      const limit = tenant.concurrency === undefined ? {} : readStoredRow(tenantLimitSchema, { concurrency: tenant.concurrency }, what);
+      known.set(tenant.name, limit);
+    }
     if (!known.has('default')) await this.store.upsertTenant({ name: 'default', createdAt: now });
-    for (const [name, limit] of Object.entries(this.config.limits.tenants)) {
-      await this.store.upsertTenant({ name, concurrency: limit.concurrency, createdAt: now });
+    for (const [name, fromFile] of Object.entries(this.config.limits.tenants)) {
+      const stored = known.get(name);
+      const { value, changed } = file.merge('tenantLimit', name, fromFile, stored, TENANT_LIMIT_SETTINGS);
+      if (changed.length > 0) this.logger.info('sluice.yaml changed a tenant limit', { tenant: name, settings: changed });
+      if (stored === undefined || stored.concurrency !== value.concurrency) {
+        await this.store.upsertTenant({ name, concurrency: value.concurrency, createdAt: now });
+      }
     }
     for (const key of await this.store.listApiKeys()) this.auth.addTenantKey(key.hash, key.tenant);
   }
@@ -195,6 +221,20 @@ export class Sluice {
       await this.store.touchApiKeys(used);
     } catch (error) {
       this.logger.warn('could not record key usage', { error: String(error) });
+    }
+  }
+
+  /** Stored domain limits (each must read back), then the file's where the file changed them. */
+  private async loadDomainLimits(file: FileSettings): Promise<void> {
+    const stored = new Map<string, DomainLimit>();
+    for (const { key, ...limit } of await this.store.listDomainLimits()) {
+      stored.set(key, readStoredRow(domainLimitSchema, limit, `stored domain limit "${key}"`));
+    }
+    for (const [key, fromFile] of Object.entries(this.config.limits.domains)) {
+      const existing = stored.get(key);
+      const { value, changed } = file.merge('domainLimit', key, fromFile, existing, DOMAIN_LIMIT_SETTINGS);
+      if (changed.length > 0) this.logger.info('sluice.yaml changed a domain limit', { domain: key, settings: changed });
+      if (JSON.stringify(value) !== JSON.stringify(existing)) await this.store.upsertDomainLimit({ key, ...value });
     }
   }
 
@@ -332,6 +372,10 @@ export class Sluice {
     this.telemetry.stop();
     this.logSink.stop();
     await this.writeKeyUsage();
-    await this.store.close();
+    try {
+      await this.store.close();
+    } finally {
+      this.lock.release();
+    }
   }
 }

@@ -88,10 +88,8 @@ export class Dispatcher {
     this.client = new DeliveryClient({ allowPrivate: app.config.network.allowPrivate, clock: app.clock });
   }
 
-  /** Build the dispatcher with limits from sluice.yaml and those set live through the API. */
+  /** Build the dispatcher with the stored limits (sluice.yaml's are applied to them at start: Sluice.loadDomainLimits). */
   static async create(app: Sluice): Promise<Dispatcher> {
-    const configured = Object.entries(app.config.limits.domains);
-    for (const [key, limit] of configured) await app.store.upsertDomainLimit({ key, ...limit });
     const stored = await app.store.listDomainLimits();
     const table = new DomainLimitTable(
       app.config.limits.defaultDomain,

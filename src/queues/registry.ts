@@ -2,6 +2,9 @@ import type { Principal } from '../http/auth.js';
 import { canAccess } from '../http/auth.js';
 import { SluiceError } from '../http/errors.js';
 import { queueConfigSchema, type QueueConfig } from '../config/schema.js';
+import { FileSettings, settingsOf } from '../config/file-settings.js';
+import { readStoredRow } from '../config/stored-row.js';
+import type { Logger } from '../observe/logger.js';
 import type { Store } from '../store/store.js';
 import { QUEUE_NAME_TAKEN, type DomainBacklog, type QueueCounts, type QueueDeletion } from '../store/types.js';
 
@@ -15,9 +18,12 @@ export interface Queue {
 /** Called when a queue is created, changed or deleted. */
 export type QueueListener = (queue: Queue, change: 'upsert' | 'delete') => void;
 
+/** Each top-level field of a queue is one setting of sluice.yaml (see FileSettings). */
+const QUEUE_SETTINGS = settingsOf(Object.keys(queueConfigSchema.shape));
+
 /**
- * The queues of this node: definitions from sluice.yaml (which win at start) and from the API,
- * persisted in the store. Also keeps a recent snapshot of depth by state for maxDepth checks
+ * The queues of this node: definitions from sluice.yaml and from the API, persisted in the store
+ * (how the two combine at start: FileSettings). Also keeps a recent snapshot of depth by state for maxDepth checks
  * and stats, refreshed on a timer so the ingest path never waits on a count.
  */
 export class QueueRegistry {
@@ -31,13 +37,21 @@ export class QueueRegistry {
 
   constructor(private readonly store: Store) {}
 
-  /** Load stored queues, then apply the configured ones on top (persisting them). */
-  async load(configured: Record<string, QueueConfig>, now: number): Promise<void> {
+  /**
+   * Load stored queues (a row that cannot be read stops the start), then apply the settings of the
+   * configured ones that the file changed since it last applied them (persisting them).
+   */
+  async load(configured: Record<string, QueueConfig>, now: number, file: FileSettings, logger: Logger): Promise<void> {
     for (const record of await this.store.listQueues()) {
-      const parsed = queueConfigSchema.safeParse(record.config);
-      if (parsed.success) this.queues.set(record.name, { name: record.name, tenant: parsed.data.tenant, config: parsed.data });
+      const config = readStoredRow(queueConfigSchema, storedQueueInput(record.config), `stored queue "${record.name}"`);
+      this.queues.set(record.name, { name: record.name, tenant: config.tenant, config });
     }
-    for (const [name, config] of Object.entries(configured)) await this.upsert(name, config, now);
+    for (const [name, fromFile] of Object.entries(configured)) {
+      const stored = this.queues.get(name)?.config;
+      const { value, changed } = file.merge('queue', name, fromFile, stored, QUEUE_SETTINGS);
+      if (changed.length > 0) logger.info('sluice.yaml changed a queue', { queue: name, settings: changed });
+      if (stored === undefined || JSON.stringify(value) !== JSON.stringify(stored)) await this.upsert(name, value, now);
+    }
     await this.refreshCounts();
   }
 
@@ -126,4 +140,18 @@ export class QueueRegistry {
   private emit(queue: Queue, change: 'upsert' | 'delete'): void {
     for (const listener of this.listeners) listener(queue, change);
   }
+}
+
+/**
+ * A stored queue config in the shape the schema reads. Queues are stored as parsed, and a parsed
+ * retry policy is flat ({ maxAttempts, initialMs, … }) where users write { backoff: { … } }: put it
+ * back the way the schema reads it, so the row parses to exactly what was stored.
+ */
+function storedQueueInput(config: unknown): unknown {
+  if (typeof config !== 'object' || config === null) return config;
+  const retry = (config as { retry?: unknown }).retry;
+  if (typeof retry !== 'object' || retry === null || !('initialMs' in retry)) return config;
+  // Anything else in it is kept, so that the schema names it rather than it vanishing.
+  const { initialMs, maxMs, multiplier, ...rest } = retry as Record<string, unknown>;
+  return { ...config, retry: { ...rest, backoff: { initialMs, maxMs, multiplier } } };
 }

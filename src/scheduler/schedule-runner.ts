@@ -1,10 +1,15 @@
 import { scheduleConfigSchema, type ScheduleConfig } from '../config/schema.js';
+import { settingsOf, type FileSettings } from '../config/file-settings.js';
+import { readStoredRow, StoredRowError } from '../config/stored-row.js';
 import { SluiceError } from '../http/errors.js';
 import { toNewMessage } from '../http/routes/messages.js';
 import type { Sluice } from '../sluice.js';
 import type { NewMessage, ScheduleRecord } from '../store/types.js';
 import { parseCron, type RunTimes } from './cron.js';
 import { everyRunTimes, parseEvery } from './every.js';
+
+/** Each top-level field of a schedule is one setting of sluice.yaml; cron and every replace each other, so they are one. */
+const SCHEDULE_SETTINGS = settingsOf(Object.keys(scheduleConfigSchema.shape), [['cron', 'every']]);
 
 /** `missed: all` catches up at most this many ticks per schedule. */
 const MAX_CATCH_UP = 1_000;
@@ -29,20 +34,29 @@ export class ScheduleRunner {
 
   constructor(private readonly app: Sluice) {}
 
-  /** Load stored schedules, then the configured ones (which win, keeping their place in time if unchanged). */
-  async load(configured: Record<string, ScheduleConfig>): Promise<void> {
+  /**
+   * Load stored schedules (one that cannot be read stops the start), then apply the settings of the
+   * configured ones that the file changed since it last applied them (see FileSettings). A schedule
+   * left unchanged keeps its place in time.
+   */
+  async load(configured: Record<string, ScheduleConfig>, file: FileSettings): Promise<void> {
     for (const record of await this.app.store.listSchedules()) {
-      const parsed = scheduleConfigSchema.safeParse(record.spec);
-      if (!parsed.success) {
-        this.app.logger.warn('ignoring a stored schedule that no longer validates', { name: record.name });
-        continue;
+      const what = `stored schedule "${record.name}"`;
+      const config = readStoredRow(scheduleConfigSchema, record.spec, what);
+      let times: RunTimes;
+      try {
+        times = runTimesOf(config, record.createdAt);
+      } catch (error) {
+        throw new StoredRowError(`${what} cannot be read: ${(error as Error).message}`);
       }
-      this.schedules.set(record.name, { record, config: parsed.data, times: runTimesOf(parsed.data, record.createdAt) });
+      this.schedules.set(record.name, { record, config, times });
     }
-    for (const [name, config] of Object.entries(configured)) {
+    for (const [name, fromFile] of Object.entries(configured)) {
       const existing = this.schedules.get(name);
-      if (existing && JSON.stringify(existing.config) === JSON.stringify(config)) continue;
-      await this.save(name, config, existing?.record.createdAt);
+      const { value, changed } = file.merge('schedule', name, fromFile, existing?.config, SCHEDULE_SETTINGS);
+      if (changed.length > 0) this.app.logger.info('sluice.yaml changed a schedule', { schedule: name, settings: changed });
+      if (existing && JSON.stringify(existing.config) === JSON.stringify(value)) continue;
+      await this.save(name, value, existing?.record.createdAt);
     }
   }
 

@@ -5,6 +5,7 @@ import type {
   DeliveryOutcome,
   DomainBacklog,
   DomainLimitRecord,
+  FileSettingRecord,
   LaneRef,
   LeasedMessage,
   ListMessagesFilter,
@@ -142,6 +143,11 @@ export interface Store {
    * nextRunAt is no longer `expectedRunAt` (another node or a PATCH got there first).
    */
   fireSchedule(name: string, expectedRunAt: number, nextRunAt: number | undefined, messages: NewMessage[], now: number): Promise<boolean>;
+
+  // ── sluice.yaml settings as last applied (config/file-settings.ts) ──
+  listFileSettings(): Promise<FileSettingRecord[]>;
+  /** Replace every remembered file setting with these, in one transaction. */
+  replaceFileSettings(settings: FileSettingRecord[]): Promise<void>;
 
   /** Storage reachable and writable? */
   ping(): Promise<void>;

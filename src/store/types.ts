@@ -140,6 +140,17 @@ export interface DomainLimitRecord {
   burst?: number;
 }
 
+/** Which kind of sluice.yaml entry a remembered file setting belongs to (config/file-settings.ts). */
+export type FileSettingKind = 'queue' | 'schedule' | 'domainLimit' | 'tenantLimit';
+
+/** One setting of one sluice.yaml entry, with the JSON of the value last applied from the file. */
+export interface FileSettingRecord {
+  kind: FileSettingKind;
+  name: string;
+  setting: string;
+  value: string;
+}
+
 /** Counts per state for one queue, plus the arrival time of its oldest ready message. */
 export interface QueueCounts {
   states: Record<MessageState, number>;

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { ApiKeyRecord, DomainLimitRecord, QueueRecord, ScheduleRecord, TenantRecord } from '../types.js';
+import type { ApiKeyRecord, DomainLimitRecord, FileSettingRecord, QueueRecord, ScheduleRecord, TenantRecord } from '../types.js';
 
 /**
  * The small, rarely written tables: queue definitions, tenants, API keys, domain limits, schedules.
@@ -44,6 +44,9 @@ export class SqliteCatalog {
       deleteSchedule: db.prepare('DELETE FROM schedules WHERE name = ?'),
       scheduleNextRun: db.prepare('SELECT next_run_at FROM schedules WHERE name = ?'),
       moveSchedule: db.prepare('UPDATE schedules SET next_run_at = ?, last_run_at = ? WHERE name = ?'),
+      listFileSettings: db.prepare('SELECT kind, name, setting, value FROM file_settings'),
+      clearFileSettings: db.prepare('DELETE FROM file_settings'),
+      addFileSetting: db.prepare('INSERT INTO file_settings (kind, name, setting, value) VALUES (@kind, @name, @setting, @value)'),
     };
   }
 
@@ -163,6 +166,17 @@ export class SqliteCatalog {
 
   deleteSchedule(name: string): boolean {
     return this.statements.deleteSchedule.run(name).changes > 0;
+  }
+
+  listFileSettings(): FileSettingRecord[] {
+    return this.statements.listFileSettings.all() as FileSettingRecord[];
+  }
+
+  replaceFileSettings(settings: FileSettingRecord[]): void {
+    this.db.transaction(() => {
+      this.statements.clearFileSettings.run();
+      for (const setting of settings) this.statements.addFileSetting.run(setting);
+    })();
   }
 
   /** Inside a transaction: move a schedule on if it still expects `expectedRunAt`. */

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MIGRATIONS } from './migrations.js';
 
@@ -14,7 +14,7 @@ export type Durability = 'fsync' | 'os';
  * not: a crash of the process loses nothing, a crash of the machine may lose the last moments.
  */
 export function openDatabase(path: string): Database.Database {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') createPrivately(path);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -31,7 +31,24 @@ export function openDatabase(path: string): Database.Database {
   db.pragma('wal_autocheckpoint = 1000');
   db.pragma('journal_size_limit = 67108864');
   migrate(db);
+  if (path !== ':memory:') restrictSidecars(path);
   return db;
+}
+
+/**
+ * Messages hold other people's webhooks: only the owner may read them. A directory Sluice creates is
+ * 0700 (one that exists is left as its owner set it); the database file is created 0600 before
+ * SQLite opens it, because SQLite gives its -wal and -shm files the database file's mode.
+ */
+export function createPrivately(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  else if (statSync(path).isFile()) chmodSync(path, 0o600);
+}
+
+/** A database made by an earlier version may have 0644 sidecars: tighten them too. */
+function restrictSidecars(path: string): void {
+  for (const sidecar of [`${path}-wal`, `${path}-shm`]) if (existsSync(sidecar)) chmodSync(sidecar, 0o600);
 }
 
 function migrate(db: Database.Database): void {

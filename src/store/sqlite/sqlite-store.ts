@@ -8,6 +8,7 @@ import type {
   DeliveryOutcome,
   DomainBacklog,
   DomainLimitRecord,
+  FileSettingRecord,
   LaneRef,
   LeasedMessage,
   ListMessagesFilter,
@@ -76,12 +77,15 @@ export class SqliteStore implements Store {
   private readonly checkpointer: Checkpointer | undefined;
   /** Where the retention sweep goes on from. */
   private purgeCursor = 0;
+  /** The highest message id issued; ids are never reused, even after retention deleted the newest (see migration 4). */
+  private lastId: number;
 
   constructor(path: string, durability: Durability = 'fsync') {
     this.db = openDatabase(path);
     this.sql = prepareStatements(this.db);
     this.counts = new QueueCountsLedger(this.db);
     this.catalog = new SqliteCatalog(this.db);
+    this.lastId = (this.sql.highestId.get() as { high: number }).high;
     const onDisk = path !== ':memory:';
     this.walSync = onDisk && durability === 'fsync' ? new WalSync(`${path}-wal`) : undefined;
     this.checkpointer = onDisk ? new Checkpointer(path, this.db) : undefined;
@@ -128,8 +132,15 @@ export class SqliteStore implements Store {
   // ── messages in ─────────────────────────────────────────────
 
   async appendMessages(messages: NewMessage[], now: number): Promise<AppendResult[]> {
-    const results = this.write(() => messages.map((message) => this.appendOne(message, now)));
+    const results = this.write(() => this.appendAll(messages, now));
     await this.durable();
+    return results;
+  }
+
+  /** Inside a transaction: append messages, and raise the stored high-water mark of ids once for all of them. */
+  private appendAll(messages: NewMessage[], now: number): AppendResult[] {
+    const results = messages.map((message) => this.appendOne(message, now));
+    this.sql.raiseHighestId.run(this.lastId, this.lastId);
     return results;
   }
 
@@ -141,7 +152,10 @@ export class SqliteStore implements Store {
       if (first) return { id: String(first.message_seq), duplicate: true, deliverAt: first.deliver_at ?? message.deliverAt };
     }
     const state: MessageState = message.deliverAt > now ? 'scheduled' : 'ready';
-    const info = this.sql.insertMessage.run(
+    // An id given up by a rolled-back commit is skipped, never issued twice.
+    const seq = ++this.lastId;
+    this.sql.insertMessage.run(
+      seq,
       message.queue,
       message.tenant,
       state,
@@ -156,8 +170,7 @@ export class SqliteStore implements Store {
       message.origin,
       message.retry ?? null,
     );
-    const seq = Number(info.lastInsertRowid);
-    if (message.domain === '' && state === 'ready') this.becameReady(message.queue, seq); // a reused seq can be below the scan start
+    if (message.domain === '' && state === 'ready') this.becameReady(message.queue, seq); // ids only grow (migration 4): a safeguard, it rarely moves the scan start
     this.sql.insertPayload.run(seq, JSON.stringify(message.headers), message.body);
     if (message.dedupe) this.sql.upsertDedupe.run(message.dedupe.scope, message.dedupe.key, seq, message.dedupe.expiresAt);
     this.counts.move(message.queue, undefined, state, 1, message.domain);
@@ -800,11 +813,19 @@ export class SqliteStore implements Store {
   async fireSchedule(name: string, expectedRunAt: number, nextRunAt: number | undefined, messages: NewMessage[], now: number) {
     const fired = this.write(() => {
       if (!this.catalog.advanceSchedule(name, expectedRunAt, nextRunAt, now)) return false;
-      for (const message of messages) this.appendOne(message, now);
+      this.appendAll(messages, now);
       return true;
     });
     await this.durable();
     return fired;
+  }
+
+  async listFileSettings(): Promise<FileSettingRecord[]> {
+    return this.catalog.listFileSettings();
+  }
+  async replaceFileSettings(settings: FileSettingRecord[]): Promise<void> {
+    this.catalog.replaceFileSettings(settings);
+    await this.durable();
   }
 
   async ping(): Promise<void> {

@@ -13,10 +13,12 @@ import { MESSAGE_COLUMNS } from './rows.js';
 export function prepareStatements(db: Database.Database) {
   return {
     insertMessage: db.prepare(
-      `INSERT INTO messages (queue, tenant, state, method, path, query, url, domain,
+      `INSERT INTO messages (seq, queue, tenant, state, method, path, query, url, domain,
                              received_at, deliver_at, updated_at, origin, retry)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    highestId: db.prepare('SELECT max(high, (SELECT coalesce(max(seq), 0) FROM messages)) AS high FROM message_ids'),
+    raiseHighestId: db.prepare('UPDATE message_ids SET high = ? WHERE only = 1 AND high < ?'),
     insertPayload: db.prepare('INSERT INTO payloads (seq, headers, body) VALUES (?, ?, ?)'),
     payloadOf: db.prepare('SELECT headers, body FROM payloads WHERE seq = ?'),
     payloadRange: db.prepare('SELECT seq, headers, body FROM payloads WHERE seq BETWEEN ? AND ? ORDER BY seq').raw(true),

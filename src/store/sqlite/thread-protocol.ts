@@ -46,6 +46,8 @@ export const STORE_METHODS = [
   'listSchedules',
   'deleteSchedule',
   'fireSchedule',
+  'listFileSettings',
+  'replaceFileSettings',
   'ping',
   'close',
 ] as const satisfies readonly (keyof Store)[];
