@@ -1,18 +1,18 @@
 import { createServer, maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Sluice } from '../sluice.js';
+import type { ApiDeps } from './deps.js';
 import { sendJson, sendProblem } from './context.js';
 import { SluiceError, toProblem } from './errors.js';
 import { Router, type RouteContext } from './router.js';
 import { handleIngest } from './routes/ingest.js';
 
 /** A route outside /v1 and /in: health, metrics, dashboard. Handles the request itself. */
-export type PlainRoute = (app: Sluice, req: IncomingMessage, res: ServerResponse, query: string) => void | Promise<void>;
+export type PlainRoute = (app: ApiDeps, req: IncomingMessage, res: ServerResponse, query: string) => void | Promise<void>;
 
 /**
  * The HTTP front door. /in/* (public, hot path) goes straight to ingest; /v1/* is authenticated and
  * routed through the table; a few plain routes (health, metrics, dashboard) are looked up by path.
  */
-export function createHttpServer(app: Sluice, api: Router, plain: Map<string, PlainRoute>): Server {
+export function createHttpServer(app: ApiDeps, api: Router, plain: Map<string, PlainRoute>): Server {
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 120_000 }, (req, res) => {
     const url = req.url ?? '/';
     const mark = url.indexOf('?');
@@ -54,7 +54,7 @@ function clientErrorResponse(error: NodeJS.ErrnoException): string {
   );
 }
 
-async function handleApi(app: Sluice, api: Router, req: IncomingMessage, res: ServerResponse, path: string, query: string) {
+async function handleApi(app: ApiDeps, api: Router, req: IncomingMessage, res: ServerResponse, path: string, query: string) {
   try {
     const principal = app.auth.authenticate(req);
     const match = api.match(req.method ?? 'GET', path);

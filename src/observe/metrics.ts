@@ -1,7 +1,14 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DomainState } from '../delivery/domain-state.js';
-import type { Sluice } from '../sluice.js';
-import type { Telemetry } from './telemetry.js';
+import type { Dispatcher } from '../delivery/dispatcher.js';
+import type { QueueRegistry } from '../queues/registry.js';
+import type { ActivityView } from './activity.js';
+
+/** What the metrics read besides activity: live domain states and queue depths. */
+export interface MetricsDeps {
+  readonly queues: QueueRegistry;
+  readonly dispatcher: Dispatcher | undefined;
+}
 
 /** Most distinct domain label values; later domains are counted under `other`. */
 export const MAX_DOMAIN_LABELS = 50;
@@ -44,8 +51,8 @@ export class SluiceMetrics {
   private readonly ingestLatency: Histogram;
 
   constructor(
-    private readonly app: Sluice,
-    private readonly telemetry: Telemetry,
+    private readonly app: MetricsDeps,
+    private readonly telemetry: Pick<ActivityView, 'allQueueCounters'>,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -179,7 +186,7 @@ export class SluiceMetrics {
  * A per-domain gauge: the MAX_DOMAIN_LABELS domains with the most in flight (then by name), and the
  * sum of the rest under `other`. Keeps the number of series bounded with 100,000 domains.
  */
-function busiestDomains(app: Sluice, pick: (state: DomainState) => number): [string, number][] {
+function busiestDomains(app: MetricsDeps, pick: (state: DomainState) => number): [string, number][] {
   const ranked = [...(app.dispatcher?.domainStates() ?? [])].sort((a, b) => b.inFlight - a.inFlight || a.key.localeCompare(b.key));
   const shown: [string, number][] = ranked.slice(0, MAX_DOMAIN_LABELS).map((state) => [state.key, pick(state)]);
   if (ranked.length > MAX_DOMAIN_LABELS) shown.push([OTHER_DOMAIN, ranked.slice(MAX_DOMAIN_LABELS).reduce((sum, state) => sum + pick(state), 0)]);
