@@ -1,11 +1,13 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DomainState } from '../delivery/domain-state.js';
+import type { Clock } from '../clock.js';
 import type { Dispatcher } from '../delivery/dispatcher.js';
 import type { QueueRegistry } from '../queues/registry.js';
 import type { ActivityView } from './activity.js';
 
 /** What the metrics read besides activity: live domain states and queue depths. */
 export interface MetricsDeps {
+  readonly clock: Clock;
   readonly queues: QueueRegistry;
   readonly dispatcher: Dispatcher | undefined;
 }
@@ -165,6 +167,9 @@ export class SluiceMetrics {
     perDomain('sluice_domain_in_flight', `Deliveries in flight per domain (busiest ${MAX_DOMAIN_LABELS}, the rest summed as "${OTHER_DOMAIN}")`, (s) => s.inFlight);
     perDomain('sluice_domain_effective_concurrency', 'Adaptive (AIMD) concurrency limit per domain', (s) => s.aimd.effective);
     perDomain('sluice_domain_concurrency_limit', 'Configured concurrency limit per domain', (s) => s.limit.concurrency);
+    perDomain('sluice_domain_circuit_open', 'Whether the circuit of a domain is open or half-open (1) or closed (0)', (s) =>
+      s.circuit.state(app.clock.now()) === 'closed' ? 0 : 1,
+    );
     new Gauge({
       name: 'sluice_queue_depth',
       help: 'Messages per queue and state',
@@ -177,7 +182,19 @@ export class SluiceMetrics {
         for (const [queue, found] of counts) {
           for (const [state, count] of Object.entries(found.states)) this.set({ queue, state }, count);
         }
+        oldestReady.reset();
+        const now = app.clock.now();
+        for (const [queue, found] of counts) {
+          oldestReady.set({ queue }, found.oldestReadyAt === undefined ? 0 : Math.max(0, now - found.oldestReadyAt) / 1000);
+        }
       },
+    });
+    // Filled by the depth gauge's scrape, from the same count query.
+    const oldestReady = new Gauge({
+      name: 'sluice_queue_oldest_ready_age_seconds',
+      help: 'Age of the oldest ready message per queue (0 when none is waiting): how far consumers or deliveries lag',
+      labelNames: ['queue'],
+      registers,
     });
   }
 }
