@@ -11,7 +11,7 @@ import { MESSAGE_COLUMNS } from './rows.js';
  *   `SELECT DISTINCT`, which would visit every ready row.
  */
 export function prepareStatements(db: Database.Database) {
-  return {
+  return named({
     insertMessage: db.prepare(
       `INSERT INTO messages (seq, queue, tenant, state, method, path, query, url, domain,
                              received_at, deliver_at, updated_at, origin, retry)
@@ -146,7 +146,14 @@ export function prepareStatements(db: Database.Database) {
     sweepFrom: db.prepare('SELECT seq, queue, state, updated_at FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
     deleteMessage: db.prepare('DELETE FROM messages WHERE seq = ?'),
     deleteAttempts: db.prepare('DELETE FROM attempts WHERE message_seq = ?'),
-  };
+  });
+}
+
+/** One prepared statement, under a name of our own: declaration files cannot name better-sqlite3's own. */
+export interface SqlStatement extends Database.Statement {}
+
+function named<T extends Record<string, Database.Statement>>(statements: T): { [K in keyof T]: SqlStatement } {
+  return statements;
 }
 
 export type Statements = ReturnType<typeof prepareStatements>;
