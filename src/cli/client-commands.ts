@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { SluiceClient } from '../client/client.js';
+import type { OutboundMessageInput, ScheduleInput, ScheduleMessageInput } from '../client/types.js';
 
 interface Connection {
   url?: string;
@@ -25,7 +26,7 @@ export function registerClientCommands(program: Command): void {
     .option('--queue <queue>', "push queue (default: the key's tenant's default queue)")
     .option('--idempotency-key <key>', 'same key within 24 h returns the first message')
     .action(async (url: string | undefined, options) => {
-      const message: Record<string, unknown> = { method: options.method.toUpperCase() };
+      const message: OutboundMessageInput = { method: options.method.toUpperCase() };
       if (url !== undefined) message.url = url;
       if (options.queue !== undefined) message.queue = options.queue;
       if (options.header) message.headers = parseHeaders(options.header);
@@ -107,14 +108,13 @@ export function registerClientCommands(program: Command): void {
     .option('--queue <queue>', "push queue (default: the tenant's default queue)")
     .option('--missed <policy>', 'skip | once | all', 'once')
     .action(async (name: string, url: string, options) => {
-      const message: Record<string, unknown> = { url, method: options.method.toUpperCase() };
+      const message: ScheduleMessageInput = { url, method: options.method.toUpperCase() };
       if (options.queue !== undefined) message.queue = options.queue;
       if (options.json !== undefined) message.body = JSON.parse(options.json);
       if (options.data !== undefined) message.body = options.data;
-      const body: Record<string, unknown> = { name, timezone: options.timezone, missed: options.missed, message };
-      if (options.cron) body.cron = options.cron;
-      if (options.every) body.every = options.every;
-      print(await client(options).addSchedule(body));
+      // Both or neither of --cron and --every go to the server as given: its 400 says which it needs.
+      const schedule = { name, timezone: options.timezone, missed: options.missed, message, cron: options.cron, every: options.every } as ScheduleInput;
+      print(await client(options).addSchedule(schedule));
     });
 }
 

@@ -38,15 +38,30 @@ export interface LoadedConfig {
  */
 export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): LoadedConfig {
   const path = findConfigFile(overrides.configPath ?? env.SLUICE_CONFIG, cwd);
-  const raw = path === undefined ? {} : readYaml(path);
-  const interpolated = interpolateEnv(raw, env, []);
+  const raw = path === undefined ? undefined : readYaml(path);
+  return { ...completeConfig(raw, path ?? 'configuration', overrides, env, cwd), source: path };
+}
+
+/**
+ * A configuration given as an object — what sluice.yaml holds, or undefined for none at all —
+ * completed as a file's is: `${VAR}` replaced, environment and overrides applied, validated (errors
+ * name `origin`), implicit queues added.
+ */
+export function completeConfig(
+  raw: Record<string, unknown> | undefined,
+  origin: string,
+  overrides: ConfigOverrides,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): LoadedConfig {
+  const interpolated = interpolateEnv(raw ?? {}, env, []);
   applyOverrides(interpolated, overrides, env);
-  const config = validateConfig(interpolated, path);
+  const config = validateConfig(interpolated, origin);
   refuseUnavailableBackends(config, env);
-  addImplicitQueues(config, path === undefined);
+  addImplicitQueues(config, raw === undefined);
   const dataDir = resolve(cwd, overrides.dataDir ?? env.SLUICE_DATA_DIR ?? './data');
   const sqlitePath = config.storage.sqlite ? resolve(cwd, config.storage.sqlite) : join(dataDir, 'sluice.db');
-  return { config, dataDir, sqlitePath, adminKey: adminKeyFrom(env), source: path };
+  return { config, dataDir, sqlitePath, adminKey: adminKeyFrom(env) };
 }
 
 /** Fewer characters can be guessed by an attacker who can reach the API; generated keys have far more. */

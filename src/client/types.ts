@@ -1,0 +1,422 @@
+/**
+ * The JSON shapes of the Sluice HTTP API, as the client sends and receives them. Kept apart from the
+ * server's own types so that importing the client loads nothing of the server; the client tests
+ * check every route's answer against these shapes.
+ */
+
+export type MessageState = 'scheduled' | 'ready' | 'leased' | 'inflight' | 'delivered' | 'acked' | 'dead' | 'cancelled';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+// ── messages ──────────────────────────────────────────────────
+
+/** A retry policy as written: every field optional, the defaults fill the rest. */
+export interface RetryPolicyInput {
+  /** Attempts in all, the first included (default 12). */
+  maxAttempts?: number;
+  backoff?: { initialMs?: number; maxMs?: number; multiplier?: number };
+  /** Statuses to retry, replacing 408, 425, 429 and 5xx. */
+  retryOn?: number[];
+}
+
+/** A retry policy as Sluice reports it, defaults filled in. */
+export interface RetryPolicy {
+  maxAttempts: number;
+  initialMs: number;
+  maxMs: number;
+  multiplier: number;
+  retryOn?: number[];
+}
+
+/** One outbound webhook for `POST /v1/messages`. */
+export interface OutboundMessageInput {
+  /** Absent: the queue's url. */
+  url?: string;
+  method?: HttpMethod;
+  headers?: Record<string, string>;
+  /** A string is sent as is; any other JSON value is serialised and sent as application/json. */
+  body?: unknown;
+  /** Raw bytes, instead of `body`. */
+  bodyBase64?: string;
+  /** RFC 3339 with a zone, or epoch milliseconds. */
+  deliverAt?: string | number;
+  delayMs?: number;
+  /** A push queue; absent: the key's tenant's default queue (`outbound` for the default tenant). */
+  queue?: string;
+  /** The same key within 24 hours answers the first message (200) and stores nothing. */
+  idempotencyKey?: string;
+  retry?: RetryPolicyInput;
+}
+
+export interface CreatedMessage {
+  id: string;
+  deliverAt: string;
+  state: MessageState;
+}
+
+export interface BatchCreatedMessage extends CreatedMessage {
+  /** An idempotency key matched an earlier message: `id` is that message's. */
+  duplicate: boolean;
+}
+
+/** One delivery attempt of a push message. */
+export interface Attempt {
+  attempt: number;
+  at: string;
+  status: number | null;
+  latencyMs: number;
+  error: string | null;
+  /** The first KiB of the response body. */
+  response: string | null;
+}
+
+/** A stored message. The body is `body` (valid UTF-8) or `bodyBase64` (anything else). */
+export interface Message {
+  id: string;
+  queue: string;
+  tenant: string;
+  state: MessageState;
+  method: string;
+  path: string;
+  query: string;
+  headers: Record<string, string>;
+  contentType?: string;
+  body?: string;
+  bodyBase64?: string;
+  receivedAt: string;
+  deliverAt: string;
+  attemptCount: number;
+  /** `api`, or `source:<name>` for ingested requests. */
+  origin: string;
+  /** Push messages: the target and its limit key. */
+  url?: string;
+  domain?: string;
+  lastError?: string;
+}
+
+export interface MessageWithAttempts extends Message {
+  attempts: Attempt[];
+}
+
+/** A newest-first page; pass `nextCursor` back as `cursor` for the next one (null: the last page). */
+export interface MessagePage {
+  messages: Message[];
+  nextCursor: string | null;
+}
+
+export interface PageOptions {
+  /** 1 to 1000 (default 100). */
+  limit?: number;
+  cursor?: string;
+}
+
+export interface ListMessagesOptions extends PageOptions {
+  queue?: string;
+  state?: MessageState;
+}
+
+// ── pull ──────────────────────────────────────────────────────
+
+export interface PullOptions {
+  /** 1 to 1000 (default 10). */
+  max?: number;
+  /** Lease length (default: the queue's visibilityTimeoutMs). */
+  visibilityTimeoutMs?: number;
+  /** Long-poll up to this long (0 to 20000) until a message is ready. */
+  waitMs?: number;
+}
+
+/** One message as pull returns it: ack, nack or extend it by its `receipt`. */
+export interface PulledMessage {
+  id: string;
+  receipt: string;
+  attempt: number;
+  receivedAt: string;
+  method: string;
+  path: string;
+  query: string;
+  headers: Record<string, string>;
+  contentType: string | null;
+  body?: string;
+  bodyBase64?: string;
+}
+
+export interface AckResult {
+  acked: number;
+  /** Receipts that no longer held a lease (expired, or already acked). */
+  stale: string[];
+}
+
+export interface NackResult {
+  requeued: number;
+  /** Messages that went to dead instead: they were received `maxReceives` times. */
+  dead: string[];
+  stale: string[];
+}
+
+export interface ExtendResult {
+  extended: number;
+  stale: string[];
+}
+
+// ── queues ────────────────────────────────────────────────────
+
+/** A queue definition for `PUT /v1/queues/{name}`: it replaces the whole definition. */
+export interface QueueInput {
+  mode?: 'pull' | 'push';
+  /** Owner tenant (admin key only; a tenant key always makes its own). */
+  tenant?: string;
+  /** Push: the target of messages that name none. */
+  url?: string;
+  ordering?: 'relaxed' | 'strict';
+  maxDepth?: number;
+  maxReceives?: number;
+  visibilityTimeoutMs?: number;
+  retry?: RetryPolicyInput;
+  timeouts?: { connectMs?: number; responseMs?: number };
+  /** Push: sign deliveries with Standard Webhooks headers; `whsec_<base64>`. */
+  signingSecret?: string;
+  paused?: boolean;
+}
+
+/** A queue with its depth. The signing secret is never shown: `signing` says whether one is set. */
+export interface Queue {
+  name: string;
+  mode: 'pull' | 'push';
+  tenant: string;
+  url: string | null;
+  ordering: 'relaxed' | 'strict';
+  maxDepth: number;
+  maxReceives: number;
+  visibilityTimeoutMs: number;
+  retry: RetryPolicy;
+  timeouts: { connectMs: number; responseMs: number };
+  paused: boolean;
+  signing: boolean;
+  /** Messages by state; null before the first count after a change. */
+  depth: Record<MessageState, number> | null;
+  inFlight: number;
+  dead: number;
+  oldestReadyAgeMs: number | null;
+}
+
+export interface DeletedQueue {
+  name: string;
+  deleted: true;
+  /** Messages deleted with it. */
+  messages: number;
+}
+
+export interface ReplayResult {
+  replayed: number;
+  ids: string[];
+}
+
+// ── schedules ─────────────────────────────────────────────────
+
+/** The message a schedule sends at each tick. */
+export interface ScheduleMessageInput {
+  url?: string;
+  method?: HttpMethod;
+  headers?: Record<string, string>;
+  body?: unknown;
+  /** A push queue of the schedule's tenant; default: the tenant's default queue. */
+  queue?: string;
+}
+
+interface ScheduleFields {
+  /** IANA time zone of a cron (default UTC). */
+  timezone?: string;
+  /** Ticks missed while Sluice was down: `skip`, `once` (default) or `all`. */
+  missed?: 'skip' | 'once' | 'all';
+  paused?: boolean;
+  tenant?: string;
+  message: ScheduleMessageInput;
+}
+
+/** When a schedule runs: a cron expression, or a fixed interval (`30s`, `5m`, `1h`). */
+export type ScheduleTiming = { cron: string; every?: never } | { every: string; cron?: never };
+
+export type ScheduleInput = { name: string } & ScheduleFields & ScheduleTiming;
+
+/** Fields to change; a new `cron` replaces `every` and the other way round. */
+export type SchedulePatch = Partial<ScheduleFields> & Partial<{ cron: string; every: string }>;
+
+export interface Schedule {
+  name: string;
+  cron?: string;
+  every?: string;
+  timezone: string;
+  missed: 'skip' | 'once' | 'all';
+  paused: boolean;
+  tenant: string;
+  message: { url?: string; method: HttpMethod; headers: Record<string, string>; body?: unknown; queue: string };
+  /** Null while paused. */
+  nextRunAt: string | null;
+  lastRunAt: string | null;
+}
+
+/** One schedule as `GET /v1/schedules/{name}` shows it: with its next 5 run times. */
+export interface ScheduleWithRuns extends Schedule {
+  nextRuns: string[];
+}
+
+// ── limits ────────────────────────────────────────────────────
+
+export interface DomainLimit {
+  /** Most requests in flight to the host at once. */
+  concurrency?: number;
+  /** Steady rate; may be fractional (0.5 = one every 2 s). */
+  ratePerSecond?: number;
+  /** Requests allowed at once after idle time; needs ratePerSecond. */
+  burst?: number;
+}
+
+export type DomainLimitEntry = { host: string } & DomainLimit;
+
+export interface DomainLimits {
+  /** `limits.defaultDomain`: what applies to hosts without a limit of their own. */
+  default: DomainLimit;
+  domains: DomainLimitEntry[];
+}
+
+export type DomainLimitDetail = DomainLimitEntry & {
+  /** What applies to the host, the defaults merged in. */
+  effective: { concurrency: number; ratePerSecond?: number; burst: number };
+};
+
+export interface TenantLimitState {
+  tenant: string;
+  inFlight: number;
+  concurrency: number | null;
+}
+
+// ── tenants and keys ──────────────────────────────────────────
+
+export interface Tenant {
+  name: string;
+  concurrency?: number;
+  /** Epoch milliseconds. */
+  createdAt: number;
+}
+
+export interface CreatedTenant {
+  name: string;
+  concurrency: number | null;
+  /** The push queue its messages go to when they name none. */
+  defaultQueue: string;
+}
+
+export interface CreatedKey {
+  tenant: string;
+  id: string;
+  prefix: string;
+  /** Shown in this answer only; Sluice keeps its hash. */
+  key: string;
+  note: string;
+}
+
+export interface ApiKeyInfo {
+  id: string;
+  prefix: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+// ── monitoring ────────────────────────────────────────────────
+
+export interface Percentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export interface DomainStats {
+  domain: string;
+  status: 'ok' | 'throttled' | 'paused' | 'circuit-open' | 'half-open';
+  inFlight: number;
+  buffered: number;
+  /** Admin only (null for a tenant key): push messages stored for the domain. */
+  ready: number | null;
+  scheduled: number | null;
+  limit: { concurrency: number; ratePerSecond: number | null; burst: number };
+  effectiveConcurrency: number;
+  observedRatePerSecond: number;
+  throttledSince: string | null;
+  pausedUntil: string | null;
+  circuit: string;
+  delivered: number;
+  failed: number;
+  latencyMs: Percentiles | null;
+  backpressure?: Record<string, number>;
+}
+
+export interface QueueStats {
+  name: string;
+  tenant: string;
+  mode: string;
+  paused: boolean;
+  depth: Record<MessageState, number> | null;
+  oldestReadyAgeMs: number | null;
+  received: number;
+  delivered: number;
+  failed: number;
+  retried: number;
+  dead: number;
+}
+
+export interface TenantStats {
+  tenant: string;
+  inFlight: number;
+  concurrency: number | null;
+  queues: number;
+  ready: number;
+  dead: number;
+}
+
+export type StatsEventType = 'backpressure' | 'throttled' | 'circuit-open' | 'circuit-closed' | 'dead';
+
+/** A logged event: what happened, when, and its own fields (domain, queue, reason, …). */
+export interface StatsEvent {
+  seq: number;
+  at: string;
+  type: StatsEventType;
+  [field: string]: unknown;
+}
+
+export interface StatsSnapshot {
+  at: string;
+  scope: 'admin' | 'tenant';
+  totals: { received: number; delivered: number; failed: number; retried: number; dead: number; inFlight: number; ready: number; buffered: number };
+  domains: DomainStats[];
+  domainsOmitted: number;
+  queues: QueueStats[];
+  tenants: TenantStats[];
+  /** In `GET /v1/stats` only, newest first; the stream sends events as they happen instead. */
+  recentEvents?: StatsEvent[];
+}
+
+/** One frame of `GET /v1/stats/stream`: a snapshot once a second, and events as they happen. */
+export type StatsStreamEvent = { type: 'snapshot'; data: StatsSnapshot } | { type: StatsEventType; id: string | undefined; data: StatsEvent };
+
+export interface Health {
+  status: 'ok';
+  version: string;
+}
+
+// ── ingest ────────────────────────────────────────────────────
+
+export interface IngestOptions {
+  method?: 'POST' | 'PUT' | 'PATCH';
+  /** A sub-path after `/in/{source}`, kept with the message (`/orders/created`). */
+  path?: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+}
+
+export interface IngestResult {
+  status: number;
+  /** The stored message's id, when the source gives Sluice's own answer (`{"id": …}`). */
+  id: string | undefined;
+  /** The answer's body as text (a source may configure its own). */
+  body: string;
+}
