@@ -1,0 +1,95 @@
+import { createHmac } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { startSluice, type RunningSluice, type SluiceConfigInput } from '../../src/server.js';
+import { Sink } from '../support/sink.js';
+import { eventually } from '../support/sluice.js';
+
+/**
+ * The recipes in docs/recipes/ are run, not just read: every `# sluice.yaml` block starts a real
+ * node, and each recipe's flow is played through with the configuration it shows.
+ */
+const RECIPES = join(process.cwd(), 'docs/recipes');
+/** Any secret a recipe reads from the environment; also a valid `whsec_` signing secret. */
+const SECRET = 'whsec_cmVjaXBlLXRlc3Qtc2VjcmV0';
+
+const nodes: RunningSluice[] = [];
+const sinks: Sink[] = [];
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((node) => node.stop()));
+  await Promise.all(sinks.splice(0).map((sink) => sink.stop()));
+});
+
+/** The ```yaml blocks of a recipe that begin with `# sluice.yaml`, as text. */
+function sluiceYamlBlocks(recipe: string): string[] {
+  const markdown = readFileSync(join(RECIPES, recipe), 'utf8');
+  return [...markdown.matchAll(/```yaml\n(# sluice\.yaml\n[\s\S]*?)```/g)].map((match) => match[1]!);
+}
+
+async function start(yaml: string): Promise<RunningSluice> {
+  const env = Object.fromEntries([...yaml.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((match) => [match[1]!, SECRET]));
+  const config = { ...(parse(yaml) as SluiceConfigInput), log: { level: 'silent' as const } };
+  const node = await startSluice({ config, env });
+  nodes.push(node);
+  return node;
+}
+
+describe('docs/recipes', () => {
+  it('every sluice.yaml of every recipe starts a node', async () => {
+    const blocks = readdirSync(RECIPES)
+      .filter((file) => file.endsWith('.md'))
+      .flatMap((recipe) => sluiceYamlBlocks(recipe).map((yaml) => ({ recipe, yaml })));
+    expect(blocks.map((block) => block.recipe)).toEqual(expect.arrayContaining(['n8n.md', 'stripe.md', 'cron-webhook.md']));
+    for (const { yaml } of blocks) await (await start(yaml)).stop();
+  });
+
+  it('stripe.md: a signed event is stored once and pulled; an unsigned one is refused', async () => {
+    const node = await start(sluiceYamlBlocks('stripe.md')[0]!);
+    const event = JSON.stringify({ id: 'evt_recipe_1', type: 'checkout.session.completed', data: { object: { id: 'cs_1' } } });
+    const timestamp = Math.floor(Date.now() / 1000);
+    const signature = createHmac('sha256', SECRET).update(`${timestamp}.${event}`).digest('hex');
+    const headers = { 'content-type': 'application/json', 'stripe-signature': `t=${timestamp},v1=${signature}` };
+
+    const first = await node.client.ingest('stripe', event, { headers });
+    expect(first.status).toBe(202);
+    expect((await node.client.ingest('stripe', event, { headers })).id).toBe(first.id);
+    await expect(node.client.ingest('stripe', event, { headers: { 'content-type': 'application/json' } })).rejects.toMatchObject({ status: 401, code: 'SLUICE_ERR_SIGNATURE' });
+
+    const { messages } = await node.client.pull('stripe-events', { max: 20, waitMs: 2000 });
+    expect(messages.map((message) => JSON.parse(message.body ?? '{}').type)).toEqual(['checkout.session.completed']);
+    expect(await node.client.ack('stripe-events', messages.map((message) => message.receipt))).toEqual({ acked: 1, stale: [] });
+  });
+
+  it('n8n.md: a Shopify webhook reaches n8n with its sub-path and headers, under the domain limit', async () => {
+    const n8n = await new Sink(() => ({ status: 200, body: '{"message":"Workflow was started"}' })).start();
+    sinks.push(n8n);
+    const [push, pull] = sluiceYamlBlocks('n8n.md');
+    const node = await start(push!.replaceAll('n8n:5678', n8n.domain));
+    expect((await node.client.getDomainLimit(n8n.domain)).effective).toEqual({ concurrency: 3, ratePerSecond: 10, burst: 5 });
+
+    const order = JSON.stringify({ id: 820982911946154500, total_price: '10.00' });
+    const hmac = createHmac('sha256', SECRET).update(order).digest('base64');
+    const headers = { 'content-type': 'application/json', 'x-shopify-hmac-sha256': hmac, 'x-shopify-webhook-id': 'b54557e4-recipe' };
+    const { id } = await node.client.ingest('shop', order, { headers, path: '/refunds' });
+    const arrival = await eventually(() => n8n.arrivals[0], 'delivery to n8n');
+    expect(arrival.url).toBe('/webhook/shop-orders/refunds');
+    expect(arrival.headers).toMatchObject({ 'x-shopify-webhook-id': 'b54557e4-recipe', 'sluice-message-id': id, 'sluice-attempt': '1' });
+    expect(arrival.body.toString()).toBe(order);
+    await node.stop();
+
+    const pulling = await start(pull!);
+    await pulling.client.ingest('shop', order, { headers });
+    expect((await pulling.client.pull('shop-orders', { max: 50, waitMs: 2000 })).messages).toHaveLength(1);
+  });
+
+  it('cron-webhook.md: the weekday report runs at 09:00 Berlin time, Monday to Friday', async () => {
+    const node = await start(sluiceYamlBlocks('cron-webhook.md')[0]!);
+    const berlin = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false });
+    const { nextRuns } = await node.client.getSchedule('weekday-report');
+    expect(nextRuns).toHaveLength(5);
+    for (const run of nextRuns) expect(berlin.format(new Date(run))).toMatch(/^(Mon|Tue|Wed|Thu|Fri) 09:00$/);
+    expect((await node.client.getSchedule('cache-warmup')).every).toBe('5m');
+  });
+});
