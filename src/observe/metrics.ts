@@ -3,6 +3,7 @@ import type { DomainState } from '../delivery/domain-state.js';
 import type { Clock } from '../clock.js';
 import type { Dispatcher } from '../delivery/dispatcher.js';
 import type { QueueRegistry } from '../queues/registry.js';
+import type { QueueCounts } from '../store/types.js';
 import type { ActivityView } from './activity.js';
 
 /** What the metrics read besides activity: live domain states and queue depths. */
@@ -170,31 +171,37 @@ export class SluiceMetrics {
     perDomain('sluice_domain_circuit_open', 'Whether the circuit of a domain is open or half-open (1) or closed (0)', (s) =>
       s.circuit.state(app.clock.now()) === 'closed' ? 0 : 1,
     );
+    // Scrapes are rare (every 15 s or so): one count query buys exact figures. prom-client collects
+    // every metric of a scrape at once, so both queue gauges share the query in progress; each fills
+    // itself in its own collect (filling one from the other's raced the serialisation of the first).
+    let counting: Promise<Map<string, QueueCounts>> | undefined;
+    const scrapeCounts = () => (counting ??= app.queues.refreshCounts().finally(() => (counting = undefined)));
     new Gauge({
       name: 'sluice_queue_depth',
       help: 'Messages per queue and state',
       labelNames: ['queue', 'state'],
       registers,
       async collect() {
-        // Scrapes are rare (every 15 s or so): one count query buys exact figures.
-        const counts = await app.queues.refreshCounts();
+        const counts = await scrapeCounts();
         this.reset();
         for (const [queue, found] of counts) {
           for (const [state, count] of Object.entries(found.states)) this.set({ queue, state }, count);
         }
-        oldestReady.reset();
-        const now = app.clock.now();
-        for (const [queue, found] of counts) {
-          oldestReady.set({ queue }, found.oldestReadyAt === undefined ? 0 : Math.max(0, now - found.oldestReadyAt) / 1000);
-        }
       },
     });
-    // Filled by the depth gauge's scrape, from the same count query.
-    const oldestReady = new Gauge({
+    new Gauge({
       name: 'sluice_queue_oldest_ready_age_seconds',
       help: 'Age of the oldest ready message per queue (0 when none is waiting): how far consumers or deliveries lag',
       labelNames: ['queue'],
       registers,
+      async collect() {
+        const counts = await scrapeCounts();
+        const now = app.clock.now();
+        this.reset();
+        for (const [queue, found] of counts) {
+          this.set({ queue }, found.oldestReadyAt === undefined ? 0 : Math.max(0, now - found.oldestReadyAt) / 1000);
+        }
+      },
     });
   }
 }
