@@ -108,7 +108,7 @@ describe('the packed package', () => {
     const run = spawnSync(process.execPath, [join(consumer, 'out/use.js')], { cwd: consumer, encoding: 'utf8', timeout: 30_000 });
     expect(run.stderr).toBe('');
     expect(JSON.parse(run.stdout)).toEqual({ id: '1', pulled: ['1'], acked: 1, code: 'SLUICE_ERR_QUEUE_NOT_FOUND', scope: 'admin', dashboard: 200 });
-  });
+  }, 120_000);
 
   it('reports type errors in a wrong use (the check can fail)', () => {
     writeFileSync(join(consumer, 'misuse.ts'), MISUSE);
@@ -116,5 +116,5 @@ describe('the packed package', () => {
     expect(checked.status).not.toBe(0);
     const lines = [...checked.stdout.matchAll(/misuse\.ts\((\d+),\d+\): error TS\d+/g)].map((match) => Number(match[1]));
     expect([...new Set(lines)]).toEqual([4, 5, 6, 7]);
-  });
+  }, 60_000);
 });
