@@ -54,9 +54,9 @@ describe('scheduling across kill -9', () => {
     expect(catchUp('all')).toBeGreaterThanOrEqual(3);
     expect(Date.now() - downAt).toBeGreaterThan(3_500);
 
-    const schedules = (await client.request('GET', '/v1/schedules')).schedules as { name: string; nextRunAt: string }[];
+    const { schedules } = await client.listSchedules();
     expect(schedules.map((s) => s.name)).toEqual(['tick-all', 'tick-once', 'tick-skip']);
-    expect(schedules.every((s) => Date.parse(s.nextRunAt) > restartedAt)).toBe(true);
+    expect(schedules.every((s) => Date.parse(s.nextRunAt ?? '') > restartedAt)).toBe(true);
     await killHard(sluice.child);
   }, 60_000);
 });
