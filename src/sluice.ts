@@ -12,7 +12,7 @@ import { classifyAddress, SsrfGuard } from './delivery/ssrf.js';
 import { Authenticator } from './http/auth.js';
 import { SluiceError } from './http/errors.js';
 import { Router } from './http/router.js';
-import { createHttpServer, type PlainRoute } from './http/server.js';
+import { createHttpServer } from './http/server.js';
 import { registerApiRoutes, plainRoutes } from './http/routes/index.js';
 import { GroupCommitWriter } from './ingest/group-commit-writer.js';
 import { resolveAdminKey } from './admin-key.js';
@@ -241,7 +241,7 @@ export class Sluice {
   private async listen(): Promise<void> {
     const router = new Router();
     registerApiRoutes(router, this);
-    const plain: Map<string, PlainRoute> = plainRoutes();
+    const plain = plainRoutes(router);
     this.server = createHttpServer(this, router, plain);
     const server = this.server;
     await new Promise<void>((resolve, reject) => {

@@ -65,7 +65,9 @@ export const headerMapSchema = z
       }
     }
     return valid ? headers : z.NEVER;
-  });
+  })
+  // What a JSON Schema (the OpenAPI document) says of it: the transform itself has no such form.
+  .meta({ type: 'object', additionalProperties: { type: 'string' }, description: 'Header names to values' });
 
 function headerProblem(name: string, value: unknown): string | undefined {
   if (!HEADER_NAME.test(name)) return `${JSON.stringify(name)} is not a valid header name (letters, digits and !#$%&'*+.^_\`|~- only)`;
@@ -166,7 +168,8 @@ export const messageTemplateSchema = z
   })
   .strict();
 
-export const scheduleConfigSchema = z
+/** A schedule's fields without the checks across them: what PATCH may send a subset of. */
+export const scheduleFieldsSchema = z
   .object({
     cron: z.string().min(1).max(256).optional(),
     every: z.string().min(1).max(64).optional(),
@@ -179,7 +182,9 @@ export const scheduleConfigSchema = z
     tenant: name.default('default'),
     message: messageTemplateSchema,
   })
-  .strict()
+  .strict();
+
+export const scheduleConfigSchema = scheduleFieldsSchema
   .refine((s) => (s.cron === undefined) !== (s.every === undefined), { message: 'give exactly one of cron or every' })
   .superRefine((s, ctx) => {
     // Here and not only when the runner saves it, so that sluice.yaml (exit 2 naming
