@@ -66,8 +66,14 @@ export const headerMapSchema = z
     }
     return valid ? headers : z.NEVER;
   })
-  // What a JSON Schema (the OpenAPI document) says of it: the transform itself has no such form.
-  .meta({ type: 'object', additionalProperties: { type: 'string' }, description: 'Header names to values' });
+  // The same rules as a JSON Schema, for the OpenAPI document: a transform has no such form of its own.
+  .meta({
+    type: 'object',
+    maxProperties: MAX_HEADERS,
+    propertyNames: { pattern: HEADER_NAME.source },
+    additionalProperties: { type: 'string', maxLength: MAX_HEADER_VALUE, pattern: HEADER_VALUE.source },
+    description: 'Header names to values',
+  });
 
 function headerProblem(name: string, value: unknown): string | undefined {
   if (!HEADER_NAME.test(name)) return `${JSON.stringify(name)} is not a valid header name (letters, digits and !#$%&'*+.^_\`|~- only)`;

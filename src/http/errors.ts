@@ -39,7 +39,7 @@ export type ErrorCode = keyof typeof ERRORS;
 export const problemSchema = apiSchema(
   'Problem',
   z.looseObject({
-    type: z.string().meta({ description: '`urn:sluice:error:` and the code', example: 'urn:sluice:error:SLUICE_ERR_VALIDATION' }),
+    type: z.string().meta({ description: '`urn:sluice:error:` and the code', examples: ['urn:sluice:error:SLUICE_ERR_VALIDATION'] }),
     title: z.string().meta({ description: 'The same for every error of this code' }),
     status: z.number().int(),
     detail: z.string().meta({ description: 'What went wrong with this request' }),

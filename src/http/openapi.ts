@@ -210,7 +210,7 @@ function problemResponse(description: string, codes?: ErrorCode[]): Record<strin
 
 /** A request schema as JSON Schema: what a client may send (defaults make a field optional). */
 function inputSchema(schema: z.ZodType): JsonSchema {
-  return standalone(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema);
+  return standalone(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', override: dropSafeIntegerBounds }) as JsonSchema);
 }
 
 /** Each response schema's component name: its apiSchema name, or its first route's `<OperationId>Response`. */
@@ -232,7 +232,7 @@ function responseComponentNames(routes: readonly DocumentedRoute[]): Map<z.ZodTy
 function responseComponents(names: Map<z.ZodType, string>): Record<string, JsonSchema> {
   const registry = z.registry<{ id: string }>();
   for (const [schema, id] of names) registry.add(schema, { id });
-  const converted = z.toJSONSchema(registry, { io: 'output', unrepresentable: 'any', uri: (id) => COMPONENT_REF + id });
+  const converted = z.toJSONSchema(registry, { io: 'output', unrepresentable: 'any', override: dropSafeIntegerBounds, uri: (id) => COMPONENT_REF + id });
   const known = new Set(names.values());
   const schemas: Record<string, JsonSchema> = {};
   for (const [id, schema] of Object.entries(converted.schemas)) {
@@ -240,6 +240,12 @@ function responseComponents(names: Map<z.ZodType, string>): Record<string, JsonS
     schemas[id] = standalone(schema as JsonSchema);
   }
   return schemas;
+}
+
+/** zod bounds every integer by the safe integer range: true of any JSON number a client handles, so left out. */
+function dropSafeIntegerBounds({ jsonSchema }: { jsonSchema: JsonSchema }): void {
+  if (jsonSchema.minimum === Number.MIN_SAFE_INTEGER) delete jsonSchema.minimum;
+  if (jsonSchema.maximum === Number.MAX_SAFE_INTEGER) delete jsonSchema.maximum;
 }
 
 /**

@@ -7,7 +7,7 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 // ── response shapes: the OpenAPI document shows these, and the views below are typed by them ──
 
 /** A time in API answers: RFC 3339 in UTC, as Date#toISOString writes it. */
-export const timestampSchema = z.string().meta({ format: 'date-time', example: '2026-01-31T09:00:00.000Z' });
+export const timestampSchema = z.string().meta({ format: 'date-time', examples: ['2026-01-31T09:00:00.000Z'] });
 
 /** Headers as headerObject gives them: lower-case names, repeated headers joined with ", ". */
 export const headersViewSchema = z.record(z.string(), z.string()).meta({ description: 'Lower-case header names; a repeated header is joined with ", "' });

@@ -32,7 +32,9 @@ export const outboundMessageSchema = z
   })
   .strict()
   .refine((m) => m.body === undefined || m.bodyBase64 === undefined, { message: 'give body or bodyBase64, not both', path: ['bodyBase64'] })
-  .refine((m) => m.deliverAt === undefined || m.delayMs === undefined, { message: 'give deliverAt or delayMs, not both', path: ['delayMs'] });
+  .refine((m) => m.deliverAt === undefined || m.delayMs === undefined, { message: 'give deliverAt or delayMs, not both', path: ['delayMs'] })
+  // The two checks above in JSON Schema, for the OpenAPI document (zod cannot convert a refine).
+  .meta({ allOf: [{ not: { required: ['body', 'bodyBase64'] } }, { not: { required: ['deliverAt', 'delayMs'] } }] });
 export type OutboundMessage = z.infer<typeof outboundMessageSchema>;
 
 const batchSchema = z.object({ messages: z.array(outboundMessageSchema).min(1).max(10_000) }).strict();
