@@ -10,6 +10,7 @@ import { readStoredRow } from './config/stored-row.js';
 import { domainKeyOf } from './delivery/domain-key.js';
 import { classifyAddress, SsrfGuard } from './delivery/ssrf.js';
 import { Authenticator } from './http/auth.js';
+import type { ApiDeps } from './http/deps.js';
 import { SluiceError } from './http/errors.js';
 import { Router } from './http/router.js';
 import { createHttpServer } from './http/server.js';
@@ -27,9 +28,9 @@ import { ThreadedStore } from './store/sqlite/store-thread.js';
 import { DataDirLock } from './store/sqlite/data-dir-lock.js';
 import type { Store, WakeReport } from './store/store.js';
 import type { AppendResult, LaneRef, NewMessage } from './store/types.js';
-import { Dispatcher, PUSH_LEAD_MS, PUSH_WAKE_LEAD_MS } from './delivery/dispatcher.js';
-import { ScheduleRunner } from './scheduler/schedule-runner.js';
-import { Telemetry } from './observe/telemetry.js';
+import { Dispatcher, PUSH_LEAD_MS, PUSH_WAKE_LEAD_MS, type DispatcherDeps } from './delivery/dispatcher.js';
+import { ScheduleRunner, type SchedulerDeps } from './scheduler/schedule-runner.js';
+import { Telemetry, type TelemetryDeps } from './observe/telemetry.js';
 
 /** How often the last use of tenant keys is written (a request only notes it in memory). */
 const KEY_USAGE_WRITE_MS = 60_000;
@@ -61,9 +62,11 @@ export interface SluiceOptions {
 /**
  * The composition root: one running Sluice node. Owns the store, the group-commit writer, the
  * queues, the one due timer, the dispatcher, the schedule runner and the HTTP server, and wires
- * them so that whatever makes a message ready wakes whoever waits for it.
+ * them so that whatever makes a message ready wakes whoever waits for it. Each part is handed this
+ * node typed as the narrow set of dependencies it declares (ApiDeps, DispatcherDeps, …), so no
+ * part imports the root, and the storage backend is chosen here alone.
  */
-export class Sluice {
+export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, TelemetryDeps {
   readonly config: SluiceConfig;
   readonly clock: Clock;
   readonly logger: Logger;

@@ -1,5 +1,9 @@
-import type { DomainLimit } from '../config/schema.js';
-import type { Sluice } from '../sluice.js';
+import type { Clock } from '../clock.js';
+import type { DomainLimit, SluiceConfig } from '../config/schema.js';
+import type { EventBus } from '../observe/events.js';
+import type { Logger } from '../observe/logger.js';
+import type { QueueRegistry } from '../queues/registry.js';
+import type { Store } from '../store/store.js';
 import { laneKey, type AttemptRecord, type DeliveryOutcome, type LaneRef, type StoredMessage } from '../store/types.js';
 import { MinHeap } from '../util/min-heap.js';
 import { buildRequest, judge, policyOf, type Verdict } from './attempt.js';
@@ -7,6 +11,18 @@ import { DomainState, type Hold } from './domain-state.js';
 import { DeliveryClient, warmUpHttpClient, type DeliveryResult } from './http-client.js';
 import { Lane } from './lane.js';
 import { DomainLimitTable } from './limits.js';
+
+/** What the dispatcher is handed by the composition root. */
+export interface DispatcherDeps {
+  readonly config: SluiceConfig;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly events: EventBus;
+  readonly store: Store;
+  readonly queues: QueueRegistry;
+  /** A message is stored as due at `deliverAt`: wake in time to claim it. */
+  hintDue(deliverAt: number, push: boolean): void;
+}
 
 /**
  * How long before its deliverAt a push message is claimed. The store promotes it early and the lane
@@ -81,7 +97,7 @@ export class Dispatcher {
   started = 0;
 
   private constructor(
-    private readonly app: Sluice,
+    private readonly app: DispatcherDeps,
     limits: DomainLimitTable,
   ) {
     this.limits = limits;
@@ -89,7 +105,7 @@ export class Dispatcher {
   }
 
   /** Build the dispatcher with the stored limits (sluice.yaml's are applied to them at start: Sluice.loadDomainLimits). */
-  static async create(app: Sluice): Promise<Dispatcher> {
+  static async create(app: DispatcherDeps): Promise<Dispatcher> {
     const stored = await app.store.listDomainLimits();
     const table = new DomainLimitTable(
       app.config.limits.defaultDomain,

@@ -1,5 +1,5 @@
 import { createServer, maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Sluice } from '../sluice.js';
+import type { ApiDeps } from './deps.js';
 import { requireAdmin } from './auth.js';
 import { sendJson, sendProblem } from './context.js';
 import { SluiceError, toProblem } from './errors.js';
@@ -8,7 +8,7 @@ import { Router, type RouteContext } from './router.js';
 import { handleIngest } from './routes/ingest.js';
 
 /** A route outside /v1 and /in: health, metrics, pages. Handles the request itself. */
-export type PlainRoute = (app: Sluice, req: IncomingMessage, res: ServerResponse, query: string) => void | Promise<void>;
+export type PlainRoute = (app: ApiDeps, req: IncomingMessage, res: ServerResponse, query: string) => void | Promise<void>;
 
 /**
  * A plain route with its description (it answers GET), or `page-file` for a script, style sheet or
@@ -23,7 +23,7 @@ export interface PlainEntry {
  * The HTTP front door. /in/* (public, hot path) goes straight to ingest; /v1/* is authenticated and
  * routed through the table; a few plain routes (health, metrics, dashboard) are looked up by path.
  */
-export function createHttpServer(app: Sluice, api: Router, plain: ReadonlyMap<string, PlainEntry>): Server {
+export function createHttpServer(app: ApiDeps, api: Router, plain: ReadonlyMap<string, PlainEntry>): Server {
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 120_000 }, (req, res) => {
     const url = req.url ?? '/';
     const mark = url.indexOf('?');
@@ -66,12 +66,12 @@ function clientErrorResponse(error: NodeJS.ErrnoException): string {
 }
 
 /** A plain route; one described as admin-only is refused without the admin key before it runs. */
-async function handlePlain(app: Sluice, route: PlainEntry, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+async function handlePlain(app: ApiDeps, route: PlainEntry, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
   if (route.doc !== 'page-file' && route.doc.auth === 'admin') requireAdmin(app.auth.authenticate(req));
   await route.handler(app, req, res, query);
 }
 
-async function handleApi(app: Sluice, api: Router, req: IncomingMessage, res: ServerResponse, path: string, query: string) {
+async function handleApi(app: ApiDeps, api: Router, req: IncomingMessage, res: ServerResponse, path: string, query: string) {
   try {
     const principal = app.auth.authenticate(req);
     const match = api.match(req.method ?? 'GET', path);

@@ -1,7 +1,16 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DomainState } from '../delivery/domain-state.js';
-import type { Sluice } from '../sluice.js';
-import type { Telemetry } from './telemetry.js';
+import type { Clock } from '../clock.js';
+import type { Dispatcher } from '../delivery/dispatcher.js';
+import type { QueueRegistry } from '../queues/registry.js';
+import type { ActivityView } from './activity.js';
+
+/** What the metrics read besides activity: live domain states and queue depths. */
+export interface MetricsDeps {
+  readonly clock: Clock;
+  readonly queues: QueueRegistry;
+  readonly dispatcher: Dispatcher | undefined;
+}
 
 /** Most distinct domain label values; later domains are counted under `other`. */
 export const MAX_DOMAIN_LABELS = 50;
@@ -44,8 +53,8 @@ export class SluiceMetrics {
   private readonly ingestLatency: Histogram;
 
   constructor(
-    private readonly app: Sluice,
-    private readonly telemetry: Telemetry,
+    private readonly app: MetricsDeps,
+    private readonly telemetry: Pick<ActivityView, 'allQueueCounters'>,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -158,6 +167,9 @@ export class SluiceMetrics {
     perDomain('sluice_domain_in_flight', `Deliveries in flight per domain (busiest ${MAX_DOMAIN_LABELS}, the rest summed as "${OTHER_DOMAIN}")`, (s) => s.inFlight);
     perDomain('sluice_domain_effective_concurrency', 'Adaptive (AIMD) concurrency limit per domain', (s) => s.aimd.effective);
     perDomain('sluice_domain_concurrency_limit', 'Configured concurrency limit per domain', (s) => s.limit.concurrency);
+    perDomain('sluice_domain_circuit_open', 'Whether the circuit of a domain is open or half-open (1) or closed (0)', (s) =>
+      s.circuit.state(app.clock.now()) === 'closed' ? 0 : 1,
+    );
     new Gauge({
       name: 'sluice_queue_depth',
       help: 'Messages per queue and state',
@@ -170,7 +182,19 @@ export class SluiceMetrics {
         for (const [queue, found] of counts) {
           for (const [state, count] of Object.entries(found.states)) this.set({ queue, state }, count);
         }
+        oldestReady.reset();
+        const now = app.clock.now();
+        for (const [queue, found] of counts) {
+          oldestReady.set({ queue }, found.oldestReadyAt === undefined ? 0 : Math.max(0, now - found.oldestReadyAt) / 1000);
+        }
       },
+    });
+    // Filled by the depth gauge's scrape, from the same count query.
+    const oldestReady = new Gauge({
+      name: 'sluice_queue_oldest_ready_age_seconds',
+      help: 'Age of the oldest ready message per queue (0 when none is waiting): how far consumers or deliveries lag',
+      labelNames: ['queue'],
+      registers,
     });
   }
 }
@@ -179,7 +203,7 @@ export class SluiceMetrics {
  * A per-domain gauge: the MAX_DOMAIN_LABELS domains with the most in flight (then by name), and the
  * sum of the rest under `other`. Keeps the number of series bounded with 100,000 domains.
  */
-function busiestDomains(app: Sluice, pick: (state: DomainState) => number): [string, number][] {
+function busiestDomains(app: MetricsDeps, pick: (state: DomainState) => number): [string, number][] {
   const ranked = [...(app.dispatcher?.domainStates() ?? [])].sort((a, b) => b.inFlight - a.inFlight || a.key.localeCompare(b.key));
   const shown: [string, number][] = ranked.slice(0, MAX_DOMAIN_LABELS).map((state) => [state.key, pick(state)]);
   if (ranked.length > MAX_DOMAIN_LABELS) shown.push([OTHER_DOMAIN, ranked.slice(MAX_DOMAIN_LABELS).reduce((sum, state) => sum + pick(state), 0)]);

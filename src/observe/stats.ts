@@ -1,9 +1,18 @@
 import type { DomainState } from '../delivery/domain-state.js';
 import type { Principal } from '../http/auth.js';
-import type { Sluice } from '../sluice.js';
+import type { Dispatcher } from '../delivery/dispatcher.js';
+import type { QueueRegistry } from '../queues/registry.js';
 import type { MessageState, QueueCounts } from '../store/types.js';
+import type { ActivityView } from './activity.js';
 import { logEntryView, type LogEntry } from './event-log.js';
 import { percentilesOf, RATE_WINDOW_SECONDS, type Percentiles } from './windows.js';
+
+/** What a stats snapshot reads. */
+export interface StatsDeps {
+  readonly queues: QueueRegistry;
+  readonly dispatcher: Dispatcher | undefined;
+  readonly telemetry: ActivityView;
+}
 
 /** Most domains listed in one snapshot; the busiest come first, the rest are only counted. */
 export const MAX_DOMAINS_IN_STATS = 200;
@@ -77,7 +86,7 @@ export interface StatsSnapshot {
  * own queues and tenant, and the domains its messages go to — with the domain's shared state
  * (limits, throttling, circuit) but only its own numbers (in flight, buffered, rate, latency).
  */
-export function buildStats(app: Sluice, principal: Principal, counts: Map<string, QueueCounts>, now: number): StatsSnapshot {
+export function buildStats(app: StatsDeps, principal: Principal, counts: Map<string, QueueCounts>, now: number): StatsSnapshot {
   const tenant = principal.kind === 'tenant' ? principal.tenant : undefined;
   const queues = queueStats(app, counts, now, tenant);
   const tenants = tenantStats(app, queues, tenant);
@@ -94,7 +103,7 @@ export function buildStats(app: Sluice, principal: Principal, counts: Map<string
 }
 
 /** May `principal` see this logged event? Tenants see their own events and those of domains they use. */
-export function canSeeEntry(app: Sluice, principal: Principal, entry: LogEntry, domainsInUse?: Set<string>): boolean {
+export function canSeeEntry(app: StatsDeps, principal: Principal, entry: LogEntry, domainsInUse?: Set<string>): boolean {
   if (principal.kind === 'admin') return true;
   if (entry.tenant !== undefined) return entry.tenant === principal.tenant;
   if (entry.domain === undefined) return false;
@@ -102,13 +111,13 @@ export function canSeeEntry(app: Sluice, principal: Principal, entry: LogEntry, 
 }
 
 /** The last `limit` events `principal` may see, as JSON. */
-export function recentEvents(app: Sluice, principal: Principal, limit: number): Record<string, unknown>[] {
+export function recentEvents(app: StatsDeps, principal: Principal, limit: number): Record<string, unknown>[] {
   const inUse = principal.kind === 'tenant' ? domainsOfTenant(app, principal.tenant) : undefined;
   return app.telemetry.log.recent(limit, (entry) => canSeeEntry(app, principal, entry, inUse)).map(logEntryView);
 }
 
 /** Domains a tenant has lanes on now, or delivered to in the last minutes. */
-export function domainsOfTenant(app: Sluice, tenant: string): Set<string> {
+export function domainsOfTenant(app: StatsDeps, tenant: string): Set<string> {
   const found = new Set(app.telemetry.activeDomains(tenant));
   for (const state of app.dispatcher?.domainStates() ?? []) {
     if (state.lanes().some((lane) => lane.tenant === tenant)) found.add(state.key);
@@ -118,7 +127,7 @@ export function domainsOfTenant(app: Sluice, tenant: string): Set<string> {
 
 // ── domains ───────────────────────────────────────────────────
 
-function domainStats(app: Sluice, now: number, tenant: string | undefined): { shown: DomainStats[]; omitted: number } {
+function domainStats(app: StatsDeps, now: number, tenant: string | undefined): { shown: DomainStats[]; omitted: number } {
   const states = new Map((app.dispatcher?.domainStates() ?? []).map((state) => [state.key, state]));
   const keys = new Set(
     tenant === undefined ? [...states.keys(), ...app.telemetry.activeDomains(), ...app.queues.latestBacklog().keys()] : domainsOfTenant(app, tenant),
@@ -128,7 +137,7 @@ function domainStats(app: Sluice, now: number, tenant: string | undefined): { sh
   return { shown: all.slice(0, MAX_DOMAINS_IN_STATS), omitted: Math.max(0, all.length - MAX_DOMAINS_IN_STATS) };
 }
 
-function oneDomain(app: Sluice, key: string, state: DomainState | undefined, now: number, tenant: string | undefined): DomainStats {
+function oneDomain(app: StatsDeps, key: string, state: DomainState | undefined, now: number, tenant: string | undefined): DomainStats {
   const activity = app.telemetry.domainActivity(key, now, tenant);
   const limit = state?.limit ?? app.dispatcher?.limits.resolve(key) ?? { concurrency: 0, burst: 0 };
   const lanes = (state?.lanes() ?? []).filter((lane) => tenant === undefined || lane.tenant === tenant);
@@ -165,7 +174,7 @@ function statusOf(circuit: string, pausedUntil: number | undefined, state: Domai
 
 // ── queues, tenants, totals ───────────────────────────────────
 
-function queueStats(app: Sluice, counts: Map<string, QueueCounts>, now: number, tenant: string | undefined): QueueStats[] {
+function queueStats(app: StatsDeps, counts: Map<string, QueueCounts>, now: number, tenant: string | undefined): QueueStats[] {
   const visible = app.queues.all().filter((queue) => tenant === undefined || queue.tenant === tenant);
   return visible
     .map((queue) => {
@@ -188,7 +197,7 @@ function queueStats(app: Sluice, counts: Map<string, QueueCounts>, now: number, 
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-function tenantStats(app: Sluice, queues: QueueStats[], tenant: string | undefined): TenantStats[] {
+function tenantStats(app: StatsDeps, queues: QueueStats[], tenant: string | undefined): TenantStats[] {
   const byName = new Map<string, TenantStats>();
   const entry = (name: string) => {
     let found = byName.get(name);
@@ -209,7 +218,7 @@ function tenantStats(app: Sluice, queues: QueueStats[], tenant: string | undefin
   return [...byName.values()].sort((a, b) => a.tenant.localeCompare(b.tenant));
 }
 
-function totalsOf(app: Sluice, queues: QueueStats[], domains: DomainStats[], tenants: TenantStats[], tenant: string | undefined): StatsSnapshot['totals'] {
+function totalsOf(app: StatsDeps, queues: QueueStats[], domains: DomainStats[], tenants: TenantStats[], tenant: string | undefined): StatsSnapshot['totals'] {
   const sum = (pick: (queue: QueueStats) => number) => queues.reduce((total, queue) => total + pick(queue), 0);
   const ready = sum((queue) => queue.depth?.ready ?? 0);
   const buffered = domains.reduce((total, domain) => total + domain.buffered, 0);

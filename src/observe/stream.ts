@@ -1,8 +1,13 @@
 import type { ServerResponse } from 'node:http';
 import type { Principal } from '../http/auth.js';
-import type { Sluice } from '../sluice.js';
+import type { Clock } from '../clock.js';
 import { logEntryView, type LogEntry } from './event-log.js';
-import { buildStats, canSeeEntry, domainsOfTenant } from './stats.js';
+import { buildStats, canSeeEntry, domainsOfTenant, type StatsDeps } from './stats.js';
+
+/** What the streams read: the stats, and the time. */
+export interface StreamDeps extends StatsDeps {
+  readonly clock: Clock;
+}
 
 const SNAPSHOT_EVERY_MS = 1_000;
 /** A comment line now and then keeps proxies from closing a quiet connection. */
@@ -28,7 +33,7 @@ export class StatsStreamHub {
   private timer: NodeJS.Timeout | undefined;
   private ticks = 0;
 
-  constructor(private readonly app: Sluice) {}
+  constructor(private readonly app: StreamDeps) {}
 
   /** Take over the response: SSE headers, a first snapshot at once, then the shared timer. */
   open(res: ServerResponse, principal: Principal): void {

@@ -1,9 +1,13 @@
-import type { Sluice } from '../sluice.js';
+import type { Clock } from '../clock.js';
+import type { Dispatcher } from '../delivery/dispatcher.js';
+import type { QueueRegistry } from '../queues/registry.js';
+import type { ActivityView, DomainActivity, QueueCounters, TelemetryTotals } from './activity.js';
+import type { EventBus } from './events.js';
 import type { SluiceEvents } from './events.js';
 import { EventLog, type LogEventType } from './event-log.js';
 import { SluiceMetrics } from './metrics.js';
 import { StatsStreamHub } from './stream.js';
-import { emptyTotals, LatencyWindow, RateWindow, type LatencyTotals } from './windows.js';
+import { emptyTotals, LatencyWindow, RateWindow } from './windows.js';
 
 /** Activity of one tenant towards one domain: what /v1/stats merges per domain. */
 export class PairActivity {
@@ -17,35 +21,17 @@ export class PairActivity {
   ) {}
 }
 
-/** Counters of one queue since this node started. */
-export interface QueueCounters {
-  tenant: string | undefined;
-  received: number;
-  delivered: number;
-  failed: number;
-  retried: number;
-  dead: number;
-}
-
-/** Node-wide counters since start. */
-export interface TelemetryTotals {
-  received: number;
-  delivered: number;
-  failed: number;
-  retried: number;
-  dead: number;
-}
-
-/** A domain's merged recent activity. */
-export interface DomainActivity {
-  /** Attempts finished in the last complete RATE_WINDOW_SECONDS seconds. */
-  attempts: number;
-  latency: LatencyTotals;
-}
-
 /** Forget a (domain, tenant) pair after this long without a delivery. */
 const PAIR_IDLE_MS = 2 * 60_000;
 const SWEEP_EVERY_MS = 30_000;
+
+/** What telemetry is handed by the composition root; the dispatcher is read lazily (it comes later). */
+export interface TelemetryDeps {
+  readonly clock: Clock;
+  readonly events: EventBus;
+  readonly queues: QueueRegistry;
+  readonly dispatcher: Dispatcher | undefined;
+}
 
 /**
  * Listens to the EventBus and keeps what monitoring needs: per (domain, tenant) rate and latency
@@ -53,7 +39,7 @@ const SWEEP_EVERY_MS = 30_000;
  * the live stats streams. Built before the dispatcher exists, so everything that reads the
  * dispatcher does so lazily. Each listener is a few Map lookups: it runs on the delivery path.
  */
-export class Telemetry {
+export class Telemetry implements ActivityView {
   readonly totals: TelemetryTotals = { received: 0, delivered: 0, failed: 0, retried: 0, dead: 0 };
   readonly log = new EventLog();
   readonly metrics: SluiceMetrics;
@@ -66,9 +52,17 @@ export class Telemetry {
   private readonly unsubscribe: (() => void)[] = [];
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly app: Sluice) {
+  constructor(private readonly app: TelemetryDeps) {
     this.metrics = new SluiceMetrics(app, this);
-    this.streams = new StatsStreamHub(app);
+    const telemetry = this;
+    this.streams = new StatsStreamHub({
+      clock: app.clock,
+      queues: app.queues,
+      get dispatcher() {
+        return app.dispatcher;
+      },
+      telemetry,
+    });
     this.subscribe();
     this.sweeper = setInterval(() => this.sweep(app.clock.now()), SWEEP_EVERY_MS);
     this.sweeper.unref();

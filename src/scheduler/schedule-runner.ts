@@ -2,11 +2,27 @@ import { scheduleConfigSchema, type ScheduleConfig } from '../config/schema.js';
 import { settingsOf, type FileSettings } from '../config/file-settings.js';
 import { readStoredRow, StoredRowError } from '../config/stored-row.js';
 import { SluiceError } from '../http/errors.js';
-import { toNewMessage } from '../http/routes/messages.js';
-import type { Sluice } from '../sluice.js';
+import { toNewMessage } from '../queues/outbound-message.js';
+import type { Clock } from '../clock.js';
+import type { Dispatcher } from '../delivery/dispatcher.js';
+import type { TargetCheck } from '../delivery/targets.js';
+import type { Logger } from '../observe/logger.js';
+import type { QueueRegistry } from '../queues/registry.js';
+import type { Store } from '../store/store.js';
+import type { DueTimer } from './due-timer.js';
 import type { NewMessage, ScheduleRecord } from '../store/types.js';
 import { parseCron, type RunTimes } from './cron.js';
 import { everyRunTimes, parseEvery } from './every.js';
+
+/** What the schedule runner is handed by the composition root. */
+export interface SchedulerDeps extends TargetCheck {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly store: Store;
+  readonly queues: QueueRegistry;
+  readonly dueTimer: DueTimer;
+  readonly dispatcher: Dispatcher | undefined;
+}
 
 /** Each top-level field of a schedule is one setting of sluice.yaml; cron and every replace each other, so they are one. */
 const SCHEDULE_SETTINGS = settingsOf(Object.keys(scheduleConfigSchema.shape), [['cron', 'every']]);
@@ -32,7 +48,7 @@ export class ScheduleRunner {
   /** Ticks due before this node started were missed while Sluice was down: `missed` decides them. */
   private startedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly app: Sluice) {}
+  constructor(private readonly app: SchedulerDeps) {}
 
   /**
    * Load stored schedules (one that cannot be read stops the start), then apply the settings of the

@@ -206,6 +206,8 @@ describe('GET /metrics', () => {
     expect(find('sluice_domain_effective_concurrency', `domain="${throttled.domain}"`)?.value).toBeLessThan(4);
     expect(samples.get('sluice_domain_in_flight')).toBeDefined();
     expect(find('sluice_queue_depth', 'queue="outbound"', 'state="ready"')).toBeDefined();
+    expect(find('sluice_queue_oldest_ready_age_seconds', 'queue="outbound"')?.value).toBeGreaterThanOrEqual(0);
+    expect(find('sluice_domain_circuit_open', `domain="${throttled.domain}"`)?.value).toBe(0);
     expect(find('sluice_delivery_latency_seconds_count', 'outcome="delivered"')?.value).toBe(4);
     expect(find('sluice_delivery_latency_seconds_bucket', 'outcome="delivered"', 'le="+Inf"')?.value).toBe(4);
     expect(samples.has('sluice_ingest_latency_seconds_bucket')).toBe(true);

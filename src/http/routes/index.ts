@@ -1,4 +1,4 @@
-import type { Sluice } from '../../sluice.js';
+import type { ApiDeps } from '../deps.js';
 import type { DocumentedRoute } from '../openapi.js';
 import type { Router } from '../router.js';
 import type { PlainEntry } from '../server.js';
@@ -14,7 +14,7 @@ import { registerTenantRoutes } from './tenants.js';
 import { registerObserveRoutes, observePlainRoutes } from './observe.js';
 
 /** Every authenticated /v1 route, one group per file. */
-export function registerApiRoutes(router: Router, app: Sluice): void {
+export function registerApiRoutes(router: Router, app: ApiDeps): void {
   registerPullRoutes(router, app);
   registerQueueRoutes(router, app);
   registerMessageRoutes(router, app);

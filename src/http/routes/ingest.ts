@@ -4,7 +4,7 @@ import type { SourceConfig } from '../../config/schema.js';
 import { dedupeKey, DEFAULT_DEDUPE_WINDOW_SEC } from '../../ingest/dedupe.js';
 import { verifyRequest, type VerifyInput } from '../../ingest/verify/index.js';
 import type { HeaderPair, NewMessage } from '../../store/types.js';
-import type { Sluice } from '../../sluice.js';
+import type { ApiDeps } from '../deps.js';
 import { readBody, sendJson, sendProblem } from '../context.js';
 import { SluiceError } from '../errors.js';
 import type { DocumentedRoute } from '../openapi.js';
@@ -76,7 +76,7 @@ export const INGEST_ROUTES: readonly DocumentedRoute[] = [
  * came (raw bytes, headers, query, sub-path) and answers only once the group commit holding it is
  * durable. The body is never parsed on this path (except a Stripe dedupe id, when configured).
  */
-export function handleIngest(app: Sluice, req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
+export function handleIngest(app: ApiDeps, req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
   const slash = path.indexOf('/', 4);
   const sourceName = slash < 0 ? path.slice(4) : path.slice(4, slash);
   const subPath = slash < 0 ? '/' : path.slice(slash);
@@ -91,7 +91,7 @@ export function handleIngest(app: Sluice, req: IncomingMessage, res: ServerRespo
 }
 
 async function ingest(
-  app: Sluice,
+  app: ApiDeps,
   sourceName: string,
   source: SourceConfig,
   req: IncomingMessage,
@@ -127,7 +127,7 @@ async function ingest(
 }
 
 function toMessage(
-  app: Sluice,
+  app: ApiDeps,
   sourceName: string,
   source: SourceConfig,
   tenant: string,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { domainLimitSchema, nameSchema, tenantLimitSchema } from '../../config/schema.js';
 import { HostRules, normalizeHostKey } from '../../delivery/domain-key.js';
 import { ensureDefaultQueue, MAX_TENANT_NAME } from '../../queues/tenant-queues.js';
-import type { Sluice } from '../../sluice.js';
+import type { ApiDeps } from '../deps.js';
 import type { Principal } from '../auth.js';
 import { readJson, validate } from '../context.js';
 import { SluiceError } from '../errors.js';
@@ -24,7 +24,7 @@ const tenantStateSchema = z.object({
 });
 
 /** Domain and tenant limits, live: a change applies to the next dispatch, no restart. */
-export function registerLimitRoutes(router: Router, app: Sluice): void {
+export function registerLimitRoutes(router: Router, app: ApiDeps): void {
   router.add('GET', '/v1/limits/domains', async (ctx) => {
     const visible = visibleLimitKeys(app, ctx.principal);
     const limits = app.dispatcher!.limits
@@ -130,7 +130,7 @@ export function registerLimitRoutes(router: Router, app: Sluice): void {
 }
 
 /** A tenant that has sent nothing yet is not in the dispatcher: its stored limit, nothing in flight. */
-async function storedTenantState(app: Sluice, tenant: string) {
+async function storedTenantState(app: ApiDeps, tenant: string) {
   const stored = (await app.store.listTenants()).find((known) => known.name === tenant);
   return { tenant, inFlight: 0, concurrency: stored?.concurrency ?? null };
 }
@@ -140,7 +140,7 @@ async function storedTenantState(app: Sluice, tenant: string) {
  * apply to its own traffic — the rule that matches each domain of its queues' urls and of the
  * deliveries it has waiting in the dispatcher. Other limits would tell it where other tenants send.
  */
-function visibleLimitKeys(app: Sluice, principal: Principal): Set<string> | undefined {
+function visibleLimitKeys(app: ApiDeps, principal: Principal): Set<string> | undefined {
   if (principal.kind === 'admin') return undefined;
   const domains = new Set<string>();
   for (const queue of app.queues.all()) {

@@ -1,6 +1,6 @@
 import { buildStats, recentEvents } from '../../observe/stats.js';
 import { statsSnapshotSchema } from '../../observe/stats-schema.js';
-import type { Sluice } from '../../sluice.js';
+import type { ApiDeps } from '../deps.js';
 import { allowGet } from '../context.js';
 import type { Router } from '../router.js';
 import type { PlainEntry, PlainRoute } from '../server.js';
@@ -17,7 +17,7 @@ export const DASHBOARD_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /** GET /v1/stats and GET /v1/stats/stream. Authenticated by the router like every /v1 route. */
-export function registerObserveRoutes(router: Router, app: Sluice): void {
+export function registerObserveRoutes(router: Router, app: ApiDeps): void {
   router.add('GET', '/v1/stats', async (ctx) => {
     app.queues.latestBacklog(); // ask for the per-domain backlog, so this refresh includes it
     const counts = await app.queues.refreshCounts();

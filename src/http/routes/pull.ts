@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { LeasedMessage } from '../../store/types.js';
-import type { Sluice } from '../../sluice.js';
+import type { ApiDeps } from '../deps.js';
 import type { Queue } from '../../queues/registry.js';
 import { readJson } from '../context.js';
 import { SluiceError } from '../errors.js';
@@ -46,7 +46,7 @@ const pulledMessageSchema = apiSchema(
 );
 
 /** Pull consumers: lease, ack, nack, extend. At-least-once; FIFO per queue. */
-export function registerPullRoutes(router: Router, app: Sluice): void {
+export function registerPullRoutes(router: Router, app: ApiDeps): void {
   const limit = app.apiBodyLimit;
   router.add('POST', '/v1/queues/:queue/pull', async (ctx) => {
     const queue = pullQueue(app, ctx);
@@ -116,14 +116,14 @@ export function registerPullRoutes(router: Router, app: Sluice): void {
   });
 }
 
-function pullQueue(app: Sluice, ctx: RouteContext): Queue {
+function pullQueue(app: ApiDeps, ctx: RouteContext): Queue {
   const queue = app.queues.require(ctx.params.queue!, ctx.principal);
   if (queue.config.mode !== 'pull') throw new SluiceError('SLUICE_ERR_WRONG_QUEUE_MODE', `queue ${queue.name} is a push queue`);
   return queue;
 }
 
 /** Lease now; if nothing is ready and the consumer asked to wait, park until woken or out of time. */
-async function leaseWithWait(app: Sluice, ctx: RouteContext, queue: Queue, input: z.infer<typeof pullSchema>): Promise<LeasedMessage[]> {
+async function leaseWithWait(app: ApiDeps, ctx: RouteContext, queue: Queue, input: z.infer<typeof pullSchema>): Promise<LeasedMessage[]> {
   const visibility = input.visibilityTimeoutMs ?? queue.config.visibilityTimeoutMs;
   const deadline = app.clock.now() + input.waitMs;
   let gone: AbortController | undefined; // made only for a wait: most pulls answer at once

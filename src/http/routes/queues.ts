@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { nameSchema, queueConfigSchema } from '../../config/schema.js';
-import type { Sluice } from '../../sluice.js';
+import type { ApiDeps } from '../deps.js';
 import type { Queue } from '../../queues/registry.js';
 import { checkReservedName } from '../../queues/tenant-queues.js';
 import type { QueueCounts } from '../../store/types.js';
@@ -42,7 +42,7 @@ export const queueViewSchema = apiSchema(
 type QueueView = z.output<typeof queueViewSchema>;
 
 /** Queue definitions, pause/resume, depth, and the dead-letter queue. */
-export function registerQueueRoutes(router: Router, app: Sluice): void {
+export function registerQueueRoutes(router: Router, app: ApiDeps): void {
   router.add('GET', '/v1/queues', async (ctx) => {
     const counts = await app.queues.refreshCounts();
     const visible = app.queues.all().filter((queue) => ctx.principal.kind === 'admin' || ctx.principal.tenant === queue.tenant);
@@ -167,7 +167,7 @@ export function registerQueueRoutes(router: Router, app: Sluice): void {
 }
 
 /** Sources and schedules that send to a queue: it cannot be deleted under them. */
-function queueUsers(app: Sluice, name: string): string[] {
+function queueUsers(app: ApiDeps, name: string): string[] {
   const sources = Object.entries(app.config.sources).filter(([, source]) => source.queue === name).map(([source]) => `source ${source}`);
   const schedules = app.schedules.list().filter((live) => live.config.message.queue === name).map((live) => `schedule ${live.record.name}`);
   return [...sources, ...schedules];

@@ -3,7 +3,7 @@ import { nameSchema, scheduleConfigSchema, scheduleFieldsSchema, type ScheduleCo
 import { defaultQueueName } from '../../queues/tenant-queues.js';
 import { nextRuns } from '../../scheduler/cron.js';
 import type { LiveSchedule } from '../../scheduler/schedule-runner.js';
-import type { Sluice } from '../../sluice.js';
+import type { ApiDeps } from '../deps.js';
 import type { Principal } from '../auth.js';
 import { canAccess } from '../auth.js';
 import { readJson, validate } from '../context.js';
@@ -31,7 +31,7 @@ const scheduleViewSchema = apiSchema(
 type ScheduleView = z.output<typeof scheduleViewSchema>;
 
 /** Cron and interval schedules: create, list, inspect (with the next 5 runs), patch, delete. */
-export function registerScheduleRoutes(router: Router, app: Sluice): void {
+export function registerScheduleRoutes(router: Router, app: ApiDeps): void {
   router.add('POST', '/v1/schedules', async (ctx) => {
     const { name, ...raw } = await readJson(ctx.req, createSchema, app.apiBodyLimit);
     // Says nothing of whose the name is: it may be another tenant's.
@@ -105,7 +105,7 @@ export function registerScheduleRoutes(router: Router, app: Sluice): void {
   });
 }
 
-function visible(app: Sluice, name: string, principal: Principal): LiveSchedule {
+function visible(app: ApiDeps, name: string, principal: Principal): LiveSchedule {
   const live = app.schedules.get(name);
   if (!live || !canAccess(principal, live.record.tenant)) throw new SluiceError('SLUICE_ERR_SCHEDULE_NOT_FOUND', `no schedule ${name}`);
   return live;
@@ -122,7 +122,7 @@ function withTenant(raw: Record<string, unknown>, principal: Principal, fallback
  * names no queue goes to the tenant's default queue, and a queue of another tenant is answered as if
  * it did not exist (a tick would be refused anyway: ScheduleRunner.fire checks the owner again).
  */
-async function ownedConfig(app: Sluice, raw: Record<string, unknown>, principal: Principal): Promise<ScheduleConfig> {
+async function ownedConfig(app: ApiDeps, raw: Record<string, unknown>, principal: Principal): Promise<ScheduleConfig> {
   const tenant = typeof raw.tenant === 'string' ? raw.tenant : 'default';
   const message = raw.message;
   const withQueue = isObject(message) && message.queue === undefined ? { ...raw, message: { ...message, queue: defaultQueueName(tenant) } } : raw;

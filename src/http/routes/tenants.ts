@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { nameSchema } from '../../config/schema.js';
 import { ensureDefaultQueue, MAX_TENANT_NAME } from '../../queues/tenant-queues.js';
-import type { Sluice } from '../../sluice.js';
+import type { ApiDeps } from '../deps.js';
 import type { ApiKeyRecord } from '../../store/types.js';
 import { generateKey, hashKey } from '../auth.js';
 import { readJson, validate } from '../context.js';
@@ -26,7 +26,7 @@ const keyViewSchema = z.object({
 });
 
 /** Tenants and their API keys (admin only). A key is shown once, at creation; only its hash is stored. */
-export function registerTenantRoutes(router: Router, app: Sluice): void {
+export function registerTenantRoutes(router: Router, app: ApiDeps): void {
   router.add('GET', '/v1/tenants', async () => {
     return { status: 200, body: { tenants: await app.store.listTenants() } };
   }, {
@@ -134,7 +134,7 @@ function keyView(key: ApiKeyRecord, usedSinceWritten: number | undefined): z.out
  * does not exist are a 400 naming the field (by default), a path naming one a 404.
  */
 export async function requireKnownTenant(
-  app: Sluice,
+  app: ApiDeps,
   raw: string,
   field = 'tenant',
   code: 'SLUICE_ERR_VALIDATION' | 'SLUICE_ERR_NOT_FOUND' = 'SLUICE_ERR_VALIDATION',

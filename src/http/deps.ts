@@ -1,0 +1,40 @@
+import type { Clock } from '../clock.js';
+import type { SluiceConfig } from '../config/schema.js';
+import type { Dispatcher } from '../delivery/dispatcher.js';
+import type { TargetCheck } from '../delivery/targets.js';
+import type { GroupCommitWriter } from '../ingest/group-commit-writer.js';
+import type { EventBus } from '../observe/events.js';
+import type { Logger } from '../observe/logger.js';
+import type { Telemetry } from '../observe/telemetry.js';
+import type { PullWaiters } from '../queues/pull-waiters.js';
+import type { QueueRegistry } from '../queues/registry.js';
+import type { DueTimer } from '../scheduler/due-timer.js';
+import type { ScheduleRunner } from '../scheduler/schedule-runner.js';
+import type { Store } from '../store/store.js';
+import type { Authenticator } from './auth.js';
+
+/**
+ * What the HTTP layer is handed by the composition root (src/sluice.ts): the parts it reads and
+ * drives, and nothing of how they were built — which store backend, which limiter. Routes name
+ * this, never the node itself, so nothing under src/http/ imports the root.
+ */
+export interface ApiDeps extends TargetCheck {
+  readonly config: SluiceConfig;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly events: EventBus;
+  readonly store: Store;
+  readonly writer: GroupCommitWriter;
+  readonly queues: QueueRegistry;
+  readonly waiters: PullWaiters;
+  readonly dueTimer: DueTimer;
+  readonly telemetry: Telemetry;
+  readonly auth: Authenticator;
+  /** Absent only while the node starts. */
+  readonly dispatcher: Dispatcher | undefined;
+  readonly schedules: ScheduleRunner;
+  /** Largest JSON body the API accepts. */
+  readonly apiBodyLimit: number;
+  /** Set once the node began to stop: new work is refused. */
+  readonly stopping: boolean;
+}
