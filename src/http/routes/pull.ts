@@ -1,11 +1,11 @@
 import { z } from 'zod';
+import { nameSchema } from '../../config/schema.js';
 import type { LeasedMessage } from '../../store/types.js';
 import type { ApiDeps } from '../deps.js';
 import type { Queue } from '../../queues/registry.js';
 import { readJson } from '../context.js';
 import { SluiceError } from '../errors.js';
 import type { RouteContext, Router } from '../router.js';
-import { nameSchema } from '../../config/schema.js';
 import { apiSchema } from '../api-schemas.js';
 import { bodyFields, bodyFieldsShape, headerObject, headersViewSchema, timestampSchema } from '../views.js';
 
