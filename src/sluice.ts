@@ -13,7 +13,7 @@ import { Authenticator } from './http/auth.js';
 import type { ApiDeps } from './http/deps.js';
 import { SluiceError } from './http/errors.js';
 import { Router } from './http/router.js';
-import { createHttpServer, type PlainRoute } from './http/server.js';
+import { createHttpServer } from './http/server.js';
 import { registerApiRoutes, plainRoutes } from './http/routes/index.js';
 import { GroupCommitWriter } from './ingest/group-commit-writer.js';
 import { resolveAdminKey } from './admin-key.js';
@@ -244,7 +244,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   private async listen(): Promise<void> {
     const router = new Router();
     registerApiRoutes(router, this);
-    const plain: Map<string, PlainRoute> = plainRoutes();
+    const plain = plainRoutes(router);
     this.server = createHttpServer(this, router, plain);
     const server = this.server;
     await new Promise<void>((resolve, reject) => {

@@ -65,6 +65,14 @@ export const headerMapSchema = z
       }
     }
     return valid ? headers : z.NEVER;
+  })
+  // The same rules as a JSON Schema, for the OpenAPI document: a transform has no such form of its own.
+  .meta({
+    type: 'object',
+    maxProperties: MAX_HEADERS,
+    propertyNames: { pattern: HEADER_NAME.source },
+    additionalProperties: { type: 'string', maxLength: MAX_HEADER_VALUE, pattern: HEADER_VALUE.source },
+    description: 'Header names to values',
   });
 
 function headerProblem(name: string, value: unknown): string | undefined {
@@ -166,7 +174,8 @@ export const messageTemplateSchema = z
   })
   .strict();
 
-export const scheduleConfigSchema = z
+/** A schedule's fields without the checks across them: what PATCH may send a subset of. */
+export const scheduleFieldsSchema = z
   .object({
     cron: z.string().min(1).max(256).optional(),
     every: z.string().min(1).max(64).optional(),
@@ -179,7 +188,9 @@ export const scheduleConfigSchema = z
     tenant: name.default('default'),
     message: messageTemplateSchema,
   })
-  .strict()
+  .strict();
+
+export const scheduleConfigSchema = scheduleFieldsSchema
   .refine((s) => (s.cron === undefined) !== (s.every === undefined), { message: 'give exactly one of cron or every' })
   .superRefine((s, ctx) => {
     // Here and not only when the runner saves it, so that sluice.yaml (exit 2 naming

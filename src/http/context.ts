@@ -3,12 +3,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { SluiceError, toProblem } from './errors.js';
 
-/** JSON reply of a route handler. */
-export interface Reply {
-  status: number;
-  body?: unknown;
+/** JSON reply of a route handler: it has a body exactly when its route documents one. */
+export type Reply<Body = unknown, Status extends number = number> = {
+  status: Status;
   headers?: Record<string, string>;
-}
+} & ([Body] extends [undefined] ? { body?: undefined } : { body: Body });
 
 /**
  * Read a request body into one Buffer, refusing more than `limit` bytes. A declared Content-Length
@@ -122,6 +121,12 @@ export function validate<T extends z.ZodType>(schema: T, value: unknown): z.infe
   }));
   const first = errors[0]!;
   throw new SluiceError('SLUICE_ERR_VALIDATION', `${first.field}: ${first.message}`, { extra: { errors } });
+}
+
+/** Refuse anything but GET and HEAD: the plain routes and page files read, never change. */
+export function allowGet(req: IncomingMessage): void {
+  if (req.method === 'GET' || req.method === 'HEAD') return;
+  throw new SluiceError('SLUICE_ERR_METHOD_NOT_ALLOWED', 'use GET', { headers: { allow: 'GET, HEAD' } });
 }
 
 /** Send a JSON reply. */

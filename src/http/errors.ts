@@ -1,3 +1,6 @@
+import { z } from 'zod';
+import { apiSchema } from './api-schemas.js';
+
 /**
  * The one table of Sluice errors. Every error a client can see has a stable `code` and an HTTP status;
  * a code, once shipped, never changes meaning. Responses are RFC 9457 problem+json.
@@ -28,6 +31,26 @@ export const ERRORS = {
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/**
+ * The RFC 9457 body of every error answer, as toProblem builds it. Some errors add fields of their
+ * own (`errors` for a validation failure, `limit`, `state`, `pending`), so other members are allowed.
+ */
+export const problemSchema = apiSchema(
+  'Problem',
+  z.looseObject({
+    type: z.string().meta({ description: '`urn:sluice:error:` and the code', examples: ['urn:sluice:error:SLUICE_ERR_VALIDATION'] }),
+    title: z.string().meta({ description: 'The same for every error of this code' }),
+    status: z.number().int(),
+    detail: z.string().meta({ description: 'What went wrong with this request' }),
+    code: z.enum(Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]]).meta({ description: 'Stable: a code never changes meaning' }),
+    instance: z.string().optional().meta({ description: 'The request path' }),
+    errors: z
+      .array(z.object({ field: z.string(), message: z.string() }))
+      .optional()
+      .meta({ description: 'SLUICE_ERR_VALIDATION: every refused field' }),
+  }),
+);
 
 /** An error meant for the client: carries its stable code, a detail and optional extras for the problem body. */
 export class SluiceError extends Error {

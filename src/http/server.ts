@@ -1,18 +1,29 @@
 import { createServer, maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { ApiDeps } from './deps.js';
+import { requireAdmin } from './auth.js';
 import { sendJson, sendProblem } from './context.js';
 import { SluiceError, toProblem } from './errors.js';
+import type { RouteDoc } from './route-doc.js';
 import { Router, type RouteContext } from './router.js';
 import { handleIngest } from './routes/ingest.js';
 
-/** A route outside /v1 and /in: health, metrics, dashboard. Handles the request itself. */
+/** A route outside /v1 and /in: health, metrics, pages. Handles the request itself. */
 export type PlainRoute = (app: ApiDeps, req: IncomingMessage, res: ServerResponse, query: string) => void | Promise<void>;
+
+/**
+ * A plain route with its description (it answers GET), or `page-file` for a script, style sheet or
+ * image of a documented page (or its path with a trailing slash), which the OpenAPI document leaves out.
+ */
+export interface PlainEntry {
+  handler: PlainRoute;
+  doc: (RouteDoc & { auth: 'none' | 'admin' }) | 'page-file';
+}
 
 /**
  * The HTTP front door. /in/* (public, hot path) goes straight to ingest; /v1/* is authenticated and
  * routed through the table; a few plain routes (health, metrics, dashboard) are looked up by path.
  */
-export function createHttpServer(app: ApiDeps, api: Router, plain: Map<string, PlainRoute>): Server {
+export function createHttpServer(app: ApiDeps, api: Router, plain: ReadonlyMap<string, PlainEntry>): Server {
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 120_000 }, (req, res) => {
     const url = req.url ?? '/';
     const mark = url.indexOf('?');
@@ -21,7 +32,7 @@ export function createHttpServer(app: ApiDeps, api: Router, plain: Map<string, P
     if (path.startsWith('/in/')) return handleIngest(app, req, res, path, query);
     if (path.startsWith('/v1/')) return void handleApi(app, api, req, res, path, query);
     const route = plain.get(path);
-    if (route) return void Promise.resolve(route(app, req, res, query)).catch((error: unknown) => sendProblem(res, error, path));
+    if (route) return void handlePlain(app, route, req, res, query).catch((error: unknown) => sendProblem(res, error, path));
     sendProblem(res, new SluiceError('SLUICE_ERR_NOT_FOUND', `nothing at ${path}`), path);
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
@@ -54,6 +65,12 @@ function clientErrorResponse(error: NodeJS.ErrnoException): string {
   );
 }
 
+/** A plain route; one described as admin-only is refused without the admin key before it runs. */
+async function handlePlain(app: ApiDeps, route: PlainEntry, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+  if (route.doc !== 'page-file' && route.doc.auth === 'admin') requireAdmin(app.auth.authenticate(req));
+  await route.handler(app, req, res, query);
+}
+
 async function handleApi(app: ApiDeps, api: Router, req: IncomingMessage, res: ServerResponse, path: string, query: string) {
   try {
     const principal = app.auth.authenticate(req);
@@ -62,6 +79,7 @@ async function handleApi(app: ApiDeps, api: Router, req: IncomingMessage, res: S
     if (match.kind === 'method-not-allowed') {
       throw new SluiceError('SLUICE_ERR_METHOD_NOT_ALLOWED', `use ${match.allowed.join(', ')}`, { headers: { allow: match.allowed.join(', ') } });
     }
+    if (match.auth === 'admin') requireAdmin(principal);
     const ctx: RouteContext = { req, res, params: match.params, query: new URLSearchParams(query), principal };
     const reply = await match.handler(ctx);
     if (reply) sendJson(res, reply.status, reply.body, reply.headers);

@@ -20,22 +20,23 @@ const MAX_DELAY_MS = 366 * 24 * 3_600_000;
 /** One outbound webhook as the API takes it. */
 export const outboundMessageSchema = z
   .object({
-    /** Absent: the queue's url (a 400 naming url when the queue has none). */
-    url: z.string().min(1).max(8_192).optional(),
+    url: z.string().min(1).max(8_192).optional().meta({ description: "The target; absent: the queue's url (a 400 naming url when the queue has none)" }),
     method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
     headers: headerMapSchema,
-    body: z.unknown().optional(),
-    bodyBase64: z.base64().optional(),
-    deliverAt: z.union([z.string().max(64), z.number()]).optional(),
-    delayMs: z.number().int().min(0).max(MAX_DELAY_MS).optional(),
-    /** Absent: the caller's tenant's default outbound queue (see queues/tenant-queues.ts). */
-    queue: nameSchema.optional(),
-    idempotencyKey: z.string().min(1).max(256).optional(),
-    retry: retryPolicySchema.optional(),
+    body: z.unknown().optional().meta({ description: 'A string is sent as is; any other JSON value is sent as JSON' }),
+    bodyBase64: z.base64().optional().meta({ description: 'Raw bytes to send, instead of body' }),
+    deliverAt: z.union([z.string().max(64), z.number()]).optional().meta({ description: 'RFC 3339 time with a zone, or epoch milliseconds; within a year' }),
+    delayMs: z.number().int().min(0).max(MAX_DELAY_MS).optional().meta({ description: 'Deliver this long from now, instead of deliverAt' }),
+    // Absent: see defaultQueueName in queues/tenant-queues.ts.
+    queue: nameSchema.optional().meta({ description: "A push queue of the caller's; absent: the tenant's default outbound queue" }),
+    idempotencyKey: z.string().min(1).max(256).optional().meta({ description: 'The same key within 24 h answers the first message, 200' }),
+    retry: retryPolicySchema.optional().meta({ description: "Replaces the queue's retry policy for this message" }),
   })
   .strict()
   .refine((m) => m.body === undefined || m.bodyBase64 === undefined, { message: 'give body or bodyBase64, not both', path: ['bodyBase64'] })
-  .refine((m) => m.deliverAt === undefined || m.delayMs === undefined, { message: 'give deliverAt or delayMs, not both', path: ['delayMs'] });
+  .refine((m) => m.deliverAt === undefined || m.delayMs === undefined, { message: 'give deliverAt or delayMs, not both', path: ['delayMs'] })
+  // The two checks above in JSON Schema, for the OpenAPI document (zod cannot convert a refine).
+  .meta({ allOf: [{ not: { required: ['body', 'bodyBase64'] } }, { not: { required: ['deliverAt', 'delayMs'] } }] });
 export type OutboundMessage = z.infer<typeof outboundMessageSchema>;
 
 /** What turning a message into a stored one reads: the queues, the time, and the target checks. */

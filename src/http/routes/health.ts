@@ -1,4 +1,5 @@
-import type { PlainRoute } from '../server.js';
+import { z } from 'zod';
+import type { PlainEntry, PlainRoute } from '../server.js';
 import { sendJson, sendProblem } from '../context.js';
 import { SluiceError } from '../errors.js';
 import { VERSION } from '../../version.js';
@@ -16,3 +17,34 @@ export const readyz: PlainRoute = async (app, _req, res) => {
     sendProblem(res, new SluiceError('SLUICE_ERR_STORAGE_UNAVAILABLE', (error as Error).message, { cause: error }));
   }
 };
+
+/** /healthz and /readyz with their descriptions. */
+export function healthRoutes(): [string, PlainEntry][] {
+  return [
+    [
+      '/healthz',
+      {
+        handler: healthz,
+        doc: {
+          summary: 'The process is alive',
+          tag: 'monitoring',
+          auth: 'none',
+          response: { status: 200, schema: z.object({ status: z.literal('ok'), version: z.string() }), description: 'Alive' },
+        },
+      },
+    ],
+    [
+      '/readyz',
+      {
+        handler: readyz,
+        doc: {
+          summary: 'Storage answers and the node is not shutting down',
+          tag: 'monitoring',
+          auth: 'none',
+          response: { status: 200, schema: z.object({ status: z.literal('ready') }), description: 'Ready' },
+          errors: ['SLUICE_ERR_SHUTTING_DOWN', 'SLUICE_ERR_STORAGE_UNAVAILABLE'],
+        },
+      },
+    ],
+  ];
+}

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
 import type { SourceConfig } from '../../config/schema.js';
 import { dedupeKey, DEFAULT_DEDUPE_WINDOW_SEC } from '../../ingest/dedupe.js';
 import { verifyRequest, type VerifyInput } from '../../ingest/verify/index.js';
@@ -6,10 +7,69 @@ import type { HeaderPair, NewMessage } from '../../store/types.js';
 import type { ApiDeps } from '../deps.js';
 import { readBody, sendJson, sendProblem } from '../context.js';
 import { SluiceError } from '../errors.js';
+import type { DocumentedRoute } from '../openapi.js';
 import { committing } from '../storage-failure.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const RETRY_AFTER_SECONDS = '1';
+
+/** A Meta-style subscription check: echo the challenge when the token is the source's. */
+const handshakeQuerySchema = z.object({
+  'hub.mode': z.literal('subscribe'),
+  'hub.verify_token': z.string().meta({ description: "The source's handshake.verifyToken" }),
+  'hub.challenge': z.string().meta({ description: 'Sent back as the body' }),
+});
+
+const storedSchema = z.object({ id: z.string() });
+
+const INGEST_DOC = {
+  tag: 'ingest',
+  auth: 'source-signature',
+  params: { source: z.string().regex(NAME).meta({ description: 'A source of sluice.yaml' }) },
+} as const;
+const INGEST_ERRORS = [
+  'SLUICE_ERR_SOURCE_NOT_FOUND',
+  'SLUICE_ERR_SIGNATURE',
+  'SLUICE_ERR_METHOD_NOT_ALLOWED',
+  'SLUICE_ERR_QUEUE_NOT_FOUND',
+  'SLUICE_ERR_QUEUE_FULL',
+] as const;
+
+/**
+ * The routes the front door hands to handleIngest, as the OpenAPI document lists them. A source
+ * also takes any sub-path, `/in/{source}/{any/sub/path}`, which is stored with the message and,
+ * for a push queue, appended to its url; OpenAPI has no parameter that spans segments to show it.
+ */
+export const INGEST_ROUTES: readonly DocumentedRoute[] = [
+  ...(['POST', 'PUT', 'PATCH'] as const).map((method) => ({
+    method,
+    path: '/in/:source',
+    doc: {
+      ...INGEST_DOC,
+      summary: 'Store a webhook as it came, and answer once it is durable',
+      description: 'Any sub-path is taken too: `/in/{source}/{any/sub/path}`. A duplicate delivery id within the dedupe window answers with the first id and stores nothing.',
+      rawBody: 'Stored as raw bytes, with the headers, query and sub-path; never parsed',
+      response: {
+        status: 202,
+        schema: storedSchema,
+        description: "Stored. A source with a configured `response` answers with that status, headers and body instead",
+      },
+      errors: INGEST_ERRORS,
+    },
+  })),
+  {
+    method: 'GET',
+    path: '/in/:source',
+    doc: {
+      ...INGEST_DOC,
+      summary: "Answer a provider's subscription handshake (Meta hub.challenge)",
+      description: 'Only for a source with `handshake` configured; any other source answers 405.',
+      query: handshakeQuerySchema,
+      response: { status: 200, contentType: 'text/plain', description: 'The challenge' },
+      errors: ['SLUICE_ERR_SOURCE_NOT_FOUND', 'SLUICE_ERR_FORBIDDEN', 'SLUICE_ERR_METHOD_NOT_ALLOWED'],
+    },
+  },
+];
 
 /**
  * POST|PUT|PATCH /in/{source}[/{sub/path}] — the providers' side. Stores the request exactly as it
@@ -131,11 +191,11 @@ function respond(res: ServerResponse, source: SourceConfig, id: string): void {
 /** GET /in/{source}: Meta-style subscription handshake where configured, else 405. */
 function answerHandshake(source: SourceConfig, res: ServerResponse, query: string, path: string): void {
   if (!source.handshake) return sendProblem(res, methodNotAllowed(), path);
-  const params = new URLSearchParams(query);
-  const challenge = params.get('hub.challenge');
-  if (params.get('hub.mode') !== 'subscribe' || params.get('hub.verify_token') !== source.handshake.verifyToken || challenge === null) {
+  const params = handshakeQuerySchema.safeParse(Object.fromEntries(new URLSearchParams(query)));
+  if (!params.success || params.data['hub.verify_token'] !== source.handshake.verifyToken) {
     return sendProblem(res, new SluiceError('SLUICE_ERR_FORBIDDEN', 'handshake token does not match'), path);
   }
+  const challenge = params.data['hub.challenge'];
   res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(challenge) });
   res.end(challenge);
 }

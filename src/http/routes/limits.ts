@@ -1,8 +1,9 @@
+import { z } from 'zod';
 import { domainLimitSchema, nameSchema, tenantLimitSchema } from '../../config/schema.js';
 import { HostRules, normalizeHostKey } from '../../delivery/domain-key.js';
 import { ensureDefaultQueue, MAX_TENANT_NAME } from '../../queues/tenant-queues.js';
 import type { ApiDeps } from '../deps.js';
-import { requireAdmin, type Principal } from '../auth.js';
+import type { Principal } from '../auth.js';
 import { readJson, validate } from '../context.js';
 import { SluiceError } from '../errors.js';
 import type { Router } from '../router.js';
@@ -11,6 +12,16 @@ const putDomainSchema = domainLimitSchema.refine(
   (limit) => limit.concurrency !== undefined || limit.ratePerSecond !== undefined,
   { message: 'set concurrency, ratePerSecond, or both' },
 );
+
+const hostPathParam = {
+  host: z.string().meta({ description: 'A host, or host:port for a non-default port; the most specific key that matches a destination wins' }),
+};
+const hostLimitSchema = domainLimitSchema.extend({ host: z.string() });
+const tenantStateSchema = z.object({
+  tenant: z.string(),
+  inFlight: z.number().int(),
+  concurrency: z.number().int().nullable().meta({ description: 'null: no limit of its own' }),
+});
 
 /** Domain and tenant limits, live: a change applies to the next dispatch, no restart. */
 export function registerLimitRoutes(router: Router, app: ApiDeps): void {
@@ -21,6 +32,16 @@ export function registerLimitRoutes(router: Router, app: ApiDeps): void {
       .filter(([host]) => !visible || visible.has(host))
       .map(([host, limit]) => ({ host, ...limit }));
     return { status: 200, body: { default: app.config.limits.defaultDomain, domains: limits } };
+  }, {
+    summary: 'List domain limits',
+    description: 'A tenant key sees only the limits that apply to its own traffic.',
+    tag: 'limits',
+    auth: 'tenant',
+    response: {
+      status: 200,
+      schema: z.object({ default: domainLimitSchema.meta({ description: 'For a domain no key matches' }), domains: z.array(hostLimitSchema) }),
+      description: 'The limits',
+    },
   });
   router.add('GET', '/v1/limits/domains/:host', async (ctx) => {
     const host = hostParam(ctx.params.host!);
@@ -28,9 +49,21 @@ export function registerLimitRoutes(router: Router, app: ApiDeps): void {
     const visible = visibleLimitKeys(app, ctx.principal);
     if (!limit || (visible && !visible.has(host))) throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no limit set for ${host}`);
     return { status: 200, body: { host, ...limit, effective: app.dispatcher!.limits.resolve(host) } };
+  }, {
+    summary: 'One domain limit, and the limit in effect with the defaults filled in',
+    tag: 'limits',
+    auth: 'tenant',
+    params: hostPathParam,
+    response: {
+      status: 200,
+      schema: hostLimitSchema.extend({
+        effective: z.object({ concurrency: z.number().int(), ratePerSecond: z.number().optional(), burst: z.number().int() }),
+      }),
+      description: 'The limit',
+    },
+    errors: ['SLUICE_ERR_VALIDATION', 'SLUICE_ERR_NOT_FOUND'],
   });
   router.add('PUT', '/v1/limits/domains/:host', async (ctx) => {
-    requireAdmin(ctx.principal);
     const host = hostParam(ctx.params.host!);
     const limit = await readJson(ctx.req, putDomainSchema, app.apiBodyLimit);
     if (limit.burst !== undefined && limit.ratePerSecond === undefined) {
@@ -40,15 +73,28 @@ export function registerLimitRoutes(router: Router, app: ApiDeps): void {
     app.logger.info('limit changed', { domain: host, from: app.dispatcher!.limits.get(host) ?? null, to: limit, by: 'api' });
     app.dispatcher!.setDomainLimit(host, limit);
     return { status: 200, body: { host, ...limit } };
+  }, {
+    summary: 'Set the limit of a domain, live',
+    tag: 'limits',
+    auth: 'admin',
+    params: hostPathParam,
+    body: putDomainSchema,
+    response: { status: 200, schema: hostLimitSchema, description: 'Applies from the next dispatch' },
   });
   router.add('DELETE', '/v1/limits/domains/:host', async (ctx) => {
-    requireAdmin(ctx.principal);
     const host = hostParam(ctx.params.host!);
     const removed = await app.store.deleteDomainLimit(host);
     if (removed) app.logger.info('limit changed', { domain: host, from: app.dispatcher!.limits.get(host) ?? null, to: null, by: 'api' });
     app.dispatcher!.deleteDomainLimit(host);
     if (!removed) throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no limit set for ${host}`);
     return { status: 204 };
+  }, {
+    summary: "Remove a domain's limit: the defaults apply again",
+    tag: 'limits',
+    auth: 'admin',
+    params: hostPathParam,
+    response: { status: 204, description: 'Removed' },
+    errors: ['SLUICE_ERR_VALIDATION', 'SLUICE_ERR_NOT_FOUND'],
   });
   router.add('GET', '/v1/limits/tenants', async (ctx) => {
     const states = app.dispatcher!.tenantStates();
@@ -56,9 +102,14 @@ export function registerLimitRoutes(router: Router, app: ApiDeps): void {
     const own = ctx.principal.tenant;
     const mine = states.find((state) => state.tenant === own) ?? (await storedTenantState(app, own));
     return { status: 200, body: { tenants: [mine] } };
+  }, {
+    summary: 'Tenant concurrency limits and what each has in flight',
+    description: 'A tenant key sees its own tenant only.',
+    tag: 'limits',
+    auth: 'tenant',
+    response: { status: 200, schema: z.object({ tenants: z.array(tenantStateSchema) }), description: 'The tenants' },
   });
   router.add('PUT', '/v1/limits/tenants/:tenant', async (ctx) => {
-    requireAdmin(ctx.principal);
     const tenant = validate(nameSchema.max(MAX_TENANT_NAME), ctx.params.tenant);
     const limit = await readJson(ctx.req, tenantLimitSchema, app.apiBodyLimit);
     await app.store.upsertTenant({ name: tenant, concurrency: limit.concurrency, createdAt: app.clock.now() });
@@ -68,6 +119,13 @@ export function registerLimitRoutes(router: Router, app: ApiDeps): void {
     // A limit may be the first the node hears of a tenant: it gets its default queue as POST /v1/tenants gives one.
     await ensureDefaultQueue(app.queues, tenant, app.clock.now());
     return { status: 200, body: { tenant, ...limit } };
+  }, {
+    summary: "Set a tenant's concurrency limit, live",
+    tag: 'limits',
+    auth: 'admin',
+    params: { tenant: nameSchema },
+    body: tenantLimitSchema,
+    response: { status: 200, schema: tenantLimitSchema.extend({ tenant: z.string() }), description: 'Applies from the next dispatch' },
   });
 }
 

@@ -9,11 +9,19 @@ import { readJson, validate } from '../context.js';
 import { SluiceError } from '../errors.js';
 import { committing } from '../storage-failure.js';
 import type { Router } from '../router.js';
-import { messageView } from '../views.js';
-import { pageQuery } from './paging.js';
+import { messagePageSchema, messageStateSchema, messageView, messageViewSchema, timestampSchema } from '../views.js';
+import { pageQuery, pageSchema } from './paging.js';
 
 const batchSchema = z.object({ messages: z.array(outboundMessageSchema).min(1).max(10_000) }).strict();
 const listSchema = z.object({ queue: nameSchema.optional(), state: z.enum(MESSAGE_STATES as [string, ...string[]]).optional() }).strip();
+const idParam = { id: z.string().meta({ description: 'A message id' }) };
+
+const createdSchema = z.object({ id: z.string(), deliverAt: timestampSchema, state: messageStateSchema });
+const batchCreatedSchema = z.object({
+  messages: z.array(
+    z.object({ id: z.string(), deliverAt: timestampSchema, state: z.enum(['scheduled', 'ready']), duplicate: z.boolean().meta({ description: 'An idempotencyKey seen within 24 h: the first message' }) }),
+  ),
+});
 
 /** Outbound and scheduled webhooks: create one or a batch, inspect, list, cancel. */
 export function registerMessageRoutes(router: Router, app: ApiDeps): void {
@@ -23,6 +31,13 @@ export function registerMessageRoutes(router: Router, app: ApiDeps): void {
     const [result] = await committing(app.logger, 'message', { queue: message.queue }, () => app.writer.appendAll([message]));
     app.events.emit('received', { queue: message.queue, origin: 'api', count: 1 });
     return { status: result!.duplicate ? 200 : 201, body: await createdView(app, result!.id, result!.deliverAt) };
+  }, {
+    summary: 'Send an outbound webhook, now or at a time',
+    tag: 'messages',
+    auth: 'tenant',
+    body: outboundMessageSchema,
+    response: { status: [201, 200], schema: createdSchema, description: '201: stored. 200: the idempotencyKey was seen within 24 h; the first message, nothing new stored' },
+    errors: ['SLUICE_ERR_QUEUE_NOT_FOUND', 'SLUICE_ERR_WRONG_QUEUE_MODE'],
   });
   router.add('POST', '/v1/messages/batch', async (ctx) => {
     const input = await readJson(ctx.req, batchSchema, app.apiBodyLimit);
@@ -33,10 +48,17 @@ export function registerMessageRoutes(router: Router, app: ApiDeps): void {
     const views = results.map((result) => ({
       id: result.id,
       deliverAt: new Date(result.deliverAt).toISOString(),
-      state: result.deliverAt > now ? 'scheduled' : 'ready',
+      state: result.deliverAt > now ? ('scheduled' as const) : ('ready' as const),
       duplicate: result.duplicate,
     }));
     return { status: 201, body: { messages: views } };
+  }, {
+    summary: 'Send up to 10,000 outbound webhooks in one commit, all or nothing',
+    tag: 'messages',
+    auth: 'tenant',
+    body: batchSchema,
+    response: { status: 201, schema: batchCreatedSchema, description: 'All stored, in the order given' },
+    errors: ['SLUICE_ERR_QUEUE_NOT_FOUND', 'SLUICE_ERR_WRONG_QUEUE_MODE'],
   });
   router.add('GET', '/v1/messages', async (ctx) => {
     const page = pageQuery(ctx.query);
@@ -46,10 +68,24 @@ export function registerMessageRoutes(router: Router, app: ApiDeps): void {
     const found = await app.store.listMessages({ ...filter, tenant, state: filter.state as never, limit: page.limit + 1, before: page.cursor });
     const shown = found.slice(0, page.limit);
     return { status: 200, body: { messages: shown.map((m) => messageView(m)), nextCursor: found.length > page.limit ? shown.at(-1)!.id : null } };
+  }, {
+    summary: 'List messages, newest first',
+    tag: 'messages',
+    auth: 'tenant',
+    query: pageSchema.extend(listSchema.shape),
+    response: { status: 200, schema: messagePageSchema, description: 'One page' },
+    errors: ['SLUICE_ERR_QUEUE_NOT_FOUND'],
   });
   router.add('GET', '/v1/messages/:id', async (ctx) => {
     const message = await visibleMessage(app, ctx.params.id!, ctx.principal);
     return { status: 200, body: messageView(message, await app.store.getAttempts(message.id)) };
+  }, {
+    summary: 'One message with its delivery attempts',
+    tag: 'messages',
+    auth: 'tenant',
+    params: idParam,
+    response: { status: 200, schema: messageViewSchema, description: 'The message' },
+    errors: ['SLUICE_ERR_MESSAGE_NOT_FOUND'],
   });
   router.add('DELETE', '/v1/messages/:id', async (ctx) => {
     const message = await visibleMessage(app, ctx.params.id!, ctx.principal);
@@ -60,6 +96,13 @@ export function registerMessageRoutes(router: Router, app: ApiDeps): void {
       throw new SluiceError('SLUICE_ERR_CONFLICT', `message ${message.id} is ${state} and can no longer be cancelled`, { extra: { state } });
     }
     return { status: 200, body: { id: message.id, state } };
+  }, {
+    summary: 'Cancel a message not yet delivered',
+    tag: 'messages',
+    auth: 'tenant',
+    params: idParam,
+    response: { status: 200, schema: z.object({ id: z.string(), state: z.literal('cancelled') }), description: 'Cancelled' },
+    errors: ['SLUICE_ERR_MESSAGE_NOT_FOUND', 'SLUICE_ERR_CONFLICT'],
   });
 }
 

@@ -1,14 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildStats, recentEvents } from '../../observe/stats.js';
+import { statsSnapshotSchema } from '../../observe/stats-schema.js';
 import type { ApiDeps } from '../deps.js';
-import { requireAdmin } from '../auth.js';
-import { SluiceError } from '../errors.js';
+import { allowGet } from '../context.js';
 import type { Router } from '../router.js';
-import type { PlainRoute } from '../server.js';
+import type { PlainEntry, PlainRoute } from '../server.js';
+import { serveStaticFile, StaticFiles, type StaticFile } from '../static-files.js';
 
 /** Events included in a GET /v1/stats answer (the stream sends them as they happen instead). */
 const RECENT_EVENTS_IN_STATS = 50;
@@ -28,10 +24,22 @@ export function registerObserveRoutes(router: Router, app: ApiDeps): void {
     const snapshot = buildStats(app, ctx.principal, counts, app.clock.now());
     snapshot.recentEvents = recentEvents(app, ctx.principal, RECENT_EVENTS_IN_STATS);
     return { status: 200, body: snapshot, headers: { 'cache-control': 'no-store' } };
+  }, {
+    summary: 'A snapshot of domains, queues and tenants, with recent events',
+    description: "A tenant key sees its own queues and tenant, and the domains its messages go to with its own numbers only.",
+    tag: 'monitoring',
+    auth: 'tenant',
+    response: { status: 200, schema: statsSnapshotSchema, description: 'The snapshot' },
   });
   router.add('GET', '/v1/stats/stream', async (ctx) => {
     app.telemetry.streams.open(ctx.res, ctx.principal);
     return undefined;
+  }, {
+    summary: 'The stats as Server-Sent Events: a snapshot each second, and events as they happen',
+    description: 'Events: `snapshot` (the GET /v1/stats answer), `backpressure`, `throttled`, `circuit-open`, `dead` and the other logged events.',
+    tag: 'monitoring',
+    auth: 'tenant',
+    response: { status: 200, contentType: 'text/event-stream', description: 'The stream, until the client closes it' },
   });
 }
 
@@ -40,97 +48,50 @@ export function registerObserveRoutes(router: Router, app: ApiDeps): void {
  * queue and destination names are not public) and the dashboard with its assets (public: the page
  * holds no data; it asks for a key and calls the API with it).
  */
-export function observePlainRoutes(): [string, PlainRoute][] {
-  const assets = new DashboardAssets();
-  const routes: [string, PlainRoute][] = [['/metrics', metricsRoute]];
-  for (const [path, asset] of assets.routes()) routes.push([path, (_app, req, res) => serveAsset(req, res, assets, asset)]);
+export function observePlainRoutes(): [string, PlainEntry][] {
+  const files = new StaticFiles();
+  const routes: [string, PlainEntry][] = [['/metrics', { handler: metricsRoute, doc: METRICS_DOC }]];
+  for (const [path, file] of Object.entries(DASHBOARD_FILES)) {
+    const handler: PlainRoute = (_app, req, res) => serveStaticFile(req, res, files, file, DASHBOARD_CSP);
+    routes.push([path, { handler, doc: path === '/dashboard' ? DASHBOARD_DOC : 'page-file' }]);
+  }
   return routes;
 }
 
+const METRICS_DOC: PlainEntry['doc'] = {
+  summary: "This node's counters and gauges in the Prometheus text format",
+  tag: 'monitoring',
+  auth: 'admin',
+  response: { status: 200, contentType: 'text/plain; version=0.0.4', description: 'The metrics' },
+};
+
+const DASHBOARD_DOC: PlainEntry['doc'] = {
+  summary: 'The live dashboard: a web page that asks for a key and calls this API with it',
+  tag: 'monitoring',
+  auth: 'none',
+  response: { status: 200, contentType: 'text/html', description: 'The page; it holds no data' },
+};
+
 const metricsRoute: PlainRoute = async (app, req, res) => {
   allowGet(req);
-  requireAdmin(app.auth.authenticate(req));
   const text = await app.telemetry.metrics.render();
   res.writeHead(200, { 'content-type': app.telemetry.metrics.contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 };
 
-function allowGet(req: IncomingMessage): void {
-  if (req.method === 'GET' || req.method === 'HEAD') return;
-  throw new SluiceError('SLUICE_ERR_METHOD_NOT_ALLOWED', 'use GET', { headers: { allow: 'GET, HEAD' } });
-}
+// ── dashboard files ───────────────────────────────────────────
 
-// ── dashboard assets ──────────────────────────────────────────
+const HTML = 'text/html; charset=utf-8';
+const JS = 'text/javascript; charset=utf-8';
+const CSS = 'text/css; charset=utf-8';
+const DASHBOARD = { source: 'dashboard' };
+const UPLOT = { package: 'uplot', dir: 'dist' };
 
-interface Asset {
-  /** Where the file is: our own dashboard folder, or uPlot's dist folder. */
-  from: 'dashboard' | 'uplot';
-  file: string;
-  type: string;
-}
-
-const ASSETS: Record<string, Asset> = {
-  '/dashboard': { from: 'dashboard', file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/dashboard/': { from: 'dashboard', file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/dashboard/app.js': { from: 'dashboard', file: 'app.js', type: 'text/javascript; charset=utf-8' },
-  '/dashboard/app.css': { from: 'dashboard', file: 'app.css', type: 'text/css; charset=utf-8' },
-  '/dashboard/uplot.js': { from: 'uplot', file: 'uPlot.iife.min.js', type: 'text/javascript; charset=utf-8' },
-  '/dashboard/uplot.css': { from: 'uplot', file: 'uPlot.min.css', type: 'text/css; charset=utf-8' },
+const DASHBOARD_FILES: Record<string, StaticFile> = {
+  '/dashboard': { from: DASHBOARD, file: 'index.html', type: HTML },
+  '/dashboard/': { from: DASHBOARD, file: 'index.html', type: HTML },
+  '/dashboard/app.js': { from: DASHBOARD, file: 'app.js', type: JS },
+  '/dashboard/app.css': { from: DASHBOARD, file: 'app.css', type: CSS },
+  '/dashboard/uplot.js': { from: UPLOT, file: 'uPlot.iife.min.js', type: JS },
+  '/dashboard/uplot.css': { from: UPLOT, file: 'uPlot.min.css', type: CSS },
 };
-
-/**
- * The dashboard's static files, read once on first use and kept in memory. There is no build step:
- * our files live in src/dashboard/ (tsc copies nothing), uPlot's in node_modules/uplot/dist.
- */
-export class DashboardAssets {
-  private readonly cache = new Map<string, Buffer>();
-  private dashboardDir: string | undefined;
-
-  routes(): [string, Asset][] {
-    return Object.entries(ASSETS);
-  }
-
-  read(asset: Asset): Buffer {
-    const key = `${asset.from}/${asset.file}`;
-    let content = this.cache.get(key);
-    if (!content) {
-      content = readFileSync(join(this.directory(asset.from), asset.file));
-      this.cache.set(key, content);
-    }
-    return content;
-  }
-
-  private directory(from: Asset['from']): string {
-    if (from === 'uplot') return join(dirname(createRequire(import.meta.url).resolve('uplot/package.json')), 'dist');
-    this.dashboardDir ??= findDashboardDir(dirname(fileURLToPath(import.meta.url)));
-    return this.dashboardDir;
-  }
-}
-
-/**
- * src/dashboard/ of the package this file belongs to. Walks up from this module (src/http/routes/
- * under vitest, dist/http/routes/ when built) to the folder holding package.json, so it works from
- * either tree and wherever the package is installed.
- */
-export function findDashboardDir(start: string): string {
-  for (let dir = start; ; dir = dirname(dir)) {
-    const candidate = join(dir, 'src', 'dashboard');
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(candidate, 'index.html'))) return candidate;
-    if (dirname(dir) === dir) throw new Error(`dashboard assets not found: no src/dashboard/index.html above ${start}`);
-  }
-}
-
-function serveAsset(req: IncomingMessage, res: ServerResponse, assets: DashboardAssets, asset: Asset): void {
-  allowGet(req);
-  const content = assets.read(asset);
-  res.writeHead(200, {
-    'content-type': asset.type,
-    'content-length': content.length,
-    'cache-control': 'no-cache',
-    'content-security-policy': DASHBOARD_CSP,
-    'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
-    'x-frame-options': 'DENY',
-  });
-  res.end(req.method === 'HEAD' ? undefined : content);
-}

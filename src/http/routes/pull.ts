@@ -1,11 +1,13 @@
 import { z } from 'zod';
+import { nameSchema } from '../../config/schema.js';
 import type { LeasedMessage } from '../../store/types.js';
 import type { ApiDeps } from '../deps.js';
 import type { Queue } from '../../queues/registry.js';
 import { readJson } from '../context.js';
 import { SluiceError } from '../errors.js';
 import type { RouteContext, Router } from '../router.js';
-import { bodyFields, headerObject } from '../views.js';
+import { apiSchema } from '../api-schemas.js';
+import { bodyFields, bodyFieldsShape, headerObject, headersViewSchema, timestampSchema } from '../views.js';
 
 const MAX_VISIBILITY_MS = 12 * 3_600_000;
 const receipts = z.array(z.string().max(200)).min(1).max(1000);
@@ -13,13 +15,35 @@ const receipts = z.array(z.string().max(200)).min(1).max(1000);
 const pullSchema = z
   .object({
     max: z.number().int().min(1).max(1000).default(10),
-    visibilityTimeoutMs: z.number().int().min(1).max(MAX_VISIBILITY_MS).optional(),
-    waitMs: z.number().int().min(0).max(20_000).default(0),
+    visibilityTimeoutMs: z.number().int().min(1).max(MAX_VISIBILITY_MS).optional().meta({ description: "Lease length; absent: the queue's" }),
+    waitMs: z.number().int().min(0).max(20_000).default(0).meta({ description: 'Wait up to this long for a message to be ready' }),
   })
   .strict();
 const ackSchema = z.object({ receipts }).strict();
 const nackSchema = z.object({ receipts, delayMs: z.number().int().min(0).max(MAX_VISIBILITY_MS).default(0) }).strict();
 const extendSchema = z.object({ receipts, visibilityTimeoutMs: z.number().int().min(1).max(MAX_VISIBILITY_MS) }).strict();
+
+const queueParam = { queue: nameSchema };
+const staleSchema = z.array(z.string()).meta({ description: 'Receipts that no longer held a lease: nothing was done with them' });
+/** The errors every pull route shares: the queue must exist, be the caller's, and be a pull queue. */
+const pullErrors = ['SLUICE_ERR_QUEUE_NOT_FOUND', 'SLUICE_ERR_WRONG_QUEUE_MODE'] as const;
+
+/** One leased message, as pulledView shows it. */
+const pulledMessageSchema = apiSchema(
+  'PulledMessage',
+  z.object({
+    id: z.string(),
+    receipt: z.string().meta({ description: 'Ack, nack or extend the lease with this' }),
+    attempt: z.number().int().meta({ description: 'Times received, this one included' }),
+    receivedAt: timestampSchema,
+    method: z.string(),
+    path: z.string().meta({ description: 'The sub-path the provider called under /in/{source}' }),
+    query: z.string(),
+    headers: headersViewSchema,
+    contentType: z.string().nullable(),
+    ...bodyFieldsShape,
+  }),
+);
 
 /** Pull consumers: lease, ack, nack, extend. At-least-once; FIFO per queue. */
 export function registerPullRoutes(router: Router, app: ApiDeps): void {
@@ -29,11 +53,27 @@ export function registerPullRoutes(router: Router, app: ApiDeps): void {
     const input = await readJson(ctx.req, pullSchema, limit);
     const messages = await leaseWithWait(app, ctx, queue, input);
     return { status: 200, body: { messages: messages.map(pulledView) } };
+  }, {
+    summary: 'Lease ready messages, oldest first; long-polls with waitMs',
+    tag: 'pull',
+    auth: 'tenant',
+    params: queueParam,
+    body: pullSchema,
+    response: { status: 200, schema: z.object({ messages: z.array(pulledMessageSchema) }), description: 'Leased messages; none when nothing was ready in time' },
+    errors: pullErrors,
   });
   router.add('POST', '/v1/queues/:queue/ack', async (ctx) => {
     const queue = pullQueue(app, ctx);
     const input = await readJson(ctx.req, ackSchema, limit);
     return { status: 200, body: await app.store.ack(queue.name, input.receipts, app.clock.now()) };
+  }, {
+    summary: 'Acknowledge leased messages: done with them',
+    tag: 'pull',
+    auth: 'tenant',
+    params: queueParam,
+    body: ackSchema,
+    response: { status: 200, schema: z.object({ acked: z.number().int(), stale: staleSchema }), description: 'Acknowledged' },
+    errors: pullErrors,
   });
   router.add('POST', '/v1/queues/:queue/nack', async (ctx) => {
     const queue = pullQueue(app, ctx);
@@ -44,11 +84,35 @@ export function registerPullRoutes(router: Router, app: ApiDeps): void {
     else if (result.requeued > 0) app.waiters.notify(queue.name);
     for (const id of result.dead) app.events.emit('dead', { id, queue: queue.name, reason: 'receives exhausted' });
     return { status: 200, body: result };
+  }, {
+    summary: 'Hand leased messages back, now or after delayMs',
+    tag: 'pull',
+    auth: 'tenant',
+    params: queueParam,
+    body: nackSchema,
+    response: {
+      status: 200,
+      schema: z.object({
+        requeued: z.number().int(),
+        dead: z.array(z.string()).meta({ description: 'Ids of messages that had used up maxReceives and went to dead instead' }),
+        stale: staleSchema,
+      }),
+      description: 'Handed back',
+    },
+    errors: pullErrors,
   });
   router.add('POST', '/v1/queues/:queue/extend', async (ctx) => {
     const queue = pullQueue(app, ctx);
     const input = await readJson(ctx.req, extendSchema, limit);
     return { status: 200, body: await app.store.extend(queue.name, input.receipts, input.visibilityTimeoutMs, app.clock.now()) };
+  }, {
+    summary: 'Extend the leases of messages still being worked on',
+    tag: 'pull',
+    auth: 'tenant',
+    params: queueParam,
+    body: extendSchema,
+    response: { status: 200, schema: z.object({ extended: z.number().int(), stale: staleSchema }), description: 'Extended from now' },
+    errors: pullErrors,
   });
 }
 
@@ -82,7 +146,7 @@ async function leaseWithWait(app: ApiDeps, ctx: RouteContext, queue: Queue, inpu
   }
 }
 
-function pulledView(message: LeasedMessage): Record<string, unknown> {
+function pulledView(message: LeasedMessage): z.output<typeof pulledMessageSchema> {
   const headers = headerObject(message.headers);
   return {
     id: message.id,

@@ -7,12 +7,39 @@ import type { QueueCounts } from '../../store/types.js';
 import { readJson, validate } from '../context.js';
 import { SluiceError } from '../errors.js';
 import type { Router } from '../router.js';
-import { messageView } from '../views.js';
-import { pageQuery } from './paging.js';
+import { apiSchema } from '../api-schemas.js';
+import { messagePageSchema, messageStateSchema, messageView } from '../views.js';
+import { pageQuery, pageSchema } from './paging.js';
 import { requireKnownTenant } from './tenants.js';
 
 const deleteSchema = z.object({ force: z.enum(['true', 'false']).optional() }).strip();
 const replaySchema = z.object({ ids: z.array(z.string().max(40)).min(1).max(10_000).optional() }).strict();
+const queueParam = { queue: nameSchema };
+
+/** A retry policy as a queue holds it: the defaults filled in, the backoff flattened. */
+const retryPolicyViewSchema = z.object({
+  maxAttempts: z.number().int(),
+  initialMs: z.number().int(),
+  maxMs: z.number().int(),
+  multiplier: z.number(),
+  retryOn: z.array(z.number().int()).optional(),
+});
+
+/** One queue as queueView shows it: its configuration (never the signing secret) and its depth. */
+export const queueViewSchema = apiSchema(
+  'Queue',
+  queueConfigSchema.omit({ url: true, signingSecret: true, retry: true }).extend({
+    name: z.string(),
+    url: z.string().nullable(),
+    retry: retryPolicyViewSchema,
+    signing: z.boolean().meta({ description: 'Deliveries are signed; the secret is never shown' }),
+    depth: z.record(messageStateSchema, z.number().int()).nullable().meta({ description: 'Messages by state; null in answers to a change' }),
+    inFlight: z.number().int(),
+    dead: z.number().int(),
+    oldestReadyAgeMs: z.number().nullable(),
+  }),
+);
+type QueueView = z.output<typeof queueViewSchema>;
 
 /** Queue definitions, pause/resume, depth, and the dead-letter queue. */
 export function registerQueueRoutes(router: Router, app: ApiDeps): void {
@@ -20,11 +47,23 @@ export function registerQueueRoutes(router: Router, app: ApiDeps): void {
     const counts = await app.queues.refreshCounts();
     const visible = app.queues.all().filter((queue) => ctx.principal.kind === 'admin' || ctx.principal.tenant === queue.tenant);
     return { status: 200, body: { queues: visible.map((queue) => queueView(queue, counts.get(queue.name), app.clock.now())) } };
+  }, {
+    summary: 'List queues with their depth by state',
+    tag: 'queues',
+    auth: 'tenant',
+    response: { status: 200, schema: z.object({ queues: z.array(queueViewSchema) }), description: "The caller's queues (all of them for the admin key)" },
   });
   router.add('GET', '/v1/queues/:queue', async (ctx) => {
     const queue = app.queues.require(ctx.params.queue!, ctx.principal);
     const counts = await app.queues.refreshCounts();
     return { status: 200, body: queueView(queue, counts.get(queue.name), app.clock.now()) };
+  }, {
+    summary: 'One queue with its depth by state',
+    tag: 'queues',
+    auth: 'tenant',
+    params: queueParam,
+    response: { status: 200, schema: queueViewSchema, description: 'The queue' },
+    errors: ['SLUICE_ERR_QUEUE_NOT_FOUND'],
   });
   router.add('PUT', '/v1/queues/:queue', async (ctx) => {
     const name = validate(nameSchema, ctx.params.queue);
@@ -40,6 +79,15 @@ export function registerQueueRoutes(router: Router, app: ApiDeps): void {
     checkReservedName(name, config.tenant);
     const queue = await app.queues.upsert(name, config, app.clock.now());
     return { status: existing ? 200 : 201, body: queueView(queue, undefined, app.clock.now()) };
+  }, {
+    summary: 'Create or replace a queue',
+    description: "A tenant key makes queues of its own tenant: `tenant` is set to the caller's.",
+    tag: 'queues',
+    auth: 'tenant',
+    params: queueParam,
+    body: queueConfigSchema,
+    response: { status: [201, 200], schema: queueViewSchema, description: '201: created. 200: replaced' },
+    errors: ['SLUICE_ERR_CONFLICT'],
   });
   router.add('DELETE', '/v1/queues/:queue', async (ctx) => {
     const queue = app.queues.require(ctx.params.queue!, ctx.principal);
@@ -53,7 +101,20 @@ export function registerQueueRoutes(router: Router, app: ApiDeps): void {
       });
     }
     app.waiters.notify(queue.name);
-    return { status: 200, body: { name: queue.name, deleted: true, messages: deletion.messages } };
+    return { status: 200, body: { name: queue.name, deleted: true as const, messages: deletion.messages } };
+  }, {
+    summary: 'Delete a queue and its dead letters',
+    description: 'Refused while sources or schedules send to it, or while it holds messages not yet delivered, acked or dead (unless `force=true`).',
+    tag: 'queues',
+    auth: 'tenant',
+    params: queueParam,
+    query: deleteSchema,
+    response: {
+      status: 200,
+      schema: z.object({ name: z.string(), deleted: z.literal(true), messages: z.number().int().meta({ description: 'Messages deleted with it, in any state' }) }),
+      description: 'Deleted',
+    },
+    errors: ['SLUICE_ERR_QUEUE_NOT_FOUND', 'SLUICE_ERR_CONFLICT'],
   });
   for (const action of ['pause', 'resume'] as const) {
     router.add('POST', `/v1/queues/:queue/${action}`, async (ctx) => {
@@ -61,6 +122,13 @@ export function registerQueueRoutes(router: Router, app: ApiDeps): void {
       const updated = await app.queues.upsert(queue.name, { ...queue.config, paused: action === 'pause' }, app.clock.now());
       if (action === 'resume') app.waiters.notify(queue.name);
       return { status: 200, body: queueView(updated, undefined, app.clock.now()) };
+    }, {
+      summary: action === 'pause' ? 'Pause a queue: nothing is delivered or leased until resumed' : 'Resume a paused queue',
+      tag: 'queues',
+      auth: 'tenant',
+      params: queueParam,
+      response: { status: 200, schema: queueViewSchema, description: 'The queue' },
+      errors: ['SLUICE_ERR_QUEUE_NOT_FOUND'],
     });
   }
   router.add('GET', '/v1/queues/:queue/dead', async (ctx) => {
@@ -71,6 +139,14 @@ export function registerQueueRoutes(router: Router, app: ApiDeps): void {
     const more = messages.length > page.limit;
     const shown = messages.slice(0, page.limit);
     return { status: 200, body: { messages: shown.map((m) => messageView(m)), nextCursor: more ? shown.at(-1)!.id : null } };
+  }, {
+    summary: "List a queue's dead letters, newest first",
+    tag: 'queues',
+    auth: 'tenant',
+    params: queueParam,
+    query: pageSchema,
+    response: { status: 200, schema: messagePageSchema, description: 'One page' },
+    errors: ['SLUICE_ERR_QUEUE_NOT_FOUND'],
   });
   router.add('POST', '/v1/queues/:queue/dead/replay', async (ctx) => {
     const queue = app.queues.require(ctx.params.queue!, ctx.principal);
@@ -79,6 +155,14 @@ export function registerQueueRoutes(router: Router, app: ApiDeps): void {
     app.waiters.notify(queue.name);
     app.dispatcher?.wakeLanes(result.lanes);
     return { status: 200, body: { replayed: result.replayed.length, ids: result.replayed } };
+  }, {
+    summary: 'Replay dead letters: the ones named, or all',
+    tag: 'queues',
+    auth: 'tenant',
+    params: queueParam,
+    body: replaySchema,
+    response: { status: 200, schema: z.object({ replayed: z.number().int(), ids: z.array(z.string()) }), description: 'Ready again' },
+    errors: ['SLUICE_ERR_QUEUE_NOT_FOUND'],
   });
 }
 
@@ -90,7 +174,7 @@ function queueUsers(app: ApiDeps, name: string): string[] {
 }
 
 /** One queue with its depth by state, oldest ready age, in flight and dead. */
-export function queueView(queue: Queue, counts: QueueCounts | undefined, now: number): Record<string, unknown> {
+export function queueView(queue: Queue, counts: QueueCounts | undefined, now: number): QueueView {
   const { url, signingSecret, ...config } = queue.config;
   const states = counts?.states;
   return {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { nameSchema, scheduleConfigSchema, type ScheduleConfig } from '../../config/schema.js';
+import { nameSchema, scheduleConfigSchema, scheduleFieldsSchema, type ScheduleConfig } from '../../config/schema.js';
 import { defaultQueueName } from '../../queues/tenant-queues.js';
 import { nextRuns } from '../../scheduler/cron.js';
 import type { LiveSchedule } from '../../scheduler/schedule-runner.js';
@@ -10,9 +10,25 @@ import { readJson, validate } from '../context.js';
 import { SluiceError } from '../errors.js';
 import { committing } from '../storage-failure.js';
 import type { Router } from '../router.js';
+import { apiSchema } from '../api-schemas.js';
+import { timestampSchema } from '../views.js';
 import { requireKnownTenant } from './tenants.js';
 
 const createSchema = z.object({ name: nameSchema }).passthrough();
+const nameParam = { name: nameSchema };
+const TEMPLATE_QUEUE_NOTE = "A template that names no queue sends to the tenant's default outbound queue.";
+
+/** One schedule as scheduleView shows it. */
+const scheduleViewSchema = apiSchema(
+  'Schedule',
+  scheduleFieldsSchema.extend({
+    name: z.string(),
+    nextRunAt: timestampSchema.nullable().meta({ description: 'null while paused' }),
+    lastRunAt: timestampSchema.nullable(),
+    nextRuns: z.array(timestampSchema).optional().meta({ description: 'The next 5 run times; not in a listing' }),
+  }),
+);
+type ScheduleView = z.output<typeof scheduleViewSchema>;
 
 /** Cron and interval schedules: create, list, inspect (with the next 5 runs), patch, delete. */
 export function registerScheduleRoutes(router: Router, app: ApiDeps): void {
@@ -23,14 +39,35 @@ export function registerScheduleRoutes(router: Router, app: ApiDeps): void {
     const config = await ownedConfig(app, withTenant(raw, ctx.principal), ctx.principal);
     const live = await committing(app.logger, 'schedule', { name }, () => app.schedules.save(name, config));
     return { status: 201, body: scheduleView(live, app.clock.now(), 5) };
+  }, {
+    summary: 'Create a cron or interval schedule',
+    description: `Give exactly one of \`cron\` or \`every\`. ${TEMPLATE_QUEUE_NOTE} A tenant key makes schedules of its own tenant.`,
+    tag: 'schedules',
+    auth: 'tenant',
+    // What the handler validates: the name, then the rest as a schedule.
+    body: scheduleFieldsSchema.extend({ name: nameSchema }),
+    response: { status: 201, schema: scheduleViewSchema, description: 'Created' },
+    errors: ['SLUICE_ERR_CONFLICT'],
   });
   router.add('GET', '/v1/schedules', async (ctx) => {
     const tenant = ctx.principal.kind === 'tenant' ? ctx.principal.tenant : undefined;
     return { status: 200, body: { schedules: app.schedules.list(tenant).map((live) => scheduleView(live, app.clock.now(), 0)) } };
+  }, {
+    summary: 'List schedules',
+    tag: 'schedules',
+    auth: 'tenant',
+    response: { status: 200, schema: z.object({ schedules: z.array(scheduleViewSchema) }), description: "The caller's schedules" },
   });
   router.add('GET', '/v1/schedules/:name', async (ctx) => {
     const live = visible(app, ctx.params.name!, ctx.principal);
     return { status: 200, body: scheduleView(live, app.clock.now(), 5) };
+  }, {
+    summary: 'One schedule with its next 5 run times',
+    tag: 'schedules',
+    auth: 'tenant',
+    params: nameParam,
+    response: { status: 200, schema: scheduleViewSchema, description: 'The schedule' },
+    errors: ['SLUICE_ERR_SCHEDULE_NOT_FOUND'],
   });
   router.add('PATCH', '/v1/schedules/:name', async (ctx) => {
     const live = visible(app, ctx.params.name!, ctx.principal);
@@ -44,11 +81,27 @@ export function registerScheduleRoutes(router: Router, app: ApiDeps): void {
       app.schedules.save(live.record.name, config, live.record.createdAt),
     );
     return { status: 200, body: scheduleView(saved, app.clock.now(), 5) };
+  }, {
+    summary: 'Change a schedule: pause, resume, or any of its fields',
+    description: `The fields given replace the stored ones; a new \`cron\` replaces \`every\` and the other way round. ${TEMPLATE_QUEUE_NOTE}`,
+    tag: 'schedules',
+    auth: 'tenant',
+    params: nameParam,
+    body: scheduleFieldsSchema.partial(),
+    response: { status: 200, schema: scheduleViewSchema, description: 'The schedule as saved' },
+    errors: ['SLUICE_ERR_SCHEDULE_NOT_FOUND'],
   });
   router.add('DELETE', '/v1/schedules/:name', async (ctx) => {
     const live = visible(app, ctx.params.name!, ctx.principal);
     await committing(app.logger, 'schedule', { name: live.record.name }, () => app.schedules.remove(live.record.name));
     return { status: 204 };
+  }, {
+    summary: 'Delete a schedule',
+    tag: 'schedules',
+    auth: 'tenant',
+    params: nameParam,
+    response: { status: 204, description: 'Deleted' },
+    errors: ['SLUICE_ERR_SCHEDULE_NOT_FOUND'],
   });
 }
 
@@ -88,9 +141,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function scheduleView(live: LiveSchedule, now: number, upcoming: number): Record<string, unknown> {
+function scheduleView(live: LiveSchedule, now: number, upcoming: number): ScheduleView {
   const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
-  const view: Record<string, unknown> = {
+  const view: ScheduleView = {
     name: live.record.name,
     ...live.config,
     nextRunAt: live.record.paused ? null : iso(live.record.nextRunAt),
