@@ -142,8 +142,9 @@ export class Sluice {
     const known = new Set((await this.store.listTenants()).map((tenant) => tenant.name));
     if (!known.has('default')) await this.store.upsertTenant({ name: 'default', createdAt: now });
     for (const [name, limit] of Object.entries(this.config.limits.tenants)) {
-      await this.store.upsertTenant({ name, concurrency: limit.concurrency, createdAt: now });
+      await this.store.upsertTenant({ name, concurrency: limit.concurrency, maxDepth: limit.maxDepth, createdAt: now });
     }
+    for (const tenant of await this.store.listTenants()) this.queues.setTenantMaxDepth(tenant.name, tenant.maxDepth);
     for (const key of await this.store.listApiKeys()) this.auth.addTenantKey(key.hash, key.tenant);
   }
 

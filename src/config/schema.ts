@@ -31,7 +31,21 @@ export const domainLimitSchema = z
   .strict();
 export type DomainLimit = z.infer<typeof domainLimitSchema>;
 
-export const tenantLimitSchema = z.object({ concurrency: positiveInt.max(1_000_000) }).strict();
+/** Limits of one tenant. Each is optional; a PUT through the API replaces all of them at once. */
+export const tenantLimitSchema = z
+  .object({
+    /** Most deliveries of the tenant's push queues in flight at once. */
+    concurrency: positiveInt.max(1_000_000).optional(),
+    /**
+     * Quota: most messages waiting (scheduled, ready, leased or in flight) in all the tenant's queues
+     * together. Past it, ingest and POST /v1/messages answer 429 SLUICE_ERR_TENANT_QUOTA with
+     * Retry-After, so one tenant cannot fill the disk for everyone.
+     */
+    maxDepth: positiveInt.optional(),
+  })
+  .strict()
+  .refine((limit) => limit.concurrency !== undefined || limit.maxDepth !== undefined, { message: 'set concurrency, maxDepth, or both' });
+export type TenantLimit = z.infer<typeof tenantLimitSchema>;
 
 const timeoutsSchema = z
   .object({

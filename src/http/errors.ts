@@ -19,6 +19,7 @@ export const ERRORS = {
   SLUICE_ERR_WRONG_QUEUE_MODE: { status: 409, title: 'The queue is not in the mode this route needs' },
   SLUICE_ERR_BODY_TOO_LARGE: { status: 413, title: 'Body too large' },
   SLUICE_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Expected application/json' },
+  SLUICE_ERR_TENANT_QUOTA: { status: 429, title: 'Tenant is over its quota' },
   SLUICE_ERR_QUEUE_FULL: { status: 503, title: 'Queue is over its maxDepth' },
   SLUICE_ERR_STORAGE_UNAVAILABLE: { status: 503, title: 'Storage could not commit' },
   SLUICE_ERR_SHUTTING_DOWN: { status: 503, title: 'Sluice is shutting down' },

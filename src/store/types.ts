@@ -130,6 +130,8 @@ export interface ScheduleRecord {
 export interface TenantRecord {
   name: string;
   concurrency?: number;
+  /** Most messages waiting in all the tenant's queues together (a quota); none when absent. */
+  maxDepth?: number;
   createdAt: number;
 }
 

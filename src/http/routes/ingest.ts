@@ -3,6 +3,7 @@ import type { SourceConfig } from '../../config/schema.js';
 import { dedupeKey, DEFAULT_DEDUPE_WINDOW_SEC } from '../../ingest/dedupe.js';
 import { verifyRequest, type VerifyInput } from '../../ingest/verify/index.js';
 import type { HeaderPair, NewMessage } from '../../store/types.js';
+import type { Queue, Reservation } from '../../queues/registry.js';
 import type { Sluice } from '../../sluice.js';
 import { readBody, sendJson, sendProblem } from '../context.js';
 import { SluiceError } from '../errors.js';
@@ -42,24 +43,41 @@ async function ingest(
   const queue = app.queues.get(source.queue);
   if (!queue) throw new SluiceError('SLUICE_ERR_QUEUE_NOT_FOUND', `source ${sourceName} feeds a queue that no longer exists`);
   if (app.stopping) throw new SluiceError('SLUICE_ERR_SHUTTING_DOWN', undefined, { headers: { 'retry-after': RETRY_AFTER_SECONDS } });
-  if (app.queues.depth(queue.name) >= queue.config.maxDepth) {
-    app.events.emit('backpressure', { domain: `queue:${queue.name}`, reason: 'concurrency', waiting: app.queues.depth(queue.name) });
-    throw new SluiceError('SLUICE_ERR_QUEUE_FULL', `queue ${queue.name} holds ${queue.config.maxDepth} messages`, {
-      headers: { 'retry-after': RETRY_AFTER_SECONDS },
-    });
-  }
-  const body = await readBody(req, source.maxBodyBytes ?? app.config.server.maxBodyBytes);
-  // What signature checks and dedupe keys read; a source with neither (the hot path) builds none of it.
-  const input: VerifyInput | undefined =
-    source.verify || source.dedupe ? { headers: req.headers, rawBody: body, query: new URLSearchParams(query) } : undefined;
-  if (source.verify && input) {
-    const verdict = verifyRequest(source.verify, input, app.clock.now());
-    if (!verdict.ok) throw new SluiceError('SLUICE_ERR_SIGNATURE', verdict.reason);
-  }
-  const message = toMessage(app, sourceName, source, queue.tenant, req, body, subPath, query, input);
+  const reservation = admit(app, queue);
   let result;
   try {
-    result = await app.writer.append(message);
+    const body = await readBody(req, source.maxBodyBytes ?? app.config.server.maxBodyBytes);
+    // What signature checks and dedupe keys read; a source with neither (the hot path) builds none of it.
+    const input: VerifyInput | undefined =
+      source.verify || source.dedupe ? { headers: req.headers, rawBody: body, query: new URLSearchParams(query) } : undefined;
+    if (source.verify && input) {
+      const verdict = verifyRequest(source.verify, input, app.clock.now());
+      if (!verdict.ok) throw new SluiceError('SLUICE_ERR_SIGNATURE', verdict.reason);
+    }
+    const message = toMessage(app, sourceName, source, queue.tenant, req, body, subPath, query, input);
+    result = await commit(app, sourceName, message);
+  } finally {
+    app.queues.release(reservation);
+  }
+  app.events.emit('received', { queue: queue.name, origin: `source:${sourceName}`, count: 1, latencyMs: performance.now() - started });
+  respond(res, source, result.id);
+}
+
+/** Room for one message in the queue (and its tenant's quota), held until the commit is known. */
+function admit(app: Sluice, queue: Queue): Reservation {
+  try {
+    return app.queues.reserve([{ queue, n: 1 }]);
+  } catch (error) {
+    const waiting = app.queues.depth(queue.name) + app.queues.reserved(queue.name);
+    const reason = error instanceof SluiceError && error.code === 'SLUICE_ERR_TENANT_QUOTA' ? 'tenant' : 'concurrency';
+    app.events.emit('backpressure', { domain: `queue:${queue.name}`, reason, waiting });
+    throw error;
+  }
+}
+
+async function commit(app: Sluice, sourceName: string, message: NewMessage) {
+  try {
+    return await app.writer.append(message);
   } catch (error) {
     app.logger.error('ingest commit failed', { source: sourceName, error: (error as Error).message });
     throw new SluiceError('SLUICE_ERR_STORAGE_UNAVAILABLE', 'the message could not be stored; retry later', {
@@ -67,8 +85,6 @@ async function ingest(
       headers: { 'retry-after': RETRY_AFTER_SECONDS },
     });
   }
-  app.events.emit('received', { queue: queue.name, origin: `source:${sourceName}`, count: 1, latencyMs: performance.now() - started });
-  respond(res, source, result.id);
 }
 
 function toMessage(

@@ -47,8 +47,9 @@ export function registerLimitRoutes(router: Router, app: Sluice): void {
     requireAdmin(ctx.principal);
     const tenant = validate(nameSchema, ctx.params.tenant);
     const limit = await readJson(ctx.req, tenantLimitSchema, app.apiBodyLimit);
-    await app.store.upsertTenant({ name: tenant, concurrency: limit.concurrency, createdAt: app.clock.now() });
+    await app.store.upsertTenant({ name: tenant, concurrency: limit.concurrency, maxDepth: limit.maxDepth, createdAt: app.clock.now() });
     app.dispatcher!.setTenantLimit(tenant, limit.concurrency);
+    app.queues.setTenantMaxDepth(tenant, limit.maxDepth);
     return { status: 200, body: { tenant, ...limit } };
   });
 }

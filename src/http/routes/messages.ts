@@ -42,14 +42,14 @@ export function registerMessageRoutes(router: Router, app: Sluice): void {
   router.add('POST', '/v1/messages', async (ctx) => {
     const input = await readJson(ctx.req, outboundMessageSchema, app.apiBodyLimit);
     const message = toNewMessage(app, ctx.principal, input, '');
-    const [result] = await app.writer.appendAll([message]);
+    const [result] = await appendAdmitted(app, [message]);
     app.events.emit('received', { queue: message.queue, origin: 'api', count: 1 });
     return { status: result!.duplicate ? 200 : 201, body: await createdView(app, result!.id, result!.deliverAt) };
   });
   router.add('POST', '/v1/messages/batch', async (ctx) => {
     const input = await readJson(ctx.req, batchSchema, app.apiBodyLimit);
     const messages = input.messages.map((item, index) => toNewMessage(app, ctx.principal, item, `messages.${index}.`));
-    const results = await app.writer.appendAll(messages);
+    const results = await appendAdmitted(app, messages);
     app.events.emit('received', { queue: messages[0]!.queue, origin: 'api', count: messages.length });
     const now = app.clock.now();
     const views = results.map((result) => ({
@@ -83,6 +83,22 @@ export function registerMessageRoutes(router: Router, app: Sluice): void {
     }
     return { status: 200, body: { id: message.id, state } };
   });
+}
+
+/**
+ * Commit messages within their queues' maxDepth and their tenants' quotas: room is reserved before
+ * the commit and given back once it is known, so concurrent requests cannot pass a bound together.
+ */
+async function appendAdmitted(app: Sluice, messages: NewMessage[]) {
+  const perQueue = new Map<string, number>();
+  for (const message of messages) perQueue.set(message.queue, (perQueue.get(message.queue) ?? 0) + 1);
+  const wanted = [...perQueue].map(([name, n]) => ({ queue: app.queues.get(name)!, n }));
+  const reservation = app.queues.reserve(wanted);
+  try {
+    return await app.writer.appendAll(messages);
+  } finally {
+    app.queues.release(reservation);
+  }
 }
 
 async function visibleMessage(app: Sluice, id: string, principal: Principal) {

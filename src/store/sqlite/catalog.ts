@@ -17,10 +17,10 @@ export class SqliteCatalog {
       listQueues: db.prepare('SELECT name, tenant, config, created_at FROM queues ORDER BY name'),
       deleteQueue: db.prepare('DELETE FROM queues WHERE name = ?'),
       upsertTenant: db.prepare(
-        `INSERT INTO tenants (name, concurrency, created_at) VALUES (@name, @concurrency, @createdAt)
-         ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency`,
+        `INSERT INTO tenants (name, concurrency, max_depth, created_at) VALUES (@name, @concurrency, @maxDepth, @createdAt)
+         ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency, max_depth = excluded.max_depth`,
       ),
-      listTenants: db.prepare('SELECT name, concurrency, created_at FROM tenants ORDER BY name'),
+      listTenants: db.prepare('SELECT name, concurrency, max_depth, created_at FROM tenants ORDER BY name'),
       addKey: db.prepare('INSERT INTO api_keys (hash, tenant, created_at) VALUES (?, ?, ?)'),
       listKeys: db.prepare('SELECT hash, tenant FROM api_keys'),
       upsertLimit: db.prepare(
@@ -60,13 +60,20 @@ export class SqliteCatalog {
   }
 
   upsertTenant(tenant: TenantRecord): void {
-    this.statements.upsertTenant.run({ name: tenant.name, concurrency: tenant.concurrency ?? null, createdAt: tenant.createdAt });
+    this.statements.upsertTenant.run({
+      name: tenant.name,
+      concurrency: tenant.concurrency ?? null,
+      maxDepth: tenant.maxDepth ?? null,
+      createdAt: tenant.createdAt,
+    });
   }
 
   listTenants(): TenantRecord[] {
-    return (this.statements.listTenants.all() as { name: string; concurrency: number | null; created_at: number }[]).map((row) => {
+    type Row = { name: string; concurrency: number | null; max_depth: number | null; created_at: number };
+    return (this.statements.listTenants.all() as Row[]).map((row) => {
       const tenant: TenantRecord = { name: row.name, createdAt: row.created_at };
       if (row.concurrency !== null) tenant.concurrency = row.concurrency;
+      if (row.max_depth !== null) tenant.maxDepth = row.max_depth;
       return tenant;
     });
   }

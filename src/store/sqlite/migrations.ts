@@ -136,4 +136,18 @@ CREATE TABLE pull_leases (
 CREATE INDEX pull_leases_token ON pull_leases(token);
 `,
   },
+  {
+    // Per-tenant depth quotas (limits.tenants.<t>.maxDepth, PUT /v1/limits/tenants/{t}), kept with the
+    // tenant so that an API change survives a restart.
+    // Listing by queue newest first, for the two pending states that had no (queue, seq) index:
+    // without them `GET /v1/messages?state=scheduled&queue=q&limit=1` visited every scheduled row.
+    // Ready and dead have theirs since version 1; finished states have none on purpose (see
+    // SqliteStore.listMessages: they are read by a bounded sweep).
+    version: 5,
+    sql: `
+ALTER TABLE tenants ADD COLUMN max_depth INTEGER;
+CREATE INDEX messages_scheduled_queue ON messages(queue, seq) WHERE state = 'scheduled';
+CREATE INDEX messages_inflight_queue ON messages(queue, seq) WHERE state = 'inflight';
+`,
+  },
 ];
