@@ -60,6 +60,12 @@ export interface Store {
     maxReceives: number,
   ): Promise<{ requeued: number; dead: string[]; stale: string[] }>;
   extend(queue: string, receipts: string[], visibilityMs: number, now: number): Promise<{ extended: number; stale: string[] }>;
+  /**
+   * Leases whose messages never reached the consumer (it hung up while they were being leased for
+   * it): ready again at once, in their place in line, and the receive is not counted toward
+   * maxReceives. Returns how many went back; stale receipts are skipped.
+   */
+  returnUnsent(queue: string, receipts: string[], now: number): Promise<number>;
 
   // ── time ────────────────────────────────────────────────────
   /**

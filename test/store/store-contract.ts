@@ -123,6 +123,17 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect((await store.getMessage(b!.id))?.leaseUntil).toBe(61_003);
     });
 
+    it('returns messages a consumer never got to ready at once, in their place, without counting the receive', async () => {
+      const appended = await store.appendMessages([newMessage(), newMessage(), newMessage()], 1_000);
+      const gone = await store.leaseBatch('q', 2, 60_000, 1_000);
+      expect(await store.returnUnsent('q', [...gone.map((m) => m.receipt), 'bogus'], 1_001)).toBe(2);
+      expect(await store.returnUnsent('q', [gone[0]!.receipt], 1_001)).toBe(0); // stale: already back
+      const next = await store.leaseBatch('q', 5, 60_000, 1_002);
+      expect(ids(next)).toEqual(ids(appended));
+      expect(next.map((m) => m.attempts)).toEqual([1, 1, 1]);
+      expect((await store.queueCounts()).get('q')!.states).toMatchObject({ ready: 0, leased: 3 });
+    });
+
     it('reads the next batch ahead, and drops it when an older message becomes ready or one of it is cancelled', async () => {
       const turn = () => new Promise((resolve) => setTimeout(resolve, 20)); // lets the read-ahead run
       const appended = await store.appendMessages(Array.from({ length: 8 }, () => newMessage()), 1_000);

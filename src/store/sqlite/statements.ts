@@ -32,7 +32,8 @@ export function prepareStatements(db: Database.Database) {
     purgeDedupe: db.prepare('DELETE FROM dedupe WHERE expires_at <= ?'),
 
     // Pull leases live in memory (pull-leases.ts): leasing reads ready rows from the queue's scan
-    // start, and the row is written once, when its lease ends.
+    // start (readyFrom) or rows noted as returned below it (readyRow), and the row is written once,
+    // when its lease ends.
     // Raw mode (arrays, see messageRowFrom): these read a whole pull batch.
     readyFrom: db
       .prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE queue = ? AND state = 'ready' AND seq >= ? ORDER BY seq LIMIT ?`)
@@ -51,7 +52,9 @@ export function prepareStatements(db: Database.Database) {
     insertPullLease: db.prepare('INSERT INTO pull_leases (token, queue, until, seqs) VALUES (?, ?, ?, ?)'),
     deletePullLease: db.prepare('DELETE FROM pull_leases WHERE token = ?'),
     allPullLeases: db.prepare('SELECT token, queue, until, seqs FROM pull_leases'),
-    readyState: db.prepare(`SELECT attempts FROM messages WHERE seq = ? AND queue = ? AND state = 'ready'`),
+    readyState: db.prepare(`SELECT attempts, tenant FROM messages WHERE seq = ? AND queue = ? AND state = 'ready'`),
+    readyRow: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE seq = ? AND queue = ? AND state = 'ready'`).raw(true),
+    readySeqsBelow: db.prepare(`SELECT seq FROM messages WHERE queue = ? AND state = 'ready' AND seq < ? ORDER BY seq`).pluck(),
     toDead: db.prepare(
       `UPDATE messages SET state = 'dead', last_error = ?, lease_token = NULL, lease_until = NULL, updated_at = ? WHERE seq = ?`,
     ),

@@ -16,6 +16,7 @@ export const STORE_METHODS = [
   'ack',
   'nack',
   'extend',
+  'returnUnsent',
   'wake',
   'nextWakeAt',
   'readyLanes',
