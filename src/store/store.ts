@@ -7,6 +7,7 @@ import type {
   LaneRef,
   LeasedMessage,
   ListMessagesFilter,
+  MessagePage,
   MessageState,
   NewMessage,
   QueueCounts,
@@ -94,7 +95,11 @@ export interface Store {
   // ── reading and managing messages ───────────────────────────
   getMessage(id: string): Promise<StoredMessage | undefined>;
   getAttempts(id: string): Promise<AttemptRecord[]>;
-  listMessages(filter: ListMessagesFilter): Promise<StoredMessage[]>;
+  /**
+   * Messages newest first, filtered, one page at a time. A page costs a bounded amount of work
+   * whatever the store holds (it may end early with a nextCursor), so a listing never holds up ingest.
+   */
+  listMessages(filter: ListMessagesFilter): Promise<MessagePage>;
   /**
    * Cancel a message that is scheduled or ready, or in flight when `withdrawn` (the dispatcher let go
    * of it before sending it). Returns its state after the call (undefined: no such message).

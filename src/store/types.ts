@@ -103,9 +103,20 @@ export interface ListMessagesFilter {
   tenant?: string;
   queue?: string;
   state?: MessageState;
+  /** Most messages in the page. */
   limit: number;
-  /** Exclusive upper bound on the id (newest first). */
+  /** Exclusive upper bound on the id (newest first): a previous page's nextCursor. */
   before?: string;
+}
+
+/**
+ * One page of a newest-first listing. A store bounds the work of one page, so a page may hold fewer
+ * than `limit` messages (none, even) and still have a nextCursor: the next page goes on from there.
+ */
+export interface MessagePage {
+  messages: StoredMessage[];
+  /** Pass as `before` for the next page; absent when nothing older matches. */
+  nextCursor?: string;
 }
 
 /** A queue's definition as stored. `config` is a QueueConfig. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { LeasedMessage } from '../../src/store/types.js';
+import { rowsRead } from './rows-read.js';
 import { newMessage } from './store-contract.js';
 
 let store: SqliteStore;
@@ -17,44 +18,6 @@ function open(): SqliteStore {
   dir = mkdtempSync(join(tmpdir(), 'sluice-bounded-'));
   store = new SqliteStore(join(dir, 'sluice.db'), 'os');
   return store;
-}
-
-type Counted = Record<'all' | 'get' | 'iterate', (...args: unknown[]) => unknown>;
-
-/**
- * Rows SQLite hands the store while `work` runs, over every prepared statement of the store: the
- * work a call does on the store thread. Statements filter in SQL only through an index, so rows
- * handed over bound the rows visited.
- */
-async function rowsRead(target: SqliteStore, work: () => Promise<unknown>): Promise<number> {
-  const statements = Object.values((target as unknown as { sql: Record<string, Counted> }).sql);
-  let rows = 0;
-  for (const statement of statements) {
-    const { all, get, iterate } = statement;
-    statement.all = (...args) => {
-      const found = all.apply(statement, args) as unknown[];
-      rows += found.length;
-      return found;
-    };
-    statement.get = (...args) => {
-      const found = get.apply(statement, args);
-      if (found !== undefined) rows += 1;
-      return found;
-    };
-    statement.iterate = function* (...args) {
-      for (const found of iterate.apply(statement, args) as Iterable<unknown>) {
-        rows += 1;
-        yield found;
-      }
-    };
-  }
-  try {
-    await work();
-    await new Promise((resolve) => setImmediate(resolve)); // the read-ahead a lease schedules
-  } finally {
-    for (const statement of statements) for (const method of ['all', 'get', 'iterate'] as const) delete (statement as Partial<Counted>)[method];
-  }
-  return rows;
 }
 
 async function leaseAll(total: number): Promise<LeasedMessage[]> {

@@ -89,7 +89,7 @@ it('rolls back a failed batch whole, counts included', async () => {
   const bad = newMessage({ queue: null as unknown as string });
   await expect(store.appendMessages([newMessage(), bad], 1_000)).rejects.toThrow();
   expect((await store.queueCounts()).get('q')?.states.ready ?? 0).toBe(0);
-  expect(await store.listMessages({ limit: 10 })).toEqual([]);
+  expect(await store.listMessages({ limit: 10 })).toEqual({ messages: [] });
   await cleanup();
 });
 
@@ -104,8 +104,10 @@ it('checkpoints on its own thread and keeps the WAL small while a writer never p
     if (batch % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     largest = Math.max(largest, statSync(wal).size);
   }
-  // Without the writer finishing the thread's passes, the WAL never restarts (74 MB measured).
-  expect(largest).toBeLessThan(20 * 1024 * 1024);
+  // Without the writer finishing the thread's passes, the WAL never restarts and holds all ~40 MB
+  // written (74 MB measured). With them it restarts; how often depends on how the checkpoint thread
+  // is scheduled (10-23 MB seen on a loaded machine), so the bound is what no restart at all exceeds.
+  expect(largest).toBeLessThan(40 * 1024 * 1024);
   const probe = new Database(join(dir, 'sluice.db'), { readonly: true });
   expect((probe.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n).toBe(40_000);
   probe.close();

@@ -86,8 +86,8 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       const [leased] = await store.leaseBatch('q', 1, 5_000, 1_000);
       expect(await store.getMessage(first!.id)).toMatchObject({ state: 'leased', attempts: 1, leaseUntil: 6_000 });
       expect((await store.queueCounts()).get('q')).toMatchObject({ states: { ready: 1, leased: 1 }, oldestReadyAt: 1_000 });
-      expect(ids(await store.listMessages({ state: 'leased', limit: 10 }))).toEqual([first!.id]);
-      expect(ids(await store.listMessages({ state: 'ready', limit: 10 }))).toEqual([second!.id]);
+      expect(ids((await store.listMessages({ state: 'leased', limit: 10 })).messages)).toEqual([first!.id]);
+      expect(ids((await store.listMessages({ state: 'ready', limit: 10 })).messages)).toEqual([second!.id]);
       expect(await store.cancel(first!.id, 1_001)).toBe('leased');
       expect((await store.ack('q', [leased!.receipt], 1_002)).acked).toBe(1);
       expect(await store.getMessage(first!.id)).toMatchObject({ state: 'acked', attempts: 1 });

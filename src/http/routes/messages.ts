@@ -65,9 +65,8 @@ export function registerMessageRoutes(router: Router, app: Sluice): void {
     const filter = validate(listSchema, Object.fromEntries(ctx.query));
     if (filter.queue) app.queues.require(filter.queue, ctx.principal);
     const tenant = ctx.principal.kind === 'tenant' ? ctx.principal.tenant : undefined;
-    const found = await app.store.listMessages({ ...filter, tenant, state: filter.state as never, limit: page.limit + 1, before: page.cursor });
-    const shown = found.slice(0, page.limit);
-    return { status: 200, body: { messages: shown.map((m) => messageView(m)), nextCursor: found.length > page.limit ? shown.at(-1)!.id : null } };
+    const found = await app.store.listMessages({ ...filter, tenant, state: filter.state as never, limit: page.limit, before: page.cursor });
+    return { status: 200, body: { messages: found.messages.map((m) => messageView(m)), nextCursor: found.nextCursor ?? null } };
   });
   router.add('GET', '/v1/messages/:id', async (ctx) => {
     const message = await visibleMessage(app, ctx.params.id!, ctx.principal);

@@ -46,10 +46,8 @@ export function registerQueueRoutes(router: Router, app: Sluice): void {
   router.add('GET', '/v1/queues/:queue/dead', async (ctx) => {
     const queue = app.queues.require(ctx.params.queue!, ctx.principal);
     const page = pageQuery(ctx.query);
-    const messages = await app.store.listMessages({ queue: queue.name, state: 'dead', limit: page.limit + 1, before: page.cursor });
-    const more = messages.length > page.limit;
-    const shown = messages.slice(0, page.limit);
-    return { status: 200, body: { messages: shown.map((m) => messageView(m)), nextCursor: more ? shown.at(-1)!.id : null } };
+    const found = await app.store.listMessages({ queue: queue.name, state: 'dead', limit: page.limit, before: page.cursor });
+    return { status: 200, body: { messages: found.messages.map((m) => messageView(m)), nextCursor: found.nextCursor ?? null } };
   });
   router.add('POST', '/v1/queues/:queue/dead/replay', async (ctx) => {
     const queue = app.queues.require(ctx.params.queue!, ctx.principal);

@@ -142,7 +142,7 @@ CREATE INDEX pull_leases_token ON pull_leases(token);
     // Listing by queue newest first, for the two pending states that had no (queue, seq) index:
     // without them `GET /v1/messages?state=scheduled&queue=q&limit=1` visited every scheduled row.
     // Ready and dead have theirs since version 1; finished states have none on purpose (see
-    // SqliteStore.listMessages: they are read by a bounded sweep).
+    // message-listing.ts: they are read by a bounded sweep).
     version: 5,
     sql: `
 ALTER TABLE tenants ADD COLUMN max_depth INTEGER;

@@ -49,6 +49,11 @@ export class PullLeases {
     return this.bySeq.get(seq);
   }
 
+  /** Every open lease. */
+  all(): IterableIterator<PullLease> {
+    return this.bySeq.values();
+  }
+
   isLeased(seq: number): boolean {
     return this.bySeq.has(seq);
   }

@@ -99,6 +99,11 @@ export class QueueCountsLedger {
     return this.row(queue);
   }
 
+  /** Queues that hold rows in `state`. */
+  queuesWith(state: MessageState): string[] {
+    return [...this.counts].filter(([, states]) => states[state] > 0).map(([queue]) => queue);
+  }
+
   snapshot(): Map<string, QueueCounts> {
     const result = new Map<string, QueueCounts>();
     for (const [queue, states] of this.counts) result.set(queue, { states: { ...states } });

@@ -10,6 +10,7 @@ import type {
   LaneRef,
   LeasedMessage,
   ListMessagesFilter,
+  MessagePage,
   MessageState,
   NewMessage,
   QueueCounts,
@@ -22,6 +23,7 @@ import { DEFAULT_MAX_RECEIVES, laneKey } from '../types.js';
 import { SqliteCatalog } from './catalog.js';
 import { Checkpointer } from './checkpointer.js';
 import { openDatabase, type Durability } from './database.js';
+import { MessageListing } from './message-listing.js';
 import { WalSync } from './wal-sync.js';
 import { PullLeases, type PullLease } from './pull-leases.js';
 import { QueueCountsLedger } from './queue-counts.js';
@@ -62,6 +64,7 @@ export class SqliteStore implements Store {
   private readonly sql: Statements;
   private readonly counts: QueueCountsLedger;
   private readonly catalog: SqliteCatalog;
+  private readonly listing: MessageListing;
   private readonly leases = new PullLeases();
   /** Acks answered but not written yet (see ack). */
   private unwrittenAcks: { queue: string; leases: PullLease[]; closedTokens: string[]; now: number }[] = [];
@@ -80,6 +83,13 @@ export class SqliteStore implements Store {
     this.sql = prepareStatements(this.db);
     this.counts = new QueueCountsLedger(this.db);
     this.catalog = new SqliteCatalog(this.db);
+    this.listing = new MessageListing({
+      sql: this.sql,
+      leases: this.leases,
+      queuesWith: (state) => this.counts.queuesWith(state),
+      present: (row) => this.present(toStoredMessage(this.withPayload(row))),
+      isHeld: (seq) => this.leases.isLeased(seq) || this.acking.has(seq),
+    });
     const onDisk = path !== ':memory:';
     this.walSync = onDisk && durability === 'fsync' ? new WalSync(`${path}-wal`) : undefined;
     this.checkpointer = onDisk ? new Checkpointer(path, this.db) : undefined;
@@ -677,37 +687,9 @@ export class SqliteStore implements Store {
     return (this.sql.getAttempts.all(seq) as AttemptRow[]).map(toAttempt);
   }
 
-  async listMessages(filter: ListMessagesFilter): Promise<StoredMessage[]> {
+  async listMessages(filter: ListMessagesFilter): Promise<MessagePage> {
     this.writeAcks();
-    // A leased pull message is a ready row with a lease in memory, so 'ready' and 'leased' read both
-    // states and keep the rows whose presented state matches, a page at a time.
-    const both = filter.state === 'ready' || filter.state === 'leased';
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    const add = (clause: string, ...values: (string | number | undefined)[]) => {
-      if (values[0] === undefined) return;
-      where.push(clause);
-      params.push(...(values as (string | number)[]));
-    };
-    add('tenant = ?', filter.tenant);
-    add('queue = ?', filter.queue);
-    if (both) add(`state IN (?, ?)`, 'ready', 'leased');
-    else add('state = ?', filter.state);
-    const sql = `SELECT * FROM messages WHERE ${[...where, 'seq < ?'].join(' AND ')} ORDER BY seq DESC LIMIT ?`;
-    const statement = this.db.prepare(sql);
-    const found: StoredMessage[] = [];
-    let before = filter.before === undefined ? Number.MAX_SAFE_INTEGER : (parseId(filter.before) ?? 0);
-    while (found.length < filter.limit) {
-      const rows = statement.all(...params, before, filter.limit) as MessageRow[];
-      for (const row of rows) {
-        const leased = row.state === 'leased' || (row.state === 'ready' && this.leases.isLeased(row.seq));
-        if (both && leased !== (filter.state === 'leased')) continue;
-        if (found.length < filter.limit) found.push(this.present(toStoredMessage(this.withPayload(row))));
-      }
-      if (rows.length < filter.limit) break;
-      before = rows.at(-1)!.seq;
-    }
-    return found;
+    return this.listing.list(filter);
   }
 
   async cancel(id: string, now: number, withdrawn = false): Promise<MessageState | undefined> {

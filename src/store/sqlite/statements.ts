@@ -126,6 +126,15 @@ export function prepareStatements(db: Database.Database) {
       `INSERT INTO attempts (message_seq, attempt, started_at, status, latency_ms, error, response) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
 
+    // Listings, newest first (message-listing.ts): one statement per state with a (queue, seq)
+    // index, the state written out so that its partial index applies; and a sweep down the key.
+    listReady: listInState(db, 'ready'),
+    listScheduled: listInState(db, 'scheduled'),
+    listInflight: listInState(db, 'inflight'),
+    listDead: listInState(db, 'dead'),
+    sweepDown: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?`).raw(true),
+    queueOwners: db.prepare('SELECT name, tenant FROM queues').raw(true),
+
     getMessage: db.prepare('SELECT m.*, p.headers, p.body FROM messages m JOIN payloads p ON p.seq = m.seq WHERE m.seq = ?'),
     getState: db.prepare('SELECT queue, state, domain FROM messages WHERE seq = ?'),
     getAttempts: db.prepare(
@@ -144,6 +153,12 @@ export function prepareStatements(db: Database.Database) {
     deleteMessage: db.prepare('DELETE FROM messages WHERE seq = ?'),
     deleteAttempts: db.prepare('DELETE FROM attempts WHERE message_seq = ?'),
   };
+}
+
+function listInState(db: Database.Database, state: 'ready' | 'scheduled' | 'inflight' | 'dead'): Database.Statement {
+  return db
+    .prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE queue = ? AND state = '${state}' AND seq < ? ORDER BY seq DESC LIMIT ?`)
+    .raw(true);
 }
 
 export type Statements = ReturnType<typeof prepareStatements>;
