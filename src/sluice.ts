@@ -142,9 +142,10 @@ export class Sluice {
     const known = new Set((await this.store.listTenants()).map((tenant) => tenant.name));
     if (!known.has('default')) await this.store.upsertTenant({ name: 'default', createdAt: now });
     for (const [name, limit] of Object.entries(this.config.limits.tenants)) {
-      await this.store.upsertTenant({ name, concurrency: limit.concurrency, maxDepth: limit.maxDepth, createdAt: now });
+      const { concurrency, maxDepth, maxStoredBytes } = limit;
+      await this.store.upsertTenant({ name, concurrency, maxDepth, maxStoredBytes, createdAt: now });
     }
-    for (const tenant of await this.store.listTenants()) this.queues.setTenantMaxDepth(tenant.name, tenant.maxDepth);
+    for (const tenant of await this.store.listTenants()) this.queues.setTenantQuota(tenant.name, tenant);
     for (const key of await this.store.listApiKeys()) this.auth.addTenantKey(key.hash, key.tenant);
   }
 
@@ -194,7 +195,7 @@ export class Sluice {
     messages.forEach((message, index) => {
       const result = results[index]!;
       if (result.duplicate) return;
-      this.queues.noteAppended(message.queue, 1);
+      this.queues.noteAppended(message);
       if (message.deliverAt > now) this.hintDue(message.deliverAt, message.domain !== '');
       else if (message.domain === '') readyQueues.add(message.queue);
       else lanes.push({ queue: message.queue, domain: message.domain });

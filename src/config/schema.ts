@@ -42,9 +42,16 @@ export const tenantLimitSchema = z
      * Retry-After, so one tenant cannot fill the disk for everyone.
      */
     maxDepth: positiveInt.optional(),
+    /**
+     * Quota: most bytes (body and headers) of all the tenant's stored messages together, in any state:
+     * delivered and acked ones count until retention deletes them. Past it, the same 429 as maxDepth.
+     */
+    maxStoredBytes: positiveInt.optional(),
   })
   .strict()
-  .refine((limit) => limit.concurrency !== undefined || limit.maxDepth !== undefined, { message: 'set concurrency, maxDepth, or both' });
+  .refine((limit) => limit.concurrency !== undefined || limit.maxDepth !== undefined || limit.maxStoredBytes !== undefined, {
+    message: 'set at least one of concurrency, maxDepth, maxStoredBytes',
+  });
 export type TenantLimit = z.infer<typeof tenantLimitSchema>;
 
 const timeoutsSchema = z

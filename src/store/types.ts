@@ -143,6 +143,8 @@ export interface TenantRecord {
   concurrency?: number;
   /** Most messages waiting in all the tenant's queues together (a quota); none when absent. */
   maxDepth?: number;
+  /** Most bytes (storedSize) of all the tenant's stored messages together (a quota); none when absent. */
+  maxStoredBytes?: number;
   createdAt: number;
 }
 
@@ -156,7 +158,17 @@ export interface DomainLimitRecord {
 /** Counts per state for one queue, plus the arrival time of its oldest ready message. */
 export interface QueueCounts {
   states: Record<MessageState, number>;
+  /** Bytes of the queue's stored messages (storedSize), in any state, until retention deletes them. */
+  storedBytes: number;
   oldestReadyAt?: number;
+}
+
+/**
+ * Bytes a message takes in storage, as a tenant's maxStoredBytes counts them: its body and its
+ * headers as stored (a JSON array of [name, value]). Every store counts the same way.
+ */
+export function storedSize(message: Pick<MessageFields, 'headers' | 'body'>): number {
+  return message.body.byteLength + Buffer.byteLength(JSON.stringify(message.headers));
 }
 
 /** A (queue, domain) lane with ready push messages. */

@@ -1,4 +1,7 @@
+import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { storedSize } from '../../src/store/types.js';
+import { rawRequest } from '../support/raw-http.js';
 import { ADMIN_KEY, startSluice, type TestSluice } from '../support/sluice.js';
 
 let sluice: TestSluice;
@@ -96,5 +99,78 @@ describe('per-tenant depth quota', () => {
     expect((await sluice.app.store.listTenants()).find((tenant) => tenant.name === 'acme')?.maxDepth).toBe(3);
     const refusedBody = await sluice.api('PUT', '/v1/limits/tenants/acme', {});
     expect(refusedBody.status).toBe(400);
+  });
+});
+
+describe('per-tenant stored-bytes quota', () => {
+  /** A push message whose stored size is exactly its body: a string body adds no header. */
+  const sized = (queue: string, bytes: number) =>
+    fetch(`${sluice.url}/v1/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ queue, url: 'https://example.com/hook', body: 'x'.repeat(bytes - 2), delayMs: 3_600_000 }), // + "[]"
+    });
+  const storedBytes = async (queue: string) => (await sluice.app.queues.refreshCounts()).get(queue)?.storedBytes ?? 0;
+
+  it('admits exactly what fits under concurrency; 429 SLUICE_ERR_TENANT_QUOTA with Retry-After beyond', async () => {
+    sluice = await startSluice({
+      limits: { tenants: { acme: { maxStoredBytes: 5_000 } } },
+      queues: { out: { mode: 'push', tenant: 'acme', url: 'https://example.com/' }, free: { mode: 'push', url: 'https://example.com/' } },
+    });
+    const answers = await together(30, () => sized('out', 1_000));
+    expect(answers.filter((answer) => answer.status === 201)).toHaveLength(5);
+    const refused = answers.filter((answer) => answer.status !== 201);
+    expect(refused.every((answer) => answer.status === 429 && answer.retryAfter !== null)).toBe(true);
+    expect(refused.map((answer) => JSON.parse(answer.body))).toContainEqual(expect.objectContaining({ code: 'SLUICE_ERR_TENANT_QUOTA', maxStoredBytes: 5_000 }));
+    expect(await storedBytes('out')).toBe(5_000);
+    expect((await sized('free', 1_000)).status).toBe(201); // other tenants are not held back
+  });
+
+  it('holds for ingest, where the size is known only once the body is read, and refuses a full tenant before reading it', async () => {
+    sluice = await startSluice({
+      limits: { tenants: { acme: { maxStoredBytes: 20_000 } } },
+      queues: { a: { mode: 'pull', tenant: 'acme' }, out: { mode: 'push', tenant: 'acme', url: 'https://example.com/' } },
+      sources: { a: { queue: 'a' } },
+    });
+    const body = 'y'.repeat(1_500);
+    const answers = await together(40, () => fetch(`${sluice.url}/in/a`, { method: 'POST', body, headers: { 'x-pad': 'z' } }));
+    const accepted = answers.filter((answer) => answer.status === 202);
+    expect(answers.filter((answer) => answer.status !== 202).every((answer) => answer.status === 429 && answer.retryAfter !== null)).toBe(true);
+    const { id } = JSON.parse(accepted[0]!.body) as { id: string };
+    const size = storedSize((await sluice.app.store.getMessage(id))!);
+    expect(accepted).toHaveLength(Math.floor(20_000 / size)); // every request has the same size
+    expect(await storedBytes('a')).toBe(accepted.length * size);
+
+    // Filled to the byte: a webhook for the tenant is refused from its headers, its body never awaited.
+    if (20_000 - accepted.length * size >= 2) expect((await sized('out', 20_000 - accepted.length * size)).status).toBe(201);
+    const stalled = rawRequest(sluice.url, 'POST /in/a HTTP/1.1\r\ncontent-length: 1500');
+    expect(await stalled.status).toBe(429);
+    stalled.socket.destroy();
+  });
+
+  it('is set through PUT /v1/limits/tenants/{t}, and it and the bytes stored survive a restart', async () => {
+    const config = { queues: { out: { mode: 'push', tenant: 'acme', url: 'https://example.com/' } } };
+    sluice = await startSluice(config);
+    const put = await sluice.api('PUT', '/v1/limits/tenants/acme', { maxStoredBytes: 3_000 });
+    expect(put.status).toBe(200);
+    expect(put.body).toEqual({ tenant: 'acme', maxStoredBytes: 3_000 });
+    expect((await sized('out', 2_000)).status).toBe(201);
+    expect((await sized('out', 2_000)).status).toBe(429);
+    await sluice.app.queues.refreshCounts();
+    const shown = (await sluice.api('GET', '/v1/limits/tenants')).body.tenants.find((tenant: { tenant: string }) => tenant.tenant === 'acme');
+    expect(shown).toMatchObject({ maxStoredBytes: 3_000, storedBytes: 2_000, maxDepth: null, depth: 1 });
+    const dir = sluice.dir;
+    await sluice.app.stop();
+
+    const restarted = await startSluice(config, { dir });
+    try {
+      sluice = restarted;
+      expect((await sluice.app.store.listTenants()).find((tenant) => tenant.name === 'acme')?.maxStoredBytes).toBe(3_000);
+      expect((await sized('out', 1_500)).status).toBe(429);
+      expect((await sized('out', 1_000)).status).toBe(201);
+    } finally {
+      await restarted.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeEach, afterEach } from 'vitest';
 import type { Store } from '../../src/store/store.js';
-import type { NewMessage } from '../../src/store/types.js';
+import { storedSize, type NewMessage } from '../../src/store/types.js';
 
 /** Every queue's maxReceives, as wake() takes it. */
 const limits = (maxReceives: number) => new Map([['q', maxReceives]]);
@@ -328,6 +328,20 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect(replay.replayed).toEqual([b!.id]);
       expect(await store.purge(5_000, 5_000, 100)).toBe(1);
       expect(await store.getMessage(a!.id)).toBeUndefined();
+    });
+
+    it('counts the bytes of stored messages per queue, in every state, until retention deletes them', async () => {
+      const small = newMessage({ body: Buffer.from('héllo'), headers: [['x-ü', 'ß']] });
+      const large = newMessage({ body: Buffer.alloc(10_000) });
+      const [a] = await store.appendMessages([small, large, newMessage({ queue: 'other' })], 1_000);
+      expect((await store.queueCounts()).get('q')!.storedBytes).toBe(storedSize(small) + storedSize(large));
+      const [leased] = await store.leaseBatch('q', 1, 5_000, 1_000);
+      expect(leased!.id).toBe(a!.id);
+      await store.ack('q', [leased!.receipt], 1_000);
+      expect((await store.queueCounts()).get('q')!.storedBytes).toBe(storedSize(small) + storedSize(large)); // acked, still stored
+      expect(await store.purge(5_000, 5_000, 100)).toBe(1);
+      expect((await store.queueCounts()).get('q')!.storedBytes).toBe(storedSize(large));
+      expect((await store.queueCounts()).get('other')!.storedBytes).toBe(storedSize(newMessage()));
     });
 
     it('fires a schedule tick exactly once', async () => {

@@ -55,6 +55,7 @@ async function ingest(
       if (!verdict.ok) throw new SluiceError('SLUICE_ERR_SIGNATURE', verdict.reason);
     }
     const message = toMessage(app, sourceName, source, queue.tenant, req, body, subPath, query, input);
+    reportRefusal(app, queue, () => app.queues.reserveBytes(reservation, message));
     result = await commit(app, sourceName, message);
   } finally {
     app.queues.release(reservation);
@@ -63,10 +64,15 @@ async function ingest(
   respond(res, source, result.id);
 }
 
-/** Room for one message in the queue (and its tenant's quota), held until the commit is known. */
+/** Room for one message in the queue (and its tenant's quotas), held until the commit is known. */
 function admit(app: Sluice, queue: Queue): Reservation {
+  return reportRefusal(app, queue, () => app.queues.reserve([{ queue, n: 1, bytes: 0 }])); // its bytes once the body is read
+}
+
+/** Run an admission; a refusal is also told to the event stream as backpressure. */
+function reportRefusal<T>(app: Sluice, queue: Queue, admission: () => T): T {
   try {
-    return app.queues.reserve([{ queue, n: 1 }]);
+    return admission();
   } catch (error) {
     const waiting = app.queues.depth(queue.name) + app.queues.reserved(queue.name);
     const reason = error instanceof SluiceError && error.code === 'SLUICE_ERR_TENANT_QUOTA' ? 'tenant' : 'concurrency';

@@ -42,14 +42,24 @@ export function registerLimitRoutes(router: Router, app: Sluice): void {
     if (!removed) throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no limit set for ${host}`);
     return { status: 204 };
   });
-  router.add('GET', '/v1/limits/tenants', async () => ({ status: 200, body: { tenants: app.dispatcher!.tenantStates() } }));
+  router.add('GET', '/v1/limits/tenants', async () => {
+    const tenants = app.dispatcher!.tenantStates().map((state) => ({
+      ...state,
+      maxDepth: app.queues.tenantQuota(state.tenant)?.maxDepth ?? null,
+      depth: app.queues.tenantDepth(state.tenant),
+      maxStoredBytes: app.queues.tenantQuota(state.tenant)?.maxStoredBytes ?? null,
+      storedBytes: app.queues.tenantStoredBytes(state.tenant),
+    }));
+    return { status: 200, body: { tenants } };
+  });
   router.add('PUT', '/v1/limits/tenants/:tenant', async (ctx) => {
     requireAdmin(ctx.principal);
     const tenant = validate(nameSchema, ctx.params.tenant);
     const limit = await readJson(ctx.req, tenantLimitSchema, app.apiBodyLimit);
-    await app.store.upsertTenant({ name: tenant, concurrency: limit.concurrency, maxDepth: limit.maxDepth, createdAt: app.clock.now() });
-    app.dispatcher!.setTenantLimit(tenant, limit.concurrency);
-    app.queues.setTenantMaxDepth(tenant, limit.maxDepth);
+    const { concurrency, maxDepth, maxStoredBytes } = limit;
+    await app.store.upsertTenant({ name: tenant, concurrency, maxDepth, maxStoredBytes, createdAt: app.clock.now() });
+    app.dispatcher!.setTenantLimit(tenant, concurrency);
+    app.queues.setTenantQuota(tenant, { maxDepth, maxStoredBytes });
     return { status: 200, body: { tenant, ...limit } };
   });
 }

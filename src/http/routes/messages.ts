@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { nameSchema } from '../../config/schema.js';
 import { retryPolicySchema } from '../../delivery/retry-policy.js';
 import type { Sluice } from '../../sluice.js';
-import { MESSAGE_STATES, type NewMessage } from '../../store/types.js';
+import { MESSAGE_STATES, storedSize, type NewMessage } from '../../store/types.js';
 import type { Principal } from '../auth.js';
 import { canAccess } from '../auth.js';
 import { readJson, validate } from '../context.js';
@@ -89,9 +89,12 @@ export function registerMessageRoutes(router: Router, app: Sluice): void {
  * the commit and given back once it is known, so concurrent requests cannot pass a bound together.
  */
 async function appendAdmitted(app: Sluice, messages: NewMessage[]) {
-  const perQueue = new Map<string, number>();
-  for (const message of messages) perQueue.set(message.queue, (perQueue.get(message.queue) ?? 0) + 1);
-  const wanted = [...perQueue].map(([name, n]) => ({ queue: app.queues.get(name)!, n }));
+  const perQueue = new Map<string, { n: number; bytes: number }>();
+  for (const message of messages) {
+    const sum = perQueue.get(message.queue) ?? { n: 0, bytes: 0 };
+    perQueue.set(message.queue, { n: sum.n + 1, bytes: sum.bytes + storedSize(message) });
+  }
+  const wanted = [...perQueue].map(([name, sum]) => ({ queue: app.queues.get(name)!, ...sum }));
   const reservation = app.queues.reserve(wanted);
   try {
     return await app.writer.appendAll(messages);

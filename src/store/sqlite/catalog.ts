@@ -17,10 +17,12 @@ export class SqliteCatalog {
       listQueues: db.prepare('SELECT name, tenant, config, created_at FROM queues ORDER BY name'),
       deleteQueue: db.prepare('DELETE FROM queues WHERE name = ?'),
       upsertTenant: db.prepare(
-        `INSERT INTO tenants (name, concurrency, max_depth, created_at) VALUES (@name, @concurrency, @maxDepth, @createdAt)
-         ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency, max_depth = excluded.max_depth`,
+        `INSERT INTO tenants (name, concurrency, max_depth, max_stored_bytes, created_at)
+         VALUES (@name, @concurrency, @maxDepth, @maxStoredBytes, @createdAt)
+         ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency, max_depth = excluded.max_depth,
+                                          max_stored_bytes = excluded.max_stored_bytes`,
       ),
-      listTenants: db.prepare('SELECT name, concurrency, max_depth, created_at FROM tenants ORDER BY name'),
+      listTenants: db.prepare('SELECT name, concurrency, max_depth, max_stored_bytes, created_at FROM tenants ORDER BY name'),
       addKey: db.prepare('INSERT INTO api_keys (hash, tenant, created_at) VALUES (?, ?, ?)'),
       listKeys: db.prepare('SELECT hash, tenant FROM api_keys'),
       upsertLimit: db.prepare(
@@ -64,16 +66,18 @@ export class SqliteCatalog {
       name: tenant.name,
       concurrency: tenant.concurrency ?? null,
       maxDepth: tenant.maxDepth ?? null,
+      maxStoredBytes: tenant.maxStoredBytes ?? null,
       createdAt: tenant.createdAt,
     });
   }
 
   listTenants(): TenantRecord[] {
-    type Row = { name: string; concurrency: number | null; max_depth: number | null; created_at: number };
+    type Row = { name: string; concurrency: number | null; max_depth: number | null; max_stored_bytes: number | null; created_at: number };
     return (this.statements.listTenants.all() as Row[]).map((row) => {
       const tenant: TenantRecord = { name: row.name, createdAt: row.created_at };
       if (row.concurrency !== null) tenant.concurrency = row.concurrency;
       if (row.max_depth !== null) tenant.maxDepth = row.max_depth;
+      if (row.max_stored_bytes !== null) tenant.maxStoredBytes = row.max_stored_bytes;
       return tenant;
     });
   }

@@ -166,7 +166,9 @@ export class SqliteStore implements Store {
     );
     const seq = Number(info.lastInsertRowid);
     if (message.domain === '' && state === 'ready') this.becameReady(message.queue, seq); // a reused seq can be below the scan start
-    this.sql.insertPayload.run(seq, JSON.stringify(message.headers), message.body);
+    const headers = JSON.stringify(message.headers);
+    this.sql.insertPayload.run(seq, headers, message.body);
+    this.counts.addBytes(message.queue, message.body.byteLength + Buffer.byteLength(headers)); // storedSize
     if (message.dedupe) this.sql.upsertDedupe.run(message.dedupe.scope, message.dedupe.key, seq, message.dedupe.expiresAt);
     this.counts.move(message.queue, undefined, state, 1, message.domain);
     return { id: String(seq), duplicate: false, deliverAt: message.deliverAt };
@@ -743,7 +745,7 @@ export class SqliteStore implements Store {
       for (const row of rows) {
         if (!FINISHED.has(row.state) || row.updated_at >= before) continue;
         this.sql.deleteMessage.run(row.seq);
-        this.sql.deletePayload.run(row.seq);
+        this.counts.addBytes(row.queue, -((this.sql.deletePayload.get(row.seq) as number | undefined) ?? 0));
         this.sql.deleteAttempts.run(row.seq);
         this.counts.move(row.queue, row.state, undefined);
         deleted += 1;

@@ -20,7 +20,8 @@ export function prepareStatements(db: Database.Database) {
     insertPayload: db.prepare('INSERT INTO payloads (seq, headers, body) VALUES (?, ?, ?)'),
     payloadOf: db.prepare('SELECT headers, body FROM payloads WHERE seq = ?'),
     payloadRange: db.prepare('SELECT seq, headers, body FROM payloads WHERE seq BETWEEN ? AND ? ORDER BY seq').raw(true),
-    deletePayload: db.prepare('DELETE FROM payloads WHERE seq = ?'),
+    // Returns the bytes the message took (storedSize: octet_length is the UTF-8 size of the JSON).
+    deletePayload: db.prepare('DELETE FROM payloads WHERE seq = ? RETURNING length(body) + octet_length(headers) AS bytes').pluck(),
     findDedupe: db.prepare(
       `SELECT d.message_seq, m.deliver_at FROM dedupe d LEFT JOIN messages m ON m.seq = d.message_seq
        WHERE d.scope = ? AND d.key = ? AND d.expires_at > ?`,
