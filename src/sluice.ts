@@ -8,6 +8,7 @@ import type { SluiceConfig } from './config/schema.js';
 import { domainKeyOf } from './delivery/domain-key.js';
 import { classifyAddress, SsrfGuard } from './delivery/ssrf.js';
 import { Authenticator } from './http/auth.js';
+import { IncompleteBodies } from './http/incomplete-bodies.js';
 import { SluiceError } from './http/errors.js';
 import { Router } from './http/router.js';
 import { createHttpServer, type PlainRoute } from './http/server.js';
@@ -63,6 +64,8 @@ export class Sluice {
   readonly dueTimer: DueTimer;
   readonly telemetry: Telemetry;
   readonly ssrf: SsrfGuard;
+  /** Request bodies still arriving: their time, and the room of those not authenticated yet. */
+  readonly bodies: IncompleteBodies;
   auth!: Authenticator;
   dispatcher: Dispatcher | undefined;
   schedules!: ScheduleRunner;
@@ -92,6 +95,7 @@ export class Sluice {
       (error) => this.logger.error('due timer failed', { error: String(error) }),
     );
     this.ssrf = new SsrfGuard(loaded.config.network.allowPrivate);
+    this.bodies = new IncompleteBodies(loaded.config.server);
     this.telemetry = new Telemetry(this);
   }
 
@@ -155,6 +159,7 @@ export class Sluice {
     const plain: Map<string, PlainRoute> = plainRoutes();
     this.server = createHttpServer(this, router, plain);
     const server = this.server;
+    this.bodies.start();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.config.server.port, this.config.server.host, () => {
@@ -280,6 +285,7 @@ export class Sluice {
     this.server?.closeAllConnections();
     await closed;
     this.telemetry.stop();
+    this.bodies.stop();
     await this.store.close();
   }
 }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Sluice } from '../sluice.js';
-import { sendJson, sendProblem } from './context.js';
+import { bodyPending, sendJson, sendProblem } from './context.js';
 import { SluiceError } from './errors.js';
 import { Router, type RouteContext } from './router.js';
 import { handleIngest } from './routes/ingest.js';
@@ -13,7 +13,10 @@ export type PlainRoute = (app: Sluice, req: IncomingMessage, res: ServerResponse
  * routed through the table; a few plain routes (health, metrics, dashboard) are looked up by path.
  */
 export function createHttpServer(app: Sluice, api: Router, plain: Map<string, PlainRoute>): Server {
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 120_000 }, (req, res) => {
+  const { maxConnections, bodyTimeoutMs } = app.config.server;
+  // Node's own limit on a whole request stays as a backstop behind bodyTimeoutMs (see IncompleteBodies).
+  const requestTimeout = Math.max(120_000, bodyTimeoutMs + 60_000);
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout }, (req, res) => {
     const url = req.url ?? '/';
     const mark = url.indexOf('?');
     const path = mark < 0 ? url : url.slice(0, mark);
@@ -24,6 +27,7 @@ export function createHttpServer(app: Sluice, api: Router, plain: Map<string, Pl
     if (route) return void Promise.resolve(route(app, req, res, query)).catch((error: unknown) => sendProblem(res, error, path));
     sendProblem(res, new SluiceError('SLUICE_ERR_NOT_FOUND', `nothing at ${path}`), path);
   });
+  server.maxConnections = maxConnections;
   server.on('clientError', (_error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else socket.destroy();
@@ -39,6 +43,7 @@ async function handleApi(app: Sluice, api: Router, req: IncomingMessage, res: Se
     if (match.kind === 'method-not-allowed') {
       throw new SluiceError('SLUICE_ERR_METHOD_NOT_ALLOWED', `use ${match.allowed.join(', ')}`, { headers: { allow: match.allowed.join(', ') } });
     }
+    if (bodyPending(req)) watchApiBody(app, req, res);
     const ctx: RouteContext = { req, res, params: match.params, query: new URLSearchParams(query), principal };
     const reply = await match.handler(ctx);
     if (reply) sendJson(res, reply.status, reply.body, reply.headers);
@@ -46,4 +51,13 @@ async function handleApi(app: Sluice, api: Router, req: IncomingMessage, res: Se
     if (!(error instanceof SluiceError)) app.logger.error('request failed', { path, error: (error as Error)?.stack ?? String(error) });
     sendProblem(res, error, path);
   }
+}
+
+/**
+ * An authenticated request's body only has to arrive in time; it is done once read to its end
+ * (listening for 'end' does not start the flow: the route reads it).
+ */
+function watchApiBody(app: Sluice, req: IncomingMessage, res: ServerResponse): void {
+  const watch = app.bodies.watch(req, res, false);
+  req.once('end', () => watch.done());
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SourceConfig } from '../../config/schema.js';
 import { dedupeKey, DEFAULT_DEDUPE_WINDOW_SEC } from '../../ingest/dedupe.js';
-import { verifyRequest, type VerifyInput } from '../../ingest/verify/index.js';
+import { verifiesBeforeBody, verifyRequest, type VerifyInput } from '../../ingest/verify/index.js';
 import type { HeaderPair, NewMessage } from '../../store/types.js';
 import type { Queue, Reservation } from '../../queues/registry.js';
 import type { Sluice } from '../../sluice.js';
@@ -10,6 +10,7 @@ import { SluiceError } from '../errors.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const RETRY_AFTER_SECONDS = '1';
+const NO_BODY = Buffer.alloc(0);
 
 /**
  * POST|PUT|PATCH /in/{source}[/{sub/path}] — the providers' side. Stores the request exactly as it
@@ -43,17 +44,18 @@ async function ingest(
   const queue = app.queues.get(source.queue);
   if (!queue) throw new SluiceError('SLUICE_ERR_QUEUE_NOT_FOUND', `source ${sourceName} feeds a queue that no longer exists`);
   if (app.stopping) throw new SluiceError('SLUICE_ERR_SHUTTING_DOWN', undefined, { headers: { 'retry-after': RETRY_AFTER_SECONDS } });
+  // A token is checked from the headers or query before any of the body is read; such a request is
+  // then authenticated, and its body does not count toward the room for unauthenticated ones.
+  const early = source.verify !== undefined && verifiesBeforeBody(source.verify);
+  if (early) verify(app, source, { headers: req.headers, rawBody: NO_BODY, query: new URLSearchParams(query) });
   const reservation = admit(app, queue);
   let result;
   try {
-    const body = await readBody(req, source.maxBodyBytes ?? app.config.server.maxBodyBytes);
+    const body = await readBody(req, source.maxBodyBytes ?? app.config.server.maxBodyBytes, app.bodies.watch(req, res, !early));
     // What signature checks and dedupe keys read; a source with neither (the hot path) builds none of it.
     const input: VerifyInput | undefined =
       source.verify || source.dedupe ? { headers: req.headers, rawBody: body, query: new URLSearchParams(query) } : undefined;
-    if (source.verify && input) {
-      const verdict = verifyRequest(source.verify, input, app.clock.now());
-      if (!verdict.ok) throw new SluiceError('SLUICE_ERR_SIGNATURE', verdict.reason);
-    }
+    if (!early && input) verify(app, source, input);
     const message = toMessage(app, sourceName, source, queue.tenant, req, body, subPath, query, input);
     reportRefusal(app, queue, () => app.queues.reserveBytes(reservation, message));
     result = await commit(app, sourceName, message);
@@ -62,6 +64,13 @@ async function ingest(
   }
   app.events.emit('received', { queue: queue.name, origin: `source:${sourceName}`, count: 1, latencyMs: performance.now() - started });
   respond(res, source, result.id);
+}
+
+/** Throws 401 unless the request passes the source's verification (none configured: it passes). */
+function verify(app: Sluice, source: SourceConfig, input: VerifyInput): void {
+  if (!source.verify) return;
+  const verdict = verifyRequest(source.verify, input, app.clock.now());
+  if (!verdict.ok) throw new SluiceError('SLUICE_ERR_SIGNATURE', verdict.reason);
 }
 
 /** Room for one message in the queue (and its tenant's quotas), held until the commit is known. */
