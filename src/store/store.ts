@@ -105,8 +105,12 @@ export interface Store {
    * of it before sending it). Returns its state after the call (undefined: no such message).
    */
   cancel(id: string, now: number, withdrawn?: boolean): Promise<MessageState | undefined>;
-  /** Dead messages of a queue become ready again with attempts reset; all when ids is absent. */
-  replayDead(queue: string, ids: string[] | undefined, now: number): Promise<{ replayed: string[]; lanes: LaneRef[] }>;
+  /**
+   * Dead messages of a queue become ready again with attempts reset. Without ids, the oldest `limit`
+   * of them (all when `limit` is absent): a caller replaying a large dead-letter queue takes it in
+   * steps, so that no one call holds storage for long.
+   */
+  replayDead(queue: string, ids: string[] | undefined, now: number, limit?: number): Promise<{ replayed: string[]; lanes: LaneRef[] }>;
   /** Delete terminal messages (delivered, acked, cancelled) updated before `before`, and expired dedupe keys. */
   purge(before: number, now: number, limit: number): Promise<number>;
 

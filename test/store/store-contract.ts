@@ -330,6 +330,14 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect(await store.getMessage(a!.id)).toBeUndefined();
     });
 
+    it('replays all dead letters in steps, the oldest first', async () => {
+      const dead = await store.appendMessages([newMessage(), newMessage(), newMessage()], 1_000);
+      for (const leased of await store.leaseBatch('q', 10, 1_000, 1_000)) await store.nack('q', [leased.receipt], 0, 1_000, 1);
+      expect((await store.replayDead('q', undefined, 2_000, 2)).replayed).toEqual(dead.slice(0, 2).map((m) => m.id));
+      expect((await store.replayDead('q', undefined, 2_000, 2)).replayed).toEqual([dead[2]!.id]);
+      expect((await store.replayDead('q', undefined, 2_000, 2)).replayed).toEqual([]);
+    });
+
     it('counts the bytes of stored messages per queue, in every state, until retention deletes them', async () => {
       const small = newMessage({ body: Buffer.from('héllo'), headers: [['x-ü', 'ß']] });
       const large = newMessage({ body: Buffer.alloc(10_000) });

@@ -9,6 +9,8 @@ import type { Router } from '../router.js';
 import { messageView } from '../views.js';
 import { pageQuery } from './paging.js';
 
+/** Dead letters one step of a replay of all of them takes (see replayAll). */
+const REPLAY_STEP = 5_000;
 const replaySchema = z.object({ ids: z.array(z.string().max(40)).min(1).max(10_000).optional() }).strict();
 
 /** Queue definitions, pause/resume, depth, and the dead-letter queue. */
@@ -52,11 +54,30 @@ export function registerQueueRoutes(router: Router, app: Sluice): void {
   router.add('POST', '/v1/queues/:queue/dead/replay', async (ctx) => {
     const queue = app.queues.require(ctx.params.queue!, ctx.principal);
     const input = await readJson(ctx.req, replaySchema, app.apiBodyLimit);
-    const result = await app.store.replayDead(queue.name, input.ids, app.clock.now());
-    app.waiters.notify(queue.name);
-    app.dispatcher?.wakeLanes(result.lanes);
-    return { status: 200, body: { replayed: result.replayed.length, ids: result.replayed } };
+    const replayed = input.ids ? await replay(app, queue.name, input.ids) : await replayAll(app, queue.name);
+    return { status: 200, body: { replayed: replayed.length, ids: replayed } };
   });
+}
+
+/** Dead messages of a queue replayed; whoever waits for them is woken. */
+async function replay(app: Sluice, queue: string, ids: string[] | undefined, limit?: number): Promise<string[]> {
+  const result = await app.store.replayDead(queue, ids, app.clock.now(), limit);
+  app.waiters.notify(queue);
+  app.dispatcher?.wakeLanes(result.lanes);
+  return result.replayed;
+}
+
+/**
+ * Every dead message of a queue, REPLAY_STEP at a time: in one statement, a million dead letters
+ * held the store for seconds, and ingest with it.
+ */
+async function replayAll(app: Sluice, queue: string): Promise<string[]> {
+  const replayed: string[] = [];
+  for (;;) {
+    const step = await replay(app, queue, undefined, REPLAY_STEP);
+    replayed.push(...step);
+    if (step.length < REPLAY_STEP) return replayed;
+  }
 }
 
 /** One queue with its depth by state, oldest ready age, in flight and dead. */

@@ -18,7 +18,7 @@ const FIRST_RUN = 16;
 export interface ListingSources {
   sql: Statements;
   leases: PullLeases;
-  /** Queues with rows in `state` as the depth ledger counts them (leased pull rows count as ready). */
+  /** Queues with messages in `state` (for ready: some not leased). */
   queuesWith(state: MessageState): string[];
   /** A message row as callers see it: payload read, a leased pull message shown as leased. */
   present(row: MessageRow): StoredMessage;

@@ -86,7 +86,7 @@ export class SqliteStore implements Store {
     this.listing = new MessageListing({
       sql: this.sql,
       leases: this.leases,
-      queuesWith: (state) => this.counts.queuesWith(state),
+      queuesWith: (state) => this.queuesWith(state),
       present: (row) => this.present(toStoredMessage(this.withPayload(row))),
       isHeld: (seq) => this.leases.isLeased(seq) || this.acking.has(seq),
     });
@@ -689,6 +689,12 @@ export class SqliteStore implements Store {
     return (this.sql.getAttempts.all(seq) as AttemptRow[]).map(toAttempt);
   }
 
+  /** Queues with messages in `state` as callers see it: a queue whose ready rows are all leased has none ready. */
+  private queuesWith(state: MessageState): string[] {
+    const queues = this.counts.queuesWith(state);
+    return state === 'ready' ? queues.filter((queue) => this.counts.get(queue).ready > this.leases.openIn(queue)) : queues;
+  }
+
   async listMessages(filter: ListMessagesFilter): Promise<MessagePage> {
     this.writeAcks();
     return this.listing.list(filter);
@@ -712,12 +718,12 @@ export class SqliteStore implements Store {
     return state;
   }
 
-  async replayDead(queue: string, ids: string[] | undefined, now: number) {
+  async replayDead(queue: string, ids: string[] | undefined, now: number, limit?: number) {
     const result = this.write(() => {
       const seqs = ids?.map(parseId).filter((seq): seq is number => seq !== undefined);
       const rows = (
         seqs === undefined
-          ? this.sql.replayAllDead.all(now, now, queue)
+          ? this.sql.replayAllDead.all(now, now, queue, limit ?? -1)
           : seqs.flatMap((seq) => this.sql.replayOneDead.all(now, now, queue, seq))
       ) as { seq: number; domain: string }[];
       for (const row of rows) {

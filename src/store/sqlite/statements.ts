@@ -144,7 +144,7 @@ export function prepareStatements(db: Database.Database) {
     cancel: db.prepare(`UPDATE messages SET state = 'cancelled', updated_at = ? WHERE seq = ?`),
     replayAllDead: db.prepare(
       `UPDATE messages SET state = 'ready', attempts = 0, deliver_at = ?, last_error = NULL, updated_at = ?
-       WHERE queue = ? AND state = 'dead' RETURNING seq, domain`,
+       WHERE seq IN (SELECT seq FROM messages WHERE queue = ? AND state = 'dead' ORDER BY seq LIMIT ?) RETURNING seq, domain`,
     ),
     replayOneDead: db.prepare(
       `UPDATE messages SET state = 'ready', attempts = 0, deliver_at = ?, last_error = NULL, updated_at = ?
