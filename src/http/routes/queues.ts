@@ -92,6 +92,7 @@ export function queueView(queue: Queue, counts: QueueCounts | undefined, now: nu
     depth: states ?? null,
     inFlight: states ? states.inflight + states.leased : 0,
     dead: states?.dead ?? 0,
+    storedBytes: counts?.storedBytes ?? 0,
     oldestReadyAgeMs: counts?.oldestReadyAt === undefined ? null : Math.max(0, now - counts.oldestReadyAt),
   };
 }
