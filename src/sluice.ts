@@ -4,13 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from './clock.js';
 import type { LoadedConfig } from './config/loader.js';
 import { ConfigError } from './config/loader.js';
-import { domainLimitSchema, nameSchema, tenantLimitSchema, type DomainLimit, type SluiceConfig } from './config/schema.js';
+import { domainLimitSchema, nameSchema, tenantLimitSchema, type DomainLimit, type SluiceConfig, type TenantLimit } from './config/schema.js';
 import { FileSettings, settingsOf } from './config/file-settings.js';
 import { readStoredRow } from './config/stored-row.js';
 import { domainKeyOf } from './delivery/domain-key.js';
 import { classifyAddress, SsrfGuard } from './delivery/ssrf.js';
 import { Authenticator } from './http/auth.js';
 import type { ApiDeps } from './http/deps.js';
+import { IncompleteBodies } from './http/incomplete-bodies.js';
 import { SluiceError } from './http/errors.js';
 import { Router } from './http/router.js';
 import { createHttpServer } from './http/server.js';
@@ -78,6 +79,8 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   readonly dueTimer: DueTimer;
   readonly telemetry: Telemetry;
   readonly ssrf: SsrfGuard;
+  /** Request bodies still arriving: their time, and the room of those not authenticated yet. */
+  readonly bodies: IncompleteBodies;
   auth!: Authenticator;
   dispatcher: Dispatcher | undefined;
   schedules!: ScheduleRunner;
@@ -114,6 +117,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
       (error) => this.logger.error('due timer failed', { error: String(error) }),
     );
     this.ssrf = new SsrfGuard(loaded.config.network.allowPrivate);
+    this.bodies = new IncompleteBodies(loaded.config.server);
     this.telemetry = new Telemetry(this);
   }
 
@@ -182,22 +186,24 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
 
   /** Stored tenants (each must read back), then the file's tenant limits where the file changed them. */
   private async loadTenants(now: number, file: FileSettings): Promise<void> {
-    const known = new Map<string, { concurrency?: number }>();
-    for (const tenant of await this.store.listTenants()) {
-      const what = `stored tenant "${tenant.name}"`;
-      readStoredRow(nameSchema, tenant.name, what);
-      const limit = tenant.concurrency === undefined ? {} : readStoredRow(tenantLimitSchema, { concurrency: tenant.concurrency }, what);
-      known.set(tenant.name, limit);
+    const known = new Map<string, TenantLimit>();
+    for (const { name, createdAt: _, ...limit } of await this.store.listTenants()) {
+      const what = `stored tenant "${name}"`;
+      readStoredRow(nameSchema, name, what);
+      const set = definedOnly(limit);
+      known.set(name, Object.keys(set).length === 0 ? {} : readStoredRow(tenantLimitSchema, set, what));
     }
     if (!known.has('default')) await this.store.upsertTenant({ name: 'default', createdAt: now });
     for (const [name, fromFile] of Object.entries(this.config.limits.tenants)) {
       const stored = known.get(name);
       const { value, changed } = file.merge('tenantLimit', name, fromFile, stored, TENANT_LIMIT_SETTINGS);
       if (changed.length > 0) this.logger.info('sluice.yaml changed a tenant limit', { tenant: name, settings: changed });
-      if (stored === undefined || stored.concurrency !== value.concurrency) {
-        await this.store.upsertTenant({ name, concurrency: value.concurrency, createdAt: now });
+      if (stored === undefined || JSON.stringify(definedOnly(stored)) !== JSON.stringify(definedOnly(value))) {
+        const { concurrency, maxDepth, maxStoredBytes } = value;
+        await this.store.upsertTenant({ name, concurrency, maxDepth, maxStoredBytes, createdAt: now });
       }
     }
+    for (const tenant of await this.store.listTenants()) this.queues.setTenantQuota(tenant.name, tenant);
     for (const key of await this.store.listApiKeys()) this.auth.addTenantKey(key.hash, key.tenant);
   }
 
@@ -247,6 +253,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     const plain = plainRoutes(router);
     this.server = createHttpServer(this, router, plain);
     const server = this.server;
+    this.bodies.start();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.config.server.port, this.config.server.host, () => {
@@ -287,7 +294,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     messages.forEach((message, index) => {
       const result = results[index]!;
       if (result.duplicate) return;
-      this.queues.noteAppended(message.queue, 1);
+      this.queues.noteAppended(message);
       if (message.deliverAt > now) this.hintDue(message.deliverAt, message.domain !== '');
       else if (message.domain === '') readyQueues.add(message.queue);
       else lanes.push({ queue: message.queue, domain: message.domain });
@@ -374,6 +381,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     await closed;
     this.telemetry.stop();
     this.logSink.stop();
+    this.bodies.stop();
     await this.writeKeyUsage();
     try {
       await this.store.close();
@@ -381,4 +389,9 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
       this.lock.release();
     }
   }
+}
+
+/** The fields of a stored row that are set: a column left NULL is read as absent, not as undefined. */
+function definedOnly<T extends object>(row: T): Partial<T> {
+  return Object.fromEntries(Object.entries(row).filter(([, value]) => value !== undefined && value !== null)) as Partial<T>;
 }

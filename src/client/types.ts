@@ -288,6 +288,14 @@ export interface TenantLimitState {
   tenant: string;
   inFlight: number;
   concurrency: number | null;
+  /** Quota of waiting messages; null: none. */
+  maxDepth: number | null;
+  /** Messages waiting in all its queues. */
+  depth: number;
+  /** Quota of stored bytes; null: none. */
+  maxStoredBytes: number | null;
+  /** Bytes of all its stored messages. */
+  storedBytes: number;
 }
 
 // ── tenants and keys ──────────────────────────────────────────

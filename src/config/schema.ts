@@ -96,7 +96,28 @@ export const domainLimitSchema = z
   .strict();
 export type DomainLimit = z.infer<typeof domainLimitSchema>;
 
-export const tenantLimitSchema = z.object({ concurrency: positiveInt.max(1_000_000) }).strict();
+/** Limits of one tenant. Each is optional; a PUT through the API replaces all of them at once. */
+export const tenantLimitSchema = z
+  .object({
+    /** Most deliveries of the tenant's push queues in flight at once. */
+    concurrency: positiveInt.max(1_000_000).optional(),
+    /**
+     * Quota: most messages waiting (scheduled, ready, leased or in flight) in all the tenant's queues
+     * together. Past it, ingest and POST /v1/messages answer 429 SLUICE_ERR_TENANT_QUOTA with
+     * Retry-After, so one tenant cannot fill the disk for everyone.
+     */
+    maxDepth: positiveInt.optional(),
+    /**
+     * Quota: most bytes (body and headers) of all the tenant's stored messages together, in any state:
+     * delivered and acked ones count until retention deletes them. Past it, the same 429 as maxDepth.
+     */
+    maxStoredBytes: positiveInt.optional(),
+  })
+  .strict()
+  .refine((limit) => limit.concurrency !== undefined || limit.maxDepth !== undefined || limit.maxStoredBytes !== undefined, {
+    message: 'set at least one of concurrency, maxDepth, maxStoredBytes',
+  });
+export type TenantLimit = z.infer<typeof tenantLimitSchema>;
 
 const timeoutsSchema = z
   .object({
@@ -219,6 +240,16 @@ const serverSchema = z
     port: z.number().int().min(0).max(65_535).default(7070),
     /** Largest request body accepted anywhere (ingest and API). */
     maxBodyBytes: positiveInt.max(64 * 1024 * 1024).default(1_048_576),
+    /** Most connections open at once; a connection beyond is closed as it comes. */
+    maxConnections: positiveInt.default(4_096),
+    /**
+     * Most bytes of request bodies held while they arrive and are not authenticated yet (ingest:
+     * a signature needs the whole body), all requests together. Past it, the body that has been
+     * arriving longest is cut off with 503 + Retry-After. At least maxBodyBytes.
+     */
+    maxPendingBodyBytes: positiveInt.default(64 * 1024 * 1024),
+    /** A request body not complete this long after its headers gets 408, and its connection is closed. */
+    bodyTimeoutMs: positiveInt.max(3_600_000).default(30_000),
     /** On SIGTERM, how long to wait for in-flight work before closing anyway. */
     shutdownTimeoutMs: positiveInt.default(10_000),
   })
@@ -267,6 +298,15 @@ export const configSchema = z
     schedules: z.record(name, scheduleConfigSchema).default({}),
     log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') }).strict().prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    // A body that cannot fit in the room for pending bodies would be cut off every time.
+    const room = config.server.maxPendingBodyBytes;
+    const bodies: [string[], number][] = [[['server', 'maxBodyBytes'], config.server.maxBodyBytes]];
+    for (const [name, source] of Object.entries(config.sources)) if (source.maxBodyBytes) bodies.push([['sources', name, 'maxBodyBytes'], source.maxBodyBytes]);
+    for (const [path, bytes] of bodies) {
+      if (bytes > room) ctx.addIssue({ code: 'custom', path, message: `must not exceed server.maxPendingBodyBytes (${room})` });
+    }
+  });
 
 export type SluiceConfig = z.infer<typeof configSchema>;

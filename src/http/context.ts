@@ -9,35 +9,62 @@ export type Reply<Body = unknown, Status extends number = number> = {
   headers?: Record<string, string>;
 } & ([Body] extends [undefined] ? { body?: undefined } : { body: Body });
 
+/** What readBody asks of the watch over a body that is still arriving (IncompleteBodies gives one). */
+export interface BodyRoom {
+  /** `bytes` more arrived, to be held: false when there was no room and the body was cut off. */
+  hold(bytes: number): boolean;
+  /** The body arrived, or reading it failed: what it held is free. */
+  done(): void;
+  /** Set by the reader: drop what it holds and fail with this error. */
+  onCut: ((error: SluiceError) => void) | undefined;
+}
+
 /**
  * Read a request body into one Buffer, refusing more than `limit` bytes. A declared Content-Length
  * over the limit is refused before anything is read; a body that grows past it is refused as soon
- * as it does, and the rest is never buffered.
+ * as it does, and the rest is never buffered. With a `watch` (see IncompleteBodies) every chunk
+ * asks for room first, and a body cut off for time or room drops what it held and fails.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, watch?: BodyRoom): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(limit));
+  if (Number.isFinite(declared) && declared > limit) {
+    watch?.done();
+    return Promise.reject(tooLarge(limit));
+  }
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
+    const fail = (error: SluiceError) => {
+      req.off('data', onData);
+      req.pause();
+      chunks = [];
+      watch?.done();
+      reject(error);
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.pause();
-        reject(tooLarge(limit));
-        return;
-      }
+      if (size > limit) return fail(tooLarge(limit));
+      if (watch && !watch.hold(chunk.length)) return; // cut off: `fail` has run
       chunks.push(chunk);
     };
+    if (watch) watch.onCut = fail;
     req.on('data', onData);
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
-    req.once('error', (error) => reject(new SluiceError('SLUICE_ERR_BAD_REQUEST', 'request body could not be read', { cause: error })));
+    req.once('end', () => {
+      watch?.done();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+    req.once('error', (error) => fail(new SluiceError('SLUICE_ERR_BAD_REQUEST', 'request body could not be read', { cause: error })));
     // A sender that hangs up mid-body: settle, so nothing waits forever on a request that is gone.
     req.once('close', () => {
-      if (!req.complete) reject(new SluiceError('SLUICE_ERR_BAD_REQUEST', 'the connection closed before the body ended'));
+      if (!req.complete) fail(new SluiceError('SLUICE_ERR_BAD_REQUEST', 'the connection closed before the body ended'));
     });
   });
+}
+
+/** Does the request declare a body that has not fully arrived? */
+export function bodyPending(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length']) > 0;
 }
 
 function tooLarge(limit: number): SluiceError {
@@ -146,19 +173,24 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-/** Send an error as RFC 9457 problem+json. A 413 closes the connection so the rest is never read. */
+/**
+ * Send an error as RFC 9457 problem+json. An answer given before the request's body has arrived (a
+ * 401 from the headers, a 413) closes the connection, so the rest is never read. Once an answer is
+ * out, a later error has nothing to say; one that came halfway through an answer ends the connection.
+ */
 export function sendProblem(res: ServerResponse, error: unknown, instance?: string): void {
   if (res.headersSent) {
-    res.destroy();
+    if (!res.writableEnded) res.destroy();
     return;
   }
   const problem = toProblem(error, instance);
   const text = JSON.stringify(problem.body);
+  const headers = res.req && bodyPending(res.req) ? { ...problem.headers, connection: 'close' } : problem.headers;
   res.writeHead(problem.status, {
     'content-type': 'application/problem+json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
-    ...problem.headers,
+    ...headers,
   });
   res.end(text);
-  if (problem.headers.connection === 'close') res.once('finish', () => res.socket?.destroySoon());
+  if (headers.connection === 'close') res.once('finish', () => res.socket?.destroySoon());
 }

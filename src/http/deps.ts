@@ -12,6 +12,7 @@ import type { DueTimer } from '../scheduler/due-timer.js';
 import type { ScheduleRunner } from '../scheduler/schedule-runner.js';
 import type { Store } from '../store/store.js';
 import type { Authenticator } from './auth.js';
+import type { IncompleteBodies } from './incomplete-bodies.js';
 
 /**
  * What the HTTP layer is handed by the composition root (src/sluice.ts): the parts it reads and
@@ -33,6 +34,8 @@ export interface ApiDeps extends TargetCheck {
   /** Absent only while the node starts. */
   readonly dispatcher: Dispatcher | undefined;
   readonly schedules: ScheduleRunner;
+  /** Bodies still arriving: their shared byte budget and their deadlines. */
+  readonly bodies: IncompleteBodies;
   /** Largest JSON body the API accepts. */
   readonly apiBodyLimit: number;
   /** Set once the node began to stop: new work is refused. */

@@ -1,7 +1,7 @@
 import { createServer, maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { ApiDeps } from './deps.js';
 import { requireAdmin } from './auth.js';
-import { sendJson, sendProblem } from './context.js';
+import { bodyPending, sendJson, sendProblem } from './context.js';
 import { SluiceError, toProblem } from './errors.js';
 import type { RouteDoc } from './route-doc.js';
 import { Router, type RouteContext } from './router.js';
@@ -24,7 +24,10 @@ export interface PlainEntry {
  * routed through the table; a few plain routes (health, metrics, dashboard) are looked up by path.
  */
 export function createHttpServer(app: ApiDeps, api: Router, plain: ReadonlyMap<string, PlainEntry>): Server {
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 120_000 }, (req, res) => {
+  const { maxConnections, bodyTimeoutMs } = app.config.server;
+  // Node's own limit on a whole request stays as a backstop behind bodyTimeoutMs (see IncompleteBodies).
+  const requestTimeout = Math.max(120_000, bodyTimeoutMs + 60_000);
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout }, (req, res) => {
     const url = req.url ?? '/';
     const mark = url.indexOf('?');
     const path = mark < 0 ? url : url.slice(0, mark);
@@ -35,6 +38,7 @@ export function createHttpServer(app: ApiDeps, api: Router, plain: ReadonlyMap<s
     if (route) return void handlePlain(app, route, req, res, query).catch((error: unknown) => sendProblem(res, error, path));
     sendProblem(res, new SluiceError('SLUICE_ERR_NOT_FOUND', `nothing at ${path}`), path);
   });
+  server.maxConnections = maxConnections;
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (socket.writable) socket.end(clientErrorResponse(error));
     else socket.destroy();
@@ -80,6 +84,7 @@ async function handleApi(app: ApiDeps, api: Router, req: IncomingMessage, res: S
       throw new SluiceError('SLUICE_ERR_METHOD_NOT_ALLOWED', `use ${match.allowed.join(', ')}`, { headers: { allow: match.allowed.join(', ') } });
     }
     if (match.auth === 'admin') requireAdmin(principal);
+    if (bodyPending(req)) watchApiBody(app, req, res);
     const ctx: RouteContext = { req, res, params: match.params, query: new URLSearchParams(query), principal };
     const reply = await match.handler(ctx);
     if (reply) sendJson(res, reply.status, reply.body, reply.headers);
@@ -87,4 +92,13 @@ async function handleApi(app: ApiDeps, api: Router, req: IncomingMessage, res: S
     if (!(error instanceof SluiceError)) app.logger.error('request failed', { path, error: (error as Error)?.stack ?? String(error) });
     sendProblem(res, error, path);
   }
+}
+
+/**
+ * An authenticated request's body only has to arrive in time; it is done once read to its end
+ * (listening for 'end' does not start the flow: the route reads it).
+ */
+function watchApiBody(app: ApiDeps, req: IncomingMessage, res: ServerResponse): void {
+  const watch = app.bodies.watch(req, res, false);
+  req.once('end', () => watch.done());
 }

@@ -6,7 +6,7 @@ import { FileSettings, settingsOf } from '../config/file-settings.js';
 import { readStoredRow } from '../config/stored-row.js';
 import type { Logger } from '../observe/logger.js';
 import type { Store } from '../store/store.js';
-import { QUEUE_NAME_TAKEN, type DomainBacklog, type QueueCounts, type QueueDeletion } from '../store/types.js';
+import { QUEUE_NAME_TAKEN, storedSize, type DomainBacklog, type NewMessage, type QueueCounts, type QueueDeletion } from '../store/types.js';
 
 /** A queue as the running node knows it. */
 export interface Queue {
@@ -14,6 +14,25 @@ export interface Queue {
   tenant: string;
   config: QueueConfig;
 }
+
+/**
+ * Room taken in queues (and their tenants) for messages on their way to a commit. Ingest takes it
+ * before reading the body (its bytes once it has read it) and gives it back once the commit is known
+ * (stored messages then count as depth and bytes) or failed; see QueueRegistry.reserve.
+ */
+export interface Reservation {
+  entries: { queue: string; tenant: string; n: number; bytes: number }[];
+  released: boolean;
+}
+
+/** A tenant's quotas: most messages waiting, most bytes stored, in all its queues together. */
+export interface TenantQuota {
+  maxDepth?: number | undefined;
+  maxStoredBytes?: number | undefined;
+}
+
+/** How long a sender refused by maxDepth or a tenant quota is asked to wait. */
+const FULL_RETRY_AFTER_SECONDS = '1';
 
 /** Called when a queue is created, changed or deleted. */
 export type QueueListener = (queue: Queue, change: 'upsert' | 'delete') => void;
@@ -34,6 +53,13 @@ export class QueueRegistry {
   private backlogWantedUntil = 0;
   /** Messages appended since the last refresh, per queue, so maxDepth holds between refreshes. */
   private appendedSinceRefresh = new Map<string, number>();
+  /** Their bytes, per queue of a tenant with a bytes quota (only those need them). */
+  private bytesSinceRefresh = new Map<string, number>();
+  /** Messages admitted but not committed yet, per queue and per tenant, and their bytes (see reserve). */
+  private readonly reservedByQueue = new Map<string, number>();
+  private readonly reservedByTenant = new Map<string, number>();
+  private readonly reservedBytesByTenant = new Map<string, number>();
+  private readonly tenantQuotas = new Map<string, TenantQuota>();
 
   constructor(private readonly store: Store) {}
 
@@ -114,8 +140,104 @@ export class QueueRegistry {
     return stored + (this.appendedSinceRefresh.get(name) ?? 0);
   }
 
-  noteAppended(name: string, n: number): void {
-    this.appendedSinceRefresh.set(name, (this.appendedSinceRefresh.get(name) ?? 0) + n);
+  /** Messages waiting in all of a tenant's queues, plus those admitted but not committed yet. */
+  tenantDepth(tenant: string): number {
+    let total = this.reservedByTenant.get(tenant) ?? 0;
+    for (const queue of this.queues.values()) if (queue.tenant === tenant) total += this.depth(queue.name);
+    return total;
+  }
+
+  /** Bytes of all of a tenant's stored messages, plus those admitted but not committed yet. */
+  tenantStoredBytes(tenant: string): number {
+    let total = this.reservedBytesByTenant.get(tenant) ?? 0;
+    for (const queue of this.queues.values()) {
+      if (queue.tenant === tenant) total += (this.counts.get(queue.name)?.storedBytes ?? 0) + (this.bytesSinceRefresh.get(queue.name) ?? 0);
+    }
+    return total;
+  }
+
+  /** Set a tenant's quotas; an absent one is lifted. */
+  setTenantQuota(tenant: string, quota: TenantQuota): void {
+    const { maxDepth, maxStoredBytes } = quota;
+    if (maxDepth === undefined && maxStoredBytes === undefined) this.tenantQuotas.delete(tenant);
+    else this.tenantQuotas.set(tenant, { maxDepth, maxStoredBytes });
+  }
+
+  tenantQuota(tenant: string): TenantQuota | undefined {
+    return this.tenantQuotas.get(tenant);
+  }
+
+  /**
+   * Admit `n` more messages taking `bytes` (storedSize) to each queue named, or refuse them all: 503
+   * SLUICE_ERR_QUEUE_FULL when a queue would pass its maxDepth, 429 SLUICE_ERR_TENANT_QUOTA when a
+   * tenant would pass a quota. Ingest reserves before it has read the body (bytes 0) and adds the
+   * bytes with reserveBytes once it has; a tenant with no bytes left is refused before the body.
+   *
+   * Why a reservation and not a look at the depth: the depth counts only committed messages, and a
+   * group commit takes a moment; checking it alone let 200 concurrent senders put 38-79 messages in a
+   * queue of maxDepth 5. Admitted messages count until the caller releases them, after the commit
+   * (by then they count as stored, see noteAppended) or its failure. The bounds are then exact
+   * (dedupe duplicates and commits that fail only ever make them stricter for a moment).
+   */
+  reserve(wanted: { queue: Queue; n: number; bytes: number }[]): Reservation {
+    const perTenant = new Map<string, { n: number; bytes: number }>();
+    for (const { queue, n, bytes } of wanted) {
+      const depth = this.depth(queue.name) + (this.reservedByQueue.get(queue.name) ?? 0);
+      if (depth + n > queue.config.maxDepth) throw queueFull(queue, depth);
+      const sum = perTenant.get(queue.tenant) ?? { n: 0, bytes: 0 };
+      perTenant.set(queue.tenant, { n: sum.n + n, bytes: sum.bytes + bytes });
+    }
+    for (const [tenant, { n, bytes }] of perTenant) {
+      const quota = this.tenantQuotas.get(tenant);
+      if (quota?.maxDepth !== undefined && this.tenantDepth(tenant) + n > quota.maxDepth) throw tenantFull(tenant, { maxDepth: quota.maxDepth });
+      this.checkBytes(tenant, bytes);
+    }
+    const entries = wanted.map(({ queue, n, bytes }) => ({ queue: queue.name, tenant: queue.tenant, n, bytes }));
+    for (const entry of entries) {
+      bump(this.reservedByQueue, entry.queue, entry.n);
+      bump(this.reservedByTenant, entry.tenant, entry.n);
+      bump(this.reservedBytesByTenant, entry.tenant, entry.bytes);
+    }
+    return { entries, released: false };
+  }
+
+  /** Add the bytes of `message` to a reservation of its queue (ingest, once the body is read), or refuse with 429. */
+  reserveBytes(reservation: Reservation, message: NewMessage): void {
+    const entry = reservation.entries.find((reserved) => reserved.queue === message.queue)!;
+    if (this.tenantQuotas.get(entry.tenant)?.maxStoredBytes === undefined) return; // no need to size it
+    const bytes = storedSize(message);
+    this.checkBytes(entry.tenant, bytes);
+    entry.bytes += bytes;
+    bump(this.reservedBytesByTenant, entry.tenant, bytes);
+  }
+
+  /** Throws 429 unless the tenant has room for `bytes` more; with none left, even for a message not yet read (0). */
+  private checkBytes(tenant: string, bytes: number): void {
+    const quota = this.tenantQuotas.get(tenant)?.maxStoredBytes;
+    if (quota !== undefined && this.tenantStoredBytes(tenant) + Math.max(bytes, 1) > quota) throw tenantFull(tenant, { maxStoredBytes: quota });
+  }
+
+  /** Give back what `reserve` took; once the commit succeeded its messages already count as stored. */
+  release(reservation: Reservation): void {
+    if (reservation.released) return;
+    reservation.released = true;
+    for (const entry of reservation.entries) {
+      bump(this.reservedByQueue, entry.queue, -entry.n);
+      bump(this.reservedByTenant, entry.tenant, -entry.n);
+      bump(this.reservedBytesByTenant, entry.tenant, -entry.bytes);
+    }
+  }
+
+  /** Messages admitted to a queue and not committed yet. */
+  reserved(name: string): number {
+    return this.reservedByQueue.get(name) ?? 0;
+  }
+
+  /** A message was committed: it counts as stored until the next refresh brings the store's counts. */
+  noteAppended(message: NewMessage): void {
+    bump(this.appendedSinceRefresh, message.queue, 1);
+    // Its size is worked out only where a bytes quota will look at it: on the ingest path it is work.
+    if (this.tenantQuotas.get(message.tenant)?.maxStoredBytes !== undefined) bump(this.bytesSinceRefresh, message.queue, storedSize(message));
   }
 
   latestCounts(): Map<string, QueueCounts> {
@@ -126,6 +248,7 @@ export class QueueRegistry {
     const fresh = await this.store.queueCounts();
     this.counts = fresh;
     this.appendedSinceRefresh = new Map();
+    this.bytesSinceRefresh = new Map();
     // Copying the per-domain backlog costs O(domains): only while someone looks at it.
     if (this.backlogWantedUntil > Date.now()) this.backlog = await this.store.domainBacklog();
     return fresh;
@@ -154,4 +277,25 @@ function storedQueueInput(config: unknown): unknown {
   // Anything else in it is kept, so that the schema names it rather than it vanishing.
   const { initialMs, maxMs, multiplier, ...rest } = retry as Record<string, unknown>;
   return { ...config, retry: { ...rest, backoff: { initialMs, maxMs, multiplier } } };
+}
+
+function bump(map: Map<string, number>, key: string, delta: number): void {
+  const n = (map.get(key) ?? 0) + delta;
+  if (n === 0) map.delete(key);
+  else map.set(key, n);
+}
+
+function queueFull(queue: Queue, depth: number): SluiceError {
+  return new SluiceError('SLUICE_ERR_QUEUE_FULL', `queue ${queue.name} holds ${queue.config.maxDepth} messages`, {
+    extra: { depth },
+    headers: { 'retry-after': FULL_RETRY_AFTER_SECONDS },
+  });
+}
+
+function tenantFull(tenant: string, quota: { maxDepth: number } | { maxStoredBytes: number }): SluiceError {
+  const detail =
+    'maxDepth' in quota
+      ? `tenant ${tenant} holds its quota of ${quota.maxDepth} waiting messages`
+      : `tenant ${tenant} holds its quota of ${quota.maxStoredBytes} stored bytes`;
+  return new SluiceError('SLUICE_ERR_TENANT_QUOTA', detail, { extra: { tenant, ...quota }, headers: { 'retry-after': FULL_RETRY_AFTER_SECONDS } });
 }

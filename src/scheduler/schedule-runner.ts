@@ -125,7 +125,7 @@ export class ScheduleRunner {
     if (!fired) return this.reload(live.record.name);
     live.record.nextRunAt = next;
     live.record.lastRunAt = now;
-    this.app.queues.noteAppended(live.config.message.queue, messages.length);
+    for (const message of messages) this.app.queues.noteAppended(message);
     this.app.dispatcher?.wakeLanes(messages.map((message) => ({ queue: message.queue, domain: message.domain })));
   }
 

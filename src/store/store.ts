@@ -9,6 +9,7 @@ import type {
   LaneRef,
   LeasedMessage,
   ListMessagesFilter,
+  MessagePage,
   MessageState,
   NewMessage,
   QueueCounts,
@@ -63,6 +64,12 @@ export interface Store {
     maxReceives: number,
   ): Promise<{ requeued: number; dead: string[]; stale: string[] }>;
   extend(queue: string, receipts: string[], visibilityMs: number, now: number): Promise<{ extended: number; stale: string[] }>;
+  /**
+   * Leases whose messages never reached the consumer (it hung up while they were being leased for
+   * it): ready again at once, in their place in line, and the receive is not counted toward
+   * maxReceives. Returns how many went back; stale receipts are skipped.
+   */
+  returnUnsent(queue: string, receipts: string[], now: number): Promise<number>;
 
   // ── time ────────────────────────────────────────────────────
   /**
@@ -91,17 +98,23 @@ export interface Store {
   // ── reading and managing messages ───────────────────────────
   getMessage(id: string): Promise<StoredMessage | undefined>;
   getAttempts(id: string): Promise<AttemptRecord[]>;
-  listMessages(filter: ListMessagesFilter): Promise<StoredMessage[]>;
+  /**
+   * Messages newest first, filtered, one page at a time. A page costs a bounded amount of work
+   * whatever the store holds (it may end early with a nextCursor), so a listing never holds up ingest.
+   */
+  listMessages(filter: ListMessagesFilter): Promise<MessagePage>;
   /**
    * Cancel a message that is scheduled or ready, or in flight when `withdrawn` (the dispatcher let go
    * of it before sending it). Returns its state after the call (undefined: no such message).
    */
   cancel(id: string, now: number, withdrawn?: boolean): Promise<MessageState | undefined>;
   /**
-   * Dead messages of a queue that belong to `tenant` become ready again with attempts reset; all when
-   * ids is absent. A message of another tenant under the same name is never touched.
+   * Dead messages of a queue that belong to `tenant` become ready again with attempts reset. Without
+   * ids, the oldest `limit` of them (all when `limit` is absent): a caller replaying a large
+   * dead-letter queue takes it in steps, so that no one call holds storage for long. A message of
+   * another tenant under the same name is never touched.
    */
-  replayDead(queue: string, tenant: string, ids: string[] | undefined, now: number): Promise<{ replayed: string[]; lanes: LaneRef[] }>;
+  replayDead(queue: string, tenant: string, ids: string[] | undefined, now: number, limit?: number): Promise<{ replayed: string[]; lanes: LaneRef[] }>;
   /** Delete terminal messages (delivered, acked, cancelled) updated before `before`, and expired dedupe keys. */
   purge(before: number, now: number, limit: number): Promise<number>;
 

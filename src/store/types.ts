@@ -103,9 +103,20 @@ export interface ListMessagesFilter {
   tenant?: string;
   queue?: string;
   state?: MessageState;
+  /** Most messages in the page. */
   limit: number;
-  /** Exclusive upper bound on the id (newest first). */
+  /** Exclusive upper bound on the id (newest first): a previous page's nextCursor. */
   before?: string;
+}
+
+/**
+ * One page of a newest-first listing. A store bounds the work of one page, so a page may hold fewer
+ * than `limit` messages (none, even) and still have a nextCursor: the next page goes on from there.
+ */
+export interface MessagePage {
+  messages: StoredMessage[];
+  /** Pass as `before` for the next page; absent when nothing older matches. */
+  nextCursor?: string;
 }
 
 /** A queue's definition as stored. `config` is a QueueConfig. */
@@ -130,6 +141,10 @@ export interface ScheduleRecord {
 export interface TenantRecord {
   name: string;
   concurrency?: number;
+  /** Most messages waiting in all the tenant's queues together (a quota); none when absent. */
+  maxDepth?: number;
+  /** Most bytes (storedSize) of all the tenant's stored messages together (a quota); none when absent. */
+  maxStoredBytes?: number;
   createdAt: number;
 }
 
@@ -154,7 +169,17 @@ export interface FileSettingRecord {
 /** Counts per state for one queue, plus the arrival time of its oldest ready message. */
 export interface QueueCounts {
   states: Record<MessageState, number>;
+  /** Bytes of the queue's stored messages (storedSize), in any state, until retention deletes them. */
+  storedBytes: number;
   oldestReadyAt?: number;
+}
+
+/**
+ * Bytes a message takes in storage, as a tenant's maxStoredBytes counts them: its body and its
+ * headers as stored (a JSON array of [name, value]). Every store counts the same way.
+ */
+export function storedSize(message: Pick<MessageFields, 'headers' | 'body'>): number {
+  return message.body.byteLength + Buffer.byteLength(JSON.stringify(message.headers));
 }
 
 /** A (queue, domain) lane with ready push messages. */

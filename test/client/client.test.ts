@@ -199,7 +199,7 @@ describe('SluiceClient', () => {
     expect((await apiError(client.getDomainLimit('api.client-test.example'))).status).toBe(404);
 
     expect(await client.setTenantLimit('default', { concurrency: 7 })).toEqual({ tenant: 'default', concurrency: 7 });
-    expect((await client.listTenantLimits()).tenants).toContainEqual({ tenant: 'default', inFlight: expect.any(Number), concurrency: 7 });
+    expect((await client.listTenantLimits()).tenants).toContainEqual({ tenant: 'default', inFlight: expect.any(Number), concurrency: 7, maxDepth: null, depth: expect.any(Number), maxStoredBytes: null, storedBytes: expect.any(Number) });
   });
 
   it('tenants and keys: create, list, use, revoke', async () => {

@@ -210,7 +210,7 @@ describe('tenants see only their own', () => {
     await sluice.api('PUT', '/v1/limits/tenants/acme', { concurrency: 3 });
     await sluice.api('PUT', '/v1/limits/tenants/evil', { concurrency: 4 });
     const tenants = await sluice.api('GET', '/v1/limits/tenants', undefined, acme);
-    expect(tenants.body.tenants).toEqual([{ tenant: 'acme', inFlight: 0, concurrency: 3 }]);
+    expect(tenants.body.tenants).toEqual([expect.objectContaining({ tenant: 'acme', inFlight: 0, concurrency: 3 })]);
 
     await sluice.api('PUT', '/v1/queues/acme-hooks', { mode: 'push', url: `${sink.origin}/a` }, acme);
     await sluice.api('PUT', '/v1/queues/evil-hooks', { mode: 'push', url: 'http://evil-target.example/' }, evil);

@@ -60,7 +60,7 @@ it('upgrading a version-3 database keeps its messages and goes on above every id
   old.close();
 
   const store = new SqliteStore(path, 'os');
-  expect((await store.listMessages({ limit: 10 })).map((message) => message.id)).toEqual(['3', '2', '1']);
+  expect((await store.listMessages({ limit: 10 })).messages.map((message) => message.id)).toEqual(['3', '2', '1']);
   const [fresh] = ids(await store.appendMessages([newMessage()], 2_000));
   expect(fresh).toBe(10);
   await store.close();

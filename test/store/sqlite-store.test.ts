@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { ThreadedStore } from '../../src/store/sqlite/store-thread.js';
+import { storedSize } from '../../src/store/types.js';
 import { newMessage, storeContract } from './store-contract.js';
 
 function tempStore() {
@@ -32,13 +33,14 @@ it('on its own thread: a database that cannot be opened fails every call, and sa
   rmSync(dir, { recursive: true, force: true });
 });
 
-it('keeps depth counts across a reopen without scanning messages', async () => {
+it('keeps depth counts and stored bytes across a reopen without scanning messages', async () => {
   const { store, dir } = tempStore();
   await store.appendMessages([newMessage(), newMessage()], 1_000);
   await store.leaseBatch('q', 1, 1_000, 1_000);
   await store.close();
   const reopened = new SqliteStore(join(dir, 'sluice.db'), 'os');
   expect((await reopened.queueCounts()).get('q')?.states).toMatchObject({ ready: 1, leased: 1 });
+  expect((await reopened.queueCounts()).get('q')?.storedBytes).toBe(2 * storedSize(newMessage()));
   await reopened.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -89,7 +91,7 @@ it('rolls back a failed batch whole, counts included', async () => {
   const bad = newMessage({ queue: null as unknown as string });
   await expect(store.appendMessages([newMessage(), bad], 1_000)).rejects.toThrow();
   expect((await store.queueCounts()).get('q')?.states.ready ?? 0).toBe(0);
-  expect(await store.listMessages({ limit: 10 })).toEqual([]);
+  expect(await store.listMessages({ limit: 10 })).toEqual({ messages: [] });
   await cleanup();
 });
 

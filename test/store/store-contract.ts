@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeEach, afterEach } from 'vitest';
 import type { Store } from '../../src/store/store.js';
-import { QUEUE_NAME_TAKEN, type NewMessage } from '../../src/store/types.js';
+import { QUEUE_NAME_TAKEN, storedSize, type NewMessage } from '../../src/store/types.js';
 
 /** Every queue's maxReceives, as wake() takes it. */
 const limits = (maxReceives: number) => new Map([['q', maxReceives]]);
@@ -86,8 +86,8 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       const [leased] = await store.leaseBatch('q', 1, 5_000, 1_000);
       expect(await store.getMessage(first!.id)).toMatchObject({ state: 'leased', attempts: 1, leaseUntil: 6_000 });
       expect((await store.queueCounts()).get('q')).toMatchObject({ states: { ready: 1, leased: 1 }, oldestReadyAt: 1_000 });
-      expect(ids(await store.listMessages({ state: 'leased', limit: 10 }))).toEqual([first!.id]);
-      expect(ids(await store.listMessages({ state: 'ready', limit: 10 }))).toEqual([second!.id]);
+      expect(ids((await store.listMessages({ state: 'leased', limit: 10 })).messages)).toEqual([first!.id]);
+      expect(ids((await store.listMessages({ state: 'ready', limit: 10 })).messages)).toEqual([second!.id]);
       expect(await store.cancel(first!.id, 1_001)).toBe('leased');
       expect((await store.ack('q', [leased!.receipt], 1_002)).acked).toBe(1);
       expect(await store.getMessage(first!.id)).toMatchObject({ state: 'acked', attempts: 1 });
@@ -121,6 +121,17 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect(next[0]!.attempts).toBe(2);
       expect((await store.extend('q', [b!.receipt, a!.receipt], 60_000, 1_003)).stale).toEqual([a!.receipt]);
       expect((await store.getMessage(b!.id))?.leaseUntil).toBe(61_003);
+    });
+
+    it('returns messages a consumer never got to ready at once, in their place, without counting the receive', async () => {
+      const appended = await store.appendMessages([newMessage(), newMessage(), newMessage()], 1_000);
+      const gone = await store.leaseBatch('q', 2, 60_000, 1_000);
+      expect(await store.returnUnsent('q', [...gone.map((m) => m.receipt), 'bogus'], 1_001)).toBe(2);
+      expect(await store.returnUnsent('q', [gone[0]!.receipt], 1_001)).toBe(0); // stale: already back
+      const next = await store.leaseBatch('q', 5, 60_000, 1_002);
+      expect(ids(next)).toEqual(ids(appended));
+      expect(next.map((m) => m.attempts)).toEqual([1, 1, 1]);
+      expect((await store.queueCounts()).get('q')!.states).toMatchObject({ ready: 0, leased: 3 });
     });
 
     it('reads the next batch ahead, and drops it when an older message becomes ready or one of it is cancelled', async () => {
@@ -319,6 +330,28 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect(await store.getMessage(a!.id)).toBeUndefined();
     });
 
+    it('replays all dead letters in steps, the oldest first', async () => {
+      const dead = await store.appendMessages([newMessage(), newMessage(), newMessage()], 1_000);
+      for (const leased of await store.leaseBatch('q', 10, 1_000, 1_000)) await store.nack('q', [leased.receipt], 0, 1_000, 1);
+      expect((await store.replayDead('q', 'default', undefined, 2_000, 2)).replayed).toEqual(dead.slice(0, 2).map((m) => m.id));
+      expect((await store.replayDead('q', 'default', undefined, 2_000, 2)).replayed).toEqual([dead[2]!.id]);
+      expect((await store.replayDead('q', 'default', undefined, 2_000, 2)).replayed).toEqual([]);
+    });
+
+    it('counts the bytes of stored messages per queue, in every state, until retention deletes them', async () => {
+      const small = newMessage({ body: Buffer.from('héllo'), headers: [['x-ü', 'ß']] });
+      const large = newMessage({ body: Buffer.alloc(10_000) });
+      const [a] = await store.appendMessages([small, large, newMessage({ queue: 'other' })], 1_000);
+      expect((await store.queueCounts()).get('q')!.storedBytes).toBe(storedSize(small) + storedSize(large));
+      const [leased] = await store.leaseBatch('q', 1, 5_000, 1_000);
+      expect(leased!.id).toBe(a!.id);
+      await store.ack('q', [leased!.receipt], 1_000);
+      expect((await store.queueCounts()).get('q')!.storedBytes).toBe(storedSize(small) + storedSize(large)); // acked, still stored
+      expect(await store.purge(5_000, 5_000, 100)).toBe(1);
+      expect((await store.queueCounts()).get('q')!.storedBytes).toBe(storedSize(large));
+      expect((await store.queueCounts()).get('other')!.storedBytes).toBe(storedSize(newMessage()));
+    });
+
     it('fires a schedule tick exactly once', async () => {
       await store.upsertSchedule({ name: 's', tenant: 'default', spec: {}, paused: false, nextRunAt: 1_000, createdAt: 0 });
       expect(await store.fireSchedule('s', 1_000, 2_000, [newMessage()], 1_000)).toBe(true);
@@ -350,10 +383,11 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect(await store.getMessage(pending!.id)).toBeUndefined();
       expect(await store.getMessage(dead!.id)).toBeUndefined();
       expect(await store.listQueues()).toEqual([]);
+      expect((await store.queueCounts()).get('q')?.storedBytes ?? 0).toBe(0);
       expect(await store.ack('q', [leased!.receipt], 1_000)).toEqual({ acked: 0, stale: [leased!.receipt] });
       // Nothing of it is left: the name is free for another tenant.
       await store.upsertQueue({ name: 'q', tenant: 'b', config: {}, createdAt: 0 });
-      expect(await store.listMessages({ queue: 'q', limit: 10 })).toEqual([]);
+      expect((await store.listMessages({ queue: 'q', limit: 10 })).messages).toEqual([]);
     });
 
     it('replays only the dead letters of the tenant it is asked for', async () => {

@@ -2,8 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { SourceConfig } from '../../config/schema.js';
 import { dedupeKey, DEFAULT_DEDUPE_WINDOW_SEC } from '../../ingest/dedupe.js';
-import { verifyRequest, type VerifyInput } from '../../ingest/verify/index.js';
+import { verifiesBeforeBody, verifyRequest, type VerifyInput } from '../../ingest/verify/index.js';
 import type { HeaderPair, NewMessage } from '../../store/types.js';
+import type { Queue, Reservation } from '../../queues/registry.js';
 import type { ApiDeps } from '../deps.js';
 import { readBody, sendJson, sendProblem } from '../context.js';
 import { SluiceError } from '../errors.js';
@@ -12,6 +13,7 @@ import { committing } from '../storage-failure.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const RETRY_AFTER_SECONDS = '1';
+const NO_BODY = Buffer.alloc(0);
 
 /** A Meta-style subscription check: echo the challenge when the token is the source's. */
 const handshakeQuerySchema = z.object({
@@ -103,27 +105,52 @@ async function ingest(
   const queue = app.queues.get(source.queue);
   if (!queue) throw new SluiceError('SLUICE_ERR_QUEUE_NOT_FOUND', `source ${sourceName} feeds a queue that no longer exists`);
   if (app.stopping) throw new SluiceError('SLUICE_ERR_SHUTTING_DOWN', undefined, { headers: { 'retry-after': RETRY_AFTER_SECONDS } });
-  if (app.queues.depth(queue.name) >= queue.config.maxDepth) {
-    app.events.emit('backpressure', { domain: `queue:${queue.name}`, reason: 'concurrency', waiting: app.queues.depth(queue.name) });
-    throw new SluiceError('SLUICE_ERR_QUEUE_FULL', `queue ${queue.name} holds ${queue.config.maxDepth} messages`, {
-      headers: { 'retry-after': RETRY_AFTER_SECONDS },
-    });
+  // A token is checked from the headers or query before any of the body is read; such a request is
+  // then authenticated, and its body does not count toward the room for unauthenticated ones.
+  const early = source.verify !== undefined && verifiesBeforeBody(source.verify);
+  if (early) verify(app, sourceName, source, { headers: req.headers, rawBody: NO_BODY, query: new URLSearchParams(query) });
+  const reservation = admit(app, queue);
+  let result;
+  try {
+    const body = await readBody(req, source.maxBodyBytes ?? app.config.server.maxBodyBytes, app.bodies.watch(req, res, !early));
+    // What signature checks and dedupe keys read; a source with neither (the hot path) builds none of it.
+    const input: VerifyInput | undefined =
+      source.verify || source.dedupe ? { headers: req.headers, rawBody: body, query: new URLSearchParams(query) } : undefined;
+    if (!early && input) verify(app, sourceName, source, input);
+    const message = toMessage(app, sourceName, source, queue.tenant, req, body, subPath, query, input);
+    reportRefusal(app, queue, () => app.queues.reserveBytes(reservation, message));
+    result = await committing(app.logger, 'ingest', { source: sourceName }, () => app.writer.append(message));
+  } finally {
+    app.queues.release(reservation);
   }
-  const body = await readBody(req, source.maxBodyBytes ?? app.config.server.maxBodyBytes);
-  // What signature checks and dedupe keys read; a source with neither (the hot path) builds none of it.
-  const input: VerifyInput | undefined =
-    source.verify || source.dedupe ? { headers: req.headers, rawBody: body, query: new URLSearchParams(query) } : undefined;
-  if (source.verify && input) {
-    const verdict = verifyRequest(source.verify, input, app.clock.now());
-    if (!verdict.ok) {
-      app.events.emit('signature-refused', { source: sourceName, reason: verdict.reason });
-      throw new SluiceError('SLUICE_ERR_SIGNATURE', verdict.reason);
-    }
-  }
-  const message = toMessage(app, sourceName, source, queue.tenant, req, body, subPath, query, input);
-  const result = await committing(app.logger, 'ingest', { source: sourceName }, () => app.writer.append(message));
   app.events.emit('received', { queue: queue.name, origin: `source:${sourceName}`, count: 1, latencyMs: performance.now() - started });
   respond(res, source, result.id);
+}
+
+/** Throws 401 unless the request passes the source's verification (none configured: it passes). */
+function verify(app: ApiDeps, sourceName: string, source: SourceConfig, input: VerifyInput): void {
+  if (!source.verify) return;
+  const verdict = verifyRequest(source.verify, input, app.clock.now());
+  if (verdict.ok) return;
+  app.events.emit('signature-refused', { source: sourceName, reason: verdict.reason });
+  throw new SluiceError('SLUICE_ERR_SIGNATURE', verdict.reason);
+}
+
+/** Room for one message in the queue (and its tenant's quotas), held until the commit is known. */
+function admit(app: ApiDeps, queue: Queue): Reservation {
+  return reportRefusal(app, queue, () => app.queues.reserve([{ queue, n: 1, bytes: 0 }])); // its bytes once the body is read
+}
+
+/** Run an admission; a refusal is also told to the event stream as backpressure. */
+function reportRefusal<T>(app: ApiDeps, queue: Queue, admission: () => T): T {
+  try {
+    return admission();
+  } catch (error) {
+    const waiting = app.queues.depth(queue.name) + app.queues.reserved(queue.name);
+    const reason = error instanceof SluiceError && error.code === 'SLUICE_ERR_TENANT_QUOTA' ? 'tenant' : 'concurrency';
+    app.events.emit('backpressure', { domain: `queue:${queue.name}`, reason, waiting });
+    throw error;
+  }
 }
 
 function toMessage(

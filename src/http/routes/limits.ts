@@ -21,6 +21,10 @@ const tenantStateSchema = z.object({
   tenant: z.string(),
   inFlight: z.number().int(),
   concurrency: z.number().int().nullable().meta({ description: 'null: no limit of its own' }),
+  maxDepth: z.number().int().nullable().meta({ description: 'Quota of waiting messages; null: none' }),
+  depth: z.number().int().meta({ description: 'Messages waiting in all its queues' }),
+  maxStoredBytes: z.number().int().nullable().meta({ description: 'Quota of stored bytes; null: none' }),
+  storedBytes: z.number().int().meta({ description: 'Bytes of all its stored messages' }),
 });
 
 /** Domain and tenant limits, live: a change applies to the next dispatch, no restart. */
@@ -98,12 +102,12 @@ export function registerLimitRoutes(router: Router, app: ApiDeps): void {
   });
   router.add('GET', '/v1/limits/tenants', async (ctx) => {
     const states = app.dispatcher!.tenantStates();
-    if (ctx.principal.kind === 'admin') return { status: 200, body: { tenants: states } };
+    if (ctx.principal.kind === 'admin') return { status: 200, body: { tenants: states.map((state) => withQuotas(app, state)) } };
     const own = ctx.principal.tenant;
     const mine = states.find((state) => state.tenant === own) ?? (await storedTenantState(app, own));
-    return { status: 200, body: { tenants: [mine] } };
+    return { status: 200, body: { tenants: [withQuotas(app, mine)] } };
   }, {
-    summary: 'Tenant concurrency limits and what each has in flight',
+    summary: 'Tenant concurrency limits and quotas, with what each has in flight, waiting and stored',
     description: 'A tenant key sees its own tenant only.',
     tag: 'limits',
     auth: 'tenant',
@@ -112,10 +116,12 @@ export function registerLimitRoutes(router: Router, app: ApiDeps): void {
   router.add('PUT', '/v1/limits/tenants/:tenant', async (ctx) => {
     const tenant = validate(nameSchema.max(MAX_TENANT_NAME), ctx.params.tenant);
     const limit = await readJson(ctx.req, tenantLimitSchema, app.apiBodyLimit);
-    await app.store.upsertTenant({ name: tenant, concurrency: limit.concurrency, createdAt: app.clock.now() });
+    const { concurrency, maxDepth, maxStoredBytes } = limit;
+    await app.store.upsertTenant({ name: tenant, concurrency, maxDepth, maxStoredBytes, createdAt: app.clock.now() });
     const from = app.dispatcher!.tenantStates().find((state) => state.tenant === tenant)?.concurrency ?? null;
     app.logger.info('limit changed', { tenant, from: { concurrency: from }, to: limit, by: 'api' });
-    app.dispatcher!.setTenantLimit(tenant, limit.concurrency);
+    app.dispatcher!.setTenantLimit(tenant, concurrency);
+    app.queues.setTenantQuota(tenant, { maxDepth, maxStoredBytes });
     // A limit may be the first the node hears of a tenant: it gets its default queue as POST /v1/tenants gives one.
     await ensureDefaultQueue(app.queues, tenant, app.clock.now());
     return { status: 200, body: { tenant, ...limit } };
@@ -130,6 +136,18 @@ export function registerLimitRoutes(router: Router, app: ApiDeps): void {
 }
 
 /** A tenant that has sent nothing yet is not in the dispatcher: its stored limit, nothing in flight. */
+/** A tenant's quotas and how much of them it uses, beside its concurrency. */
+function withQuotas(app: ApiDeps, state: { tenant: string; inFlight: number; concurrency: number | null }) {
+  const quota = app.queues.tenantQuota(state.tenant);
+  return {
+    ...state,
+    maxDepth: quota?.maxDepth ?? null,
+    depth: app.queues.tenantDepth(state.tenant),
+    maxStoredBytes: quota?.maxStoredBytes ?? null,
+    storedBytes: app.queues.tenantStoredBytes(state.tenant),
+  };
+}
+
 async function storedTenantState(app: ApiDeps, tenant: string) {
   const stored = (await app.store.listTenants()).find((known) => known.name === tenant);
   return { tenant, inFlight: 0, concurrency: stored?.concurrency ?? null };

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { nameSchema } from '../../config/schema.js';
 import type { ApiDeps } from '../deps.js';
 import { outboundMessageSchema, toNewMessage } from '../../queues/outbound-message.js';
-import { MESSAGE_STATES, type NewMessage } from '../../store/types.js';
+import { MESSAGE_STATES, storedSize, type NewMessage } from '../../store/types.js';
 import type { Principal } from '../auth.js';
 import { canAccess } from '../auth.js';
 import { readJson, validate } from '../context.js';
@@ -28,7 +28,7 @@ export function registerMessageRoutes(router: Router, app: ApiDeps): void {
   router.add('POST', '/v1/messages', async (ctx) => {
     const input = await readJson(ctx.req, outboundMessageSchema, app.apiBodyLimit);
     const message = toNewMessage(app, ctx.principal, input, '');
-    const [result] = await committing(app.logger, 'message', { queue: message.queue }, () => app.writer.appendAll([message]));
+    const [result] = await committing(app.logger, 'message', { queue: message.queue }, () => appendAdmitted(app, [message]));
     app.events.emit('received', { queue: message.queue, origin: 'api', count: 1 });
     return { status: result!.duplicate ? 200 : 201, body: await createdView(app, result!.id, result!.deliverAt) };
   }, {
@@ -42,7 +42,7 @@ export function registerMessageRoutes(router: Router, app: ApiDeps): void {
   router.add('POST', '/v1/messages/batch', async (ctx) => {
     const input = await readJson(ctx.req, batchSchema, app.apiBodyLimit);
     const messages = input.messages.map((item, index) => toNewMessage(app, ctx.principal, item, `messages.${index}.`));
-    const results = await committing(app.logger, 'batch', { count: messages.length }, () => app.writer.appendAll(messages));
+    const results = await committing(app.logger, 'batch', { count: messages.length }, () => appendAdmitted(app, messages));
     app.events.emit('received', { queue: messages[0]!.queue, origin: 'api', count: messages.length });
     const now = app.clock.now();
     const views = results.map((result) => ({
@@ -65,9 +65,8 @@ export function registerMessageRoutes(router: Router, app: ApiDeps): void {
     const filter = validate(listSchema, Object.fromEntries(ctx.query));
     if (filter.queue) app.queues.require(filter.queue, ctx.principal);
     const tenant = ctx.principal.kind === 'tenant' ? ctx.principal.tenant : undefined;
-    const found = await app.store.listMessages({ ...filter, tenant, state: filter.state as never, limit: page.limit + 1, before: page.cursor });
-    const shown = found.slice(0, page.limit);
-    return { status: 200, body: { messages: shown.map((m) => messageView(m)), nextCursor: found.length > page.limit ? shown.at(-1)!.id : null } };
+    const found = await app.store.listMessages({ ...filter, tenant, state: filter.state as never, limit: page.limit, before: page.cursor });
+    return { status: 200, body: { messages: found.messages.map((m) => messageView(m)), nextCursor: found.nextCursor ?? null } };
   }, {
     summary: 'List messages, newest first',
     tag: 'messages',
@@ -104,6 +103,25 @@ export function registerMessageRoutes(router: Router, app: ApiDeps): void {
     response: { status: 200, schema: z.object({ id: z.string(), state: z.literal('cancelled') }), description: 'Cancelled' },
     errors: ['SLUICE_ERR_MESSAGE_NOT_FOUND', 'SLUICE_ERR_CONFLICT'],
   });
+}
+
+/**
+ * Commit messages within their queues' maxDepth and their tenants' quotas: room is reserved before
+ * the commit and given back once it is known, so concurrent requests cannot pass a bound together.
+ */
+async function appendAdmitted(app: ApiDeps, messages: NewMessage[]) {
+  const perQueue = new Map<string, { n: number; bytes: number }>();
+  for (const message of messages) {
+    const sum = perQueue.get(message.queue) ?? { n: 0, bytes: 0 };
+    perQueue.set(message.queue, { n: sum.n + 1, bytes: sum.bytes + storedSize(message) });
+  }
+  const wanted = [...perQueue].map(([name, sum]) => ({ queue: app.queues.get(name)!, ...sum }));
+  const reservation = app.queues.reserve(wanted);
+  try {
+    return await app.writer.appendAll(messages);
+  } finally {
+    app.queues.release(reservation);
+  }
 }
 
 async function visibleMessage(app: ApiDeps, id: string, principal: Principal) {

@@ -122,28 +122,56 @@ function pullQueue(app: ApiDeps, ctx: RouteContext): Queue {
   return queue;
 }
 
-/** Lease now; if nothing is ready and the consumer asked to wait, park until woken or out of time. */
+/**
+ * Lease now; if nothing is ready and the consumer asked to wait, park until woken or out of time.
+ *
+ * A consumer that hangs up costs nothing more: its waiter goes at once (the abort), nothing is leased
+ * for it after it left, and a lease that raced with the hang-up goes back to ready straight away
+ * instead of waiting out its visibility timeout.
+ */
 async function leaseWithWait(app: ApiDeps, ctx: RouteContext, queue: Queue, input: z.infer<typeof pullSchema>): Promise<LeasedMessage[]> {
   const visibility = input.visibilityTimeoutMs ?? queue.config.visibilityTimeoutMs;
   const deadline = app.clock.now() + input.waitMs;
-  let gone: AbortController | undefined; // made only for a wait: most pulls answer at once
+  let gone: AbortSignal | undefined; // made only for a wait: most pulls answer at once
   for (;;) {
     const live = app.queues.get(queue.name);
-    if (!live || live.config.paused || app.stopping) return [];
+    if (!live || live.config.paused || app.stopping || clientGone(ctx)) return [];
     const now = app.clock.now();
     const messages = await app.store.leaseBatch(queue.name, input.max, visibility, now);
+    if (messages.length > 0 && clientGone(ctx)) return returnUnsent(app, queue, messages);
     if (messages.length > 0) {
       app.dueTimer.hint(now + visibility);
       return messages;
     }
     const remaining = deadline - app.clock.now();
-    if (remaining <= 0 || gone?.signal.aborted || ctx.res.destroyed) return [];
-    if (!gone) {
-      const controller = (gone = new AbortController());
-      ctx.res.once('close', () => controller.abort());
-    }
-    await app.waiters.wait(queue.name, remaining, gone.signal);
+    if (remaining <= 0) return [];
+    gone ??= abortedOnClose(ctx);
+    // Checked after the listener is in place: a hang-up during the lease above was before it.
+    if (gone.aborted || clientGone(ctx)) return [];
+    await app.waiters.wait(queue.name, remaining, gone);
   }
+}
+
+/** A signal that aborts when the consumer's connection closes. */
+function abortedOnClose(ctx: RouteContext): AbortSignal {
+  const controller = new AbortController();
+  ctx.res.once('close', () => controller.abort());
+  return controller.signal;
+}
+
+/** The consumer hung up (or the answer was already sent): nothing may be leased for it. */
+function clientGone(ctx: RouteContext): boolean {
+  return ctx.res.destroyed || ctx.res.writableEnded || ctx.req.socket.destroyed;
+}
+
+/**
+ * Messages leased for a consumer that left before it could get them: ready again at once, for the
+ * next consumer, and not counted as received (they were never sent).
+ */
+async function returnUnsent(app: ApiDeps, queue: Queue, messages: LeasedMessage[]): Promise<LeasedMessage[]> {
+  const returned = await app.store.returnUnsent(queue.name, messages.map((message) => message.receipt), app.clock.now());
+  if (returned > 0) app.waiters.notify(queue.name);
+  return [];
 }
 
 function pulledView(message: LeasedMessage): z.output<typeof pulledMessageSchema> {

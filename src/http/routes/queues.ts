@@ -13,6 +13,8 @@ import { pageQuery, pageSchema } from './paging.js';
 import { requireKnownTenant } from './tenants.js';
 
 const deleteSchema = z.object({ force: z.enum(['true', 'false']).optional() }).strip();
+/** Dead letters one step of a replay of all of them takes (see replayAll). */
+const REPLAY_STEP = 5_000;
 const replaySchema = z.object({ ids: z.array(z.string().max(40)).min(1).max(10_000).optional() }).strict();
 const queueParam = { queue: nameSchema };
 
@@ -36,6 +38,7 @@ export const queueViewSchema = apiSchema(
     depth: z.record(messageStateSchema, z.number().int()).nullable().meta({ description: 'Messages by state; null in answers to a change' }),
     inFlight: z.number().int(),
     dead: z.number().int(),
+    storedBytes: z.number().int().meta({ description: 'Bytes of its stored messages (body and headers), any state, until retention deletes them' }),
     oldestReadyAgeMs: z.number().nullable(),
   }),
 );
@@ -135,10 +138,8 @@ export function registerQueueRoutes(router: Router, app: ApiDeps): void {
     const queue = app.queues.require(ctx.params.queue!, ctx.principal);
     const page = pageQuery(ctx.query);
     // By owner too: a message stored under this name by another tenant is never shown here.
-    const messages = await app.store.listMessages({ queue: queue.name, tenant: queue.tenant, state: 'dead', limit: page.limit + 1, before: page.cursor });
-    const more = messages.length > page.limit;
-    const shown = messages.slice(0, page.limit);
-    return { status: 200, body: { messages: shown.map((m) => messageView(m)), nextCursor: more ? shown.at(-1)!.id : null } };
+    const found = await app.store.listMessages({ queue: queue.name, tenant: queue.tenant, state: 'dead', limit: page.limit, before: page.cursor });
+    return { status: 200, body: { messages: found.messages.map((m) => messageView(m)), nextCursor: found.nextCursor ?? null } };
   }, {
     summary: "List a queue's dead letters, newest first",
     tag: 'queues',
@@ -151,10 +152,8 @@ export function registerQueueRoutes(router: Router, app: ApiDeps): void {
   router.add('POST', '/v1/queues/:queue/dead/replay', async (ctx) => {
     const queue = app.queues.require(ctx.params.queue!, ctx.principal);
     const input = await readJson(ctx.req, replaySchema, app.apiBodyLimit);
-    const result = await app.store.replayDead(queue.name, queue.tenant, input.ids, app.clock.now());
-    app.waiters.notify(queue.name);
-    app.dispatcher?.wakeLanes(result.lanes);
-    return { status: 200, body: { replayed: result.replayed.length, ids: result.replayed } };
+    const replayed = input.ids ? await replay(app, queue, input.ids) : await replayAll(app, queue);
+    return { status: 200, body: { replayed: replayed.length, ids: replayed } };
   }, {
     summary: 'Replay dead letters: the ones named, or all',
     tag: 'queues',
@@ -173,6 +172,28 @@ function queueUsers(app: ApiDeps, name: string): string[] {
   return [...sources, ...schedules];
 }
 
+/** Dead messages of a queue replayed; whoever waits for them is woken. */
+async function replay(app: ApiDeps, queue: Queue, ids: string[] | undefined, limit?: number): Promise<string[]> {
+  // By owner too: a message stored under this name by another tenant is never replayed.
+  const result = await app.store.replayDead(queue.name, queue.tenant, ids, app.clock.now(), limit);
+  app.waiters.notify(queue.name);
+  app.dispatcher?.wakeLanes(result.lanes);
+  return result.replayed;
+}
+
+/**
+ * Every dead message of a queue, REPLAY_STEP at a time: in one statement, a million dead letters
+ * held the store for seconds, and ingest with it.
+ */
+async function replayAll(app: ApiDeps, queue: Queue): Promise<string[]> {
+  const replayed: string[] = [];
+  for (;;) {
+    const step = await replay(app, queue, undefined, REPLAY_STEP);
+    replayed.push(...step);
+    if (step.length < REPLAY_STEP) return replayed;
+  }
+}
+
 /** One queue with its depth by state, oldest ready age, in flight and dead. */
 export function queueView(queue: Queue, counts: QueueCounts | undefined, now: number): QueueView {
   const { url, signingSecret, ...config } = queue.config;
@@ -185,6 +206,7 @@ export function queueView(queue: Queue, counts: QueueCounts | undefined, now: nu
     depth: states ?? null,
     inFlight: states ? states.inflight + states.leased : 0,
     dead: states?.dead ?? 0,
+    storedBytes: counts?.storedBytes ?? 0,
     oldestReadyAgeMs: counts?.oldestReadyAt === undefined ? null : Math.max(0, now - counts.oldestReadyAt),
   };
 }

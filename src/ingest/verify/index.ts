@@ -38,6 +38,14 @@ export const verifyConfigSchema = z.discriminatedUnion('type', [
 export type VerifyConfig = z.output<typeof verifyConfigSchema>;
 
 /**
+ * Whether `config` reads only headers and query (a token), so that a request can be verified, and
+ * refused, before its body is read. Signatures cover the body and must wait for it.
+ */
+export function verifiesBeforeBody(config: VerifyConfig): boolean {
+  return config.type === 'token';
+}
+
+/**
  * Whether a request carries a valid signature (or token) for `config`. `nowMs` is the current
  * time, for the timestamp checks of Stripe and Standard Webhooks. Never throws for any input.
  */

@@ -20,10 +20,12 @@ export class SqliteCatalog {
       setOwner: db.prepare('INSERT INTO queue_owners (queue, tenant) VALUES (?, ?) ON CONFLICT (queue) DO UPDATE SET tenant = excluded.tenant'),
       deleteOwner: db.prepare('DELETE FROM queue_owners WHERE queue = ?'),
       upsertTenant: db.prepare(
-        `INSERT INTO tenants (name, concurrency, created_at) VALUES (@name, @concurrency, @createdAt)
-         ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency`,
+        `INSERT INTO tenants (name, concurrency, max_depth, max_stored_bytes, created_at)
+         VALUES (@name, @concurrency, @maxDepth, @maxStoredBytes, @createdAt)
+         ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency, max_depth = excluded.max_depth,
+                                          max_stored_bytes = excluded.max_stored_bytes`,
       ),
-      listTenants: db.prepare('SELECT name, concurrency, created_at FROM tenants ORDER BY name'),
+      listTenants: db.prepare('SELECT name, concurrency, max_depth, max_stored_bytes, created_at FROM tenants ORDER BY name'),
       addKey: db.prepare('INSERT INTO api_keys (hash, tenant, created_at, id, prefix) VALUES (@hash, @tenant, @createdAt, @id, @prefix)'),
       listKeys: db.prepare('SELECT id, hash, prefix, tenant, created_at, last_used_at FROM api_keys ORDER BY tenant, created_at, id'),
       revokeKey: db.prepare('DELETE FROM api_keys WHERE tenant = ? AND id = ? RETURNING hash'),
@@ -79,13 +81,22 @@ export class SqliteCatalog {
   }
 
   upsertTenant(tenant: TenantRecord): void {
-    this.statements.upsertTenant.run({ name: tenant.name, concurrency: tenant.concurrency ?? null, createdAt: tenant.createdAt });
+    this.statements.upsertTenant.run({
+      name: tenant.name,
+      concurrency: tenant.concurrency ?? null,
+      maxDepth: tenant.maxDepth ?? null,
+      maxStoredBytes: tenant.maxStoredBytes ?? null,
+      createdAt: tenant.createdAt,
+    });
   }
 
   listTenants(): TenantRecord[] {
-    return (this.statements.listTenants.all() as { name: string; concurrency: number | null; created_at: number }[]).map((row) => {
+    type Row = { name: string; concurrency: number | null; max_depth: number | null; max_stored_bytes: number | null; created_at: number };
+    return (this.statements.listTenants.all() as Row[]).map((row) => {
       const tenant: TenantRecord = { name: row.name, createdAt: row.created_at };
       if (row.concurrency !== null) tenant.concurrency = row.concurrency;
+      if (row.max_depth !== null) tenant.maxDepth = row.max_depth;
+      if (row.max_stored_bytes !== null) tenant.maxStoredBytes = row.max_stored_bytes;
       return tenant;
     });
   }

@@ -168,6 +168,30 @@ CREATE TABLE file_settings (
 `,
   },
   {
+    // Per-tenant quotas (limits.tenants.<t>.maxDepth and maxStoredBytes, PUT /v1/limits/tenants/{t}),
+    // kept with the tenant so that an API change survives a restart.
+    // queue_bytes: bytes of each queue's stored messages (body and headers as stored), kept in the
+    // same transactions as appends and purges like queue_counts, so the bytes quota never scans;
+    // seeded once here from what is stored.
+    // Listing by queue newest first, for the two pending states that had no (queue, seq) index:
+    // without them `GET /v1/messages?state=scheduled&queue=q&limit=1` visited every scheduled row.
+    // Ready and dead have theirs since version 1; finished states have none on purpose (see
+    // message-listing.ts: they are read by a bounded sweep).
+    version: 5,
+    sql: `
+ALTER TABLE tenants ADD COLUMN max_depth INTEGER;
+ALTER TABLE tenants ADD COLUMN max_stored_bytes INTEGER;
+CREATE TABLE queue_bytes (
+  queue TEXT    PRIMARY KEY,
+  bytes INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO queue_bytes (queue, bytes)
+  SELECT m.queue, SUM(length(p.body) + octet_length(p.headers)) FROM messages m JOIN payloads p ON p.seq = m.seq GROUP BY m.queue;
+CREATE INDEX messages_scheduled_queue ON messages(queue, seq) WHERE state = 'scheduled';
+CREATE INDEX messages_inflight_queue ON messages(queue, seq) WHERE state = 'inflight';
+`,
+  },
+  {
     // API keys get a public id (to list and revoke them by), a short display prefix of the key, and
     // when they were last used (written lazily, about once a minute). Keys stored before this have no
     // prefix; their id is the start of their hash, which tells nothing about the key.

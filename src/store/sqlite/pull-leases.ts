@@ -4,6 +4,8 @@ import { MinHeap } from '../../util/min-heap.js';
 export interface PullLease {
   seq: number;
   queue: string;
+  /** The message's tenant, so that listings of leased messages filter by owner without reading rows. */
+  tenant: string;
   token: string;
   until: number;
   /** Receives including this one. The stored row keeps the count before it until the lease ends. */
@@ -18,18 +20,24 @@ export interface PullLease {
  * as they were. So a pull costs one small insert instead of an update of every message row and two
  * indexes; the row is written once, when the lease ends (ack, nack, expiry).
  *
- * Each queue has a scan start: every ready row below it is leased. Leasing reads ready rows from
- * there and moves it on; anything that makes an older row ready again (a lease that ends without an
- * ack, a due scheduled message, a replay) moves it back, so FIFO order holds.
+ * Each queue has a scan start: every ready row below it is leased, or noted as returned. Leasing
+ * takes the returned rows first, oldest first, then reads ready rows from the scan start and moves
+ * it on. Anything that makes an older row ready again (a lease that ends without an ack, a due
+ * scheduled message, a replay) notes it as returned instead of moving the scan start back: moved
+ * back, the next read had to pass over every row still leased above it again — one statement per
+ * leased row for a pull of 1, seconds of the store thread behind 100k open leases, and again after
+ * every nack. So a read never visits a leased row, and FIFO order holds.
  */
 export class PullLeases {
   private readonly bySeq = new Map<number, PullLease>();
   /** Leases still open per token: when none are left, the token's stored rows can go. */
-  private readonly openByToken = new Map<string, number>();
+  private readonly openByToken = new Map<string, Set<PullLease>>();
   private readonly openByQueue = new Map<string, number>();
   /** Every lease by its until; an entry is stale when the lease ended or was extended since. */
   private readonly expiry = new MinHeap<PullLease>();
   private readonly scanStart = new Map<string, number>();
+  /** Per queue: rows below the scan start that are ready again, by seq. Entries may be stale (see takeReturned). */
+  private readonly returned = new Map<string, MinHeap<number>>();
 
   /** The lease of `seq` if it is open in `queue` under `token`. */
   holding(queue: string, seq: number, token: string): PullLease | undefined {
@@ -39,6 +47,11 @@ export class PullLeases {
 
   get(seq: number): PullLease | undefined {
     return this.bySeq.get(seq);
+  }
+
+  /** Every open lease. */
+  all(): IterableIterator<PullLease> {
+    return this.bySeq.values();
   }
 
   isLeased(seq: number): boolean {
@@ -53,7 +66,9 @@ export class PullLeases {
     const previous = this.bySeq.get(lease.seq);
     if (previous) this.end(previous);
     this.bySeq.set(lease.seq, lease);
-    bump(this.openByToken, lease.token, 1);
+    let open = this.openByToken.get(lease.token);
+    if (!open) this.openByToken.set(lease.token, (open = new Set()));
+    open.add(lease);
     bump(this.openByQueue, lease.queue, 1);
     this.expiry.push(lease.until, lease);
   }
@@ -67,13 +82,20 @@ export class PullLeases {
   closedTokens(ending: PullLease[]): string[] {
     const counts = new Map<string, number>();
     for (const lease of ending) bump(counts, lease.token, 1);
-    return [...counts].filter(([token, n]) => this.openByToken.get(token) === n).map(([token]) => token);
+    return [...counts].filter(([token, n]) => this.openByToken.get(token)?.size === n).map(([token]) => token);
+  }
+
+  /** The leases still open under `token`. */
+  openUnder(token: string): PullLease[] {
+    return [...(this.openByToken.get(token) ?? [])];
   }
 
   end(lease: PullLease): void {
     if (this.bySeq.get(lease.seq) !== lease) return;
     this.bySeq.delete(lease.seq);
-    bump(this.openByToken, lease.token, -1);
+    const open = this.openByToken.get(lease.token)!;
+    open.delete(lease);
+    if (open.size === 0) this.openByToken.delete(lease.token);
     bump(this.openByQueue, lease.queue, -1);
   }
 
@@ -109,9 +131,28 @@ export class PullLeases {
     this.scanStart.set(queue, next);
   }
 
-  /** A row of `queue` at `seq` is ready and not leased: the next lease must see it. */
+  /** A row of `queue` at `seq` is ready and not leased: the next lease must see it, in seq order. */
   rewind(queue: string, seq: number): void {
-    if (seq < this.scanFrom(queue)) this.scanStart.set(queue, seq);
+    if (seq >= this.scanFrom(queue)) return; // the scan reaches it
+    let heap = this.returned.get(queue);
+    if (!heap) this.returned.set(queue, (heap = new MinHeap()));
+    heap.push(seq, seq);
+  }
+
+  /**
+   * The oldest row of `queue` noted as returned, without taking it. An entry can be stale (the row was
+   * cancelled, or leased again through a second entry): the caller checks the row, and drops stale
+   * entries with takeReturned.
+   */
+  peekReturned(queue: string): number | undefined {
+    return this.returned.get(queue)?.peekKey();
+  }
+
+  takeReturned(queue: string): number | undefined {
+    const heap = this.returned.get(queue);
+    const seq = heap?.pop();
+    if (heap?.size === 0) this.returned.delete(queue);
+    return seq;
   }
 
   private dropStale(): void {

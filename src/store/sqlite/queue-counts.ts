@@ -2,9 +2,10 @@ import type Database from 'better-sqlite3';
 import { MESSAGE_STATES, type DomainBacklog, type MessageState, type QueueCounts } from '../types.js';
 
 /**
- * Depth by state per queue, kept exactly: every transaction that moves messages records its deltas
- * here, writes them to `queue_counts` inside the same transaction, and applies them in memory after
- * the commit. Stats and maxDepth checks then cost nothing, even with millions of stored messages.
+ * Depth by state per queue, and stored bytes per queue, kept exactly: every transaction that moves,
+ * adds or deletes messages records its deltas here, writes them to `queue_counts` and `queue_bytes`
+ * inside the same transaction, and applies them in memory after the commit. Stats, maxDepth and
+ * byte quota checks then cost nothing, even with millions of stored messages.
  */
 export class QueueCountsLedger {
   private readonly counts = new Map<string, Record<MessageState, number>>();
@@ -12,15 +13,22 @@ export class QueueCountsLedger {
   /** Push backlog per destination domain (ready and scheduled), kept in memory only. */
   private readonly domains = new Map<string, DomainBacklog>();
   private pendingDomains = new Map<string, number>();
+  private readonly bytes = new Map<string, number>();
+  private pendingBytes = new Map<string, number>();
   private readonly upsert: Database.Statement;
+  private readonly upsertBytes: Database.Statement;
 
   constructor(db: Database.Database) {
     this.upsert = db.prepare(
       'INSERT INTO queue_counts (queue, state, n) VALUES (?, ?, ?) ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n',
     );
+    this.upsertBytes = db.prepare(
+      'INSERT INTO queue_bytes (queue, bytes) VALUES (?, ?) ON CONFLICT (queue) DO UPDATE SET bytes = bytes + excluded.bytes',
+    );
     for (const row of db.prepare('SELECT queue, state, n FROM queue_counts').all() as { queue: string; state: MessageState; n: number }[]) {
       this.row(row.queue)[row.state] = row.n;
     }
+    for (const [queue, bytes] of db.prepare('SELECT queue, bytes FROM queue_bytes').raw(true).all() as [string, number][]) this.bytes.set(queue, bytes);
     // One pass at open; from then on every transition keeps it exact.
     const backlog = db.prepare(
       `SELECT domain, state, COUNT(*) AS n FROM messages WHERE state IN ('ready', 'scheduled') AND domain <> '' GROUP BY domain, state`,
@@ -43,6 +51,11 @@ export class QueueCountsLedger {
     if (to === 'ready' || to === 'scheduled') this.addDomain(domain, to, n);
   }
 
+  /** Messages of `queue` taking `delta` bytes more (negative: fewer) were stored (see storedSize). */
+  addBytes(queue: string, delta: number): void {
+    this.pendingBytes.set(queue, (this.pendingBytes.get(queue) ?? 0) + delta);
+  }
+
   /** Inside the transaction: persist the deltas collected so far. */
   writePending(): void {
     for (const [key, delta] of this.pending) {
@@ -50,6 +63,7 @@ export class QueueCountsLedger {
       const [queue, state] = splitKey(key);
       this.upsert.run(queue, state, delta);
     }
+    for (const [queue, delta] of this.pendingBytes) if (delta !== 0) this.upsertBytes.run(queue, delta);
   }
 
   /** After the commit: the deltas become the in-memory truth. */
@@ -64,14 +78,15 @@ export class QueueCountsLedger {
       row[state as keyof DomainBacklog] += delta;
       if (row.ready === 0 && row.scheduled === 0) this.domains.delete(domain);
     }
-    this.pending = new Map();
-    this.pendingDomains = new Map();
+    for (const [queue, delta] of this.pendingBytes) this.bytes.set(queue, (this.bytes.get(queue) ?? 0) + delta);
+    this.discardPending();
   }
 
   /** After a rollback: forget the deltas. */
   discardPending(): void {
     this.pending = new Map();
     this.pendingDomains = new Map();
+    this.pendingBytes = new Map();
   }
 
   /** Ready push messages bound for `domain`, counting this transaction's changes so far. */
@@ -111,9 +126,14 @@ export class QueueCountsLedger {
     return this.row(queue);
   }
 
+  /** Queues that hold rows in `state`. */
+  queuesWith(state: MessageState): string[] {
+    return [...this.counts].filter(([, states]) => states[state] > 0).map(([queue]) => queue);
+  }
+
   snapshot(): Map<string, QueueCounts> {
     const result = new Map<string, QueueCounts>();
-    for (const [queue, states] of this.counts) result.set(queue, { states: { ...states } });
+    for (const [queue, states] of this.counts) result.set(queue, { states: { ...states }, storedBytes: this.bytes.get(queue) ?? 0 });
     return result;
   }
 

@@ -12,6 +12,7 @@ import type {
   LaneRef,
   LeasedMessage,
   ListMessagesFilter,
+  MessagePage,
   MessageState,
   NewMessage,
   QueueCounts,
@@ -25,6 +26,7 @@ import { DEFAULT_MAX_RECEIVES, laneKey, queueNameTaken } from '../types.js';
 import { SqliteCatalog } from './catalog.js';
 import { Checkpointer } from './checkpointer.js';
 import { openDatabase, type Durability } from './database.js';
+import { MessageListing } from './message-listing.js';
 import { WalSync } from './wal-sync.js';
 import { PullLeases, type PullLease } from './pull-leases.js';
 import { QueueCountsLedger } from './queue-counts.js';
@@ -65,6 +67,7 @@ export class SqliteStore implements Store {
   private readonly sql: Statements;
   private readonly counts: QueueCountsLedger;
   private readonly catalog: SqliteCatalog;
+  private readonly listing: MessageListing;
   private readonly leases = new PullLeases();
   /** Acks answered but not written yet (see ack). */
   private unwrittenAcks: { queue: string; leases: PullLease[]; closedTokens: string[]; now: number }[] = [];
@@ -86,6 +89,13 @@ export class SqliteStore implements Store {
     this.counts = new QueueCountsLedger(this.db);
     this.catalog = new SqliteCatalog(this.db);
     this.lastId = (this.sql.highestId.get() as { high: number }).high;
+    this.listing = new MessageListing({
+      sql: this.sql,
+      leases: this.leases,
+      queuesWith: (state) => this.queuesWith(state),
+      present: (row) => this.present(toStoredMessage(this.withPayload(row))),
+      isHeld: (seq) => this.leases.isLeased(seq) || this.acking.has(seq),
+    });
     const onDisk = path !== ':memory:';
     this.walSync = onDisk && durability === 'fsync' ? new WalSync(`${path}-wal`) : undefined;
     this.checkpointer = onDisk ? new Checkpointer(path, this.db) : undefined;
@@ -171,7 +181,9 @@ export class SqliteStore implements Store {
       message.retry ?? null,
     );
     if (message.domain === '' && state === 'ready') this.becameReady(message.queue, seq); // ids only grow (migration 4): a safeguard, it rarely moves the scan start
-    this.sql.insertPayload.run(seq, JSON.stringify(message.headers), message.body);
+    const headers = JSON.stringify(message.headers);
+    this.sql.insertPayload.run(seq, headers, message.body);
+    this.counts.addBytes(message.queue, message.body.byteLength + Buffer.byteLength(headers)); // storedSize
     if (message.dedupe) this.sql.upsertDedupe.run(message.dedupe.scope, message.dedupe.key, seq, message.dedupe.expiresAt);
     this.counts.move(message.queue, undefined, state, 1, message.domain);
     return { id: String(seq), duplicate: false, deliverAt: message.deliverAt };
@@ -187,9 +199,14 @@ export class SqliteStore implements Store {
     const ahead = this.takeReadAhead(queue, max);
     const { rows, next } = ahead ?? this.readUnleased(queue, max);
     if (rows.length === 0) return [];
-    this.transact(() => this.sql.insertPullLease.run(token, queue, until, JSON.stringify(rows.map((row) => row.seq))));
+    try {
+      this.transact(() => this.sql.insertPullLease.run(token, queue, until, JSON.stringify(rows.map((row) => row.seq))));
+    } catch (error) {
+      for (const row of rows) this.leases.rewind(queue, row.seq); // those taken from the returned ones go back
+      throw error;
+    }
     this.leases.scanned(queue, next);
-    for (const row of rows) this.leases.add({ seq: row.seq, queue, token, until, attempts: row.attempts + 1 });
+    for (const row of rows) this.leases.add({ seq: row.seq, queue, tenant: row.tenant, token, until, attempts: row.attempts + 1 });
     const leased = (ahead ? rows : this.withPayloads(rows)).map((row) => ({ ...this.present(toStoredMessage(row)), receipt: `${row.seq}.${token}` }));
     setImmediate(() => this.readAheadFor(queue, max));
     return leased;
@@ -202,7 +219,7 @@ export class SqliteStore implements Store {
    * one of it was cancelled.
    */
   private readAheadFor(queue: string, max: number): void {
-    if (!this.db.open || this.readAhead.has(queue)) return;
+    if (!this.db.open || this.readAhead.has(queue) || this.oldestReturned(queue)) return;
     const from = this.leases.scanFrom(queue);
     const { rows, next } = this.readUnleased(queue, max);
     if (rows.length < max) return; // near the end of the queue: newer messages may still arrive
@@ -231,20 +248,52 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Up to `max` ready rows of `queue` that are not leased, oldest first, read from the queue's scan
-   * start; `next` is where the following read may start once these are leased.
+   * Up to `max` ready rows of `queue` that are not leased, oldest first: the rows returned below the
+   * scan start, then rows from it on. `next` is where the scan start moves once these are leased.
+   * It reads the rows it gives, plus returned entries gone stale, and never passes over leased rows
+   * (see PullLeases): a pull of 1 behind 20,000 open leases reads one row.
    */
   private readUnleased(queue: string, max: number): { rows: MessageRow[]; next: number } {
+    const rows = this.takeReturnedRows(queue, max);
+    const from = this.leases.scanFrom(queue);
+    if (rows.length === max) return { rows, next: from };
+    const found = (this.sql.readyFrom.all(queue, from, max - rows.length) as unknown[][]).map(messageRowFrom);
+    // Rows from the scan start on are never leased (PullLeases); checked all the same, as handing
+    // one message to two consumers would be the worse failure.
+    for (const row of found) if (!this.leases.isLeased(row.seq) && !this.acking.has(row.seq)) rows.push(row);
+    return { rows, next: found.length > 0 ? found.at(-1)!.seq + 1 : from };
+  }
+
+  /** Up to `max` rows noted as returned, oldest first, each still ready and unleased; taken off the note. */
+  private takeReturnedRows(queue: string, max: number): MessageRow[] {
     const rows: MessageRow[] = [];
-    let next = this.leases.scanFrom(queue);
+    let last = 0;
     while (rows.length < max) {
-      const wanted = max - rows.length;
-      const page = (this.sql.readyFrom.all(queue, next, wanted) as unknown[][]).map(messageRowFrom);
-      for (const row of page) if (!this.leases.isLeased(row.seq) && !this.acking.has(row.seq)) rows.push(row);
-      if (page.length > 0) next = page.at(-1)!.seq + 1;
-      if (page.length < wanted) break; // the queue has no more ready rows
+      const seq = this.leases.takeReturned(queue);
+      if (seq === undefined) break;
+      if (seq === last) continue; // noted twice
+      last = seq;
+      const row = this.unleasedRow(queue, seq);
+      if (row) rows.push(row);
     }
-    return { rows, next };
+    return rows;
+  }
+
+  /** The oldest row noted as returned that is still ready and unleased; stale entries before it go. */
+  private oldestReturned(queue: string): MessageRow | undefined {
+    for (let seq = this.leases.peekReturned(queue); seq !== undefined; seq = this.leases.peekReturned(queue)) {
+      const row = this.unleasedRow(queue, seq);
+      if (row) return row;
+      this.leases.takeReturned(queue);
+    }
+    return undefined;
+  }
+
+  /** The row at `seq` if it is a ready row of `queue` that nobody holds. */
+  private unleasedRow(queue: string, seq: number): MessageRow | undefined {
+    if (this.leases.isLeased(seq) || this.acking.has(seq)) return undefined;
+    const values = this.sql.readyRow.get(seq, queue) as unknown[] | undefined;
+    return values && messageRowFrom(values);
   }
 
   /**
@@ -297,6 +346,13 @@ export class SqliteStore implements Store {
       if (this.returnLease(lease, maxReceives, delayMs, now) === 'dead') dead.push(String(lease.seq));
     });
     return { requeued: held.length - dead.length, dead, stale };
+  }
+
+  /** The row was never touched by the lease (it is written when a lease ends), so ending it is all. */
+  async returnUnsent(queue: string, receipts: string[]): Promise<number> {
+    const { held } = this.holdings(queue, receipts);
+    this.endLeases(held, (lease) => this.becameReady(lease.queue, lease.seq));
+    return held.length;
   }
 
   /**
@@ -354,10 +410,22 @@ export class SqliteStore implements Store {
     for (const lease of leases) this.leases.end(lease);
   }
 
-  /** Inside a transaction: `settle` each lease's message; tokens left with no open lease lose their stored rows. */
+  /**
+   * Inside a transaction: `settle` each lease's message; tokens left with no open lease lose their
+   * stored rows. A token with leases still open keeps them, rewritten without the ended ones: its
+   * rows named those too, and a restart restored a nacked message as leased until the old deadline.
+   */
   private settleLeases(leases: PullLease[], settle: (lease: PullLease) => void): void {
     for (const lease of leases) settle(lease);
-    for (const token of this.leases.closedTokens(leases)) this.sql.deletePullLease.run(token);
+    const closed = new Set(this.leases.closedTokens(leases));
+    const ending = new Set(leases);
+    for (const token of new Set(leases.map((lease) => lease.token))) {
+      this.sql.deletePullLease.run(token);
+      if (closed.has(token)) continue;
+      const byUntil = new Map<number, PullLease[]>();
+      for (const lease of this.leases.openUnder(token)) if (!ending.has(lease)) byUntil.set(lease.until, [...(byUntil.get(lease.until) ?? []), lease]);
+      for (const [until, open] of byUntil) this.sql.insertPullLease.run(token, open[0]!.queue, until, JSON.stringify(open.map((lease) => lease.seq)));
+    }
   }
 
   /** A message as callers see it: a row that is ready in the database but leased in memory is leased. */
@@ -377,15 +445,32 @@ export class SqliteStore implements Store {
         const previous = found.get(seq);
         if (previous?.token === row.token) previous.until = Math.max(previous.until, row.until);
         else if (!previous) {
-          const ready = this.sql.readyState.get(seq, row.queue) as { attempts: number } | undefined;
-          if (ready) found.set(seq, { seq, queue: row.queue, token: row.token, until: row.until, attempts: ready.attempts + 1 });
+          const ready = this.sql.readyState.get(seq, row.queue) as { attempts: number; tenant: string } | undefined;
+          if (ready) found.set(seq, { seq, queue: row.queue, tenant: ready.tenant, token: row.token, until: row.until, attempts: ready.attempts + 1 });
         }
       }
     }
     for (const lease of found.values()) this.leases.add(lease);
+    this.placeScanStarts(found.values());
     const open = new Set([...found.values()].map((lease) => lease.token));
     const closed = new Set(stored.map((row) => row.token).filter((token) => !open.has(token)));
     if (closed.size > 0) this.write(() => closed.forEach((token) => this.sql.deletePullLease.run(token)));
+  }
+
+  /**
+   * After restoring leases: each queue's scan start goes past its last leased row, and the unleased
+   * ready rows below it are noted as returned, so that no read passes over a leased row (PullLeases).
+   * One walk of the ready index at open, where a read at every pull would otherwise do it.
+   */
+  private placeScanStarts(leases: Iterable<PullLease>): void {
+    const last = new Map<string, number>();
+    for (const lease of leases) last.set(lease.queue, Math.max(last.get(lease.queue) ?? 0, lease.seq));
+    for (const [queue, seq] of last) {
+      this.leases.scanned(queue, seq + 1);
+      for (const ready of this.sql.readySeqsBelow.iterate(queue, seq + 1) as Iterable<number>) {
+        if (!this.leases.isLeased(ready)) this.leases.rewind(queue, ready);
+      }
+    }
   }
 
   // ── time ────────────────────────────────────────────────────
@@ -619,37 +704,15 @@ export class SqliteStore implements Store {
     return (this.sql.getAttempts.all(seq) as AttemptRow[]).map(toAttempt);
   }
 
-  async listMessages(filter: ListMessagesFilter): Promise<StoredMessage[]> {
+  /** Queues with messages in `state` as callers see it: a queue whose ready rows are all leased has none ready. */
+  private queuesWith(state: MessageState): string[] {
+    const queues = this.counts.queuesWith(state);
+    return state === 'ready' ? queues.filter((queue) => this.counts.get(queue).ready > this.leases.openIn(queue)) : queues;
+  }
+
+  async listMessages(filter: ListMessagesFilter): Promise<MessagePage> {
     this.writeAcks();
-    // A leased pull message is a ready row with a lease in memory, so 'ready' and 'leased' read both
-    // states and keep the rows whose presented state matches, a page at a time.
-    const both = filter.state === 'ready' || filter.state === 'leased';
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    const add = (clause: string, ...values: (string | number | undefined)[]) => {
-      if (values[0] === undefined) return;
-      where.push(clause);
-      params.push(...(values as (string | number)[]));
-    };
-    add('tenant = ?', filter.tenant);
-    add('queue = ?', filter.queue);
-    if (both) add(`state IN (?, ?)`, 'ready', 'leased');
-    else add('state = ?', filter.state);
-    const sql = `SELECT * FROM messages WHERE ${[...where, 'seq < ?'].join(' AND ')} ORDER BY seq DESC LIMIT ?`;
-    const statement = this.db.prepare(sql);
-    const found: StoredMessage[] = [];
-    let before = filter.before === undefined ? Number.MAX_SAFE_INTEGER : (parseId(filter.before) ?? 0);
-    while (found.length < filter.limit) {
-      const rows = statement.all(...params, before, filter.limit) as MessageRow[];
-      for (const row of rows) {
-        const leased = row.state === 'leased' || (row.state === 'ready' && this.leases.isLeased(row.seq));
-        if (both && leased !== (filter.state === 'leased')) continue;
-        if (found.length < filter.limit) found.push(this.present(toStoredMessage(this.withPayload(row))));
-      }
-      if (rows.length < filter.limit) break;
-      before = rows.at(-1)!.seq;
-    }
-    return found;
+    return this.listing.list(filter);
   }
 
   async cancel(id: string, now: number, withdrawn = false): Promise<MessageState | undefined> {
@@ -670,12 +733,12 @@ export class SqliteStore implements Store {
     return state;
   }
 
-  async replayDead(queue: string, tenant: string, ids: string[] | undefined, now: number) {
+  async replayDead(queue: string, tenant: string, ids: string[] | undefined, now: number, limit?: number) {
     const result = this.write(() => {
       const seqs = ids?.map(parseId).filter((seq): seq is number => seq !== undefined);
       const rows = (
         seqs === undefined
-          ? this.sql.replayAllDead.all(now, now, queue, tenant)
+          ? this.sql.replayAllDead.all(now, now, queue, tenant, limit ?? -1)
           : seqs.flatMap((seq) => this.sql.replayOneDead.all(now, now, queue, tenant, seq))
       ) as { seq: number; domain: string }[];
       for (const row of rows) {
@@ -703,7 +766,7 @@ export class SqliteStore implements Store {
       for (const row of rows) {
         if (!FINISHED.has(row.state) || row.updated_at >= before) continue;
         this.sql.deleteMessage.run(row.seq);
-        this.sql.deletePayload.run(row.seq);
+        this.counts.addBytes(row.queue, -((this.sql.deletePayload.get(row.seq) as number | undefined) ?? 0));
         this.sql.deleteAttempts.run(row.seq);
         this.counts.move(row.queue, row.state, undefined);
         deleted += 1;
@@ -723,7 +786,7 @@ export class SqliteStore implements Store {
       const leased = this.leases.openIn(queue);
       counts.states.ready -= leased;
       counts.states.leased += leased;
-      if (counts.states.ready > 0) counts.oldestReadyAt = this.readUnleased(queue, 1).rows[0]?.received_at;
+      if (counts.states.ready > 0) counts.oldestReadyAt = (this.oldestReturned(queue) ?? this.readUnleased(queue, 1).rows[0])?.received_at;
     }
     return snapshot;
   }
@@ -754,7 +817,7 @@ export class SqliteStore implements Store {
     const messages = this.write(() => {
       const rows = this.sql.deleteQueueMessages.all(name) as { seq: number; state: MessageState; domain: string }[];
       for (const row of rows) {
-        this.sql.deletePayload.run(row.seq);
+        this.counts.addBytes(name, -((this.sql.deletePayload.get(row.seq) as number | undefined) ?? 0));
         this.sql.deleteAttempts.run(row.seq);
         this.counts.move(name, row.state, undefined, 1, row.domain);
       }

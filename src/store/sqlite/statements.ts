@@ -22,7 +22,8 @@ export function prepareStatements(db: Database.Database) {
     insertPayload: db.prepare('INSERT INTO payloads (seq, headers, body) VALUES (?, ?, ?)'),
     payloadOf: db.prepare('SELECT headers, body FROM payloads WHERE seq = ?'),
     payloadRange: db.prepare('SELECT seq, headers, body FROM payloads WHERE seq BETWEEN ? AND ? ORDER BY seq').raw(true),
-    deletePayload: db.prepare('DELETE FROM payloads WHERE seq = ?'),
+    // Returns the bytes the message took (storedSize: octet_length is the UTF-8 size of the JSON).
+    deletePayload: db.prepare('DELETE FROM payloads WHERE seq = ? RETURNING length(body) + octet_length(headers) AS bytes').pluck(),
     findDedupe: db.prepare(
       `SELECT d.message_seq, m.deliver_at FROM dedupe d LEFT JOIN messages m ON m.seq = d.message_seq
        WHERE d.scope = ? AND d.key = ? AND d.expires_at > ?`,
@@ -34,7 +35,8 @@ export function prepareStatements(db: Database.Database) {
     purgeDedupe: db.prepare('DELETE FROM dedupe WHERE expires_at <= ?'),
 
     // Pull leases live in memory (pull-leases.ts): leasing reads ready rows from the queue's scan
-    // start, and the row is written once, when its lease ends.
+    // start (readyFrom) or rows noted as returned below it (readyRow), and the row is written once,
+    // when its lease ends.
     // Raw mode (arrays, see messageRowFrom): these read a whole pull batch.
     readyFrom: db
       .prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE queue = ? AND state = 'ready' AND seq >= ? ORDER BY seq LIMIT ?`)
@@ -53,7 +55,9 @@ export function prepareStatements(db: Database.Database) {
     insertPullLease: db.prepare('INSERT INTO pull_leases (token, queue, until, seqs) VALUES (?, ?, ?, ?)'),
     deletePullLease: db.prepare('DELETE FROM pull_leases WHERE token = ?'),
     allPullLeases: db.prepare('SELECT token, queue, until, seqs FROM pull_leases'),
-    readyState: db.prepare(`SELECT attempts FROM messages WHERE seq = ? AND queue = ? AND state = 'ready'`),
+    readyState: db.prepare(`SELECT attempts, tenant FROM messages WHERE seq = ? AND queue = ? AND state = 'ready'`),
+    readyRow: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE seq = ? AND queue = ? AND state = 'ready'`).raw(true),
+    readySeqsBelow: db.prepare(`SELECT seq FROM messages WHERE queue = ? AND state = 'ready' AND seq < ? ORDER BY seq`).pluck(),
     toDead: db.prepare(
       `UPDATE messages SET state = 'dead', last_error = ?, lease_token = NULL, lease_until = NULL, updated_at = ? WHERE seq = ?`,
     ),
@@ -125,6 +129,15 @@ export function prepareStatements(db: Database.Database) {
       `INSERT INTO attempts (message_seq, attempt, started_at, status, latency_ms, error, response) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
 
+    // Listings, newest first (message-listing.ts): one statement per state with a (queue, seq)
+    // index, the state written out so that its partial index applies; and a sweep down the key.
+    listReady: listInState(db, 'ready'),
+    listScheduled: listInState(db, 'scheduled'),
+    listInflight: listInState(db, 'inflight'),
+    listDead: listInState(db, 'dead'),
+    sweepDown: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?`).raw(true),
+    queueOwners: db.prepare('SELECT name, tenant FROM queues').raw(true),
+
     getMessage: db.prepare('SELECT m.*, p.headers, p.body FROM messages m JOIN payloads p ON p.seq = m.seq WHERE m.seq = ?'),
     getState: db.prepare('SELECT queue, state, domain FROM messages WHERE seq = ?'),
     getAttempts: db.prepare(
@@ -133,7 +146,7 @@ export function prepareStatements(db: Database.Database) {
     cancel: db.prepare(`UPDATE messages SET state = 'cancelled', updated_at = ? WHERE seq = ?`),
     replayAllDead: db.prepare(
       `UPDATE messages SET state = 'ready', attempts = 0, deliver_at = ?, last_error = NULL, updated_at = ?
-       WHERE queue = ? AND tenant = ? AND state = 'dead' RETURNING seq, domain`,
+       WHERE seq IN (SELECT seq FROM messages WHERE queue = ? AND tenant = ? AND state = 'dead' ORDER BY seq LIMIT ?) RETURNING seq, domain`,
     ),
     replayOneDead: db.prepare(
       `UPDATE messages SET state = 'ready', attempts = 0, deliver_at = ?, last_error = NULL, updated_at = ?
@@ -154,6 +167,12 @@ export interface SqlStatement extends Database.Statement {}
 
 function named<T extends Record<string, Database.Statement>>(statements: T): { [K in keyof T]: SqlStatement } {
   return statements;
+}
+
+function listInState(db: Database.Database, state: 'ready' | 'scheduled' | 'inflight' | 'dead'): Database.Statement {
+  return db
+    .prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE queue = ? AND state = '${state}' AND seq < ? ORDER BY seq DESC LIMIT ?`)
+    .raw(true);
 }
 
 export type Statements = ReturnType<typeof prepareStatements>;

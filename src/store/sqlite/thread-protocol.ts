@@ -16,6 +16,7 @@ export const STORE_METHODS = [
   'ack',
   'nack',
   'extend',
+  'returnUnsent',
   'wake',
   'nextWakeAt',
   'readyLanes',
@@ -89,20 +90,24 @@ export function deserializeError(serialized: SerializedError): Error {
 }
 
 type WithBody = { body: Uint8Array };
+type Page = { messages: unknown[] };
 
 const hasBody = (value: unknown): value is WithBody =>
   typeof value === 'object' && value !== null && (value as Partial<WithBody>).body instanceof Uint8Array;
+const isPage = (value: unknown): value is Page => typeof value === 'object' && value !== null && Array.isArray((value as Partial<Page>).messages);
 
-/** Visit every message (an object with a byte body) in a value, its arrays and nested arrays. */
+/** Visit every message (an object with a byte body) in a value, its arrays, nested arrays and pages. */
 function eachMessage(value: unknown, visit: (message: WithBody) => void): void {
   if (Array.isArray(value)) for (const item of value) eachMessage(item, visit);
   else if (hasBody(value)) visit(value);
+  else if (isPage(value)) eachMessage(value.messages, visit);
 }
 
 /** The same value with every message shallow-copied and its body replaced by `replace(body)`. */
 function mapBodies(value: unknown, replace: (body: Uint8Array) => Uint8Array): unknown {
   if (Array.isArray(value)) return value.map((item) => mapBodies(item, replace));
-  return hasBody(value) ? { ...value, body: replace(value.body) } : value;
+  if (hasBody(value)) return { ...value, body: replace(value.body) };
+  return isPage(value) ? { ...value, messages: mapBodies(value.messages, replace) } : value;
 }
 
 /**
