@@ -7,17 +7,9 @@ import { killHard, spawnSluice, type ChildSluice } from '../support/child.js';
 const KEY = 'sk_lease_restart_0123456789';
 const SHORT_LEASE_MS = 3_000;
 const dir = mkdtempSync(join(tmpdir(), 'sluice-lease-'));
-const children: ChildSluice[] = [];
-afterAll(async () => {
-  await Promise.all(children.map((sluice) => killHard(sluice.child)));
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function start(): Promise<ChildSluice> {
-  const sluice = await spawnSluice(['--data-dir', join(dir, 'data')], { SLUICE_ADMIN_KEY: KEY }, dir);
-  children.push(sluice);
-  return sluice;
-}
+const start = () => spawnSluice(['--data-dir', join(dir, 'data')], { SLUICE_ADMIN_KEY: KEY }, dir);
 
 async function call(sluice: ChildSluice, path: string, body: unknown): Promise<any> {
   const response = await fetch(`${sluice.url}${path}`, {
