@@ -123,6 +123,8 @@ export interface PullOptions {
   visibilityTimeoutMs?: number;
   /** Long-poll up to this long (0 to 20000) until a message is ready. */
   waitMs?: number;
+  /** Abort the wait (e.g. on SIGTERM): the pull then answers no messages, and none stay leased. */
+  signal?: AbortSignal;
 }
 
 /** One message as pull returns it: ack, nack or extend it by its `receipt`. */
@@ -283,6 +285,15 @@ export type DomainLimitDetail = DomainLimitEntry & {
   /** What applies to the host, the defaults merged in. */
   effective: { concurrency: number; ratePerSecond?: number; burst: number };
 };
+
+/** A tenant's concurrency and quotas, as PUT /v1/limits/tenants/{t} takes them (at least one). */
+export interface TenantLimitInput {
+  concurrency?: number;
+  /** Most messages waiting in all its queues together; past it, 429 SLUICE_ERR_TENANT_QUOTA. */
+  maxDepth?: number;
+  /** Most bytes of all its stored messages together; past it, the same 429. */
+  maxStoredBytes?: number;
+}
 
 export interface TenantLimitState {
   tenant: string;
