@@ -1,7 +1,10 @@
+import type { DomainStats, QueueStats, TenantStats } from '../observe/stats.js';
+
 /**
- * The JSON shapes of the Sluice HTTP API, as the client sends and receives them. Kept apart from the
- * server's own types so that importing the client loads nothing of the server; the client tests
- * check every route's answer against these shapes.
+ * The JSON shapes of the Sluice HTTP API, as the client sends and receives them. Where the server
+ * has the same shape as a plain type it is imported from there, type-only, so that importing the
+ * client still loads nothing of the server; the client tests check every route's answer against
+ * these shapes.
  */
 
 export type MessageState = 'scheduled' | 'ready' | 'leased' | 'inflight' | 'delivered' | 'acked' | 'dead' | 'cancelled';
@@ -343,54 +346,9 @@ export interface ApiKeyInfo {
 
 // ── monitoring ────────────────────────────────────────────────
 
-export interface Percentiles {
-  p50: number;
-  p95: number;
-  p99: number;
-}
-
-export interface DomainStats {
-  domain: string;
-  status: 'ok' | 'throttled' | 'paused' | 'circuit-open' | 'half-open';
-  inFlight: number;
-  buffered: number;
-  /** Admin only (null for a tenant key): push messages stored for the domain. */
-  ready: number | null;
-  scheduled: number | null;
-  limit: { concurrency: number; ratePerSecond: number | null; burst: number };
-  effectiveConcurrency: number;
-  observedRatePerSecond: number;
-  throttledSince: string | null;
-  pausedUntil: string | null;
-  circuit: string;
-  delivered: number;
-  failed: number;
-  latencyMs: Percentiles | null;
-  backpressure?: Record<string, number>;
-}
-
-export interface QueueStats {
-  name: string;
-  tenant: string;
-  mode: string;
-  paused: boolean;
-  depth: Record<MessageState, number> | null;
-  oldestReadyAgeMs: number | null;
-  received: number;
-  delivered: number;
-  failed: number;
-  retried: number;
-  dead: number;
-}
-
-export interface TenantStats {
-  tenant: string;
-  inFlight: number;
-  concurrency: number | null;
-  queues: number;
-  ready: number;
-  dead: number;
-}
+// The same shapes the node builds its snapshot from (type-only: nothing of the server is loaded).
+export type { DomainStats, QueueStats, TenantStats } from '../observe/stats.js';
+export type { Percentiles } from '../observe/windows.js';
 
 export type StatsEventType = 'backpressure' | 'throttled' | 'circuit-open' | 'circuit-closed' | 'dead';
 
