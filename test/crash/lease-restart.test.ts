@@ -32,8 +32,9 @@ describe('pull leases across kill -9', () => {
   it('restores open leases: not handed out again before they run out, and their receipts still ack', async () => {
     const first = await start();
     for (let i = 0; i < 3; i += 1) expect((await fetch(`${first.url}/in/default`, { method: 'POST', body: `{"n":${i}}` })).status).toBe(202);
-    // Long enough to outlast a kill and a restart on a loaded machine (1.5 s did not, now and then).
-    const short = await call(first, '/v1/queues/default/pull', { max: 1, visibilityTimeoutMs: 5_000 });
+    // Long enough to outlast a kill and a restart on a loaded machine (1.5 s did not, now and then;
+    // 5 s did not with the machine's load average at 20 on 2 cores), and short enough for one long-poll.
+    const short = await call(first, '/v1/queues/default/pull', { max: 1, visibilityTimeoutMs: 18_000 });
     const long = await call(first, '/v1/queues/default/pull', { max: 1, visibilityTimeoutMs: 60_000 });
     await killHard(first.child);
 
@@ -42,8 +43,8 @@ describe('pull leases across kill -9', () => {
     expect(during.messages.map((m: { body: string }) => m.body)).toEqual(['{"n":2}']);
     expect(await call(second, '/v1/queues/default/ack', { receipts: [long.messages[0].receipt] })).toEqual({ acked: 1, stale: [] });
     // The short lease runs out (its deadline was set before the kill) and its message comes back.
-    const after = await call(second, '/v1/queues/default/pull', { max: 10, waitMs: 10_000 });
+    const after = await call(second, '/v1/queues/default/pull', { max: 10, waitMs: 20_000 });
     expect(after.messages).toHaveLength(1);
     expect(after.messages[0]).toMatchObject({ id: short.messages[0].id, attempt: 2 });
-  }, 30_000);
+  }, 60_000);
 });
