@@ -43,7 +43,7 @@ describe('push delivery under limits', () => {
     const target = await sink(() => ({ status: 200, delayMs: 20 }));
     sluice = await startSluice(base({ limits: { domains: { [target.domain]: { concurrency: 5, ratePerSecond: 40, burst: 5 } } } }));
     const ids = await sendBatch(target, 120);
-    await eventually(() => target.arrivals.length >= 120, 'all 120 deliveries', 20_000);
+    await eventually(() => target.arrivals.length >= 120, 'all 120 deliveries');
     expect(target.maxInFlight).toBeLessThanOrEqual(5);
     // 40/s with burst 5: at most 5 + 40 sends in any second. Judged on the send times Sluice recorded, as the
     // sink's arrival times are blurred by scheduling jitter on a loaded machine.
@@ -64,7 +64,7 @@ describe('push delivery under limits', () => {
     await sendBatch(slow, 20);
     await sendBatch(fast, 100);
     // Not one slow request is answered until the fast domain is done: nothing it waits for is the slow one's.
-    await eventually(() => fast.arrivals.length >= 100, 'the fast domain', 30_000);
+    await eventually(() => fast.arrivals.length >= 100, 'the fast domain');
     expect(slow.arrivals.length).toBeLessThanOrEqual(2);
     expect(slow.maxInFlight).toBeLessThanOrEqual(2);
     answerSlow();
@@ -86,7 +86,7 @@ describe('push delivery under limits', () => {
     await sluice.api('POST', '/v1/messages/batch', { messages: batch('b') });
     await eventually(async () => (await sluice!.api('GET', '/v1/queues/b')).body.depth.inflight > 0, "the second queue's first claim");
     letFirstGo();
-    await eventually(() => target.arrivals.length >= 120, 'all deliveries', 30_000);
+    await eventually(() => target.arrivals.length >= 120, 'all deliveries');
     const first40 = target.arrivals.slice(0, 40).map((a) => a.url.split('/')[1]);
     const alpha = first40.filter((q) => q === 'a').length;
     expect(alpha).toBeGreaterThanOrEqual(15);
@@ -101,7 +101,7 @@ describe('push delivery under limits', () => {
     const timer = setInterval(() => (peak = Math.max(peak, one.inFlight + two.inFlight)), 2);
     await sendBatch(one, 15);
     await sendBatch(two, 15);
-    await eventually(() => one.arrivals.length + two.arrivals.length >= 30, 'all deliveries', 20_000);
+    await eventually(() => one.arrivals.length + two.arrivals.length >= 30, 'all deliveries');
     clearInterval(timer);
     expect(Math.max(peak, one.maxInFlight)).toBeLessThanOrEqual(3);
   });
@@ -117,7 +117,7 @@ describe('retries, Retry-After and dead letters', () => {
     });
     sluice = await startSluice(base());
     const [id] = await sendBatch(target, 1, { retry: { maxAttempts: 1 } });
-    await eventually(() => target.arrivals.length >= 2, 'the retry after Retry-After', 10_000);
+    await eventually(() => target.arrivals.length >= 2, 'the retry after Retry-After');
     expect(target.arrivals[1]!.at - target.arrivals[0]!.at).toBeGreaterThanOrEqual(950);
     const message = await eventually(async () => {
       const view = (await sluice!.api('GET', `/v1/messages/${id}`)).body;
@@ -168,7 +168,7 @@ describe('retries, Retry-After and dead letters', () => {
     });
     sluice = await startSluice(base({ queues: { ordered: { mode: 'push', ordering: 'strict', retry: { backoff: { initialMs: 30, maxMs: 60 } } } } }));
     await sendBatch(target, 5, { queue: 'ordered' });
-    await eventually(() => target.arrivals.filter((a) => a.url !== '/hook/0').length >= 4, 'all delivered', 10_000);
+    await eventually(() => target.arrivals.filter((a) => a.url !== '/hook/0').length >= 4, 'all delivered');
     const urls = target.arrivals.map((a) => a.url);
     expect(urls).toEqual(['/hook/0', '/hook/0', '/hook/0', '/hook/1', '/hook/2', '/hook/3', '/hook/4']);
   });
@@ -184,7 +184,7 @@ describe('retries, Retry-After and dead letters', () => {
     });
     sluice = await startSluice(base({ queues: { loose: { mode: 'push', retry: { backoff: { initialMs: 300, maxMs: 300 } } } }, limits: { defaultDomain: { concurrency: 1 } } }));
     await sendBatch(target, 4, { queue: 'loose' });
-    await eventually(() => target.arrivals.length >= 5, 'all delivered', 10_000);
+    await eventually(() => target.arrivals.length >= 5, 'all delivered');
     expect(target.arrivals.map((a) => a.url).slice(0, 4)).toEqual(['/hook/0', '/hook/1', '/hook/2', '/hook/3']);
   });
 });
