@@ -16,7 +16,7 @@ async function startRefused(name: string, yaml: string, env: Record<string, stri
   const cwd = join(dir, name);
   mkdirSync(cwd, { recursive: true });
   writeFileSync(join(cwd, 'sluice.yaml'), yaml);
-  const started = run(process.execPath, [MAIN, 'start', '--port', '0'], { cwd, env: { ...process.env, SLUICE_ADMIN_KEY: '', ...env }, timeout: 20_000 });
+  const started = run(process.execPath, [MAIN, 'start', '--port', '0'], { cwd, env: { ...process.env, SLUICE_ADMIN_KEY: '', ...env }, timeout: 60_000 });
   return started.then(
     () => ({ code: 0, stderr: 'started' }),
     (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),

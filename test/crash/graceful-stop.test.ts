@@ -26,7 +26,7 @@ describe('SIGTERM', () => {
     };
     const workers = Promise.all(Array.from({ length: 8 }, worker));
     // Stop while ingest is running for sure: some requests answered, more on their way.
-    await eventually(() => acked.length >= 20, 'ingest to be under way', 20_000);
+    await eventually(() => acked.length >= 20, 'ingest to be under way');
     const exited = new Promise<number | null>((resolve) => sluice.child.once('exit', (code) => resolve(code)));
     sluice.child.kill('SIGTERM');
     expect(await exited).toBe(0);
@@ -39,5 +39,5 @@ describe('SIGTERM', () => {
     const stored = new Set((db.prepare('SELECT seq FROM messages').all() as { seq: number }[]).map((r) => String(r.seq)));
     db.close();
     expect(acked.filter((id) => !stored.has(id))).toEqual([]);
-  }, 30_000);
+  });
 });

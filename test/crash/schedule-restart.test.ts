@@ -41,7 +41,7 @@ describe('scheduling across kill -9', () => {
     sluice = await start();
     client = new SluiceClient({ url: sluice.url, key: KEY });
     const dueArrivals = () => sink.arrivals.filter((a) => a.url.startsWith('/due/'));
-    await eventually(() => new Set(dueArrivals().map((a) => a.url)).size === 20, 'the 20 due messages', 30_000);
+    await eventually(() => new Set(dueArrivals().map((a) => a.url)).size === 20, 'the 20 due messages');
     const due = dueArrivals();
     const firstOfEach = due.filter((a, i) => due.findIndex((b) => b.url === a.url) === i);
     expect(firstOfEach.map((a) => a.url)).toEqual(Array.from({ length: 20 }, (_, i) => `/due/${i}`));
@@ -71,5 +71,5 @@ describe('scheduling across kill -9', () => {
       expect(sinceKill.slice(1).map((at, i) => at - sinceKill[i]!)).toEqual(sinceKill.slice(1).map(() => 1_000));
     }
     await killHard(sluice.child);
-  }, 120_000);
+  });
 });

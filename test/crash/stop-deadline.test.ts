@@ -36,18 +36,21 @@ describe('SIGTERM with a delivery hanging', () => {
   it('exits soon after server.shutdownTimeoutMs and delivers the message after a restart', async () => {
     await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
     const origin = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
-    writeFileSync(join(dir, 'sluice.yaml'), 'network: { allowPrivate: true }\nserver: { shutdownTimeoutMs: 1000 }\n');
+    // The delivery would wait 10 minutes for its response; the stop may wait 1 s for it.
+    writeFileSync(
+      join(dir, 'sluice.yaml'),
+      'network: { allowPrivate: true }\nserver: { shutdownTimeoutMs: 1000 }\nqueues: { hooks: { mode: push, timeouts: { responseMs: 600000 } } }\n',
+    );
     let sluice = await start();
-    const sent = await new SluiceClient({ url: sluice.url, key: KEY }).send({ url: `${origin}/hook`, body: { n: 1 } });
-    await eventually(() => held.length === 1, 'the delivery to reach the silent target', 15_000);
+    const sent = await new SluiceClient({ url: sluice.url, key: KEY }).send({ url: `${origin}/hook`, queue: 'hooks', body: { n: 1 } });
+    await eventually(() => held.length === 1, 'the delivery to reach the silent target');
 
     const exited = new Promise<number | null>((resolve) => sluice.child.once('exit', (code) => resolve(code)));
-    const signalledAt = Date.now();
     sluice.child.kill('SIGTERM');
-    const code = await exited;
-    // The response timeout is 30 s: before the fix the stop waited for it. 10 s is far from both.
-    expect(Date.now() - signalledAt).toBeLessThan(10_000);
-    expect(code).toBe(0);
+    // Before the fix the stop waited for the response timeout. A minute is far from both it and the
+    // 1 s deadline, however loaded the machine.
+    const stillRunning = new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 60_000).unref());
+    expect(await Promise.race([exited, stillRunning])).toBe(0);
 
     answering = true;
     sluice = await start();
@@ -55,10 +58,10 @@ describe('SIGTERM with a delivery hanging', () => {
     const delivered = await eventually(async () => {
       const message = await client.getMessage(sent.id);
       return message.state === 'delivered' ? message : undefined;
-    }, 'the message to be delivered after the restart', 20_000);
+    }, 'the message to be delivered after the restart');
     // The aborted attempt was not the target's fault: it is not counted.
     expect(delivered.attempts).toHaveLength(1);
     expect(arrivals.length).toBe(2);
     await killHard(sluice.child);
-  }, 60_000);
+  });
 });

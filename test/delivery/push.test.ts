@@ -43,7 +43,7 @@ describe('push delivery under limits', () => {
     const target = await sink(() => ({ status: 200, delayMs: 20 }));
     sluice = await startSluice(base({ limits: { domains: { [target.domain]: { concurrency: 5, ratePerSecond: 40, burst: 5 } } } }));
     const ids = await sendBatch(target, 120);
-    await eventually(() => target.arrivals.length >= 120, 'all 120 deliveries', 20_000);
+    await eventually(() => target.arrivals.length >= 120, 'all 120 deliveries');
     expect(target.maxInFlight).toBeLessThanOrEqual(5);
     // 40/s with burst 5: at most 5 + 40 sends in any second. Judged on the send times Sluice recorded, as the
     // sink's arrival times are blurred by scheduling jitter on a loaded machine.
@@ -51,26 +51,30 @@ describe('push delivery under limits', () => {
       ids.map(async (id) => Date.parse((await sluice!.api('GET', `/v1/messages/${id}`)).body.attempts[0].at as string)),
     );
     expect(maxInWindow(sent, 1_000)).toBeLessThanOrEqual(45);
-    const elapsed = target.arrivals.at(-1)!.at - target.arrivals[0]!.at;
-    expect(elapsed).toBeGreaterThanOrEqual(((120 - 5) / 40) * 1000 * 0.9);
+    expect(Math.max(...sent) - Math.min(...sent)).toBeGreaterThanOrEqual(((120 - 5) / 40) * 1000 * 0.9);
     await eventually(async () => (await sluice!.api('GET', '/v1/queues/outbound')).body.depth.delivered === 120, 'delivered state recorded');
   });
 
-  it('keeps a fast domain fast beside a slow one', async () => {
-    const slow = await sink(() => ({ status: 200, delayMs: 3_000 }), '127.0.0.2');
+  it('keeps a fast domain going while a slow one holds every request it gets', async () => {
+    let answerSlow!: () => void;
+    const slowAnswers = new Promise<void>((resolve) => (answerSlow = resolve));
+    const slow = await sink(() => ({ status: 200, after: slowAnswers }), '127.0.0.2');
     const fast = await sink(() => ({ status: 200 }), '127.0.0.3');
     sluice = await startSluice(base({ limits: { domains: { [slow.domain]: { concurrency: 2 } } } }));
     await sendBatch(slow, 20);
     await sendBatch(fast, 100);
-    const started = Date.now();
-    await eventually(() => fast.arrivals.length >= 100, 'the fast domain', 10_000);
-    expect(Date.now() - started).toBeLessThan(2_500);
-    expect(slow.arrivals.length).toBeLessThanOrEqual(4);
+    // Not one slow request is answered until the fast domain is done: nothing it waits for is the slow one's.
+    await eventually(() => fast.arrivals.length >= 100, 'the fast domain');
+    expect(slow.arrivals.length).toBeLessThanOrEqual(2);
     expect(slow.maxInFlight).toBeLessThanOrEqual(2);
+    answerSlow();
   });
 
   it('serves two tenants on one domain round-robin', async () => {
-    const target = await sink(() => ({ status: 200, delayMs: 5 }));
+    // The first delivery is held until the second queue has messages claimed too: no head start for the first.
+    let letFirstGo!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (letFirstGo = resolve));
+    const target = await sink((_req, _body, arrival) => ({ status: 200, delayMs: 5, after: arrival === target.arrivals[0] ? firstHeld : undefined }));
     sluice = await startSluice(
       base({
         queues: { a: { mode: 'push', tenant: 'alpha' }, b: { mode: 'push', tenant: 'beta' } },
@@ -80,7 +84,9 @@ describe('push delivery under limits', () => {
     const batch = (queue: string) => Array.from({ length: 60 }, (_, i) => ({ url: `${target.origin}/${queue}/${i}`, queue }));
     await sluice.api('POST', '/v1/messages/batch', { messages: batch('a') });
     await sluice.api('POST', '/v1/messages/batch', { messages: batch('b') });
-    await eventually(() => target.arrivals.length >= 120, 'all deliveries', 20_000);
+    await eventually(async () => (await sluice!.api('GET', '/v1/queues/b')).body.depth.inflight > 0, "the second queue's first claim");
+    letFirstGo();
+    await eventually(() => target.arrivals.length >= 120, 'all deliveries');
     const first40 = target.arrivals.slice(0, 40).map((a) => a.url.split('/')[1]);
     const alpha = first40.filter((q) => q === 'a').length;
     expect(alpha).toBeGreaterThanOrEqual(15);
@@ -95,7 +101,7 @@ describe('push delivery under limits', () => {
     const timer = setInterval(() => (peak = Math.max(peak, one.inFlight + two.inFlight)), 2);
     await sendBatch(one, 15);
     await sendBatch(two, 15);
-    await eventually(() => one.arrivals.length + two.arrivals.length >= 30, 'all deliveries', 20_000);
+    await eventually(() => one.arrivals.length + two.arrivals.length >= 30, 'all deliveries');
     clearInterval(timer);
     expect(Math.max(peak, one.maxInFlight)).toBeLessThanOrEqual(3);
   });
@@ -111,7 +117,7 @@ describe('retries, Retry-After and dead letters', () => {
     });
     sluice = await startSluice(base());
     const [id] = await sendBatch(target, 1, { retry: { maxAttempts: 1 } });
-    await eventually(() => target.arrivals.length >= 2, 'the retry after Retry-After', 10_000);
+    await eventually(() => target.arrivals.length >= 2, 'the retry after Retry-After');
     expect(target.arrivals[1]!.at - target.arrivals[0]!.at).toBeGreaterThanOrEqual(950);
     const message = await eventually(async () => {
       const view = (await sluice!.api('GET', `/v1/messages/${id}`)).body;
@@ -162,7 +168,7 @@ describe('retries, Retry-After and dead letters', () => {
     });
     sluice = await startSluice(base({ queues: { ordered: { mode: 'push', ordering: 'strict', retry: { backoff: { initialMs: 30, maxMs: 60 } } } } }));
     await sendBatch(target, 5, { queue: 'ordered' });
-    await eventually(() => target.arrivals.filter((a) => a.url !== '/hook/0').length >= 4, 'all delivered', 10_000);
+    await eventually(() => target.arrivals.filter((a) => a.url !== '/hook/0').length >= 4, 'all delivered');
     const urls = target.arrivals.map((a) => a.url);
     expect(urls).toEqual(['/hook/0', '/hook/0', '/hook/0', '/hook/1', '/hook/2', '/hook/3', '/hook/4']);
   });
@@ -178,7 +184,7 @@ describe('retries, Retry-After and dead letters', () => {
     });
     sluice = await startSluice(base({ queues: { loose: { mode: 'push', retry: { backoff: { initialMs: 300, maxMs: 300 } } } }, limits: { defaultDomain: { concurrency: 1 } } }));
     await sendBatch(target, 4, { queue: 'loose' });
-    await eventually(() => target.arrivals.length >= 5, 'all delivered', 10_000);
+    await eventually(() => target.arrivals.length >= 5, 'all delivered');
     expect(target.arrivals.map((a) => a.url).slice(0, 4)).toEqual(['/hook/0', '/hook/1', '/hook/2', '/hook/3']);
   });
 });

@@ -12,7 +12,12 @@ export interface Arrival {
   inFlight: number;
 }
 
-export type SinkHandler = (req: IncomingMessage, body: Buffer, arrival: Arrival) => { status: number; headers?: Record<string, string>; body?: string; delayMs?: number };
+/** How to answer: after `delayMs`, or once `after` settles (a request the test holds until it lets go). */
+export type SinkHandler = (
+  req: IncomingMessage,
+  body: Buffer,
+  arrival: Arrival,
+) => { status: number; headers?: Record<string, string>; body?: string; delayMs?: number; after?: Promise<unknown> };
 
 /**
  * A real HTTP server on 127.0.0.x that records every request with its arrival time and the number
@@ -66,7 +71,8 @@ export class Sink {
         res.writeHead(reply.status, reply.headers);
         res.end(reply.body ?? '');
       };
-      if (reply.delayMs) setTimeout(finish, reply.delayMs);
+      if (reply.after) void reply.after.then(finish);
+      else if (reply.delayMs) setTimeout(finish, reply.delayMs);
       else finish();
     });
   }

@@ -64,8 +64,11 @@ export async function startSluice(config: Record<string, unknown> = {}, options:
   };
 }
 
-/** Wait until `check` returns a truthy value, or fail after `timeoutMs` with `what`. */
-export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
+/**
+ * Wait until `check` returns a truthy value, or fail after `timeoutMs` with `what`. The default is
+ * generous on purpose: it costs nothing when the condition comes, and a loaded machine is slow.
+ */
+export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 30_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
