@@ -1,15 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { MIGRATIONS } from '../../src/store/postgres/migrations.js';
-import type { Store } from '../../src/store/store.js';
+import type { DeliveryOutcome, Store, StoredMessage } from '../../src/store/store.js';
 import { newMessage } from './store-contract.js';
-import { dropSchema, freshSchema, postgresUrl, tempPostgresStore } from './postgres-support.js';
+import { describePostgres, dropSchema, freshSchema, postgresUrl, tempPostgresStore } from './postgres-support.js';
 
 /**
  * What only a shared database can show: two stores on one schema are two nodes. None of these
  * assert timing; concurrency comes from Promise.all over real connections.
  */
-describe.skipIf(!postgresUrl)('PostgreSQL store: two nodes on one schema', () => {
+describePostgres('PostgreSQL store: two nodes on one schema', () => {
   const schemas: string[] = [];
   const stores: Store[] = [];
   afterEach(async () => {
@@ -72,16 +72,28 @@ describe.skipIf(!postgresUrl)('PostgreSQL store: two nodes on one schema', () =>
     expect(claimed!.map((x) => x.id)).toEqual([m!.id]);
   });
 
-  // Contract gap (src/store/postgres/README.md): claims carry no token, so node a's late outcome
-  // lands on the claim node b holds now. `fails` keeps this visible until the contract gets a token.
-  it.fails('a late outcome from a node whose claim expired does not overwrite the new claim', async () => {
+  it('a late outcome from a node whose claim expired changes nothing: the claim token no longer matches', async () => {
     const [a, b] = await twoNodes();
+    const lane = { queue: 'p', domain: 'a.test' };
     const [m] = await a.appendMessages([newMessage({ queue: 'p', domain: 'a.test', url: 'http://a.test/' })], 1_000);
-    await a.claimLanes([{ lane: { queue: 'p', domain: 'a.test' }, max: 1 }], 2_000, 1_000);
+    const [[first]] = (await a.claimLanes([{ lane, max: 1 }], 2_000, 1_000)) as [[StoredMessage]];
     await b.wake(2_000, new Map());
-    await b.claimLanes([{ lane: { queue: 'p', domain: 'a.test' }, max: 1 }], 9_000, 2_000);
-    await a.completeDeliveries([{ id: m!.id, kind: 'delivered', attempt: { attempt: 1, startedAt: 1_000, latencyMs: 5, status: 200 } }], 2_500);
-    expect(await b.getMessage(m!.id)).toMatchObject({ state: 'inflight' });
+    const [[second]] = (await b.claimLanes([{ lane, max: 1 }], 9_000, 2_000)) as [[StoredMessage]];
+    expect(second.claim).not.toBe(first.claim);
+    const attempt = { attempt: 1, startedAt: 1_000, latencyMs: 5, status: 200 };
+    // Every kind of outcome node a could still send for its old claim.
+    for (const late of [
+      { id: m!.id, claim: first.claim, kind: 'delivered', attempt },
+      { id: m!.id, claim: first.claim, kind: 'hold', attempt, leaseUntil: 99_000 },
+      { id: m!.id, claim: first.claim, kind: 'release' },
+    ] as DeliveryOutcome[]) {
+      await a.completeDeliveries([late], 2_500);
+    }
+    expect(await b.getMessage(m!.id)).toMatchObject({ state: 'inflight', leaseUntil: 9_000, attempts: 0 });
+    expect(await b.getAttempts(m!.id)).toEqual([]);
+    await b.completeDeliveries([{ id: m!.id, claim: second.claim, kind: 'delivered', attempt }], 2_600);
+    expect(await a.getMessage(m!.id)).toMatchObject({ state: 'delivered', attempts: 1 });
+    expect(await a.getAttempts(m!.id)).toEqual([attempt]);
   });
 
   it('the same dedupe key sent to both nodes at once stores one message', async () => {
@@ -101,9 +113,88 @@ describe.skipIf(!postgresUrl)('PostgreSQL store: two nodes on one schema', () =>
     expect(fired.filter(Boolean)).toHaveLength(1);
     expect((await b.queueCounts()).get('q')!.states.ready).toBe(1);
   });
+
+  it('both nodes ticking one schedule: every tick fires once, none is lost', async () => {
+    const [a, b] = await twoNodes();
+    await a.upsertSchedule({ name: 's', tenant: 'default', spec: {}, paused: false, nextRunAt: 1_000, createdAt: 0 });
+    // Each node acts like a scheduler: read the due tick, fire it, go on to the next.
+    const ticker = async (store: Store) => {
+      let fired = 0;
+      for (;;) {
+        const due = (await store.listSchedules())[0]!.nextRunAt!;
+        if (due > 20_000) return fired;
+        if (await store.fireSchedule('s', due, due + 1_000, [newMessage({ receivedAt: due })], due)) fired += 1;
+      }
+    };
+    const fired = await Promise.all([ticker(a), ticker(b), ticker(a), ticker(b)]);
+    expect(fired.reduce((sum, n) => sum + n, 0)).toBe(20);
+    const messages = await a.listMessages({ queue: 'q', limit: 100 });
+    expect(messages.map((m) => m.receivedAt).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => (i + 1) * 1_000));
+  });
+
+  it('many dedupe keys sent to both nodes at once: one message per key, every answer names it', async () => {
+    const [a, b] = await twoNodes();
+    const batch = () => Array.from({ length: 50 }, (_, i) => newMessage({ dedupe: { scope: 's', key: `k${i}`, expiresAt: 9_000 } }));
+    const results = await Promise.all([a, b, a, b].map((store) => store.appendMessages(batch(), 1_000)));
+    for (let key = 0; key < 50; key += 1) {
+      const answers = results.map((r) => r[key]!);
+      expect(new Set(answers.map((r) => r.id)).size).toBe(1);
+      expect(answers.filter((r) => !r.duplicate)).toHaveLength(1);
+    }
+    expect((await b.queueCounts()).get('q')!.states.ready).toBe(50);
+  });
+
+  it('ids are unique across nodes, increase with each append of a node, and leases come out in id order', async () => {
+    const [a, b] = await twoNodes();
+    const appendMany = async (store: Store) => {
+      const ids: bigint[] = [];
+      for (let i = 0; i < 20; i += 1) ids.push(...(await store.appendMessages(Array.from({ length: 10 }, () => newMessage()), 1_000)).map((r) => BigInt(r.id)));
+      return ids;
+    };
+    const perNode = await Promise.all([appendMany(a), appendMany(b)]);
+    for (const ids of perNode) expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true);
+    const all = perNode.flat();
+    expect(new Set(all).size).toBe(400);
+    const leased: bigint[] = [];
+    for (let batch = await b.leaseBatch('q', 64, 60_000, 1_000); batch.length > 0; batch = await a.leaseBatch('q', 64, 60_000, 1_000)) {
+      leased.push(...batch.map((m) => BigInt(m.id)));
+    }
+    expect(leased).toEqual([...all].sort((x, y) => (x < y ? -1 : 1)));
+  });
+
+  it('claiming one lane from both nodes at once never hands one message to both', async () => {
+    const [a, b] = await twoNodes();
+    const domains = ['a.test', 'b.test', 'c.test'];
+    const appended = await a.appendMessages(
+      Array.from({ length: 300 }, (_, i) => newMessage({ queue: 'p', domain: domains[i % 3]!, url: `http://${domains[i % 3]}/` })),
+      1_000,
+    );
+    const drain = async (store: Store) => {
+      const got: string[] = [];
+      for (;;) {
+        const claimed = (await store.claimLanes(domains.map((domain) => ({ lane: { queue: 'p', domain }, max: 5 })), 60_000, 1_000)).flat();
+        if (claimed.length === 0) return got;
+        got.push(...claimed.map((m) => m.id));
+      }
+    };
+    const all = (await Promise.all([drain(a), drain(b), drain(a), drain(b)])).flat();
+    expect(new Set(all).size).toBe(all.length);
+    expect(all.sort()).toEqual(appended.map((r) => r.id).sort());
+  });
+
+  it('both nodes waking at once move each expired lease once', async () => {
+    const [a, b] = await twoNodes();
+    const appended = await a.appendMessages(Array.from({ length: 300 }, () => newMessage()), 1_000);
+    await a.leaseBatch('q', 300, 100, 1_000);
+    const maxReceives = new Map([['q', 1]]); // received once: each expiry sends its message to dead
+    const reports = await Promise.all([a.wake(1_100, maxReceives), b.wake(1_100, maxReceives), a.wake(1_100, maxReceives)]);
+    const dead = reports.flatMap((report) => report.dead.map((d) => d.id));
+    expect(dead.sort()).toEqual(appended.map((r) => r.id).sort());
+    expect((await b.queueCounts()).get('q')!.states).toMatchObject({ leased: 0, dead: 300 });
+  });
 });
 
-describe.skipIf(!postgresUrl)('PostgreSQL store: one node', () => {
+describePostgres('PostgreSQL store: one node', () => {
   it('never reuses an id, even after the newest message was purged', async () => {
     const { store, cleanup } = await tempPostgresStore();
     const [first] = await store.appendMessages([newMessage()], 1_000);
@@ -112,6 +203,24 @@ describe.skipIf(!postgresUrl)('PostgreSQL store: one node', () => {
     expect(await store.purge(2_000, 2_000, 100)).toBe(1);
     const [next] = await store.appendMessages([newMessage()], 3_000);
     expect(BigInt(next!.id) > BigInt(first!.id)).toBe(true);
+    await cleanup();
+  });
+
+  it('applies several outcomes of one message in one batch in their order (a strict hold, then the delivery)', async () => {
+    const { store, cleanup } = await tempPostgresStore();
+    const [m] = await store.appendMessages([newMessage({ queue: 'p', domain: 'a.test', url: 'http://a.test/' })], 1_000);
+    const [[claimed]] = (await store.claimLanes([{ lane: { queue: 'p', domain: 'a.test' }, max: 1 }], 60_000, 1_000)) as [[StoredMessage]];
+    const failed = { attempt: 1, startedAt: 1_000, latencyMs: 5, status: 503, error: 'HTTP 503' };
+    const delivered = { attempt: 2, startedAt: 1_500, latencyMs: 5, status: 200 };
+    await store.completeDeliveries(
+      [
+        { id: m!.id, claim: claimed.claim, kind: 'hold', attempt: failed, leaseUntil: 70_000 },
+        { id: m!.id, claim: claimed.claim, kind: 'delivered', attempt: delivered },
+      ],
+      1_600,
+    );
+    expect(await store.getMessage(m!.id)).toMatchObject({ state: 'delivered', attempts: 2 });
+    expect(await store.getAttempts(m!.id)).toEqual([failed, delivered]);
     await cleanup();
   });
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { describe, it } from 'vitest';
 import { PostgresStore, type PostgresOptions } from '../../src/store/postgres/postgres-store.js';
 
 /**
@@ -9,6 +10,12 @@ import { PostgresStore, type PostgresOptions } from '../../src/store/postgres/po
 export const postgresUrl = process.env.SLUICE_TEST_DATABASE_URL;
 if (!postgresUrl && process.env.CI) {
   throw new Error('SLUICE_TEST_DATABASE_URL must be set in CI: the PostgreSQL store tests never skip there');
+}
+
+/** `describe(name, suite)` when PostgreSQL is configured; otherwise one skipped test that says why. */
+export function describePostgres(name: string, suite: () => void): void {
+  if (postgresUrl) describe(name, suite);
+  else it.skip(`${name} (SLUICE_TEST_DATABASE_URL not set)`, () => {});
 }
 
 /** A schema name no other test uses. */

@@ -25,7 +25,7 @@ import { openPool, redactUrl, type PostgresOptions } from './pool.js';
 import { MESSAGE_COLUMNS, parseId, splitReceipts, toAttempt, toStoredMessage, type AttemptRow, type MessageRow } from './rows.js';
 import { appendMessages } from './sql/append-messages.js';
 import { claimLanes, readyLanes } from './sql/claim-lanes.js';
-import { completeDeliveries } from './sql/complete-deliveries.js';
+import { completeDeliveries, inRounds } from './sql/complete-deliveries.js';
 import { domainBacklog, queueCounts } from './sql/counts.js';
 import { leaseBatch } from './sql/lease-batch.js';
 import { purge } from './sql/purge.js';
@@ -149,15 +149,22 @@ export class PostgresStore implements Store {
     return readyLanes(this.db, queues);
   }
 
+  /** Each message comes back with its `claim`: the outcome shows it, so a late one changes nothing. */
   async claimLanes(requests: { lane: LaneRef; max: number }[], leaseUntil: number, now: number): Promise<StoredMessage[][]> {
-    const rows = await claimLanes(this.db, requests, leaseUntil, now);
+    const claim = randomBytes(8).toString('hex');
+    const rows = await claimLanes(this.db, requests, claim, leaseUntil, now);
     const byLane = new Map<string, StoredMessage[]>(requests.map(({ lane }) => [laneKey(lane.queue, lane.domain), []]));
-    for (const row of rows) byLane.get(laneKey(row.queue, row.domain))?.push(toStoredMessage(row));
+    for (const row of rows) byLane.get(laneKey(row.queue, row.domain))?.push({ ...toStoredMessage(row), claim });
     return requests.map(({ lane }) => byLane.get(laneKey(lane.queue, lane.domain))!);
   }
 
+  /** One statement, or one transaction of several when a message has more than one outcome. */
   async completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<void> {
-    await completeDeliveries(this.db, outcomes, now, (id) => parseId(id) !== undefined);
+    const rounds = inRounds(outcomes.filter((outcome) => parseId(outcome.id) !== undefined));
+    if (rounds.length <= 1) return completeDeliveries(this.db, rounds[0] ?? [], now);
+    await this.transaction(async (tx) => {
+      for (const round of rounds) await completeDeliveries(tx, round, now);
+    });
   }
 
   /**
@@ -166,7 +173,7 @@ export class PostgresStore implements Store {
    */
   async releaseAllInflight(now: number): Promise<number> {
     const result = await this.db.query({
-      text: `UPDATE messages SET state = 'ready', lease_until = NULL, updated_at = $1 WHERE state = 'inflight'`,
+      text: `UPDATE messages SET state = 'ready', lease_token = NULL, lease_until = NULL, updated_at = $1 WHERE state = 'inflight'`,
       values: [now],
     });
     return result.rowCount ?? 0;
@@ -219,7 +226,7 @@ export class PostgresStore implements Store {
   async cancel(id: string, now: number, withdrawn = false): Promise<MessageState | undefined> {
     if (parseId(id) === undefined) return undefined;
     const cancelled = await this.db.query({
-      text: `UPDATE messages SET state = 'cancelled', lease_until = NULL, updated_at = $2
+      text: `UPDATE messages SET state = 'cancelled', lease_token = NULL, lease_until = NULL, updated_at = $2
              WHERE id = $1 AND (state IN ('scheduled', 'ready') OR ($3 AND state = 'inflight'))`,
       values: [id, now, withdrawn],
     });

@@ -5,9 +5,11 @@ import type { Queryable } from './queryable.js';
 /**
  * Claim the oldest ready messages of many (queue, domain) lanes in one statement: the lanes arrive
  * as three arrays, and for each a LATERAL subquery reads the first `max` entries of
- * `messages_ready_lane (queue, domain, id) WHERE state = 'ready' AND domain <> ''` (index order, no
+ * `messages_ready_lane (queue, domain, seq) WHERE state = 'ready' AND domain <> ''` (index order, no
  * sort), `FOR UPDATE SKIP LOCKED`. A claim is the row: inflight with a deadline that any node's wake
- * reclaims once it passes. Payloads are joined in the same statement.
+ * reclaims once it passes, and a token (`lease_token`, one per call) that the outcome must show, so an
+ * outcome of a claim that expired and was taken again changes nothing (complete-deliveries.ts).
+ * Payloads are joined in the same statement.
  *
  * Caveat for strict (ordered) lanes across nodes: SKIP LOCKED passes over a head another node has
  * locked, so two nodes could claim one lane's messages out of order. One node cannot tell; several
@@ -15,13 +17,13 @@ import type { Queryable } from './queryable.js';
  */
 const TEXT = `
 WITH claimed AS (
-  UPDATE messages m SET state = 'inflight', lease_until = $4, updated_at = $5
+  UPDATE messages m SET state = 'inflight', lease_token = $6, lease_until = $4, updated_at = $5
   WHERE m.id IN (
     SELECT head.id
     FROM unnest($1::text[], $2::text[], $3::int[]) AS lane(queue, domain, max),
     LATERAL (SELECT id FROM messages
              WHERE queue = lane.queue AND domain = lane.domain AND state = 'ready' AND domain <> ''
-             ORDER BY id LIMIT lane.max FOR UPDATE SKIP LOCKED) AS head
+             ORDER BY seq LIMIT lane.max FOR UPDATE SKIP LOCKED) AS head
   )
   RETURNING ${MESSAGE_COLUMNS}
 )
@@ -30,12 +32,13 @@ SELECT m.*, p.headers, p.body FROM claimed m JOIN payloads p ON p.id = m.id ORDE
 export async function claimLanes(
   db: Queryable,
   requests: { lane: LaneRef; max: number }[],
+  token: string,
   leaseUntil: number,
   now: number,
 ): Promise<MessageRow[]> {
   const wanted = requests.filter(({ max }) => max > 0);
   if (wanted.length === 0) return [];
-  const values = [wanted.map((r) => r.lane.queue), wanted.map((r) => r.lane.domain), wanted.map((r) => r.max), leaseUntil, now];
+  const values = [wanted.map((r) => r.lane.queue), wanted.map((r) => r.lane.domain), wanted.map((r) => r.max), leaseUntil, now, token];
   return (await db.query<MessageRow>({ name: 'sluice_claim_lanes', text: TEXT, values })).rows;
 }
 

@@ -11,7 +11,7 @@ import type { Queryable } from './queryable.js';
 const COUNTS = `SELECT queue, state, count(*)::int AS n FROM messages GROUP BY queue, state`;
 const OLDEST = `
 SELECT q.queue, oldest.received_at FROM unnest($1::text[]) AS q(queue),
-LATERAL (SELECT received_at FROM messages WHERE queue = q.queue AND state = 'ready' ORDER BY id LIMIT 1) AS oldest`;
+LATERAL (SELECT received_at FROM messages WHERE queue = q.queue AND state = 'ready' ORDER BY seq LIMIT 1) AS oldest`;
 
 export async function queueCounts(db: Queryable): Promise<Map<string, QueueCounts>> {
   const result = new Map<string, QueueCounts>();
