@@ -65,8 +65,14 @@ CREATE INDEX messages_ready_lane ON messages (queue, domain, seq) WHERE state = 
 -- Due times: push ones are promoted a lead ahead of their time, pull ones only when due (wake.ts).
 CREATE INDEX messages_scheduled_push ON messages (deliver_at) WHERE state = 'scheduled' AND domain <> '';
 CREATE INDEX messages_scheduled_pull ON messages (deliver_at) WHERE state = 'scheduled' AND domain = '';
--- Deadlines of pull leases and push claims, oldest first (wake.ts).
-CREATE INDEX messages_leases ON messages (lease_until) WHERE state IN ('leased', 'inflight');
+-- Deadlines of pull leases and push claims, oldest first (wake.ts). lease_until is set exactly while a
+-- message is leased or inflight. Why the predicate is not "state IN ('leased', 'inflight')": acks and
+-- outcomes name state = 'leased' or 'inflight', which would imply that predicate, and with statistics
+-- from when nothing was leased the planner then reads every open lease through this index and hashes
+-- them instead of probing the primary key once per receipt. EXPLAIN ANALYZE, ack of 100 with 20,000
+-- leases open: "Index Scan using messages_leases … rows=20000", 25.9 ms; with this predicate:
+-- "Index Scan using messages_pkey … loops=100", 0.9 ms.
+CREATE INDEX messages_leases ON messages (lease_until) WHERE lease_until IS NOT NULL;
 CREATE INDEX messages_dead ON messages (queue, id) WHERE state = 'dead';
 -- Retention takes the oldest finished rows (purge.ts). Costs an ack or a delivery one index entry;
 -- SQLite sweeps by id instead, but that needs a cursor in one node's memory.

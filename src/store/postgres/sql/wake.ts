@@ -32,7 +32,7 @@ expired AS (
                    (SELECT l.n FROM unnest($3::text[], $4::int[]) AS l(queue, n) WHERE l.queue = m.queue), $5)
                  THEN 'receives exhausted' ELSE m.last_error END,
     lease_token = NULL, lease_until = NULL, updated_at = $1
-  WHERE m.id IN (SELECT id FROM messages WHERE state IN ('leased', 'inflight') AND lease_until <= $1
+  WHERE m.id IN (SELECT id FROM messages WHERE lease_until <= $1 AND state IN ('leased', 'inflight')
                  ORDER BY lease_until LIMIT $6 FOR UPDATE SKIP LOCKED)
   RETURNING m.id, m.queue, m.domain, m.state
 )
@@ -67,7 +67,7 @@ export async function wakeOnce(
 const NEXT = `
 SELECT (SELECT min(deliver_at) FROM messages WHERE state = 'scheduled' AND domain <> '') - $1::bigint AS push,
        (SELECT min(deliver_at) FROM messages WHERE state = 'scheduled' AND domain = '') AS pull,
-       (SELECT min(lease_until) FROM messages WHERE state IN ('leased', 'inflight')) AS lease`;
+       (SELECT min(lease_until) FROM messages WHERE lease_until IS NOT NULL) AS lease`;
 
 export async function nextWakeAt(db: Queryable, pushLeadMs: number): Promise<number | undefined> {
   const row = (await db.query<{ push: number | null; pull: number | null; lease: number | null }>({ name: 'sluice_next_wake', text: NEXT, values: [pushLeadMs] })).rows[0]!;
