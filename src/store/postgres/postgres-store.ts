@@ -41,14 +41,15 @@ const WAKE_CHUNK = 5_000;
 /**
  * The Store contract on PostgreSQL, for one node or several on one database.
  *
- * Everything a message is lives in its rows: a pull lease is the row's state, token and deadline; a
- * push claim is its state and deadline. No lease, count or cursor is held in memory, so another node
- * (or this one after a restart) sees exactly what the database holds, and any node's `wake` reclaims
- * what a dead node held once its deadline passes. Every method is one statement (one transaction)
- * except fireSchedule, which is one explicit transaction. Each method resolves after its commit: acks,
- * leases and outcomes are durable when they resolve (with the server's default synchronous_commit).
- * Times are the `now` the caller passes (the contract's clock); see README.md for the move to the
- * database's clock with several nodes.
+ * Everything a message is lives in its rows: a pull lease or a push claim is the row's state, token
+ * and deadline. No lease, count or cursor is held in memory, so another node (or this one after a
+ * restart) sees exactly what the database holds, and any node's `wake` reclaims what a dead node held
+ * once its deadline passes. Every method that writes is one statement (one transaction), except
+ * fireSchedule and an outcome batch that names a message twice, which run in one explicit
+ * transaction. Each method resolves after its commit: acks, leases and outcomes are durable when
+ * they resolve (with the server's default synchronous_commit). Times are the `now` the caller passes
+ * (the contract's clock); README.md lists this and the other places where the contract still
+ * assumes one node.
  */
 export class PostgresStore implements Store {
   private readonly catalog: PostgresCatalog;
