@@ -21,7 +21,7 @@ describePostgres('PostgreSQL store: two nodes on one schema', () => {
   async function twoNodes(): Promise<[PostgresStore, PostgresStore]> {
     const schema = freshSchema();
     schemas.push(schema);
-    const open = () => PostgresStore.open({ connectionString: postgresUrl!, schema, poolSize: 4 });
+    const open = () => PostgresStore.open({ connectionString: postgresUrl, schema, poolSize: 4 });
     const [a, b] = await Promise.all([open(), open()]);
     stores.push(a, b);
     return [a, b];
@@ -128,7 +128,7 @@ describePostgres('PostgreSQL store: two nodes on one schema', () => {
     };
     const fired = await Promise.all([ticker(a), ticker(b), ticker(a), ticker(b)]);
     expect(fired.reduce((sum, n) => sum + n, 0)).toBe(20);
-    const messages = await a.listMessages({ queue: 'q', limit: 100 });
+    const { messages } = await a.listMessages({ queue: 'q', limit: 100 });
     expect(messages.map((m) => m.receivedAt).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => (i + 1) * 1_000));
   });
 
@@ -227,7 +227,7 @@ describePostgres('PostgreSQL store: one node', () => {
   it('rolls back a failed batch whole', async () => {
     const { store, cleanup } = await tempPostgresStore();
     await expect(store.appendMessages([newMessage(), newMessage({ queue: null as unknown as string })], 1_000)).rejects.toThrow();
-    expect(await store.listMessages({ limit: 10 })).toEqual([]);
+    expect(await store.listMessages({ limit: 10 })).toEqual({ messages: [] });
     await cleanup();
   });
 
@@ -247,6 +247,6 @@ describePostgres('PostgreSQL store: one node', () => {
   });
 
   it('refuses a schema name that is not a plain identifier', async () => {
-    await expect(PostgresStore.open({ connectionString: postgresUrl!, schema: 'x; DROP TABLE y' })).rejects.toThrow(/schema must be/);
+    await expect(PostgresStore.open({ connectionString: postgresUrl, schema: 'x; DROP TABLE y' })).rejects.toThrow(/schema must be/);
   });
 });

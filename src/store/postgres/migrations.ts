@@ -138,6 +138,63 @@ CREATE TABLE schedules (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'queue owners, stored bytes, tenant quotas, API key ids, file settings, listing indexes',
+    // What the SQLite store's migrations 4 to 6 added, on this schema. Its message-id high-water mark
+    // (its migration 4) has no counterpart: the sequence never issues an id twice.
+    sql: `
+-- Which tenant a queue name belongs to while any message of it is stored, so that the name cannot
+-- pass to another tenant even when its definition is gone (upsertQueue checks it). Seeded from the
+-- definitions, then from the messages of queues without one.
+CREATE TABLE queue_owners (
+  queue  text PRIMARY KEY,
+  tenant text NOT NULL
+);
+INSERT INTO queue_owners (queue, tenant) SELECT name, tenant FROM queues;
+INSERT INTO queue_owners (queue, tenant) SELECT queue, min(tenant) FROM messages GROUP BY queue ON CONFLICT (queue) DO NOTHING;
+
+-- Bytes each message takes (storedSize: body and headers as stored), on its own row. queueCounts sums
+-- them in the GROUP BY it already makes, so a queue's stored bytes are exact in every snapshot, and no
+-- append updates a shared per-queue counter row: on PostgreSQL that row's lock would be held until
+-- each commit and serialise every append to the queue, from every node.
+ALTER TABLE messages ADD COLUMN stored_bytes integer NOT NULL DEFAULT 0;
+UPDATE messages m SET stored_bytes = octet_length(p.body) + octet_length(p.headers) FROM payloads p WHERE p.id = m.id;
+ALTER TABLE messages ALTER COLUMN stored_bytes DROP DEFAULT;
+
+-- Tenant quotas (limits.tenants.<t>.maxDepth and maxStoredBytes), kept with the tenant.
+ALTER TABLE tenants ADD COLUMN max_depth bigint;
+ALTER TABLE tenants ADD COLUMN max_stored_bytes bigint;
+
+-- API keys: a public id (to list and revoke by, unique within the tenant), a display prefix of the
+-- key, and when it was last used (written lazily by the caller). A key stored before has no prefix;
+-- its id is the start of its hash.
+ALTER TABLE api_keys ADD COLUMN id text;
+ALTER TABLE api_keys ADD COLUMN prefix text;
+ALTER TABLE api_keys ADD COLUMN last_used_at bigint;
+UPDATE api_keys SET id = substr(hash, 1, 16);
+ALTER TABLE api_keys ALTER COLUMN id SET NOT NULL;
+CREATE UNIQUE INDEX api_keys_id ON api_keys (tenant, id);
+
+-- The value of each sluice.yaml setting as last applied (config/file-settings.ts).
+CREATE TABLE file_settings (
+  kind    text NOT NULL,                     -- queue | schedule | domainLimit | tenantLimit
+  name    text NOT NULL,
+  setting text NOT NULL,
+  value   text NOT NULL,                     -- JSON of the file's value when it was last applied
+  PRIMARY KEY (kind, name, setting)
+);
+
+-- Listings of one state newest first read an index per queue (sql/list-messages.ts), so that a page
+-- of scheduled or in-flight messages never walks the rows of other states. Dead letters get the
+-- same shape in seq order: ordered by id, the planner may walk the primary key instead and filter
+-- (migration 1 says why claims order by seq).
+CREATE INDEX messages_scheduled_queue ON messages (queue, seq) WHERE state = 'scheduled';
+CREATE INDEX messages_inflight_queue ON messages (queue, seq) WHERE state = 'inflight';
+DROP INDEX messages_dead;
+CREATE INDEX messages_dead_queue ON messages (queue, seq) WHERE state = 'dead';
+`,
+  },
 ];
 
 /** Schema names are put into SQL (search_path, CREATE SCHEMA): only plain lower-case identifiers. */

@@ -2,24 +2,28 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { AckResult, Store, WakeReport } from '../store.js';
 import type {
+  ApiKeyRecord,
   AppendResult,
   AttemptRecord,
   DeliveryOutcome,
   DomainBacklog,
   DomainLimitRecord,
+  FileSettingRecord,
   LaneRef,
   LeasedMessage,
   ListMessagesFilter,
+  MessagePage,
   MessageState,
   NewMessage,
   QueueCounts,
+  QueueDeletion,
   QueueRecord,
   ScheduleRecord,
   StoredMessage,
   TenantRecord,
 } from '../types.js';
 import { DEFAULT_MAX_RECEIVES, laneKey } from '../types.js';
-import { fireScheduleIn, PostgresCatalog } from './catalog.js';
+import { fireScheduleIn, PostgresCatalog, replaceFileSettingsIn, upsertQueueIn } from './catalog.js';
 import { migrate } from './migrations.js';
 import { openPool, redactUrl, type PostgresOptions } from './pool.js';
 import { MESSAGE_COLUMNS, parseId, splitReceipts, toAttempt, toStoredMessage, type AttemptRow, type MessageRow } from './rows.js';
@@ -27,10 +31,12 @@ import { appendMessages } from './sql/append-messages.js';
 import { claimLanes, readyLanes } from './sql/claim-lanes.js';
 import { completeDeliveries, inRounds } from './sql/complete-deliveries.js';
 import { domainBacklog, queueCounts } from './sql/counts.js';
+import { deleteQueueIn } from './sql/delete-queue.js';
 import { leaseBatch } from './sql/lease-batch.js';
+import { listMessages } from './sql/list-messages.js';
 import { purge } from './sql/purge.js';
 import type { Queryable } from './sql/queryable.js';
-import { ackReceipts, extendReceipts, nackReceipts, type Settled } from './sql/settle-receipts.js';
+import { ackReceipts, extendReceipts, nackReceipts, returnUnsentReceipts, type Settled } from './sql/settle-receipts.js';
 import { nextWakeAt, wakeOnce } from './sql/wake.js';
 
 export type { PostgresOptions } from './pool.js';
@@ -46,7 +52,7 @@ const WAKE_CHUNK = 5_000;
  * restart) sees exactly what the database holds, and any node's `wake` reclaims what a dead node held
  * once its deadline passes. Every method that writes is one statement (one transaction), except
  * fireSchedule and an outcome batch that names a message twice, which run in one explicit
- * transaction. Each method resolves after its commit: acks, leases and outcomes are durable when
+ * transaction (and upsertQueue, deleteQueue, replaceFileSettings). Each method resolves after its commit: acks, leases and outcomes are durable when
  * they resolve (with the server's default synchronous_commit). Times are the `now` the caller passes
  * (the contract's clock); README.md lists this and the other places where the contract still
  * assumes one node.
@@ -115,6 +121,11 @@ export class PostgresStore implements Store {
     const { ids, tokens, stale } = splitReceipts(receipts);
     const settled = ids.length === 0 ? [] : await extendReceipts(this.db, queue, ids, tokens, now + visibilityMs);
     return { extended: settled.length, stale: [...stale, ...unmatched(ids, tokens, settled)] };
+  }
+
+  async returnUnsent(queue: string, receipts: string[], now: number): Promise<number> {
+    const { ids, tokens } = splitReceipts(receipts);
+    return ids.length === 0 ? 0 : (await returnUnsentReceipts(this.db, queue, ids, tokens, now)).length;
   }
 
   // ── time ────────────────────────────────────────────────────
@@ -202,26 +213,8 @@ export class PostgresStore implements Store {
     return result.rows.map(toAttempt);
   }
 
-  /** Newest first by id, like SQLite: filters on the primary key order (no index per filter yet). */
-  async listMessages(filter: ListMessagesFilter): Promise<StoredMessage[]> {
-    const where: string[] = [];
-    const values: unknown[] = [];
-    const add = (condition: string, value: unknown) => {
-      if (value === undefined) return;
-      values.push(value);
-      where.push(`${condition} $${values.length}`);
-    };
-    add('m.tenant =', filter.tenant);
-    add('m.queue =', filter.queue);
-    add('m.state =', filter.state);
-    add('m.id <', filter.before === undefined ? undefined : (parseId(filter.before) ?? '0'));
-    values.push(filter.limit);
-    const result = await this.db.query<MessageRow>({
-      text: `SELECT ${MESSAGE_COLUMNS}, p.headers, p.body FROM messages m JOIN payloads p ON p.id = m.id
-             ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.id DESC LIMIT $${values.length}`,
-      values,
-    });
-    return result.rows.map(toStoredMessage);
+  async listMessages(filter: ListMessagesFilter): Promise<MessagePage> {
+    return listMessages(this.db, filter);
   }
 
   async cancel(id: string, now: number, withdrawn = false): Promise<MessageState | undefined> {
@@ -236,14 +229,17 @@ export class PostgresStore implements Store {
     return found.rows[0]?.state;
   }
 
-  async replayDead(queue: string, ids: string[] | undefined, now: number) {
+  /** The oldest first through `messages_dead_queue`; with ids, those of them that are the tenant's dead letters. */
+  async replayDead(queue: string, tenant: string, ids: string[] | undefined, now: number, limit?: number) {
     const wanted = ids?.filter((id) => parseId(id) !== undefined);
     const result = await this.db.query<{ id: number; domain: string }>({
-      text: `UPDATE messages SET state = 'ready', attempts = 0, deliver_at = $2, last_error = NULL, lease_token = NULL,
-               lease_until = NULL, updated_at = $2
-             WHERE queue = $1 AND state = 'dead' AND ($3::bigint[] IS NULL OR id = ANY($3::bigint[]))
+      text: `UPDATE messages SET state = 'ready', attempts = 0, deliver_at = $3, last_error = NULL, lease_token = NULL,
+               lease_until = NULL, updated_at = $3
+             WHERE id IN (SELECT id FROM messages WHERE queue = $1 AND tenant = $2 AND state = 'dead'
+                            AND ($4::bigint[] IS NULL OR id = ANY($4::bigint[]))
+                          ORDER BY seq LIMIT $5 FOR UPDATE)
              RETURNING id, domain`,
-      values: [queue, now, wanted ?? null],
+      values: [queue, tenant, now, wanted ?? null, wanted === undefined ? (limit ?? null) : null],
     });
     const rows = result.rows.sort((a, b) => a.id - b.id);
     const domains = new Set(rows.map((row) => row.domain).filter((domain) => domain !== ''));
@@ -263,13 +259,13 @@ export class PostgresStore implements Store {
     return domainBacklog(this.db);
   }
   async upsertQueue(queue: QueueRecord): Promise<void> {
-    await this.catalog.upsertQueue(queue);
+    await this.transaction((tx) => upsertQueueIn(tx, queue));
   }
   async listQueues(): Promise<QueueRecord[]> {
     return this.catalog.listQueues();
   }
-  async deleteQueue(name: string): Promise<boolean> {
-    return this.catalog.deleteQueue(name);
+  async deleteQueue(name: string, force = false): Promise<QueueDeletion> {
+    return this.transaction((tx) => deleteQueueIn(tx, name, force));
   }
   async upsertTenant(tenant: TenantRecord): Promise<void> {
     await this.catalog.upsertTenant(tenant);
@@ -277,11 +273,17 @@ export class PostgresStore implements Store {
   async listTenants(): Promise<TenantRecord[]> {
     return this.catalog.listTenants();
   }
-  async addApiKey(hash: string, tenant: string, now: number): Promise<void> {
-    await this.catalog.addApiKey(hash, tenant, now);
+  async addApiKey(key: ApiKeyRecord): Promise<void> {
+    await this.catalog.addApiKey(key);
   }
-  async listApiKeys(): Promise<{ hash: string; tenant: string }[]> {
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.catalog.listApiKeys();
+  }
+  async revokeApiKey(tenant: string, id: string): Promise<string | undefined> {
+    return this.catalog.revokeApiKey(tenant, id);
+  }
+  async touchApiKeys(used: { hash: string; at: number }[]): Promise<void> {
+    await this.catalog.touchApiKeys(used);
   }
   async upsertDomainLimit(limit: DomainLimitRecord): Promise<void> {
     await this.catalog.upsertDomainLimit(limit);
@@ -304,6 +306,13 @@ export class PostgresStore implements Store {
 
   async fireSchedule(name: string, expectedRunAt: number, nextRunAt: number | undefined, messages: NewMessage[], now: number) {
     return this.transaction((tx) => fireScheduleIn(tx, name, expectedRunAt, nextRunAt, messages, now));
+  }
+
+  async listFileSettings(): Promise<FileSettingRecord[]> {
+    return this.catalog.listFileSettings();
+  }
+  async replaceFileSettings(settings: FileSettingRecord[]): Promise<void> {
+    await this.transaction((tx) => replaceFileSettingsIn(tx, settings));
   }
 
   /** Run `work` on one connection inside BEGIN … COMMIT (ROLLBACK if it throws). */

@@ -1,4 +1,4 @@
-import type { AppendResult, NewMessage } from '../../types.js';
+import { storedSize, type AppendResult, type NewMessage } from '../../types.js';
 import type { Queryable } from './queryable.js';
 
 /**
@@ -28,9 +28,9 @@ input AS (
   SELECT ids.id, u.*
   FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
               $10::bigint[], $11::bigint[], $12::text[], $13::text[], $14::text[], $15::bytea[],
-              $16::text[], $17::text[], $18::bigint[])
+              $16::text[], $17::text[], $18::bigint[], $20::int[])
        WITH ORDINALITY AS u(queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, origin,
-                            retry, headers, body, dedupe_scope, dedupe_key, dedupe_expires, ord)
+                            retry, headers, body, dedupe_scope, dedupe_key, dedupe_expires, stored_bytes, ord)
   JOIN ids USING (ord)
 ),
 claimed AS (
@@ -47,8 +47,8 @@ answers AS (
 ),
 stored AS (
   INSERT INTO messages (id, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at,
-                        updated_at, origin, retry)
-  SELECT id, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, $19, origin, retry
+                        updated_at, origin, retry, stored_bytes)
+  SELECT id, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, $19, origin, retry, stored_bytes
   FROM answers WHERE answer = id
 ),
 stored_payloads AS (
@@ -85,6 +85,7 @@ export async function appendUnique(db: Queryable, messages: NewMessage[], now: n
       column((m) => m.dedupe?.key ?? null),
       column((m) => m.dedupe?.expiresAt ?? null),
       now,
+      column(storedSize),
     ],
   });
   return result.rows.map((row) => ({ id: String(row.id), duplicate: row.duplicate, deliverAt: row.deliver_at }));
