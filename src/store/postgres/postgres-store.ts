@@ -51,11 +51,11 @@ const WAKE_CHUNK = 5_000;
  * and deadline. No lease, count or cursor is held in memory, so another node (or this one after a
  * restart) sees exactly what the database holds, and any node's `wake` reclaims what a dead node held
  * once its deadline passes. Every method that writes is one statement (one transaction), except
- * fireSchedule and an outcome batch that names a message twice, which run in one explicit
- * transaction (and upsertQueue, deleteQueue, replaceFileSettings). Each method resolves after its commit: acks, leases and outcomes are durable when
- * they resolve (with the server's default synchronous_commit). Times are the `now` the caller passes
- * (the contract's clock); README.md lists this and the other places where the contract still
- * assumes one node.
+ * fireSchedule, upsertQueue, deleteQueue, replaceFileSettings and an outcome batch that names a
+ * message twice, which each run in one explicit transaction. Each method resolves after its commit:
+ * acks, leases and outcomes are durable when they resolve (with the server's default
+ * synchronous_commit). Times are the `now` the caller passes (the contract's clock); README.md lists
+ * this and the other places where the contract still assumes one node.
  */
 export class PostgresStore implements Store {
   private readonly catalog: PostgresCatalog;
