@@ -35,6 +35,7 @@ import type {
   StatsSnapshot,
   StatsStreamEvent,
   Tenant,
+  TenantLimitInput,
   TenantLimitState,
 } from './types.js';
 
@@ -71,8 +72,8 @@ export class SluiceClient {
   }
 
   /** Any API call by method and path (with its query); throws SluiceApiError on a non-2xx answer. */
-  async request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await this.call(method, path, body);
+  async request<T = unknown>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const response = await this.call(method, path, body, signal);
     const text = await response.text();
     if (!response.ok) throw apiError(response, text);
     return (text === '' ? undefined : JSON.parse(text)) as T;
@@ -142,8 +143,16 @@ export class SluiceClient {
    *   if (done.length > 0) await sluice.ack('github-events', done);
    * }
    */
-  pull(queue: string, options: PullOptions = {}): Promise<{ messages: PulledMessage[] }> {
-    return this.request('POST', `/v1/queues/${segment(queue)}/pull`, options);
+  async pull(queue: string, options: PullOptions = {}): Promise<{ messages: PulledMessage[] }> {
+    const { signal, ...body } = options;
+    try {
+      return await this.request('POST', `/v1/queues/${segment(queue)}/pull`, body, signal);
+    } catch (error) {
+      // Aborted while waiting: nothing was handed over (the node gives back a lease it made for a
+      // consumer that hung up), so this is an empty answer, not a failure.
+      if (signal?.aborted) return { messages: [] };
+      throw error;
+    }
   }
 
   /** Done with these messages: they are not offered again. */
@@ -287,7 +296,7 @@ export class SluiceClient {
   }
 
   /** A tenant's concurrency across all domains (admin key). */
-  setTenantLimit(tenant: string, limit: { concurrency: number }): Promise<{ tenant: string; concurrency: number }> {
+  setTenantLimit(tenant: string, limit: TenantLimitInput): Promise<{ tenant: string } & TenantLimitInput> {
     return this.request('PUT', `/v1/limits/tenants/${segment(tenant)}`, limit);
   }
 

@@ -1,7 +1,10 @@
+import type { DomainStats, QueueStats, TenantStats } from '../observe/stats.js';
+
 /**
- * The JSON shapes of the Sluice HTTP API, as the client sends and receives them. Kept apart from the
- * server's own types so that importing the client loads nothing of the server; the client tests
- * check every route's answer against these shapes.
+ * The JSON shapes of the Sluice HTTP API, as the client sends and receives them. Where the server
+ * has the same shape as a plain type it is imported from there, type-only, so that importing the
+ * client still loads nothing of the server; the client tests check every route's answer against
+ * these shapes.
  */
 
 export type MessageState = 'scheduled' | 'ready' | 'leased' | 'inflight' | 'delivered' | 'acked' | 'dead' | 'cancelled';
@@ -123,6 +126,8 @@ export interface PullOptions {
   visibilityTimeoutMs?: number;
   /** Long-poll up to this long (0 to 20000) until a message is ready. */
   waitMs?: number;
+  /** Abort the wait (e.g. on SIGTERM): the pull then answers no messages, and none stay leased. */
+  signal?: AbortSignal;
 }
 
 /** One message as pull returns it: ack, nack or extend it by its `receipt`. */
@@ -284,6 +289,15 @@ export type DomainLimitDetail = DomainLimitEntry & {
   effective: { concurrency: number; ratePerSecond?: number; burst: number };
 };
 
+/** A tenant's concurrency and quotas, as PUT /v1/limits/tenants/{t} takes them (at least one). */
+export interface TenantLimitInput {
+  concurrency?: number;
+  /** Most messages waiting in all its queues together; past it, 429 SLUICE_ERR_TENANT_QUOTA. */
+  maxDepth?: number;
+  /** Most bytes of all its stored messages together; past it, the same 429. */
+  maxStoredBytes?: number;
+}
+
 export interface TenantLimitState {
   tenant: string;
   inFlight: number;
@@ -332,54 +346,9 @@ export interface ApiKeyInfo {
 
 // ── monitoring ────────────────────────────────────────────────
 
-export interface Percentiles {
-  p50: number;
-  p95: number;
-  p99: number;
-}
-
-export interface DomainStats {
-  domain: string;
-  status: 'ok' | 'throttled' | 'paused' | 'circuit-open' | 'half-open';
-  inFlight: number;
-  buffered: number;
-  /** Admin only (null for a tenant key): push messages stored for the domain. */
-  ready: number | null;
-  scheduled: number | null;
-  limit: { concurrency: number; ratePerSecond: number | null; burst: number };
-  effectiveConcurrency: number;
-  observedRatePerSecond: number;
-  throttledSince: string | null;
-  pausedUntil: string | null;
-  circuit: string;
-  delivered: number;
-  failed: number;
-  latencyMs: Percentiles | null;
-  backpressure?: Record<string, number>;
-}
-
-export interface QueueStats {
-  name: string;
-  tenant: string;
-  mode: string;
-  paused: boolean;
-  depth: Record<MessageState, number> | null;
-  oldestReadyAgeMs: number | null;
-  received: number;
-  delivered: number;
-  failed: number;
-  retried: number;
-  dead: number;
-}
-
-export interface TenantStats {
-  tenant: string;
-  inFlight: number;
-  concurrency: number | null;
-  queues: number;
-  ready: number;
-  dead: number;
-}
+// The same shapes the node builds its snapshot from (type-only: nothing of the server is loaded).
+export type { DomainStats, QueueStats, TenantStats } from '../observe/stats.js';
+export type { Percentiles } from '../observe/windows.js';
 
 export type StatsEventType = 'backpressure' | 'throttled' | 'circuit-open' | 'circuit-closed' | 'dead';
 

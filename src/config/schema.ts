@@ -73,6 +73,7 @@ export const headerMapSchema = z
     propertyNames: { pattern: HEADER_NAME.source },
     additionalProperties: { type: 'string', maxLength: MAX_HEADER_VALUE, pattern: HEADER_VALUE.source },
     description: 'Header names to values',
+    examples: [{ 'content-type': 'application/json' }],
   });
 
 function headerProblem(name: string, value: unknown): string | undefined {

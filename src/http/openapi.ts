@@ -200,10 +200,17 @@ function errorResponses(doc: RouteDoc): Record<string, unknown> {
   return answers;
 }
 
+/** An error answer; `codes` narrows the Problem schema to the codes this status stands for here. */
 function problemResponse(description: string, codes?: ErrorCode[]): Record<string, unknown> {
   const problem = { $ref: COMPONENT_REF + 'Problem' };
   const schema = codes ? { allOf: [problem, { properties: { code: { enum: codes } } }] } : problem;
-  return { description, content: { 'application/problem+json': { schema } } };
+  return { description, content: { 'application/problem+json': { schema, example: exampleProblem(codes?.[0] ?? 'SLUICE_ERR_INTERNAL') } } };
+}
+
+/** What toProblem would send for `code` (a schema-made example would show the first code of every error). */
+function exampleProblem(code: ErrorCode): Record<string, unknown> {
+  const { status, title } = ERRORS[code];
+  return { type: `urn:sluice:error:${code}`, title, status, detail: title, code };
 }
 
 // ── schemas ───────────────────────────────────────────────────

@@ -4,23 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { killHard, spawnSluice, type ChildSluice } from '../support/child.js';
+import { killHard, killWhenTestEnds, spawnSluice } from '../support/child.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const KEY = 'sk_lock_test_0123456789abcdef';
 const dir = mkdtempSync(join(tmpdir(), 'sluice-lock-'));
 const dataDir = join(dir, 'data');
-const children: ChildSluice[] = [];
-afterAll(async () => {
-  await Promise.all(children.map((sluice) => killHard(sluice.child)));
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function start(): Promise<ChildSluice> {
-  const sluice = await spawnSluice(['--data-dir', dataDir], { SLUICE_ADMIN_KEY: KEY }, dir);
-  children.push(sluice);
-  return sluice;
-}
+const start = () => spawnSluice(['--data-dir', dataDir], { SLUICE_ADMIN_KEY: KEY }, dir);
 
 /** Run `sluice start` on the same data dir to its end: its exit code and what it said on stderr. */
 function startExpectingExit(): Promise<{ code: number | null; stderr: string }> {
@@ -29,6 +21,7 @@ function startExpectingExit(): Promise<{ code: number | null; stderr: string }> 
     env: { ...process.env, SLUICE_ADMIN_KEY: KEY, SLUICE_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  killWhenTestEnds(child);
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));

@@ -46,6 +46,9 @@ describe('GET /dashboard', () => {
     const html = await (await fetch(`${sluice.url}/dashboard`)).text();
     expect(html).not.toMatch(/<script>(?!<)/);
     expect(html).not.toMatch(/ on[a-z]+=/);
+    // The API reference is one click away, and it is there.
+    expect(html).toContain('href="/docs"');
+    expect((await fetch(`${sluice.url}/docs`)).status).toBe(200);
   });
 
   it.runIf(runBrowser)('shows the throttled domain live and renders a hostile message as text only', { timeout: 90_000 }, async () => {

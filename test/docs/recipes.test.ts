@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { startSluice, type RunningSluice, type SluiceConfigInput } from '../../src/server.js';
 import { Sink } from '../support/sink.js';
 import { eventually } from '../support/sluice.js';
+import { runWorker } from '../../docs/recipes/pull-worker.js';
 
 /**
  * The recipes in docs/recipes/ are run, not just read: every `# sluice.yaml` block starts a real
@@ -41,7 +42,7 @@ describe('docs/recipes', () => {
     const blocks = readdirSync(RECIPES)
       .filter((file) => file.endsWith('.md'))
       .flatMap((recipe) => sluiceYamlBlocks(recipe).map((yaml) => ({ recipe, yaml })));
-    expect(blocks.map((block) => block.recipe)).toEqual(expect.arrayContaining(['n8n.md', 'stripe.md', 'cron-webhook.md']));
+    expect(blocks.map((block) => block.recipe)).toEqual(expect.arrayContaining(['n8n.md', 'stripe.md', 'cron-webhook.md', 'github.md']));
     for (const { yaml } of blocks) await (await start(yaml)).stop();
   });
 
@@ -91,5 +92,40 @@ describe('docs/recipes', () => {
     expect(nextRuns).toHaveLength(5);
     for (const run of nextRuns) expect(berlin.format(new Date(run))).toMatch(/^(Mon|Tue|Wed|Thu|Fri) 09:00$/);
     expect((await node.client.getSchedule('cache-warmup')).every).toBe('5m');
+  });
+  it('github.md: a signed delivery is stored once, by its delivery id, and pulled; a forged one is refused', async () => {
+    const node = await start(sluiceYamlBlocks('github.md')[0]!);
+    const push = JSON.stringify({ ref: 'refs/heads/main', after: 'c0ffee' });
+    const signature = `sha256=${createHmac('sha256', SECRET).update(push).digest('hex')}`;
+    const headers = { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': 'd-1', 'x-hub-signature-256': signature };
+    const first = await node.client.ingest('github', push, { headers });
+    expect((await node.client.ingest('github', push, { headers })).id).toBe(first.id);
+    await expect(node.client.ingest('github', push, { headers: { ...headers, 'x-hub-signature-256': 'sha256=00' } })).rejects.toMatchObject({ status: 401 });
+    const { messages } = await node.client.pull('github-events', { max: 20, waitMs: 2000 });
+    expect(messages.map((message) => message.headers['x-github-event'])).toEqual(['push']);
+  });
+
+  it('pull-worker.ts: handles each message once, a failed one comes back, and an abort mid-wait leaves nothing leased', async () => {
+    const node = await start('# sluice.yaml\nqueues:\n  jobs: { mode: pull, maxReceives: 5 }\nsources:\n  jobs: { queue: jobs }\n');
+    for (const body of ['one', 'two', 'flaky']) await node.client.ingest('jobs', body, { headers: { 'content-type': 'text/plain' } });
+    const seen: string[] = [];
+    let flakyTries = 0;
+    const stop = new AbortController();
+    const worker = runWorker(node.client, {
+      queue: 'jobs',
+      signal: stop.signal,
+      retryDelayMs: 0,
+      handle: async (message) => {
+        if (message.body === 'flaky' && ++flakyTries === 1) throw new Error('first try fails');
+        seen.push(message.body ?? '');
+      },
+    });
+    await eventually(() => seen.length === 3, 'three messages handled');
+    stop.abort();
+    await worker;
+    expect(seen.sort()).toEqual(['flaky', 'one', 'two']);
+    expect(flakyTries).toBe(2);
+    const depth = (await node.client.getQueue('jobs')).depth!;
+    expect({ ready: depth.ready, leased: depth.leased, acked: depth.acked }).toEqual({ ready: 0, leased: 0, acked: 3 });
   });
 });

@@ -74,3 +74,15 @@ export async function eventually<T>(check: () => T | Promise<T>, what: string, t
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/**
+ * The tick times (deliverAt) of the messages created so far by the schedules tick-skip, tick-once and
+ * tick-all in the outbound queue, oldest first, by policy.
+ */
+export async function tickTimes(client: SluiceClient): Promise<Record<'skip' | 'once' | 'all', number[]>> {
+  const { messages } = (await client.request('GET', '/v1/messages?queue=outbound&limit=1000')) as { messages: { origin: string; deliverAt: string }[] };
+  const ticks: Record<string, number[]> = { skip: [], once: [], all: [] };
+  for (const message of messages) ticks[message.origin.replace('schedule:tick-', '')]?.push(Date.parse(message.deliverAt));
+  for (const times of Object.values(ticks)) times.sort((a, b) => a - b);
+  return ticks as Record<'skip' | 'once' | 'all', number[]>;
+}
