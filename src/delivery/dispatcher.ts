@@ -356,16 +356,18 @@ export class Dispatcher {
   }
 
   private recordOutcome(lane: Lane, message: StoredMessage, record: AttemptRecord, verdict: Verdict, result: DeliveryResult): void {
+    // The claim makes the outcome apply only while this node's claim is the message's current one.
+    const claimed = { id: message.id, claim: message.claim };
     const base = { queue: lane.queue, tenant: lane.tenant, domain: lane.domain, latencyMs: record.latencyMs };
     if (verdict.kind === 'delivered') {
       this.app.events.emit('delivered', { ...base, status: result.status ?? 0 });
-      return this.queueOutcome({ id: message.id, kind: 'delivered', attempt: record });
+      return this.queueOutcome({ ...claimed, kind: 'delivered', attempt: record });
     }
     const failed = { ...base, willRetry: verdict.kind === 'retry', ...(result.status === undefined ? {} : { status: result.status }) };
     this.app.events.emit('failed', result.error ? { ...failed, error: result.error.code } : failed);
     if (verdict.kind === 'dead') {
       this.app.events.emit('dead', { id: message.id, queue: lane.queue, reason: verdict.reason, ...lastAttemptOf(result) });
-      return this.queueOutcome({ id: message.id, kind: 'dead', attempt: record, reason: verdict.reason });
+      return this.queueOutcome({ ...claimed, kind: 'dead', attempt: record, reason: verdict.reason });
     }
     record.error ??= verdict.reason;
     if (lane.strict) {
@@ -373,9 +375,9 @@ export class Dispatcher {
       lane.held = { message: held, notBefore: verdict.at };
       this.wakeAt(this.domain(lane.domain), verdict.at);
       const leaseUntil = verdict.at + CLAIM_LEASE_MARGIN_MS;
-      return this.queueOutcome({ id: message.id, kind: 'hold', attempt: record, leaseUntil });
+      return this.queueOutcome({ ...claimed, kind: 'hold', attempt: record, leaseUntil });
     }
-    this.queueOutcome({ id: message.id, kind: 'retry', attempt: record, deliverAt: verdict.at, countsAsAttempt: verdict.counts });
+    this.queueOutcome({ ...claimed, kind: 'retry', attempt: record, deliverAt: verdict.at, countsAsAttempt: verdict.counts });
   }
 
   private afterCompletion(domain: DomainState, tenant: TenantState, lane: Lane): void {
@@ -528,7 +530,7 @@ export class Dispatcher {
   }
 
   private releaseMessages(messages: StoredMessage[]): void {
-    for (const message of messages) this.queueOutcome({ id: message.id, kind: 'release' });
+    for (const message of messages) this.queueOutcome({ id: message.id, claim: message.claim, kind: 'release' });
   }
 
   private onQueueChange(name: string, change: 'upsert' | 'delete'): void {

@@ -70,6 +70,12 @@ export interface StoredMessage extends MessageFields {
   leaseUntil?: number;
   updatedAt: number;
   lastError?: string;
+  /**
+   * Push, on the messages claimLanes returns: names this one claim of the message. Passed back in its
+   * DeliveryOutcome, it makes a late outcome harmless: once the claim expired and the message was
+   * claimed again (by any node), an outcome of the old claim changes nothing.
+   */
+  claim?: string;
 }
 
 /** A leased pull message: the receipt is needed to ack, nack or extend it. */
@@ -89,15 +95,20 @@ export interface AttemptRecord {
   response?: string;
 }
 
-/** How one finished delivery changes its message. */
-export type DeliveryOutcome =
+/**
+ * How one finished delivery changes its message. `claim` is the message's `claim` as claimLanes gave
+ * it: with it, the outcome applies only while that claim is still the message's current one; without
+ * it, to whichever claim is current. The PostgreSQL store checks it; the SQLite store does not yet.
+ */
+export type DeliveryOutcome = { claim?: string } & (
   | { id: string; kind: 'delivered'; attempt: AttemptRecord }
   | { id: string; kind: 'retry'; attempt?: AttemptRecord; deliverAt: number; countsAsAttempt: boolean }
   | { id: string; kind: 'dead'; attempt?: AttemptRecord; reason: string }
   /** Strict ordering: the attempt is recorded but the message stays claimed (inflight) for its next try. */
   | { id: string; kind: 'hold'; attempt: AttemptRecord; leaseUntil: number }
   /** Handed back without an attempt (domain paused, shutdown): ready again at once, same place in line. */
-  | { id: string; kind: 'release' };
+  | { id: string; kind: 'release' }
+);
 
 export interface ListMessagesFilter {
   tenant?: string;

@@ -410,5 +410,72 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect(await store.revokeApiKey('a', 'k1')).toBe('h1');
       expect((await store.listApiKeys()).map((key) => key.id)).toEqual(['k2']);
     });
+
+    it("records a key's latest use, never an earlier one", async () => {
+      await store.addApiKey({ id: 'k1', hash: 'h1', tenant: 'a', createdAt: 5 });
+      await store.touchApiKeys([{ hash: 'h1', at: 70 }, { hash: 'h1', at: 60 }]);
+      await store.touchApiKeys([{ hash: 'h1', at: 40 }]); // written late by another writer
+      expect((await store.listApiKeys())[0]?.lastUsedAt).toBe(70);
+    });
+
+    it('frees a queue name for another tenant once retention deleted the last message of it', async () => {
+      await store.upsertQueue({ name: 'q', tenant: 'a', config: {}, createdAt: 0 });
+      await store.appendMessages([newMessage({ tenant: 'a' })], 1_000);
+      const [leased] = await store.leaseBatch('q', 1, 1_000, 1_000);
+      await store.ack('q', [leased!.receipt], 1_000);
+      const taking = { name: 'q', tenant: 'b', config: {}, createdAt: 0 };
+      await expect(store.upsertQueue(taking)).rejects.toMatchObject({ code: QUEUE_NAME_TAKEN }); // acked, still stored
+      expect(await store.purge(5_000, 5_000, 100)).toBe(1);
+      await store.upsertQueue(taking);
+      expect(await store.listQueues()).toEqual([taking]);
+    });
+
+    it('keeps tenants with their concurrency and quotas; a change replaces them all', async () => {
+      await store.upsertTenant({ name: 'b', concurrency: 3, maxDepth: 100, createdAt: 1 });
+      await store.upsertTenant({ name: 'a', maxStoredBytes: 5_000_000_000, createdAt: 2 });
+      await store.upsertTenant({ name: 'b', maxDepth: 7, createdAt: 3 });
+      expect(await store.listTenants()).toEqual([
+        { name: 'a', maxStoredBytes: 5_000_000_000, createdAt: 2 },
+        { name: 'b', maxDepth: 7, createdAt: 1 },
+      ]);
+    });
+
+    it('replaces the remembered file settings as a whole', async () => {
+      expect(await store.listFileSettings()).toEqual([]);
+      const url = (value: string) => ({ kind: 'queue' as const, name: 'q', setting: 'url', value });
+      await store.replaceFileSettings([url('"http://a.test/"'), { kind: 'tenantLimit', name: 'a', setting: 'concurrency', value: '3' }]);
+      await store.replaceFileSettings([url('"http://b.test/"')]);
+      expect(await store.listFileSettings()).toEqual([url('"http://b.test/"')]);
+      await store.replaceFileSettings([]);
+      expect(await store.listFileSettings()).toEqual([]);
+    });
+
+    it('lists newest first by tenant, queue and state; following the cursors gives each match once, past many that do not match', async () => {
+      const [older, scheduled] = await store.appendMessages([newMessage({ tenant: 'a' }), newMessage({ tenant: 'a', deliverAt: 9_000 })], 1_000);
+      await store.appendMessages(Array.from({ length: 2_500 }, () => newMessage({ queue: 'other', body: Buffer.alloc(0) })), 1_000);
+      const [newest] = await store.appendMessages([newMessage({ tenant: 'a' })], 1_000);
+      const listAll = async (filter: { tenant?: string; queue?: string; state?: 'ready' | 'scheduled' | 'dead'; limit: number }) => {
+        const found: string[] = [];
+        let before: string | undefined;
+        for (let pages = 0; pages < 100; pages += 1) {
+          const page = await store.listMessages({ ...filter, before });
+          expect(page.messages.length).toBeLessThanOrEqual(filter.limit);
+          found.push(...ids(page.messages));
+          if (page.nextCursor === undefined) return found;
+          before = page.nextCursor;
+        }
+        throw new Error('the cursors never end');
+      };
+      expect(await listAll({ tenant: 'a', limit: 2 })).toEqual([newest!.id, scheduled!.id, older!.id]);
+      expect(await listAll({ tenant: 'a', state: 'ready', limit: 1 })).toEqual([newest!.id, older!.id]);
+      expect(await listAll({ queue: 'q', state: 'ready', limit: 5 })).toEqual([newest!.id, older!.id]);
+      expect(await listAll({ state: 'scheduled', limit: 5 })).toEqual([scheduled!.id]);
+      expect(await listAll({ tenant: 'nobody', limit: 5 })).toEqual([]);
+      expect(await listAll({ queue: 'other', limit: 1_000 })).toHaveLength(2_500);
+      expect(await store.listMessages({ state: 'dead', limit: 5 })).toEqual({ messages: [] });
+      const first = await store.listMessages({ limit: 2 });
+      expect(ids(first.messages)).toEqual([newest!.id, String(Number(newest!.id) - 1)]);
+      expect(first.nextCursor).toBe(first.messages[1]!.id);
+    });
   });
 }

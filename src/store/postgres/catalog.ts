@@ -1,0 +1,195 @@
+import { queueNameTaken, type ApiKeyRecord, type DomainLimitRecord, type FileSettingRecord, type NewMessage, type QueueRecord, type ScheduleRecord, type TenantRecord } from '../types.js';
+import { appendMessages } from './sql/append-messages.js';
+import type { Queryable } from './sql/queryable.js';
+
+/**
+ * The small, rarely written tables: queue definitions, tenants, API keys, domain limits, schedules,
+ * file settings. Plain statements; none of this is on a hot path. JSON documents (queue config,
+ * schedule spec) are stored as text, exactly as given, like the SQLite store does. What must run in
+ * one transaction is a function of the transaction (`…In(tx, …)`) below the class.
+ */
+export class PostgresCatalog {
+  constructor(private readonly db: Queryable) {}
+
+  async listQueues(): Promise<QueueRecord[]> {
+    type Row = { name: string; tenant: string; config: string; created_at: number };
+    const rows = (await this.db.query<Row>({ text: 'SELECT name, tenant, config, created_at FROM queues ORDER BY name COLLATE "C"' })).rows;
+    return rows.map((row) => ({ name: row.name, tenant: row.tenant, config: JSON.parse(row.config) as unknown, createdAt: row.created_at }));
+  }
+
+  async upsertTenant(tenant: TenantRecord): Promise<void> {
+    await this.db.query({
+      text: `INSERT INTO tenants (name, concurrency, max_depth, max_stored_bytes, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency, max_depth = excluded.max_depth,
+               max_stored_bytes = excluded.max_stored_bytes`,
+      values: [tenant.name, tenant.concurrency ?? null, tenant.maxDepth ?? null, tenant.maxStoredBytes ?? null, tenant.createdAt],
+    });
+  }
+
+  async listTenants(): Promise<TenantRecord[]> {
+    type Row = { name: string; concurrency: number | null; max_depth: number | null; max_stored_bytes: number | null; created_at: number };
+    const text = 'SELECT name, concurrency, max_depth, max_stored_bytes, created_at FROM tenants ORDER BY name COLLATE "C"';
+    return (await this.db.query<Row>({ text })).rows.map((row) => {
+      const tenant: TenantRecord = { name: row.name, createdAt: row.created_at };
+      if (row.concurrency !== null) tenant.concurrency = row.concurrency;
+      if (row.max_depth !== null) tenant.maxDepth = row.max_depth;
+      if (row.max_stored_bytes !== null) tenant.maxStoredBytes = row.max_stored_bytes;
+      return tenant;
+    });
+  }
+
+  async addApiKey(key: ApiKeyRecord): Promise<void> {
+    await this.db.query({
+      text: 'INSERT INTO api_keys (id, hash, prefix, tenant, created_at) VALUES ($1, $2, $3, $4, $5)',
+      values: [key.id, key.hash, key.prefix ?? null, key.tenant, key.createdAt],
+    });
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    type Row = { id: string; hash: string; prefix: string | null; tenant: string; created_at: number; last_used_at: number | null };
+    const text = 'SELECT id, hash, prefix, tenant, created_at, last_used_at FROM api_keys ORDER BY tenant COLLATE "C", created_at, id COLLATE "C"';
+    return (await this.db.query<Row>({ text })).rows.map((row) => {
+      const key: ApiKeyRecord = { id: row.id, hash: row.hash, tenant: row.tenant, createdAt: row.created_at };
+      if (row.prefix !== null) key.prefix = row.prefix;
+      if (row.last_used_at !== null) key.lastUsedAt = row.last_used_at;
+      return key;
+    });
+  }
+
+  async revokeApiKey(tenant: string, id: string): Promise<string | undefined> {
+    const text = 'DELETE FROM api_keys WHERE tenant = $1 AND id = $2 RETURNING hash';
+    return (await this.db.query<{ hash: string }>({ text, values: [tenant, id] })).rows[0]?.hash;
+  }
+
+  /**
+   * One statement for the batch. A hash named twice counts its latest use (UPDATE … FROM would apply
+   * one of the two unpredictably), and a use never moves lastUsedAt back: another node may have
+   * recorded a later one.
+   */
+  async touchApiKeys(used: { hash: string; at: number }[]): Promise<void> {
+    if (used.length === 0) return;
+    await this.db.query({
+      text: `UPDATE api_keys k SET last_used_at = GREATEST(k.last_used_at, u.at)
+             FROM (SELECT hash, max(at) AS at FROM unnest($1::text[], $2::bigint[]) AS t(hash, at) GROUP BY hash) AS u
+             WHERE k.hash = u.hash`,
+      values: [used.map((use) => use.hash), used.map((use) => use.at)],
+    });
+  }
+
+  async upsertDomainLimit(limit: DomainLimitRecord): Promise<void> {
+    await this.db.query({
+      text: `INSERT INTO domain_limits (key, concurrency, rate_per_second, burst) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (key) DO UPDATE SET concurrency = excluded.concurrency, rate_per_second = excluded.rate_per_second,
+               burst = excluded.burst`,
+      values: [limit.key, limit.concurrency ?? null, limit.ratePerSecond ?? null, limit.burst ?? null],
+    });
+  }
+
+  async deleteDomainLimit(key: string): Promise<boolean> {
+    return ((await this.db.query({ text: 'DELETE FROM domain_limits WHERE key = $1', values: [key] })).rowCount ?? 0) > 0;
+  }
+
+  async listDomainLimits(): Promise<DomainLimitRecord[]> {
+    type Row = { key: string; concurrency: number | null; rate_per_second: number | null; burst: number | null };
+    const rows = (await this.db.query<Row>({ text: 'SELECT key, concurrency, rate_per_second, burst FROM domain_limits ORDER BY key COLLATE "C"' })).rows;
+    return rows.map((row) => {
+      const limit: DomainLimitRecord = { key: row.key };
+      if (row.concurrency !== null) limit.concurrency = row.concurrency;
+      if (row.rate_per_second !== null) limit.ratePerSecond = row.rate_per_second;
+      if (row.burst !== null) limit.burst = row.burst;
+      return limit;
+    });
+  }
+
+  async upsertSchedule(schedule: ScheduleRecord): Promise<void> {
+    await this.db.query({
+      text: `INSERT INTO schedules (name, tenant, spec, paused, next_run_at, last_run_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (name) DO UPDATE SET tenant = excluded.tenant, spec = excluded.spec, paused = excluded.paused,
+               next_run_at = excluded.next_run_at, last_run_at = excluded.last_run_at`,
+      values: [
+        schedule.name,
+        schedule.tenant,
+        JSON.stringify(schedule.spec),
+        schedule.paused,
+        schedule.nextRunAt ?? null,
+        schedule.lastRunAt ?? null,
+        schedule.createdAt,
+      ],
+    });
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    type Row = { name: string; tenant: string; spec: string; paused: boolean; next_run_at: number | null; last_run_at: number | null; created_at: number };
+    const rows = (await this.db.query<Row>({ text: 'SELECT * FROM schedules ORDER BY name COLLATE "C"' })).rows;
+    return rows.map((row) => {
+      const schedule: ScheduleRecord = { name: row.name, tenant: row.tenant, spec: JSON.parse(row.spec) as unknown, paused: row.paused, createdAt: row.created_at };
+      if (row.next_run_at !== null) schedule.nextRunAt = row.next_run_at;
+      if (row.last_run_at !== null) schedule.lastRunAt = row.last_run_at;
+      return schedule;
+    });
+  }
+
+  async deleteSchedule(name: string): Promise<boolean> {
+    return ((await this.db.query({ text: 'DELETE FROM schedules WHERE name = $1', values: [name] })).rowCount ?? 0) > 0;
+  }
+
+  async listFileSettings(): Promise<FileSettingRecord[]> {
+    return (await this.db.query<FileSettingRecord>({ text: 'SELECT kind, name, setting, value FROM file_settings' })).rows;
+  }
+}
+
+/**
+ * Inside a transaction: store a queue definition and make its tenant the owner of the name. The owner
+ * row is locked first, so two tenants claiming one name at once take turns, and the second sees the
+ * first's ownership. The name passes to another tenant only once no message of the queue is stored:
+ * that check may scan `messages` (no index covers every state by queue, on purpose: it would cost
+ * every append), and it runs only when a tenant asks for a name another one owns.
+ */
+export async function upsertQueueIn(tx: Queryable, queue: QueueRecord): Promise<void> {
+  await tx.query({ text: 'INSERT INTO queue_owners (queue, tenant) VALUES ($1, $2) ON CONFLICT (queue) DO NOTHING', values: [queue.name, queue.tenant] });
+  const owner = (await tx.query<{ tenant: string }>({ text: 'SELECT tenant FROM queue_owners WHERE queue = $1 FOR UPDATE', values: [queue.name] })).rows[0];
+  if (owner && owner.tenant !== queue.tenant) {
+    const stored = await tx.query({ text: 'SELECT 1 FROM messages WHERE queue = $1 LIMIT 1', values: [queue.name] });
+    if (stored.rows.length > 0) throw queueNameTaken(queue.name);
+    await tx.query({ text: 'UPDATE queue_owners SET tenant = $2 WHERE queue = $1', values: [queue.name, queue.tenant] });
+  }
+  await tx.query({
+    text: `INSERT INTO queues (name, tenant, config, created_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (name) DO UPDATE SET tenant = excluded.tenant, config = excluded.config`,
+    values: [queue.name, queue.tenant, JSON.stringify(queue.config), queue.createdAt],
+  });
+}
+
+/** Inside a transaction: every remembered file setting is replaced by these. */
+export async function replaceFileSettingsIn(tx: Queryable, settings: FileSettingRecord[]): Promise<void> {
+  await tx.query({ text: 'DELETE FROM file_settings' });
+  if (settings.length === 0) return;
+  await tx.query({
+    text: 'INSERT INTO file_settings (kind, name, setting, value) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])',
+    values: (['kind', 'name', 'setting', 'value'] as const).map((field) => settings.map((setting) => setting[field])),
+  });
+}
+
+/**
+ * Inside a transaction (`tx`): fire one schedule tick. The compare-and-set on next_run_at is the
+ * UPDATE's WHERE: of two nodes firing the same tick, the second waits for the first's row lock, then
+ * re-reads the row (READ COMMITTED), finds next_run_at moved and changes nothing. The tick's messages
+ * are appended in the same transaction, so a tick is neither lost nor fired twice.
+ */
+export async function fireScheduleIn(
+  tx: Queryable,
+  name: string,
+  expectedRunAt: number,
+  nextRunAt: number | undefined,
+  messages: NewMessage[],
+  now: number,
+): Promise<boolean> {
+  const moved = await tx.query({
+    text: 'UPDATE schedules SET next_run_at = $3, last_run_at = $4 WHERE name = $1 AND next_run_at = $2',
+    values: [name, expectedRunAt, nextRunAt ?? null, now],
+  });
+  if ((moved.rowCount ?? 0) === 0) return false;
+  await appendMessages(tx, messages, now);
+  return true;
+}

@@ -1,0 +1,57 @@
+import pg from 'pg';
+import { checkSchemaName } from './migrations.js';
+
+/** How to reach PostgreSQL, and where in it the store lives. */
+export interface PostgresOptions {
+  /** postgres://user:password@host:port/database */
+  connectionString: string;
+  /** Schema holding every table of this store (created if missing). Tests use one each. Default 'sluice'. */
+  schema?: string;
+  /** Connections in the pool. Default 10. */
+  poolSize?: number;
+  /** Longest a statement may run before PostgreSQL cancels it, in ms. Default 30,000. */
+  statementTimeoutMs?: number;
+}
+
+const INT8 = 20;
+
+/**
+ * Parse bigint columns as numbers. Times are epoch milliseconds and ids come from a sequence: both
+ * stay far below 2^53, and ids leave the store as decimal strings anyway.
+ */
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+/** A pool whose every connection works in `schema` (search_path set at connect) with a statement timeout. */
+export function openPool(options: PostgresOptions): { pool: pg.Pool; schema: string } {
+  const schema = checkSchemaName(options.schema ?? 'sluice');
+  const poolSize = options.poolSize ?? 10;
+  const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+  if (!Number.isInteger(poolSize) || poolSize < 1) throw new Error(`poolSize must be an integer ≥ 1, got ${poolSize}`);
+  if (!Number.isInteger(statementTimeoutMs) || statementTimeoutMs < 0) {
+    throw new Error(`statementTimeoutMs must be an integer ≥ 0, got ${statementTimeoutMs}`);
+  }
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: poolSize,
+    statement_timeout: statementTimeoutMs,
+    options: `-c search_path=${schema}`,
+    types,
+  });
+  // An idle connection that the server drops must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  return { pool, schema };
+}
+
+/** The URL with its password hidden, for error messages and logs. */
+export function redactUrl(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return '(unparsable PostgreSQL URL)';
+  }
+}

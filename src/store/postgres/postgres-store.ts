@@ -1,0 +1,348 @@
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import type { AckResult, Store, WakeReport } from '../store.js';
+import type {
+  ApiKeyRecord,
+  AppendResult,
+  AttemptRecord,
+  DeliveryOutcome,
+  DomainBacklog,
+  DomainLimitRecord,
+  FileSettingRecord,
+  LaneRef,
+  LeasedMessage,
+  ListMessagesFilter,
+  MessagePage,
+  MessageState,
+  NewMessage,
+  QueueCounts,
+  QueueDeletion,
+  QueueRecord,
+  ScheduleRecord,
+  StoredMessage,
+  TenantRecord,
+} from '../types.js';
+import { DEFAULT_MAX_RECEIVES, laneKey } from '../types.js';
+import { fireScheduleIn, PostgresCatalog, replaceFileSettingsIn, upsertQueueIn } from './catalog.js';
+import { migrate } from './migrations.js';
+import { openPool, redactUrl, type PostgresOptions } from './pool.js';
+import { MESSAGE_COLUMNS, parseId, splitReceipts, toAttempt, toStoredMessage, type AttemptRow, type MessageRow } from './rows.js';
+import { appendMessages } from './sql/append-messages.js';
+import { claimLanes, readyLanes } from './sql/claim-lanes.js';
+import { completeDeliveries, inRounds } from './sql/complete-deliveries.js';
+import { domainBacklog, queueCounts } from './sql/counts.js';
+import { deleteQueueIn } from './sql/delete-queue.js';
+import { leaseBatch } from './sql/lease-batch.js';
+import { listMessages } from './sql/list-messages.js';
+import { purge } from './sql/purge.js';
+import type { Queryable } from './sql/queryable.js';
+import { ackReceipts, extendReceipts, nackReceipts, returnUnsentReceipts, type Settled } from './sql/settle-receipts.js';
+import { nextWakeAt, wakeOnce } from './sql/wake.js';
+
+export type { PostgresOptions } from './pool.js';
+
+/** Most rows each part of one wake() statement moves; wake loops until a pass comes back short. */
+const WAKE_CHUNK = 5_000;
+
+/**
+ * The Store contract on PostgreSQL, for one node or several on one database.
+ *
+ * Everything a message is lives in its rows: a pull lease or a push claim is the row's state, token
+ * and deadline. No lease, count or cursor is held in memory, so another node (or this one after a
+ * restart) sees exactly what the database holds, and any node's `wake` reclaims what a dead node held
+ * once its deadline passes. Every method that writes is one statement (one transaction), except
+ * fireSchedule, upsertQueue, deleteQueue, replaceFileSettings and an outcome batch that names a
+ * message twice, which each run in one explicit transaction. Each method resolves after its commit:
+ * acks, leases and outcomes are durable when they resolve (with the server's default
+ * synchronous_commit). Times are the `now` the caller passes (the contract's clock); README.md lists
+ * this and the other places where the contract still assumes one node.
+ */
+export class PostgresStore implements Store {
+  private readonly catalog: PostgresCatalog;
+
+  private constructor(
+    readonly pool: pg.Pool,
+    readonly schema: string,
+  ) {
+    this.catalog = new PostgresCatalog(pool as unknown as Queryable);
+  }
+
+  /** Connect, migrate the schema (once across nodes starting together), and return the store. */
+  static async open(options: PostgresOptions): Promise<PostgresStore> {
+    const { pool, schema } = openPool(options);
+    try {
+      const client = await pool.connect();
+      try {
+        await migrate(client, schema);
+      } finally {
+        client.release();
+      }
+    } catch (error) {
+      await pool.end();
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`PostgreSQL at ${redactUrl(options.connectionString)}: ${reason}`, { cause: error });
+    }
+    return new PostgresStore(pool, schema);
+  }
+
+  private get db(): Queryable {
+    return this.pool as unknown as Queryable;
+  }
+
+  // ── messages in ─────────────────────────────────────────────
+
+  async appendMessages(messages: NewMessage[], now: number): Promise<AppendResult[]> {
+    return appendMessages(this.db, messages, now);
+  }
+
+  // ── pull ────────────────────────────────────────────────────
+
+  async leaseBatch(queue: string, max: number, visibilityMs: number, now: number): Promise<LeasedMessage[]> {
+    if (max <= 0) return [];
+    const token = randomBytes(8).toString('hex');
+    const rows = await leaseBatch(this.db, queue, max, token, now + visibilityMs, now);
+    return rows.map((row) => ({ ...toStoredMessage(row), receipt: `${row.id}.${token}` }));
+  }
+
+  async ack(queue: string, receipts: string[], now: number): Promise<AckResult> {
+    const { ids, tokens, stale } = splitReceipts(receipts);
+    const settled = ids.length === 0 ? [] : await ackReceipts(this.db, queue, ids, tokens, now);
+    return { acked: settled.length, stale: [...stale, ...unmatched(ids, tokens, settled)] };
+  }
+
+  async nack(queue: string, receipts: string[], delayMs: number, now: number, maxReceives: number) {
+    const { ids, tokens, stale } = splitReceipts(receipts);
+    const settled = ids.length === 0 ? [] : await nackReceipts(this.db, queue, ids, tokens, now, maxReceives, delayMs);
+    const dead = settled.filter((row) => row.state === 'dead').map((row) => row.id).sort((a, b) => a - b).map(String);
+    return { requeued: settled.length - dead.length, dead, stale: [...stale, ...unmatched(ids, tokens, settled)] };
+  }
+
+  async extend(queue: string, receipts: string[], visibilityMs: number, now: number) {
+    const { ids, tokens, stale } = splitReceipts(receipts);
+    const settled = ids.length === 0 ? [] : await extendReceipts(this.db, queue, ids, tokens, now + visibilityMs);
+    return { extended: settled.length, stale: [...stale, ...unmatched(ids, tokens, settled)] };
+  }
+
+  async returnUnsent(queue: string, receipts: string[], now: number): Promise<number> {
+    const { ids, tokens } = splitReceipts(receipts);
+    return ids.length === 0 ? 0 : (await returnUnsentReceipts(this.db, queue, ids, tokens, now)).length;
+  }
+
+  // ── time ────────────────────────────────────────────────────
+
+  async wake(now: number, maxReceives: ReadonlyMap<string, number>, pushLeadMs = 0): Promise<WakeReport> {
+    const report: WakeReport = { queues: new Set(), lanes: [], dead: [] };
+    const lanes = new Set<string>();
+    for (;;) {
+      const rows = await wakeOnce(this.db, now, now + pushLeadMs, maxReceives, DEFAULT_MAX_RECEIVES, WAKE_CHUNK);
+      for (const row of rows.sort((a, b) => a.id - b.id)) {
+        if (row.state === 'dead') {
+          report.dead.push({ id: String(row.id), queue: row.queue });
+          continue;
+        }
+        report.queues.add(row.queue);
+        if (row.domain !== '' && !lanes.has(laneKey(row.queue, row.domain))) {
+          lanes.add(laneKey(row.queue, row.domain));
+          report.lanes.push({ queue: row.queue, domain: row.domain });
+        }
+      }
+      const full = (part: string) => rows.filter((row) => row.part === part).length >= WAKE_CHUNK;
+      if (!full('push') && !full('pull') && !full('expired')) return report;
+    }
+  }
+
+  async nextWakeAt(pushLeadMs = 0): Promise<number | undefined> {
+    return nextWakeAt(this.db, pushLeadMs);
+  }
+
+  // ── push ────────────────────────────────────────────────────
+
+  async readyLanes(queues: string[]): Promise<LaneRef[]> {
+    return readyLanes(this.db, queues);
+  }
+
+  /** Each message comes back with its `claim`: the outcome shows it, so a late one changes nothing. */
+  async claimLanes(requests: { lane: LaneRef; max: number }[], leaseUntil: number, now: number): Promise<StoredMessage[][]> {
+    const claim = randomBytes(8).toString('hex');
+    const rows = await claimLanes(this.db, requests, claim, leaseUntil, now);
+    const byLane = new Map<string, StoredMessage[]>(requests.map(({ lane }) => [laneKey(lane.queue, lane.domain), []]));
+    for (const row of rows) byLane.get(laneKey(row.queue, row.domain))?.push({ ...toStoredMessage(row), claim });
+    return requests.map(({ lane }) => byLane.get(laneKey(lane.queue, lane.domain))!);
+  }
+
+  /** One statement, or one transaction of several when a message has more than one outcome. */
+  async completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<void> {
+    const rounds = inRounds(outcomes.filter((outcome) => parseId(outcome.id) !== undefined));
+    if (rounds.length <= 1) return completeDeliveries(this.db, rounds[0] ?? [], now);
+    await this.transaction(async (tx) => {
+      for (const round of rounds) await completeDeliveries(tx, round, now);
+    });
+  }
+
+  /**
+   * Single node only: releases every claim in the database, other nodes' live ones included. With
+   * several nodes this must become releaseClaims(nodeId) (README.md); expiry already covers a dead node.
+   */
+  async releaseAllInflight(now: number): Promise<number> {
+    const result = await this.db.query({
+      text: `UPDATE messages SET state = 'ready', lease_token = NULL, lease_until = NULL, updated_at = $1 WHERE state = 'inflight'`,
+      values: [now],
+    });
+    return result.rowCount ?? 0;
+  }
+
+  // ── reading and managing messages ───────────────────────────
+
+  async getMessage(id: string): Promise<StoredMessage | undefined> {
+    if (parseId(id) === undefined) return undefined;
+    const result = await this.db.query<MessageRow>({
+      name: 'sluice_get_message',
+      text: `SELECT ${MESSAGE_COLUMNS}, p.headers, p.body FROM messages m JOIN payloads p ON p.id = m.id WHERE m.id = $1`,
+      values: [id],
+    });
+    const row = result.rows[0];
+    return row && toStoredMessage(row);
+  }
+
+  async getAttempts(id: string): Promise<AttemptRecord[]> {
+    if (parseId(id) === undefined) return [];
+    const result = await this.db.query<AttemptRow>({
+      text: 'SELECT attempt, started_at, status, latency_ms, error, response FROM attempts WHERE message_id = $1 ORDER BY seq',
+      values: [id],
+    });
+    return result.rows.map(toAttempt);
+  }
+
+  async listMessages(filter: ListMessagesFilter): Promise<MessagePage> {
+    return listMessages(this.db, filter);
+  }
+
+  async cancel(id: string, now: number, withdrawn = false): Promise<MessageState | undefined> {
+    if (parseId(id) === undefined) return undefined;
+    const cancelled = await this.db.query({
+      text: `UPDATE messages SET state = 'cancelled', lease_token = NULL, lease_until = NULL, updated_at = $2
+             WHERE id = $1 AND (state IN ('scheduled', 'ready') OR ($3 AND state = 'inflight'))`,
+      values: [id, now, withdrawn],
+    });
+    if ((cancelled.rowCount ?? 0) > 0) return 'cancelled';
+    const found = await this.db.query<{ state: MessageState }>({ text: 'SELECT state FROM messages WHERE id = $1', values: [id] });
+    return found.rows[0]?.state;
+  }
+
+  /** The oldest first through `messages_dead_queue`; with ids, those of them that are the tenant's dead letters. */
+  async replayDead(queue: string, tenant: string, ids: string[] | undefined, now: number, limit?: number) {
+    const wanted = ids?.filter((id) => parseId(id) !== undefined);
+    const result = await this.db.query<{ id: number; domain: string }>({
+      text: `UPDATE messages SET state = 'ready', attempts = 0, deliver_at = $3, last_error = NULL, lease_token = NULL,
+               lease_until = NULL, updated_at = $3
+             WHERE id IN (SELECT id FROM messages WHERE queue = $1 AND tenant = $2 AND state = 'dead'
+                            AND ($4::bigint[] IS NULL OR id = ANY($4::bigint[]))
+                          ORDER BY seq LIMIT $5 FOR UPDATE)
+             RETURNING id, domain`,
+      values: [queue, tenant, now, wanted ?? null, wanted === undefined ? (limit ?? null) : null],
+    });
+    const rows = result.rows.sort((a, b) => a.id - b.id);
+    const domains = new Set(rows.map((row) => row.domain).filter((domain) => domain !== ''));
+    return { replayed: rows.map((row) => String(row.id)), lanes: [...domains].map((domain) => ({ queue, domain })) };
+  }
+
+  async purge(before: number, now: number, limit: number): Promise<number> {
+    return purge(this.db, before, now, limit);
+  }
+
+  // ── queues, tenants, keys, limits, schedules ────────────────
+
+  async queueCounts(): Promise<Map<string, QueueCounts>> {
+    return queueCounts(this.db);
+  }
+  async domainBacklog(): Promise<Map<string, DomainBacklog>> {
+    return domainBacklog(this.db);
+  }
+  async upsertQueue(queue: QueueRecord): Promise<void> {
+    await this.transaction((tx) => upsertQueueIn(tx, queue));
+  }
+  async listQueues(): Promise<QueueRecord[]> {
+    return this.catalog.listQueues();
+  }
+  async deleteQueue(name: string, force = false): Promise<QueueDeletion> {
+    return this.transaction((tx) => deleteQueueIn(tx, name, force));
+  }
+  async upsertTenant(tenant: TenantRecord): Promise<void> {
+    await this.catalog.upsertTenant(tenant);
+  }
+  async listTenants(): Promise<TenantRecord[]> {
+    return this.catalog.listTenants();
+  }
+  async addApiKey(key: ApiKeyRecord): Promise<void> {
+    await this.catalog.addApiKey(key);
+  }
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.catalog.listApiKeys();
+  }
+  async revokeApiKey(tenant: string, id: string): Promise<string | undefined> {
+    return this.catalog.revokeApiKey(tenant, id);
+  }
+  async touchApiKeys(used: { hash: string; at: number }[]): Promise<void> {
+    await this.catalog.touchApiKeys(used);
+  }
+  async upsertDomainLimit(limit: DomainLimitRecord): Promise<void> {
+    await this.catalog.upsertDomainLimit(limit);
+  }
+  async deleteDomainLimit(key: string): Promise<boolean> {
+    return this.catalog.deleteDomainLimit(key);
+  }
+  async listDomainLimits(): Promise<DomainLimitRecord[]> {
+    return this.catalog.listDomainLimits();
+  }
+  async upsertSchedule(schedule: ScheduleRecord): Promise<void> {
+    await this.catalog.upsertSchedule(schedule);
+  }
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return this.catalog.listSchedules();
+  }
+  async deleteSchedule(name: string): Promise<boolean> {
+    return this.catalog.deleteSchedule(name);
+  }
+
+  async fireSchedule(name: string, expectedRunAt: number, nextRunAt: number | undefined, messages: NewMessage[], now: number) {
+    return this.transaction((tx) => fireScheduleIn(tx, name, expectedRunAt, nextRunAt, messages, now));
+  }
+
+  async listFileSettings(): Promise<FileSettingRecord[]> {
+    return this.catalog.listFileSettings();
+  }
+  async replaceFileSettings(settings: FileSettingRecord[]): Promise<void> {
+    await this.transaction((tx) => replaceFileSettingsIn(tx, settings));
+  }
+
+  /** Run `work` on one connection inside BEGIN … COMMIT (ROLLBACK if it throws). */
+  private async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client as unknown as Queryable);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    if (this.pool.ended) return;
+    await this.pool.end();
+  }
+}
+
+/** The receipts (as "<id>.<token>") that settled nothing. */
+function unmatched(ids: string[], tokens: string[], settled: Settled[]): string[] {
+  const matched = new Set(settled.map((row) => `${row.id}.${row.token}`));
+  return ids.map((id, i) => `${id}.${tokens[i]}`).filter((receipt) => !matched.has(receipt));
+}

@@ -1,0 +1,64 @@
+import type { LaneRef } from '../../types.js';
+import { MESSAGE_COLUMNS, type MessageRow } from '../rows.js';
+import type { Queryable } from './queryable.js';
+
+/**
+ * Claim the oldest ready messages of many (queue, domain) lanes in one statement: the lanes arrive
+ * as three arrays, and for each a LATERAL subquery reads the first `max` entries of
+ * `messages_ready_lane (queue, domain, seq) WHERE state = 'ready' AND domain <> ''` (index order, no
+ * sort), `FOR UPDATE SKIP LOCKED`. A claim is the row: inflight with a deadline that any node's wake
+ * reclaims once it passes, and a token (`lease_token`, one per call) that the outcome must show, so an
+ * outcome of a claim that expired and was taken again changes nothing (complete-deliveries.ts).
+ * Payloads are joined in the same statement.
+ *
+ * Caveat for strict (ordered) lanes across nodes: SKIP LOCKED passes over a head another node has
+ * locked, so two nodes could claim one lane's messages out of order. One node cannot tell; several
+ * need a lane owner (README.md in this folder).
+ */
+const TEXT = `
+WITH claimed AS (
+  UPDATE messages m SET state = 'inflight', lease_token = $6, lease_until = $4, updated_at = $5
+  WHERE m.id IN (
+    SELECT head.id
+    FROM unnest($1::text[], $2::text[], $3::int[]) AS lane(queue, domain, max),
+    LATERAL (SELECT id FROM messages
+             WHERE queue = lane.queue AND domain = lane.domain AND state = 'ready' AND domain <> ''
+             ORDER BY seq LIMIT lane.max FOR UPDATE SKIP LOCKED) AS head
+  )
+  RETURNING ${MESSAGE_COLUMNS}
+)
+SELECT m.*, p.headers, p.body FROM claimed m JOIN payloads p ON p.id = m.id ORDER BY m.id`;
+
+export async function claimLanes(
+  db: Queryable,
+  requests: { lane: LaneRef; max: number }[],
+  token: string,
+  leaseUntil: number,
+  now: number,
+): Promise<MessageRow[]> {
+  const wanted = requests.filter(({ max }) => max > 0);
+  if (wanted.length === 0) return [];
+  const values = [wanted.map((r) => r.lane.queue), wanted.map((r) => r.lane.domain), wanted.map((r) => r.max), leaseUntil, now, token];
+  return (await db.query<MessageRow>({ name: 'sluice_claim_lanes', text: TEXT, values })).rows;
+}
+
+/**
+ * Lanes with ready push messages, by skip-scan: a recursive CTE seeks the next (queue, domain) above
+ * the last one in `messages_ready_lane`, one index probe per lane instead of one row visit per ready
+ * message (what `SELECT DISTINCT` would do on a large backlog).
+ */
+const LANES = `
+WITH RECURSIVE lanes AS (
+  (SELECT queue, domain FROM messages WHERE state = 'ready' AND domain <> '' ORDER BY queue, domain LIMIT 1)
+  UNION ALL
+  SELECT next.queue, next.domain FROM lanes,
+  LATERAL (SELECT queue, domain FROM messages
+           WHERE state = 'ready' AND domain <> '' AND (queue, domain) > (lanes.queue, lanes.domain)
+           ORDER BY queue, domain LIMIT 1) AS next
+)
+SELECT queue, domain FROM lanes WHERE queue = ANY($1::text[])`;
+
+export async function readyLanes(db: Queryable, queues: string[]): Promise<LaneRef[]> {
+  if (queues.length === 0) return [];
+  return (await db.query<LaneRef>({ name: 'sluice_ready_lanes', text: LANES, values: [queues] })).rows;
+}

@@ -1,0 +1,67 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { describe, it } from 'vitest';
+import { redactUrl } from '../../src/store/postgres/pool.js';
+import { PostgresStore, type PostgresOptions } from '../../src/store/postgres/postgres-store.js';
+
+/** Where the PostgreSQL tests connect: SLUICE_TEST_DATABASE_URL, else the machine's own server. */
+export const postgresUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** In CI the PostgreSQL tests never skip: an unreachable database fails every one of them. */
+const inCi = process.env.CI === 'true';
+
+/** Why PostgreSQL cannot be used (one line), or undefined when it answers. Asked once per test file. */
+async function unreachable(): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 5_000 });
+  client.on('error', () => {}); // a connection lost after the probe must not fail the file
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return undefined;
+  } catch (error) {
+    return `PostgreSQL at ${redactUrl(postgresUrl)} is unreachable: ${error instanceof Error ? error.message : String(error)}`;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+const skipReason = inCi ? undefined : await unreachable();
+
+/**
+ * `describe(name, suite)` when PostgreSQL answers, or in CI whatever happens (there an unreachable
+ * database fails each test, with the connection error). Elsewhere without a database: one skipped
+ * test whose name says why.
+ */
+export function describePostgres(name: string, suite: () => void): void {
+  if (skipReason === undefined) describe(name, suite);
+  else it.skip(`${name}: skipped, ${skipReason}`.replace(/\s+/g, ' '), () => {});
+}
+
+/** A schema name no other test uses. */
+export function freshSchema(): string {
+  return `sluice_test_${randomBytes(6).toString('hex')}`;
+}
+
+export async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: postgresUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A store in a fresh schema; cleanup closes it and drops the schema. */
+export async function tempPostgresStore(options: Partial<PostgresOptions> = {}) {
+  const schema = options.schema ?? freshSchema();
+  const store = await PostgresStore.open({ connectionString: postgresUrl, poolSize: 4, ...options, schema });
+  return {
+    store,
+    schema,
+    cleanup: async () => {
+      await store.close();
+      await dropSchema(schema);
+    },
+  };
+}
