@@ -1,27 +1,11 @@
-import type { AttemptRecord, HeaderPair, MessageState, StoredMessage } from '../types.js';
+import { storedMessage, type MessageColumns } from '../rows.js';
+import type { StoredMessage } from '../types.js';
+
+export { toAttempt, type AttemptRow } from '../rows.js';
 
 /** A messages row joined with its payload, as the queries here return it (int8 parsed to number, see pool.ts). */
-export interface MessageRow {
+export interface MessageRow extends MessageColumns {
   id: number;
-  queue: string;
-  tenant: string;
-  state: string;
-  method: string;
-  path: string;
-  query: string;
-  url: string | null;
-  domain: string;
-  received_at: number;
-  deliver_at: number;
-  attempts: number;
-  lease_token: string | null;
-  lease_until: number | null;
-  updated_at: number;
-  origin: string;
-  retry: string | null;
-  last_error: string | null;
-  headers: string;
-  body: Buffer;
 }
 
 /** The message columns every query that returns messages selects, qualified by `m`. */
@@ -29,45 +13,7 @@ export const MESSAGE_COLUMNS = `m.id, m.queue, m.tenant, m.state, m.method, m.pa
   m.deliver_at, m.attempts, m.lease_token, m.lease_until, m.updated_at, m.origin, m.retry, m.last_error`;
 
 export function toStoredMessage(row: MessageRow): StoredMessage {
-  const message: StoredMessage = {
-    id: String(row.id),
-    queue: row.queue,
-    tenant: row.tenant,
-    state: row.state as MessageState,
-    method: row.method,
-    path: row.path,
-    query: row.query,
-    headers: JSON.parse(row.headers) as HeaderPair[],
-    body: row.body,
-    domain: row.domain,
-    receivedAt: row.received_at,
-    deliverAt: row.deliver_at,
-    attempts: row.attempts,
-    updatedAt: row.updated_at,
-    origin: row.origin,
-  };
-  if (row.url !== null) message.url = row.url;
-  if (row.lease_until !== null) message.leaseUntil = row.lease_until;
-  if (row.retry !== null) message.retry = row.retry;
-  if (row.last_error !== null) message.lastError = row.last_error;
-  return message;
-}
-
-export interface AttemptRow {
-  attempt: number;
-  started_at: number;
-  status: number | null;
-  latency_ms: number;
-  error: string | null;
-  response: string | null;
-}
-
-export function toAttempt(row: AttemptRow): AttemptRecord {
-  const record: AttemptRecord = { attempt: row.attempt, startedAt: row.started_at, latencyMs: row.latency_ms };
-  if (row.status !== null) record.status = row.status;
-  if (row.error !== null) record.error = row.error;
-  if (row.response !== null) record.response = row.response;
-  return record;
+  return storedMessage(row.id, row);
 }
 
 /**

@@ -1,0 +1,70 @@
+import type { AttemptRecord, HeaderPair, MessageState, StoredMessage } from './types.js';
+
+/**
+ * The columns of a stored message that both backends keep under the same names, as their SQL returns
+ * them (the id apart: `seq` in SQLite, `id` in PostgreSQL), and the one way they become a message.
+ */
+export interface MessageColumns {
+  queue: string;
+  tenant: string;
+  state: string;
+  method: string;
+  path: string;
+  query: string;
+  headers: string;
+  body: Buffer;
+  url: string | null;
+  domain: string;
+  received_at: number;
+  deliver_at: number;
+  attempts: number;
+  lease_token: string | null;
+  lease_until: number | null;
+  updated_at: number;
+  origin: string;
+  retry: string | null;
+  last_error: string | null;
+}
+
+export function storedMessage(id: number, row: MessageColumns): StoredMessage {
+  const message: StoredMessage = {
+    id: String(id),
+    queue: row.queue,
+    tenant: row.tenant,
+    state: row.state as MessageState,
+    method: row.method,
+    path: row.path,
+    query: row.query,
+    headers: JSON.parse(row.headers) as HeaderPair[],
+    body: row.body,
+    domain: row.domain,
+    receivedAt: row.received_at,
+    deliverAt: row.deliver_at,
+    attempts: row.attempts,
+    updatedAt: row.updated_at,
+    origin: row.origin,
+  };
+  if (row.url !== null) message.url = row.url;
+  if (row.lease_until !== null) message.leaseUntil = row.lease_until;
+  if (row.retry !== null) message.retry = row.retry;
+  if (row.last_error !== null) message.lastError = row.last_error;
+  return message;
+}
+
+/** An attempts row, the same in both backends. */
+export interface AttemptRow {
+  attempt: number;
+  started_at: number;
+  status: number | null;
+  latency_ms: number;
+  error: string | null;
+  response: string | null;
+}
+
+export function toAttempt(row: AttemptRow): AttemptRecord {
+  const record: AttemptRecord = { attempt: row.attempt, startedAt: row.started_at, latencyMs: row.latency_ms };
+  if (row.status !== null) record.status = row.status;
+  if (row.error !== null) record.error = row.error;
+  if (row.response !== null) record.response = row.response;
+  return record;
+}
