@@ -25,9 +25,10 @@ import { PullWaiters } from './queues/pull-waiters.js';
 import { QueueRegistry } from './queues/registry.js';
 import { ensureDefaultQueue, MAX_TENANT_NAME } from './queues/tenant-queues.js';
 import { DueTimer } from './scheduler/due-timer.js';
-import { ThreadedStore } from './store/sqlite/store-thread.js';
-import { DataDirLock } from './store/sqlite/data-dir-lock.js';
+import type { CatalogKind, ClusterLink, ReceivedSignal } from './store/cluster.js';
+import { openBackend, type Backend } from './store/open-store.js';
 import type { Store, WakeReport } from './store/store.js';
+import { VERSION } from './version.js';
 import type { AppendResult, LaneRef, NewMessage } from './store/types.js';
 import { Dispatcher, PUSH_LEAD_MS, PUSH_WAKE_LEAD_MS, type DispatcherDeps } from './delivery/dispatcher.js';
 import { ScheduleRunner, type SchedulerDeps } from './scheduler/schedule-runner.js';
@@ -45,6 +46,16 @@ const HOUSEKEEPING_MS = 1_000;
  */
 const PURGE_STEP = 500;
 const PURGE_STEPS_PER_TICK = 20;
+
+/**
+ * On a cluster, how often each node looks again at what it might have missed (a notification lost
+ * across a reconnect): its waiting consumers and ready lanes, and on the leader the next due time.
+ */
+const SAFETY_POLL_MS = 1_000;
+/** On a cluster, how often the leader hands back the claims of nodes whose heartbeat stopped. */
+const DEAD_CLAIMS_EVERY_MS = 5_000;
+/** On a cluster, how often each node re-reads the whole catalog, whatever it was told. */
+const CATALOG_RESYNC_MS = 30_000;
 
 /** Each field of a domain or tenant limit is one setting of sluice.yaml (see FileSettings). */
 const DOMAIN_LIMIT_SETTINGS = settingsOf(Object.keys(domainLimitSchema.shape));
@@ -74,6 +85,8 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   readonly events = new EventBus();
   readonly waiters = new PullWaiters();
   readonly store: Store;
+  /** On a shared database: this node's membership of the cluster (undefined on embedded SQLite). */
+  readonly cluster: ClusterLink | undefined;
   readonly writer: GroupCommitWriter;
   readonly queues: QueueRegistry;
   readonly dueTimer: DueTimer;
@@ -92,21 +105,25 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   private housekeeping: NodeJS.Timeout | undefined;
   private readonly logSink: LogSink;
   private keyUsageTimer: NodeJS.Timeout | undefined;
-  /** Held for the life of the node: no second process opens this database. */
-  private readonly lock: DataDirLock;
+  private safetyPoll: NodeJS.Timeout | undefined;
+  /** On a cluster: re-reads the parts of the catalog that another node changed. */
+  private catalog: { reload(kinds: Iterable<CatalogKind>): Promise<void>; reloadAll(): Promise<void> } | undefined;
+  private lastDeadClaimsAt = 0;
+  private lastCatalogResyncAt = 0;
 
   private constructor(
     readonly loaded: LoadedConfig,
-    options: SluiceOptions,
+    options: SluiceOptions & { logger: Logger },
+    private readonly backend: Backend,
   ) {
     this.config = loaded.config;
-    this.clock = options.clock ?? systemClock;
+    this.store = backend.store;
+    this.cluster = backend.cluster;
+    this.clock = options.clock ?? (this.cluster ? databaseClock(this.cluster) : systemClock);
     this.onFatal = options.onFatal;
-    this.logger = options.logger ?? createLogger(loaded.config.log.level);
-    this.lock = DataDirLock.acquire(loaded.sqlitePath);
+    this.logger = options.logger;
     this.logSink = new LogSink(this.events, this.logger, this.clock);
     this.logSink.start();
-    this.store = ThreadedStore.open(loaded.sqlitePath, loaded.config.storage.durability, (error) => this.storageFailed(error));
     this.writer = new GroupCommitWriter(this.store, this.clock, loaded.config.storage.maxBatch);
     this.queues = new QueueRegistry(this.store);
     this.apiBodyLimit = Math.max(loaded.config.server.maxBodyBytes, 32 * 1024 * 1024);
@@ -123,12 +140,22 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
 
   /** Open storage, apply configuration, start every part, and listen. */
   static async start(options: SluiceOptions): Promise<Sluice> {
-    const app = new Sluice(options.loaded, options);
+    const logger = options.logger ?? createLogger(options.loaded.config.log.level);
+    let app: Sluice | undefined;
+    const { host, port } = options.loaded.config.server;
+    const backend = await openBackend(options.loaded, {
+      url: `http://${host}:${port}`,
+      version: VERSION,
+      onFatal: (error) => app?.storageFailed(error),
+      onProblem: (what, error) => logger.warn(what, { error: error instanceof Error ? error.message : String(error) }),
+    });
+    app = new Sluice(options.loaded, { ...options, logger }, backend);
     try {
       await app.boot(options.announce ?? ((line) => process.stdout.write(`${line}\n`)));
     } catch (error) {
-      await app.store.close().catch(() => {});
-      app.lock.release();
+      app.stopping = true;
+      app.stopTimers();
+      await backend.close().catch(() => {});
       throw error;
     }
     return app;
@@ -145,7 +172,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     await this.loadTenants(now, file);
     await this.loadDomainLimits(file);
     await this.ensureTenantQueues(now);
-    await this.store.releaseAllInflight(now);
+    await this.store.releaseClaims(now);
     this.dispatcher = await Dispatcher.create(this);
     this.schedules = new ScheduleRunner(this);
     await this.schedules.load(this.config.schedules, file);
@@ -158,7 +185,81 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     this.housekeeping.unref();
     this.keyUsageTimer = setInterval(() => void this.writeKeyUsage(), KEY_USAGE_WRITE_MS);
     this.keyUsageTimer.unref();
+    this.joinCluster();
     await this.listen();
+  }
+
+  // ── on a cluster ────────────────────────────────────────────
+
+  /** Only the leader runs the cluster's timed work; with no cluster this node is the leader. */
+  get leads(): boolean {
+    return this.cluster?.leader ?? true;
+  }
+
+  /** On a shared database: hear the other nodes, tell them what happens here, and poll slowly for safety. */
+  private joinCluster(): void {
+    const cluster = this.cluster;
+    if (!cluster) return;
+    this.waiters.relay = (queue) => cluster.signal({ queues: [queue] });
+    cluster.onSignal((signal) => this.onClusterSignal(signal));
+    cluster.onLeadership((leader) => {
+      this.logger.info(leader ? 'this node leads the cluster' : 'this node no longer leads the cluster', { node: cluster.nodeId });
+      if (leader) this.dueTimer.hint(this.clock.now());
+    });
+    this.safetyPoll = setInterval(() => void this.pollForSafety(), SAFETY_POLL_MS);
+    this.safetyPoll.unref();
+  }
+
+  private onClusterSignal(signal: ReceivedSignal): void {
+    if (this.stopping) return;
+    if (signal.everything) {
+      this.waiters.wakeAll();
+      void this.dispatcher?.wakeQueues(this.queues.all().map((queue) => queue.name), false);
+      void this.catalog?.reloadAll();
+    }
+    for (const queue of signal.queues) this.waiters.notifyHere(queue);
+    if (signal.lanes.length > 0) this.dispatcher?.wakeLanes(signal.lanes, false);
+    if (signal.dueAt !== undefined && this.leads) this.dueTimer.hint(signal.dueAt);
+    if (signal.catalog.length > 0) void this.catalog?.reload(signal.catalog);
+  }
+
+  /**
+   * What a lost notification could have hidden, looked at again: waiting consumers try to lease,
+   * ready lanes are looked up; the leader re-reads the next due time and hands back dead nodes' claims.
+   */
+  private async pollForSafety(): Promise<void> {
+    if (this.stopping) return;
+    const now = this.clock.now();
+    this.waiters.wakeAll();
+    await this.dispatcher?.wakeQueues(this.queues.all().map((queue) => queue.name), false);
+    if (now - this.lastCatalogResyncAt >= CATALOG_RESYNC_MS) {
+      this.lastCatalogResyncAt = now;
+      void this.catalog?.reloadAll();
+    }
+    if (!this.leads || !this.cluster) return;
+    try {
+      const next = await this.nextDueAt();
+      if (next !== undefined) this.dueTimer.hint(next);
+      if (now - this.lastDeadClaimsAt >= DEAD_CLAIMS_EVERY_MS) {
+        this.lastDeadClaimsAt = now;
+        const lanes = await this.cluster.releaseDeadNodesClaims(now);
+        if (lanes.length > 0) {
+          this.logger.warn('handed back the claims of nodes that stopped', { lanes: lanes.length });
+          this.dispatcher?.wakeLanes(lanes);
+        }
+      }
+    } catch (error) {
+      this.logger.warn('cluster safety poll failed', { error: String(error) });
+    }
+  }
+
+  /** True while this node must start no delivery: its heartbeat is not getting through. */
+  deliveryPaused(): boolean {
+    return this.cluster !== undefined && !this.cluster.healthy();
+  }
+
+  relayLanes(lanes: LaneRef[]): void {
+    this.cluster?.signal({ lanes });
   }
 
   /** A queue's url that is a literal private address is refused at start, as the API refuses it. */
@@ -261,7 +362,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
         resolve();
       });
     });
-    this.logger.info('sluice listening', { url: this.url, storage: this.loaded.sqlitePath });
+    this.logger.info('sluice listening', { url: this.url, storage: this.backend.describe, node: this.cluster?.nodeId });
   }
 
   /** The address the server listens on, as a base URL. */
@@ -316,10 +417,14 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
    * message, early enough to claim it ahead (PUSH_WAKE_LEAD_MS).
    */
   hintDue(deliverAt: number, push: boolean): void {
-    this.dueTimer.hint(push ? deliverAt - PUSH_WAKE_LEAD_MS : deliverAt);
+    const at = push ? deliverAt - PUSH_WAKE_LEAD_MS : deliverAt;
+    if (this.leads) this.dueTimer.hint(at);
+    else this.cluster?.signal({ dueAt: at });
   }
 
+  /** What is due now becomes ready (expired leases too), and due schedules fire: on the leader only. */
   private async wake(now: number): Promise<void> {
+    if (!this.leads) return;
     const report: WakeReport = await this.store.wake(now, this.queues.maxReceives(), PUSH_LEAD_MS);
     for (const queue of report.queues) this.waiters.notify(queue);
     if (report.lanes.length > 0) this.dispatcher?.wakeLanes(report.lanes);
@@ -329,6 +434,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
 
   /** The earliest moment the due timer must wake: a stored due time or a schedule's next run. */
   private async nextDueAt(): Promise<number | undefined> {
+    if (!this.leads) return undefined;
     const stored = await this.store.nextWakeAt(PUSH_WAKE_LEAD_MS);
     const schedule = this.schedules?.nextRunAt();
     if (stored === undefined) return schedule;
@@ -351,7 +457,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     try {
       await this.queues.refreshCounts();
       const now = this.clock.now();
-      for (let step = 0; step < PURGE_STEPS_PER_TICK && !this.stopping; step += 1) {
+      for (let step = 0; step < PURGE_STEPS_PER_TICK && !this.stopping && this.leads; step += 1) {
         const deleted = await this.store.purge(now - this.config.storage.retentionMs, now, PURGE_STEP);
         if (deleted === 0 && step > 0) break;
         await new Promise((resolve) => setImmediate(resolve));
@@ -368,8 +474,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    clearInterval(this.housekeeping);
-    clearInterval(this.keyUsageTimer);
+    this.stopTimers();
     const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server?.closeIdleConnections();
     this.waiters.wakeAll();
@@ -383,12 +488,20 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     this.logSink.stop();
     this.bodies.stop();
     await this.writeKeyUsage();
-    try {
-      await this.store.close();
-    } finally {
-      this.lock.release();
-    }
+    await this.backend.close();
   }
+
+  private stopTimers(): void {
+    clearInterval(this.housekeeping);
+    clearInterval(this.keyUsageTimer);
+    clearInterval(this.safetyPoll);
+    this.dueTimer.stop();
+  }
+}
+
+/** This machine's clock moved by the cluster's measured offset: "due" and deadlines follow the database. */
+function databaseClock(cluster: ClusterLink): Clock {
+  return { now: () => Date.now() + cluster.clockOffsetMs };
 }
 
 /** The fields of a stored row that are set: a column left NULL is read as absent, not as undefined. */

@@ -56,8 +56,14 @@ export function completeConfig(
 ): LoadedConfig {
   const interpolated = interpolateEnv(raw ?? {}, env, []);
   applyOverrides(interpolated, overrides, env);
+  if (env.SLUICE_DATABASE_URL) {
+    checkPostgresUrl(env.SLUICE_DATABASE_URL, 'SLUICE_DATABASE_URL');
+    const storage = (interpolated.storage ??= {}) as Record<string, unknown>;
+    if (typeof storage === 'object') storage.postgres = env.SLUICE_DATABASE_URL;
+  }
   const config = validateConfig(interpolated, origin);
-  refuseUnavailableBackends(config, env);
+  if (config.storage.postgres) checkPostgresUrl(config.storage.postgres, 'storage.postgres');
+  refuseUnavailableBackends(env);
   addImplicitQueues(config, raw === undefined);
   const dataDir = resolve(cwd, overrides.dataDir ?? env.SLUICE_DATA_DIR ?? './data');
   const sqlitePath = config.storage.sqlite ? resolve(cwd, config.storage.sqlite) : join(dataDir, 'sluice.db');
@@ -100,14 +106,25 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
 }
 
 /**
- * Several nodes on PostgreSQL and Redis are part of the design but not of this version: say so at
- * start rather than silently running on SQLite when a user asked for a shared database.
+ * Limits shared in Redis are part of the design but not of this version: say so at start rather than
+ * silently enforcing them per node when a user asked for shared ones.
  */
-function refuseUnavailableBackends(config: SluiceConfig, env: NodeJS.ProcessEnv): void {
-  const unavailable = 'is not available in this version of Sluice, which runs one node on embedded SQLite';
-  if (config.storage.postgres) throw new ConfigError(`storage.postgres: PostgreSQL storage ${unavailable}`);
-  if (env.SLUICE_DATABASE_URL) throw new ConfigError(`SLUICE_DATABASE_URL: PostgreSQL storage ${unavailable}`);
-  if (env.SLUICE_REDIS_URL) throw new ConfigError(`SLUICE_REDIS_URL: shared limits in Redis ${unavailable}`);
+function refuseUnavailableBackends(env: NodeJS.ProcessEnv): void {
+  if (env.SLUICE_REDIS_URL) {
+    throw new ConfigError('SLUICE_REDIS_URL: limits shared in Redis are not available in this version of Sluice (see limits.perNode)');
+  }
+}
+
+/** A URL PostgreSQL's client can use: postgres:// or postgresql://. */
+function checkPostgresUrl(url: string, origin: string): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed?.protocol === 'postgres:' || parsed?.protocol === 'postgresql:') return;
+  throw new ConfigError(`${origin}: not a postgres:// URL`);
 }
 
 function findConfigFile(given: string | undefined, cwd: string): string | undefined {

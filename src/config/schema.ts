@@ -260,8 +260,20 @@ const storageSchema = z
   .object({
     /** Path of the embedded SQLite database; defaults to <data dir>/sluice.db. */
     sqlite: z.string().min(1).optional(),
-    /** A postgres:// URL for several nodes sharing one database (not available in this version: refused at start). */
+    /**
+     * A postgres:// URL: storage moves to PostgreSQL, where several nodes can share it (or set
+     * SLUICE_DATABASE_URL). The SQLite settings then do not apply.
+     */
     postgres: z.string().min(1).optional(),
+    /** The PostgreSQL schema holding Sluice's tables (created when missing). */
+    postgresSchema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'lowercase letters, digits and _, not starting with a digit, at most 63')
+      .default('sluice'),
+    /** Connections each node keeps to PostgreSQL. */
+    postgresPoolSize: positiveInt.max(1_000).default(10),
+    /** Longest a PostgreSQL statement may run before it is cancelled. */
+    postgresStatementTimeoutMs: positiveInt.max(3_600_000).default(30_000),
     /** fsync: a commit survives a power cut; os: survives process crashes only, faster. */
     durability: z.enum(['fsync', 'os']).default('fsync'),
     /** Delivered, acked and cancelled messages are deleted after this long. */
@@ -285,6 +297,11 @@ const limitsSchema = z
     tenants: z.record(name, tenantLimitSchema).default({}),
     /** Most deliveries in flight from this node, all domains together. */
     global: z.object({ concurrency: positiveInt.max(1_000_000).default(1_000) }).strict().prefault({}),
+    /**
+     * Several nodes on one PostgreSQL without shared (Redis) limits: each node enforces every limit on
+     * its own, so N nodes together may reach N times a limit. Without it, a second node is refused.
+     */
+    perNode: z.boolean().default(false),
   })
   .strict();
 

@@ -22,7 +22,14 @@ export interface DispatcherDeps {
   readonly queues: QueueRegistry;
   /** A message is stored as due at `deliverAt`: wake in time to claim it. */
   hintDue(deliverAt: number, push: boolean): void;
+  /** True while this node must start no delivery (on a cluster: its heartbeat is not getting through). */
+  deliveryPaused?(): boolean;
+  /** Lanes woken here that the other nodes of a cluster should look at too. */
+  relayLanes?(lanes: LaneRef[]): void;
 }
+
+/** While deliveries are paused (DispatcherDeps.deliveryPaused), a domain looks again this often. */
+const PAUSED_RECHECK_MS = 1_000;
 
 /**
  * How long before its deliverAt a push message is claimed. The store promotes it early and the lane
@@ -55,6 +62,8 @@ const BACKPRESSURE_EVENT_EVERY_MS = 1_000;
 /** Delivery outcomes are written at most this long after they happen, or once this many wait. */
 const OUTCOME_FLUSH_MS = 50;
 const OUTCOME_BATCH = 500;
+/** After a failed write of outcomes, the next try. */
+const OUTCOME_RETRY_MS = 1_000;
 
 interface TenantState {
   inFlight: number;
@@ -123,9 +132,13 @@ export class Dispatcher {
     void this.wakeQueues(this.app.queues.all().map((queue) => queue.name));
   }
 
-  /** New ready messages in these lanes (a commit, a due time, a replay). */
-  wakeLanes(refs: LaneRef[]): void {
+  /**
+   * New ready messages in these lanes (a commit, a due time, a replay); with `relay`, the other nodes
+   * of a cluster are told too.
+   */
+  wakeLanes(refs: LaneRef[], relay = true): void {
     if (this.stopped) return;
+    if (relay && refs.length > 0) this.app.relayLanes?.(refs);
     for (const ref of refs) {
       const queue = this.app.queues.get(ref.queue);
       if (!queue || queue.config.mode !== 'push' || queue.config.paused) continue;
@@ -137,11 +150,15 @@ export class Dispatcher {
     }
   }
 
-  /** Look up the lanes of some queues in the store (start, resume). */
-  async wakeQueues(queues: string[]): Promise<void> {
+  /** Look up the lanes of some queues in the store (start, resume, a look at everything again). */
+  async wakeQueues(queues: string[], relay = true): Promise<void> {
     const push = queues.filter((name) => this.app.queues.get(name)?.config.mode === 'push');
     if (push.length === 0) return;
-    this.wakeLanes(await this.app.store.readyLanes(push));
+    try {
+      this.wakeLanes(await this.app.store.readyLanes(push), relay);
+    } catch (error) {
+      this.app.logger.warn('looking up ready lanes failed', { error: String(error) });
+    }
   }
 
   /**
@@ -236,6 +253,7 @@ export class Dispatcher {
 
   /** Start as many deliveries to one domain as its limits allow right now. */
   private drain(domain: DomainState, now: number): void {
+    if (this.app.deliveryPaused?.()) return this.wakeAt(domain, now + PAUSED_RECHECK_MS);
     for (;;) {
       if (this.globalFull()) {
         this.runnable.add(domain);
@@ -503,9 +521,23 @@ export class Dispatcher {
     const flush = previous
       .then(() => this.app.store.completeDeliveries(batch, this.app.clock.now()))
       .then(() => this.hintRetries(batch))
-      .catch((error: unknown) => this.app.logger.error('recording delivery outcomes failed', { error: String(error), count: batch.length }));
+      .catch((error: unknown) => this.retryOutcomes(batch, error));
     this.outcomeFlush = flush;
     return flush;
+  }
+
+  /**
+   * Outcomes that could not be written (the database is unreachable) are written again later, before
+   * newer ones: a delivered message left inflight would otherwise wait under this node's claim, which
+   * a live node keeps renewing. Once stopped, they are given up (the claims expire, and at-least-once
+   * delivers those messages again).
+   */
+  private retryOutcomes(batch: DeliveryOutcome[], error: unknown): void {
+    this.app.logger.error('recording delivery outcomes failed', { error: String(error), count: batch.length });
+    if (this.stopped) return;
+    this.outcomes = batch.concat(this.outcomes);
+    if (this.outcomeTimer !== undefined) clearTimeout(this.outcomeTimer);
+    this.outcomeTimer = setTimeout(() => void this.flushOutcomes(), OUTCOME_RETRY_MS);
   }
 
   /** Only once a retry's new due time is stored may the timer wake for it: earlier, it would find nothing. */

@@ -5,6 +5,8 @@
  */
 export class PullWaiters {
   private readonly waiting = new Map<string, Set<() => void>>();
+  /** Hears every notify(): on a cluster, the other nodes' consumers are told too. */
+  relay: (queue: string) => void = () => {};
 
   /** Resolves true when notified, false on timeout or abort. */
   wait(queue: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
@@ -27,8 +29,14 @@ export class PullWaiters {
     });
   }
 
-  /** Wake every consumer waiting on the queue; they race to lease, losers wait again. */
+  /** Wake every consumer waiting on the queue, here and (through relay) on the other nodes. */
   notify(queue: string): void {
+    this.notifyHere(queue);
+    this.relay(queue);
+  }
+
+  /** Wake the consumers waiting on this node; they race to lease, losers wait again. */
+  notifyHere(queue: string): void {
     const waiters = this.waiting.get(queue);
     if (!waiters) return;
     for (const wake of [...waiters]) wake();
@@ -41,8 +49,13 @@ export class PullWaiters {
     return total;
   }
 
-  /** Release everyone (shutdown). */
+  /** Queues someone waits on here. */
+  queues(): string[] {
+    return [...this.waiting.keys()];
+  }
+
+  /** Release everyone here (shutdown, or a look at everything again). */
   wakeAll(): void {
-    for (const queue of [...this.waiting.keys()]) this.notify(queue);
+    for (const queue of [...this.waiting.keys()]) this.notifyHere(queue);
   }
 }

@@ -93,7 +93,7 @@ export interface Store {
   /** Record finished deliveries in one transaction. */
   completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<void>;
   /** On start of a single node: every inflight message whose node is gone becomes ready again. */
-  releaseAllInflight(now: number): Promise<number>;
+  releaseClaims(now: number): Promise<number>;
 
   // ── reading and managing messages ───────────────────────────
   getMessage(id: string): Promise<StoredMessage | undefined>;

@@ -58,11 +58,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ configPath: 'nope.yaml' }, {}, dir)).toThrow(/not found/);
   });
 
-  it('refuses PostgreSQL and Redis settings clearly instead of silently running on SQLite', () => {
-    withYaml('storage: { postgres: "postgres://localhost/sluice" }\n');
-    expect(() => loadConfig({}, {}, dir)).toThrow(/storage\.postgres: PostgreSQL storage is not available/);
+  it('takes PostgreSQL from storage.postgres or SLUICE_DATABASE_URL (the environment wins) and refuses what is not a postgres URL', () => {
+    withYaml('storage: { postgres: "postgres://localhost/sluice", postgresSchema: edge_1, postgresPoolSize: 4 }\n');
+    const fromFile = loadConfig({}, {}, dir).config.storage;
+    expect(fromFile).toMatchObject({ postgres: 'postgres://localhost/sluice', postgresSchema: 'edge_1', postgresPoolSize: 4 });
+    expect(loadConfig({}, { SLUICE_DATABASE_URL: 'postgresql://db/other' }, dir).config.storage.postgres).toBe('postgresql://db/other');
+    expect(() => loadConfig({}, { SLUICE_DATABASE_URL: 'mysql://x' }, dir)).toThrow(/SLUICE_DATABASE_URL: not a postgres/);
+    withYaml('storage: { postgres: "http://x", postgresSchema: "a;drop" }\n');
+    expect(() => loadConfig({}, {}, dir)).toThrow(/storage\.postgresSchema/);
+    withYaml('storage: { postgres: "http://x" }\n');
+    expect(() => loadConfig({}, {}, dir)).toThrow(/storage\.postgres: not a postgres/);
     withYaml('');
-    expect(() => loadConfig({}, { SLUICE_DATABASE_URL: 'postgres://x' }, dir)).toThrow(/SLUICE_DATABASE_URL/);
+    expect(loadConfig({}, {}, dir).config.storage.postgres).toBeUndefined();
+  });
+
+  it('refuses Redis settings clearly instead of silently enforcing limits per node', () => {
     expect(() => loadConfig({}, { SLUICE_REDIS_URL: 'redis://x' }, dir)).toThrow(/SLUICE_REDIS_URL/);
   });
 });

@@ -163,6 +163,8 @@ export async function upsertQueueIn(tx: Queryable, queue: QueueRecord): Promise<
 
 /** Inside a transaction: every remembered file setting is replaced by these. */
 export async function replaceFileSettingsIn(tx: Queryable, settings: FileSettingRecord[]): Promise<void> {
+  // Nodes starting together each replace the whole set: one at a time, or both inserts would collide.
+  await tx.query({ text: `SELECT pg_advisory_xact_lock(hashtext('sluice.file_settings.' || current_schema()))` });
   await tx.query({ text: 'DELETE FROM file_settings' });
   if (settings.length === 0) return;
   await tx.query({

@@ -195,6 +195,24 @@ DROP INDEX messages_dead;
 CREATE INDEX messages_dead_queue ON messages (queue, seq) WHERE state = 'dead';
 `,
   },
+  {
+    version: 3,
+    name: 'nodes of a cluster',
+    sql: `
+-- One row per running node, written by its heartbeat with the database's clock. A node whose
+-- seen_at is old is dead: the leader hands its push claims back (cluster.ts). A claim token starts
+-- with the id of the node that holds it, so a node's claims are found without a column of their own.
+CREATE TABLE nodes (
+  id              text    PRIMARY KEY,
+  url             text    NOT NULL,
+  version         text    NOT NULL,
+  started_at      bigint  NOT NULL,
+  seen_at         bigint  NOT NULL,
+  per_node_limits boolean NOT NULL,
+  leader          boolean NOT NULL DEFAULT false
+);
+`,
+  },
 ];
 
 /** Schema names are put into SQL (search_path, CREATE SCHEMA): only plain lower-case identifiers. */

@@ -11,6 +11,21 @@ export interface PostgresOptions {
   poolSize?: number;
   /** Longest a statement may run before PostgreSQL cancels it, in ms. Default 30,000. */
   statementTimeoutMs?: number;
+  /**
+   * The node using the store: every push claim's token starts with it, so that the claims of a node
+   * are known (released when it restarts, renewed while it lives). 12 characters [a-z0-9]; a random
+   * one when absent.
+   */
+  nodeId?: string;
+}
+
+/** Node ids: fixed length, so a claim token's first NODE_ID_LENGTH characters name its node. */
+export const NODE_ID_LENGTH = 12;
+const NODE_ID = /^[a-z0-9]{12}$/;
+
+export function checkNodeId(nodeId: string): string {
+  if (!NODE_ID.test(nodeId)) throw new Error(`nodeId must be ${NODE_ID_LENGTH} characters [a-z0-9], got ${JSON.stringify(nodeId)}`);
+  return nodeId;
 }
 
 const INT8 = 20;
@@ -24,22 +39,28 @@ const types = {
     oid === INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
-/** A pool whose every connection works in `schema` (search_path set at connect) with a statement timeout. */
-export function openPool(options: PostgresOptions): { pool: pg.Pool; schema: string } {
+/** How each connection is made: in `schema` (search_path set at connect), with a statement timeout. */
+export function connectionConfig(options: PostgresOptions): pg.ClientConfig & { schema: string } {
   const schema = checkSchemaName(options.schema ?? 'sluice');
-  const poolSize = options.poolSize ?? 10;
   const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
-  if (!Number.isInteger(poolSize) || poolSize < 1) throw new Error(`poolSize must be an integer ≥ 1, got ${poolSize}`);
   if (!Number.isInteger(statementTimeoutMs) || statementTimeoutMs < 0) {
     throw new Error(`statementTimeoutMs must be an integer ≥ 0, got ${statementTimeoutMs}`);
   }
-  const pool = new pg.Pool({
+  return {
+    schema,
     connectionString: options.connectionString,
-    max: poolSize,
     statement_timeout: statementTimeoutMs,
     options: `-c search_path=${schema}`,
     types,
-  });
+  };
+}
+
+/** A pool of connections made as connectionConfig says. */
+export function openPool(options: PostgresOptions): { pool: pg.Pool; schema: string } {
+  const poolSize = options.poolSize ?? 10;
+  if (!Number.isInteger(poolSize) || poolSize < 1) throw new Error(`poolSize must be an integer ≥ 1, got ${poolSize}`);
+  const { schema, ...config } = connectionConfig(options);
+  const pool = new pg.Pool({ ...config, max: poolSize });
   // An idle connection that the server drops must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   return { pool, schema };

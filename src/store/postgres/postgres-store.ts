@@ -25,7 +25,8 @@ import type {
 import { DEFAULT_MAX_RECEIVES, laneKey } from '../types.js';
 import { fireScheduleIn, PostgresCatalog, replaceFileSettingsIn, upsertQueueIn } from './catalog.js';
 import { migrate } from './migrations.js';
-import { openPool, redactUrl, type PostgresOptions } from './pool.js';
+import { checkNodeId, NODE_ID_LENGTH, openPool, redactUrl, type PostgresOptions } from './pool.js';
+import type { CatalogKind } from '../cluster.js';
 import { MESSAGE_COLUMNS, parseId, splitReceipts, toAttempt, toStoredMessage, type AttemptRow, type MessageRow } from './rows.js';
 import { appendMessages } from './sql/append-messages.js';
 import { claimLanes, readyLanes } from './sql/claim-lanes.js';
@@ -59,16 +60,21 @@ const WAKE_CHUNK = 5_000;
  */
 export class PostgresStore implements Store {
   private readonly catalog: PostgresCatalog;
+  /** Hears every change of the catalog this store commits (the cluster tells the other nodes). */
+  catalogChanged: (kind: CatalogKind) => void = () => {};
 
   private constructor(
     readonly pool: pg.Pool,
     readonly schema: string,
+    readonly options: PostgresOptions,
+    readonly nodeId: string,
   ) {
     this.catalog = new PostgresCatalog(pool as unknown as Queryable);
   }
 
   /** Connect, migrate the schema (once across nodes starting together), and return the store. */
   static async open(options: PostgresOptions): Promise<PostgresStore> {
+    const nodeId = checkNodeId(options.nodeId ?? randomNodeId());
     const { pool, schema } = openPool(options);
     try {
       const client = await pool.connect();
@@ -82,7 +88,12 @@ export class PostgresStore implements Store {
       const reason = error instanceof Error ? error.message : String(error);
       throw new Error(`PostgreSQL at ${redactUrl(options.connectionString)}: ${reason}`, { cause: error });
     }
-    return new PostgresStore(pool, schema);
+    return new PostgresStore(pool, schema, options, nodeId);
+  }
+
+  /** Where the store is, for logs: the URL with its password hidden, and the schema. */
+  describe(): string {
+    return `${redactUrl(this.options.connectionString)} (schema ${this.schema})`;
   }
 
   private get db(): Queryable {
@@ -163,7 +174,7 @@ export class PostgresStore implements Store {
 
   /** Each message comes back with its `claim`: the outcome shows it, so a late one changes nothing. */
   async claimLanes(requests: { lane: LaneRef; max: number }[], leaseUntil: number, now: number): Promise<StoredMessage[][]> {
-    const claim = randomBytes(8).toString('hex');
+    const claim = `${this.nodeId}${randomBytes(8).toString('hex')}`;
     const rows = await claimLanes(this.db, requests, claim, leaseUntil, now);
     const byLane = new Map<string, StoredMessage[]>(requests.map(({ lane }) => [laneKey(lane.queue, lane.domain), []]));
     for (const row of rows) byLane.get(laneKey(row.queue, row.domain))?.push({ ...toStoredMessage(row), claim });
@@ -180,13 +191,14 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Single node only: releases every claim in the database, other nodes' live ones included. With
-   * several nodes this must become releaseClaims(nodeId) (README.md); expiry already covers a dead node.
+   * The claims of this node's id (held before it restarted): a claim token starts with the node id.
+   * Other nodes' claims are theirs; the leader hands back those of dead nodes (cluster.ts).
    */
-  async releaseAllInflight(now: number): Promise<number> {
+  async releaseClaims(now: number): Promise<number> {
     const result = await this.db.query({
-      text: `UPDATE messages SET state = 'ready', lease_token = NULL, lease_until = NULL, updated_at = $1 WHERE state = 'inflight'`,
-      values: [now],
+      text: `UPDATE messages SET state = 'ready', lease_token = NULL, lease_until = NULL, updated_at = $1
+             WHERE state = 'inflight' AND left(lease_token, ${NODE_ID_LENGTH}) = $2`,
+      values: [now, this.nodeId],
     });
     return result.rowCount ?? 0;
   }
@@ -260,52 +272,67 @@ export class PostgresStore implements Store {
   }
   async upsertQueue(queue: QueueRecord): Promise<void> {
     await this.transaction((tx) => upsertQueueIn(tx, queue));
+    this.catalogChanged('queues');
   }
   async listQueues(): Promise<QueueRecord[]> {
     return this.catalog.listQueues();
   }
   async deleteQueue(name: string, force = false): Promise<QueueDeletion> {
-    return this.transaction((tx) => deleteQueueIn(tx, name, force));
+    const deletion = await this.transaction((tx) => deleteQueueIn(tx, name, force));
+    if (deletion.deleted) this.catalogChanged('queues');
+    return deletion;
   }
   async upsertTenant(tenant: TenantRecord): Promise<void> {
     await this.catalog.upsertTenant(tenant);
+    this.catalogChanged('tenants');
   }
   async listTenants(): Promise<TenantRecord[]> {
     return this.catalog.listTenants();
   }
   async addApiKey(key: ApiKeyRecord): Promise<void> {
     await this.catalog.addApiKey(key);
+    this.catalogChanged('keys');
   }
   async listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.catalog.listApiKeys();
   }
   async revokeApiKey(tenant: string, id: string): Promise<string | undefined> {
-    return this.catalog.revokeApiKey(tenant, id);
+    const hash = await this.catalog.revokeApiKey(tenant, id);
+    if (hash !== undefined) this.catalogChanged('keys');
+    return hash;
   }
   async touchApiKeys(used: { hash: string; at: number }[]): Promise<void> {
     await this.catalog.touchApiKeys(used);
   }
   async upsertDomainLimit(limit: DomainLimitRecord): Promise<void> {
     await this.catalog.upsertDomainLimit(limit);
+    this.catalogChanged('limits');
   }
   async deleteDomainLimit(key: string): Promise<boolean> {
-    return this.catalog.deleteDomainLimit(key);
+    const deleted = await this.catalog.deleteDomainLimit(key);
+    if (deleted) this.catalogChanged('limits');
+    return deleted;
   }
   async listDomainLimits(): Promise<DomainLimitRecord[]> {
     return this.catalog.listDomainLimits();
   }
   async upsertSchedule(schedule: ScheduleRecord): Promise<void> {
     await this.catalog.upsertSchedule(schedule);
+    this.catalogChanged('schedules');
   }
   async listSchedules(): Promise<ScheduleRecord[]> {
     return this.catalog.listSchedules();
   }
   async deleteSchedule(name: string): Promise<boolean> {
-    return this.catalog.deleteSchedule(name);
+    const deleted = await this.catalog.deleteSchedule(name);
+    if (deleted) this.catalogChanged('schedules');
+    return deleted;
   }
 
   async fireSchedule(name: string, expectedRunAt: number, nextRunAt: number | undefined, messages: NewMessage[], now: number) {
-    return this.transaction((tx) => fireScheduleIn(tx, name, expectedRunAt, nextRunAt, messages, now));
+    const fired = await this.transaction((tx) => fireScheduleIn(tx, name, expectedRunAt, nextRunAt, messages, now));
+    if (fired) this.catalogChanged('schedules');
+    return fired;
   }
 
   async listFileSettings(): Promise<FileSettingRecord[]> {
@@ -345,4 +372,11 @@ export class PostgresStore implements Store {
 function unmatched(ids: string[], tokens: string[], settled: Settled[]): string[] {
   const matched = new Set(settled.map((row) => `${row.id}.${row.token}`));
   return ids.map((id, i) => `${id}.${tokens[i]}`).filter((receipt) => !matched.has(receipt));
+}
+
+/** A node id for a store opened without one (tests, tools): 12 random characters [a-z0-9]. */
+export function randomNodeId(): string {
+  let id = '';
+  for (const byte of randomBytes(NODE_ID_LENGTH)) id += (byte % 36).toString(36);
+  return id;
 }

@@ -681,9 +681,9 @@ export class SqliteStore implements Store {
     );
   }
 
-  async releaseAllInflight(now: number): Promise<number> {
+  async releaseClaims(now: number): Promise<number> {
     return this.write(() => {
-      const rows = this.sql.releaseAllInflight.all(now) as { queue: string; domain: string }[];
+      const rows = this.sql.releaseClaims.all(now) as { queue: string; domain: string }[];
       for (const row of rows) this.counts.move(row.queue, 'inflight', 'ready', 1, row.domain);
       return rows.length;
     });

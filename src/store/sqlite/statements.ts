@@ -122,7 +122,7 @@ export function prepareStatements(db: Database.Database) {
     releaseInflight: db.prepare(
       `UPDATE messages SET state = 'ready', lease_until = NULL, updated_at = ? WHERE seq = ? AND state = 'inflight' RETURNING queue, domain`,
     ),
-    releaseAllInflight: db.prepare(
+    releaseClaims: db.prepare(
       `UPDATE messages SET state = 'ready', lease_until = NULL, updated_at = ? WHERE state = 'inflight' RETURNING queue, domain`,
     ),
     insertAttempt: db.prepare(

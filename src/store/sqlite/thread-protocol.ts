@@ -22,7 +22,7 @@ export const STORE_METHODS = [
   'readyLanes',
   'claimLanes',
   'completeDeliveries',
-  'releaseAllInflight',
+  'releaseClaims',
   'getMessage',
   'getAttempts',
   'listMessages',
