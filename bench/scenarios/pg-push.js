@@ -8,6 +8,7 @@ import { metered } from '../lib/cpu.js';
 import { postgresUnreachable, skipped, withPostgresNodes } from '../lib/pg.js';
 import { clientsOf, cpuBreakdown, fmtPerNode } from '../lib/pg-load.js';
 import { enqueue, pushConfig, resume, withSluice } from '../lib/push.js';
+import { loadNow } from '../lib/machine.js';
 import { arrivalRate, fmt, fmtRatios, medianRound } from '../lib/stats.js';
 import { outboundMessages } from './push.js';
 
@@ -19,8 +20,7 @@ const CONFIG = pushConfig({ limits: { defaultDomain: { concurrency: IN_FLIGHT } 
 
 /**
  * Enqueue N messages (paused) split between the nodes, each share through its own node's batch API;
- * then resume the queue on every node (each node reads queue definitions at start) and time the
- * deliveries at the sink, under a CpuMeter.
+ * then resume the queue on every node at once and time the deliveries at the sink, under a CpuMeter.
  */
 async function pushThrough(nodes, sink) {
   const messages = outboundMessages(N, () => sink.url('/hook'));
@@ -85,7 +85,7 @@ export default {
         rows,
         notes: [
           `${fmt(N)} messages of 1 KiB enqueued through \`POST /v1/messages/batch\` into the paused push queue \`outbound\`, then resumed; \`defaultDomain.concurrency: ${IN_FLIGHT}\`; the sink in its own process on 127.0.0.1, keep-alive, warmed with 3,000 requests. Rate = (n − 1) / (last − first arrival) at the sink. SQLite node and PostgreSQL node (fresh schema, dropped afterwards) back to back, ${ROUNDS} times; the round with the median ratio is shown (ratios: ${fmtRatios(ratios)}). No PERF.md target for push on PostgreSQL: the figures are for the cost per delivery.`,
-          `Three nodes: one fresh schema, \`limits.perNode: true\` (so up to ${IN_FLIGHT} in flight per node), each node enqueueing a third through its own batch API; then the queue resumed through every node, since a node reads queue definitions at start and does not see another node's resume. Measured once, after the rounds.`,
+          `Three nodes: one fresh schema, \`limits.perNode: true\` (so up to ${IN_FLIGHT} in flight per node), each node enqueueing a third through its own batch API; then the queue resumed through every node at once (a node also hears another's resume through NOTIFY; resuming on each keeps the start from waiting on that signal). Measured once, after the rounds.`,
           `CPU from /proc (utime + stime) from the resume until the sink has seen all ${fmt(N)}: node processes; PostgreSQL's backends matched to each node by client port, plus PostgreSQL's own processes; and every postgres process (which also counts the test suites that share the server).`,
           `Load average (1 / 5 / 15 min) ${loadBefore} at the start, ${loadNow()} at the end; the machine is shared with test suites running in parallel.`,
         ],
