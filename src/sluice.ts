@@ -25,7 +25,8 @@ import { PullWaiters } from './queues/pull-waiters.js';
 import { QueueRegistry } from './queues/registry.js';
 import { ensureDefaultQueue, MAX_TENANT_NAME } from './queues/tenant-queues.js';
 import { DueTimer } from './scheduler/due-timer.js';
-import type { CatalogKind, ClusterLink, ReceivedSignal } from './store/cluster.js';
+import type { CatalogKind, ClusterLink, ClusterNode, ReceivedSignal } from './store/cluster.js';
+import type { ClusterView } from './observe/stats.js';
 import { openBackend, type Backend } from './store/open-store.js';
 import type { Store, WakeReport } from './store/store.js';
 import { VERSION } from './version.js';
@@ -110,6 +111,8 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   private catalog: { reload(kinds: Iterable<CatalogKind>): Promise<void>; reloadAll(): Promise<void> } | undefined;
   private lastDeadClaimsAt = 0;
   private lastCatalogResyncAt = 0;
+  /** The heartbeat table as last read (on a cluster), for stats and metrics. */
+  private clusterNodes: ClusterNode[] = [];
 
   private constructor(
     readonly loaded: LoadedConfig,
@@ -236,8 +239,10 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
       this.lastCatalogResyncAt = now;
       void this.catalog?.reloadAll();
     }
-    if (!this.leads || !this.cluster) return;
+    if (!this.cluster) return;
     try {
+      this.clusterNodes = await this.cluster.nodes();
+      if (!this.leads) return;
       const next = await this.nextDueAt();
       if (next !== undefined) this.dueTimer.hint(next);
       if (now - this.lastDeadClaimsAt >= DEAD_CLAIMS_EVERY_MS) {
@@ -251,6 +256,11 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     } catch (error) {
       this.logger.warn('cluster safety poll failed', { error: String(error) });
     }
+  }
+
+  clusterView(): ClusterView | undefined {
+    if (!this.cluster) return undefined;
+    return { node: this.cluster.nodeId, leader: this.cluster.leader, nodes: this.clusterNodes };
   }
 
   /** True while this node must start no delivery: its heartbeat is not getting through. */
@@ -362,6 +372,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
         resolve();
       });
     });
+    await this.cluster?.setUrl(this.url);
     this.logger.info('sluice listening', { url: this.url, storage: this.backend.describe, node: this.cluster?.nodeId });
   }
 

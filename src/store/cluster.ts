@@ -68,6 +68,8 @@ export interface ClusterLink {
   nodes(): Promise<ClusterNode[]>;
   /** Leader only: push claims held by nodes whose heartbeat stopped go back to ready; their lanes. */
   releaseDeadNodesClaims(now: number): Promise<LaneRef[]>;
+  /** Where this node's API listens, once it does (shown to the other nodes from the next heartbeat). */
+  setUrl(url: string): Promise<void>;
   /** Leave the cluster: the heartbeat row goes, leadership passes on. */
   leave(): Promise<void>;
 }

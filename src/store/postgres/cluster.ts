@@ -85,6 +85,7 @@ export class PostgresCluster implements ClusterLink {
     private readonly store: PostgresStore,
     private readonly options: JoinOptions,
   ) {
+    this.options = { ...options };
     this.nodeId = store.nodeId;
     this.channel = `sluice_${store.schema}`.slice(0, 63);
     this.leaderKey = `sluice.leader.${store.schema}`;
@@ -158,6 +159,11 @@ export class PostgresCluster implements ClusterLink {
 
   onLeadership(listener: (leader: boolean) => void): void {
     this.leaderListeners.push(listener);
+  }
+
+  async setUrl(url: string): Promise<void> {
+    this.options.url = url;
+    await this.measureClock().catch((error: unknown) => this.options.onProblem?.('heartbeat failed', error));
   }
 
   async nodes(): Promise<ClusterNode[]> {
@@ -292,8 +298,8 @@ export class PostgresCluster implements ClusterLink {
   private async measureClock(): Promise<boolean> {
     const sent = Date.now();
     const { rows } = await this.store.pool.query<{ seen_at: number }>(
-      `UPDATE nodes SET seen_at = ${DB_NOW}, leader = $2 WHERE id = $1 RETURNING seen_at`,
-      [this.nodeId, this.isLeader],
+      `UPDATE nodes SET seen_at = ${DB_NOW}, leader = $2, url = $3 WHERE id = $1 RETURNING seen_at`,
+      [this.nodeId, this.isLeader, this.options.url],
     );
     const received = Date.now();
     if (rows.length === 0) return false;
