@@ -25,7 +25,8 @@ import { PullWaiters } from './queues/pull-waiters.js';
 import { QueueRegistry } from './queues/registry.js';
 import { ensureDefaultQueue, MAX_TENANT_NAME } from './queues/tenant-queues.js';
 import { DueTimer } from './scheduler/due-timer.js';
-import type { CatalogKind, ClusterLink, ClusterNode, ReceivedSignal } from './store/cluster.js';
+import type { ClusterLink, ClusterNode, ReceivedSignal } from './store/cluster.js';
+import { CatalogSync } from './cluster/catalog-sync.js';
 import type { ClusterView } from './observe/stats.js';
 import { openBackend, type Backend } from './store/open-store.js';
 import type { Store, WakeReport } from './store/store.js';
@@ -108,7 +109,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   private keyUsageTimer: NodeJS.Timeout | undefined;
   private safetyPoll: NodeJS.Timeout | undefined;
   /** On a cluster: re-reads the parts of the catalog that another node changed. */
-  private catalog: { reload(kinds: Iterable<CatalogKind>): Promise<void>; reloadAll(): Promise<void> } | undefined;
+  private catalog: CatalogSync | undefined;
   private lastDeadClaimsAt = 0;
   private lastCatalogResyncAt = 0;
   /** The heartbeat table as last read (on a cluster), for stats and metrics. */
@@ -203,6 +204,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   private joinCluster(): void {
     const cluster = this.cluster;
     if (!cluster) return;
+    this.catalog = new CatalogSync(this);
     this.waiters.relay = (queue) => cluster.signal({ queues: [queue] });
     cluster.onSignal((signal) => this.onClusterSignal(signal));
     cluster.onLeadership((leader) => {

@@ -13,20 +13,9 @@ import type { Logger } from '../observe/logger.js';
 import type { QueueRegistry } from '../queues/registry.js';
 import type { ScheduleRunner } from '../scheduler/schedule-runner.js';
 import type { Store } from '../store/store.js';
+import { CATALOG_KINDS, type CatalogKind } from '../store/cluster.js';
 
-/**
- * One part of the catalog, as a change notification names it. `tenants` covers each tenant's
- * concurrency limit and quotas; `limits` the domain limits.
- */
-export type CatalogKind = 'queues' | 'tenants' | 'keys' | 'limits' | 'schedules';
-
-/** Every kind, in the order a pass reloads them: queues first, since schedules send into them. */
-export const CATALOG_KINDS: readonly CatalogKind[] = ['queues', 'tenants', 'keys', 'limits', 'schedules'];
-
-/** Whether a string (a notification's payload, say) names a kind. */
-export function isCatalogKind(value: string): value is CatalogKind {
-  return (CATALOG_KINDS as readonly string[]).includes(value);
-}
+export type { CatalogKind } from '../store/cluster.js';
 
 /**
  * What CatalogSync reads and refreshes. Read at each pass, not once: the node may create its

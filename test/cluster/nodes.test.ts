@@ -73,19 +73,24 @@ describePostgres('several nodes on one PostgreSQL', () => {
     expect(metrics).toMatch(/sluice_cluster_leader [01]/);
   });
 
-  it('a consumer long-polling one node gets what another node ingested, and a queue made on one node takes messages on the other', async () => {
+  it('a consumer long-polling one node gets what another node ingested, and a queue made on one node is there on the other', async () => {
     const shared = schema();
-    const a = await node({ storage: { postgresSchema: shared } });
-    const b = await node({ storage: { postgresSchema: shared } });
+    const config = { storage: { postgresSchema: shared }, queues: { inbox: { mode: 'pull' } }, sources: { s: { queue: 'inbox' } } };
+    const a = await node(config);
+    const b = await node(config);
+    const waiting = b.api('POST', '/v1/queues/inbox/pull', { max: 10, waitMs: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const sent = await fetch(`${a.url}/in/s`, { method: 'POST', body: '{"n":1}' });
+    expect(sent.status).toBe(202);
+    const { id } = (await sent.json()) as { id: string };
+    const { body } = await waiting;
+    expect(body.messages.map((m: { id: string }) => m.id)).toEqual([id]);
+
     expect((await a.api('PUT', '/v1/queues/jobs', { mode: 'pull' })).status).toBe(201);
     // b learns of the queue from a's notification (or its periodic catalog read), not from a restart.
     await eventually(async () => (await b.api('POST', '/v1/queues/jobs/pull', { max: 1 })).status === 200, 'the queue on b');
-    const waiting = b.api('POST', '/v1/queues/jobs/pull', { max: 10, waitMs: 20_000 });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const sent = await a.api('POST', '/v1/messages', { queue: 'jobs', body: { n: 1 } });
-    expect(sent.status).toBe(202);
-    const { body } = await waiting;
-    expect(body.messages.map((m: { id: string }) => m.id)).toEqual([sent.body.id]);
+    expect((await a.api('POST', '/v1/queues/jobs/pause')).status).toBe(200);
+    await eventually(async () => (await b.api('GET', '/v1/queues/jobs')).body.paused === true, 'the pause seen on b');
   });
 
   it('push messages ingested through two nodes are each delivered once, and a key made on one node works on the other', async () => {
@@ -107,6 +112,7 @@ describePostgres('several nodes on one PostgreSQL', () => {
     // Each stored message reached the target once: as many arrivals as messages, all distinct.
     expect(bodies().length).toBe(ids.length);
     expect(new Set(bodies()).size).toBe(ids.length);
+    expect((await a.api('POST', '/v1/tenants', { name: 'acme' })).status).toBe(201);
     const made = await a.api('POST', '/v1/tenants/acme/keys', {});
     expect(made.status).toBe(201);
     await eventually(async () => (await b.api('GET', '/v1/queues', undefined, made.body.key)).status === 200, 'the key working on b');

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { CatalogKind, ClusterLink, ClusterNode, ClusterSignal, ReceivedSignal } from '../cluster.js';
+import { isCatalogKind, type CatalogKind, type ClusterLink, type ClusterNode, type ClusterSignal, type ReceivedSignal } from '../cluster.js';
 import type { LaneRef } from '../types.js';
 import { connectionConfig, NODE_ID_LENGTH, redactUrl } from './pool.js';
 import type { PostgresStore } from './postgres-store.js';
@@ -127,7 +127,11 @@ export class PostgresCluster implements ClusterLink {
     await cluster.connect();
     cluster.heartbeatTimer = setInterval(() => void cluster.heartbeat(), HEARTBEAT_MS);
     cluster.heartbeatTimer.unref();
-    store.catalogChanged = (kind) => cluster.signal({ catalog: [kind] });
+    store.catalogChanged = (kind) => {
+      cluster.signal({ catalog: [kind] });
+      // Here too: a reload that read before this change committed may have put the older row back.
+      cluster.emit({ from: cluster.nodeId, queues: [], lanes: [], catalog: [kind], everything: false });
+    };
     return cluster;
   }
 
@@ -369,11 +373,6 @@ export class PostgresCluster implements ClusterLink {
 
 function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
-}
-
-const CATALOG_KINDS: ReadonlySet<string> = new Set<CatalogKind>(['queues', 'tenants', 'keys', 'limits', 'schedules']);
-function isCatalogKind(value: string): value is CatalogKind {
-  return CATALOG_KINDS.has(value);
 }
 
 function refusal(other: NodeRow, perNodeLimits: boolean): string {
