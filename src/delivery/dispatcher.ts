@@ -471,7 +471,7 @@ export class Dispatcher {
     const now = this.app.clock.now();
     try {
       const claimed = await this.app.store.claimLanes(
-        batch.map(({ lane, max }) => ({ lane: { queue: lane.queue, domain: lane.domain }, max })),
+        batch.map(({ lane, max }) => ({ lane: { queue: lane.queue, domain: lane.domain }, max, strict: lane.strict })),
         now + CLAIM_LEASE_MARGIN_MS,
         now,
       );
