@@ -118,6 +118,29 @@ describePostgres('several nodes on one PostgreSQL', () => {
     await eventually(async () => (await b.api('GET', '/v1/queues', undefined, made.body.key)).status === 200, 'the key working on b');
   });
 
+  it('a schedule ticks once per cluster, and keeps ticking on another node when the leader stops', async () => {
+    const shared = schema();
+    const target = await sink();
+    const config = {
+      storage: { postgresSchema: shared },
+      network: { allowPrivate: true },
+      schedules: { beat: { every: '1s', message: { url: `${target.origin}/beat` } } },
+    };
+    const nodes = [await node(config), await node(config)];
+    const leader = await eventually(() => nodes.find((n) => n.app.cluster!.leader), 'a leader');
+    await eventually(() => target.arrivals.length >= 3, 'three ticks');
+    await leader.stop();
+    const before = target.arrivals.length;
+    await eventually(() => target.arrivals.length >= before + 3, 'three more ticks after the leader stopped');
+    const survivor = nodes.find((n) => n !== leader)!;
+    expect(survivor.app.cluster!.leader).toBe(true);
+    // One message per tick: no two stored messages of the schedule share a due time.
+    const { body } = await survivor.api('GET', '/v1/messages?queue=outbound&limit=500');
+    const due = body.messages.map((m: { deliverAt: string }) => m.deliverAt);
+    expect(due.length).toBeGreaterThanOrEqual(6);
+    expect(new Set(due).size).toBe(due.length);
+  });
+
   it('needs the admin key from SLUICE_ADMIN_KEY: none is generated into a data dir', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-pg-key-'));
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
