@@ -25,7 +25,9 @@ import { PullWaiters } from './queues/pull-waiters.js';
 import { QueueRegistry } from './queues/registry.js';
 import { ensureDefaultQueue, MAX_TENANT_NAME } from './queues/tenant-queues.js';
 import { DueTimer } from './scheduler/due-timer.js';
-import type { CatalogKind, ClusterLink, ReceivedSignal } from './store/cluster.js';
+import type { ClusterLink, ClusterNode, ReceivedSignal } from './store/cluster.js';
+import { CatalogSync } from './cluster/catalog-sync.js';
+import type { ClusterView } from './observe/stats.js';
 import { openBackend, type Backend } from './store/open-store.js';
 import type { Store, WakeReport } from './store/store.js';
 import { VERSION } from './version.js';
@@ -107,9 +109,11 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   private keyUsageTimer: NodeJS.Timeout | undefined;
   private safetyPoll: NodeJS.Timeout | undefined;
   /** On a cluster: re-reads the parts of the catalog that another node changed. */
-  private catalog: { reload(kinds: Iterable<CatalogKind>): Promise<void>; reloadAll(): Promise<void> } | undefined;
+  private catalog: CatalogSync | undefined;
   private lastDeadClaimsAt = 0;
   private lastCatalogResyncAt = 0;
+  /** The heartbeat table as last read (on a cluster), for stats and metrics. */
+  private clusterNodes: ClusterNode[] = [];
 
   private constructor(
     readonly loaded: LoadedConfig,
@@ -200,6 +204,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   private joinCluster(): void {
     const cluster = this.cluster;
     if (!cluster) return;
+    this.catalog = new CatalogSync(this);
     this.waiters.relay = (queue) => cluster.signal({ queues: [queue] });
     cluster.onSignal((signal) => this.onClusterSignal(signal));
     cluster.onLeadership((leader) => {
@@ -236,8 +241,10 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
       this.lastCatalogResyncAt = now;
       void this.catalog?.reloadAll();
     }
-    if (!this.leads || !this.cluster) return;
+    if (!this.cluster) return;
     try {
+      this.clusterNodes = await this.cluster.nodes();
+      if (!this.leads) return;
       const next = await this.nextDueAt();
       if (next !== undefined) this.dueTimer.hint(next);
       if (now - this.lastDeadClaimsAt >= DEAD_CLAIMS_EVERY_MS) {
@@ -251,6 +258,11 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     } catch (error) {
       this.logger.warn('cluster safety poll failed', { error: String(error) });
     }
+  }
+
+  clusterView(): ClusterView | undefined {
+    if (!this.cluster) return undefined;
+    return { node: this.cluster.nodeId, leader: this.cluster.leader, nodes: this.clusterNodes };
   }
 
   /** True while this node must start no delivery: its heartbeat is not getting through. */
@@ -362,6 +374,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
         resolve();
       });
     });
+    await this.cluster?.setUrl(this.url);
     this.logger.info('sluice listening', { url: this.url, storage: this.backend.describe, node: this.cluster?.nodeId });
   }
 

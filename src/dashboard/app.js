@@ -190,7 +190,15 @@ function renderTiles(s, perSecond) {
     tile('failed attempts', num(s.totals.failed), s.totals.failed ? 'warn' : ''),
     tile('retried', num(s.totals.retried)),
     tile('dead', num(s.totals.dead), s.totals.dead ? 'bad' : ''),
+    ...(s.cluster ? [clusterTile(s.cluster, tile)] : []),
   );
+}
+
+/** On a cluster: how many nodes are alive, and which one answers. */
+function clusterTile(cluster, tile) {
+  const alive = cluster.nodes.filter((node) => node.alive).length;
+  const dead = cluster.nodes.length - alive;
+  return tile(`nodes alive (this: ${cluster.node}${cluster.leader ? ', leader' : ''})`, dead > 0 ? `${alive} / ${cluster.nodes.length}` : num(alive), dead > 0 ? 'warn' : '');
 }
 
 const STATUS_LABEL = { ok: 'ok', throttled: 'throttled', paused: 'paused', 'circuit-open': 'circuit open', 'half-open': 'half-open' };

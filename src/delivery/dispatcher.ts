@@ -194,6 +194,22 @@ export class Dispatcher {
     this.schedulePump();
   }
 
+  /**
+   * Adopt the stored domain limits as a whole (another node changed them): a key not among them falls
+   * back to the default. Domains are re-resolved as by setDomainLimit, only when a limit changed.
+   */
+  replaceDomainLimits(limits: Iterable<{ key: string } & DomainLimit>): void {
+    const entries = [...limits].map(({ key, ...limit }): [string, DomainLimit] => [key, limit]);
+    if (this.limits.replace(entries)) this.reresolve();
+  }
+
+  /** Adopt every tenant's concurrency limit from `tenants`: a tenant not among them, or without one, has none. */
+  replaceTenantLimits(tenants: Iterable<{ name: string; concurrency?: number | undefined }>): void {
+    const fresh = new Map<string, number | undefined>([...this.tenants.keys()].map((name) => [name, undefined]));
+    for (const { name, concurrency } of tenants) fresh.set(name, concurrency);
+    for (const [name, concurrency] of fresh) if (this.tenant(name).limit !== concurrency) this.setTenantLimit(name, concurrency);
+  }
+
   private reresolve(): void {
     for (const domain of this.domains.values()) {
       domain.reconfigure(this.limits.resolve(domain.key));
@@ -455,7 +471,7 @@ export class Dispatcher {
     const now = this.app.clock.now();
     try {
       const claimed = await this.app.store.claimLanes(
-        batch.map(({ lane, max }) => ({ lane: { queue: lane.queue, domain: lane.domain }, max })),
+        batch.map(({ lane, max }) => ({ lane: { queue: lane.queue, domain: lane.domain }, max, strict: lane.strict })),
         now + CLAIM_LEASE_MARGIN_MS,
         now,
       );

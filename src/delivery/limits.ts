@@ -13,7 +13,7 @@ export interface ResolvedLimit {
  * `limits.defaultDomain`. Live: set/delete take effect on the next dispatch.
  */
 export class DomainLimitTable {
-  private readonly rules: HostRules<DomainLimit>;
+  private rules: HostRules<DomainLimit>;
 
   constructor(
     private defaults: DomainLimit,
@@ -40,6 +40,18 @@ export class DomainLimitTable {
     return this.rules.delete(key);
   }
 
+  /**
+   * Replace every rule with these (a key not among them falls back to the defaults). True when that
+   * changed any rule. @throws Error when a key is not a valid host key; nothing is changed then.
+   */
+  replace(entries: Iterable<[string, DomainLimit]>): boolean {
+    const fresh = new HostRules(entries);
+    const before = [...this.rules.entries()];
+    const changed = before.length !== [...fresh.entries()].length || before.some(([key, limit]) => !sameLimit(fresh.get(key), limit));
+    this.rules = fresh;
+    return changed;
+  }
+
   get(key: string): DomainLimit | undefined {
     return this.rules.get(key);
   }
@@ -51,6 +63,10 @@ export class DomainLimitTable {
   setDefaults(limit: DomainLimit): void {
     this.defaults = limit;
   }
+}
+
+function sameLimit(a: DomainLimit | undefined, b: DomainLimit): boolean {
+  return a !== undefined && a.concurrency === b.concurrency && a.ratePerSecond === b.ratePerSecond && a.burst === b.burst;
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -45,6 +45,17 @@ export class Authenticator {
     this.usage.delete(hash);
   }
 
+  /**
+   * Make the tenant keys exactly these, as stored now (another node created or revoked some): a key
+   * not among them is refused from the next request on, as by removeTenantKey. The admin key stays.
+   */
+  replaceTenantKeys(keys: Iterable<{ hash: string; tenant: string }>): void {
+    const fresh = new Map<string, string>();
+    for (const { hash, tenant } of keys) fresh.set(hash, tenant);
+    for (const hash of [...this.tenantKeys.keys()]) if (!fresh.has(hash)) this.removeTenantKey(hash);
+    for (const [hash, tenant] of fresh) this.tenantKeys.set(hash, tenant);
+  }
+
   /** Last use of a key not yet written to storage. */
   lastUsed(hash: string): number | undefined {
     return this.usage.get(hash);

@@ -1,3 +1,4 @@
+import type { ClusterView } from '../observe/stats.js';
 import type { Clock } from '../clock.js';
 import type { SluiceConfig } from '../config/schema.js';
 import type { Dispatcher } from '../delivery/dispatcher.js';
@@ -33,6 +34,8 @@ export interface ApiDeps extends TargetCheck {
   readonly auth: Authenticator;
   /** Absent only while the node starts. */
   readonly dispatcher: Dispatcher | undefined;
+  /** On a cluster: the nodes as last read (undefined on one node). */
+  clusterView(): ClusterView | undefined;
   readonly schedules: ScheduleRunner;
   /** Bodies still arriving: their shared byte budget and their deadlines. */
   readonly bodies: IncompleteBodies;

@@ -1,3 +1,4 @@
+import type { ClusterView } from './stats.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DomainState } from '../delivery/domain-state.js';
 import type { Clock } from '../clock.js';
@@ -11,6 +12,8 @@ export interface MetricsDeps {
   readonly clock: Clock;
   readonly queues: QueueRegistry;
   readonly dispatcher: Dispatcher | undefined;
+  /** On a cluster: the nodes as last read from the heartbeat table (undefined on one node). */
+  clusterView(): ClusterView | undefined;
 }
 
 /** Most distinct domain label values; later domains are counted under `other`. */
@@ -165,6 +168,28 @@ export class SluiceMetrics {
           for (const [domain, value] of busiestDomains(app, pick)) this.set({ domain }, value);
         },
       });
+    new Gauge({
+      name: 'sluice_cluster_nodes',
+      help: 'Nodes sharing the database, alive or dead (recently seen); absent on one node on SQLite',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        this.reset();
+        const view = app.clusterView();
+        if (!view) return;
+        const alive = view.nodes.filter((node) => node.alive).length;
+        this.set({ state: 'alive' }, alive);
+        this.set({ state: 'dead' }, view.nodes.length - alive);
+      },
+    });
+    new Gauge({
+      name: 'sluice_cluster_leader',
+      help: 'Whether this node runs the cluster\'s timed work (1) or not (0); 1 on one node on SQLite',
+      registers,
+      collect() {
+        this.set(app.clusterView()?.leader === false ? 0 : 1);
+      },
+    });
     perDomain('sluice_domain_in_flight', `Deliveries in flight per domain (busiest ${MAX_DOMAIN_LABELS}, the rest summed as "${OTHER_DOMAIN}")`, (s) => s.inFlight);
     perDomain('sluice_domain_effective_concurrency', 'Adaptive (AIMD) concurrency limit per domain', (s) => s.aimd.effective);
     perDomain('sluice_domain_concurrency_limit', 'Configured concurrency limit per domain', (s) => s.limit.concurrency);

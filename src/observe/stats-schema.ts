@@ -55,6 +55,23 @@ const tenantStatsSchema = z.object({
   dead: counter,
 });
 
+const clusterNodeSchema = z.object({
+  id: z.string(),
+  url: z.string(),
+  version: z.string(),
+  startedAt: z.number().meta({ description: 'Epoch ms (the database clock)' }),
+  seenAt: z.number().meta({ description: 'Last heartbeat, epoch ms (the database clock)' }),
+  alive: z.boolean(),
+  leader: z.boolean().meta({ description: 'Runs the cluster\'s timed work: due messages, schedules, retention' }),
+  perNodeLimits: z.boolean(),
+});
+
+const clusterViewSchema = z.object({
+  node: z.string().meta({ description: 'The id of the node that answered' }),
+  leader: z.boolean(),
+  nodes: z.array(clusterNodeSchema),
+});
+
 export const statsSnapshotSchema = apiSchema(
   'Stats',
   z.object({
@@ -66,6 +83,7 @@ export const statsSnapshotSchema = apiSchema(
     queues: z.array(queueStatsSchema),
     tenants: z.array(tenantStatsSchema),
     recentEvents: z.array(z.record(z.string(), z.unknown())).optional().meta({ description: 'The last 50 events: seq, at, type and the fields of the event' }),
+    cluster: clusterViewSchema.optional().meta({ description: 'On a cluster (PostgreSQL), for the admin: every node and whether it is alive' }),
   }),
 );
 

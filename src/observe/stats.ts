@@ -1,3 +1,4 @@
+import type { ClusterNode } from '../store/cluster.js';
 import type { DomainState } from '../delivery/domain-state.js';
 import type { Principal } from '../http/auth.js';
 import type { Dispatcher } from '../delivery/dispatcher.js';
@@ -12,6 +13,17 @@ export interface StatsDeps {
   readonly queues: QueueRegistry;
   readonly dispatcher: Dispatcher | undefined;
   readonly telemetry: ActivityView;
+  /** On a cluster: the nodes as last read from the heartbeat table (undefined on one node). */
+  clusterView(): ClusterView | undefined;
+}
+
+/** The nodes sharing the database, as /v1/stats shows them to the admin. */
+export interface ClusterView {
+  /** This node's id. */
+  node: string;
+  /** This node runs the cluster's timed work. */
+  leader: boolean;
+  nodes: ClusterNode[];
 }
 
 /** Most domains listed in one snapshot; the busiest come first, the rest are only counted. */
@@ -79,6 +91,8 @@ export interface StatsSnapshot {
   queues: QueueStats[];
   tenants: TenantStats[];
   recentEvents?: Record<string, unknown>[];
+  /** On a cluster, for the admin: every node and whether it is alive. */
+  cluster?: ClusterView;
 }
 
 /**
@@ -91,7 +105,7 @@ export function buildStats(app: StatsDeps, principal: Principal, counts: Map<str
   const queues = queueStats(app, counts, now, tenant);
   const tenants = tenantStats(app, queues, tenant);
   const { shown, omitted } = domainStats(app, now, tenant);
-  return {
+  const snapshot: StatsSnapshot = {
     at: new Date(now).toISOString(),
     scope: principal.kind,
     totals: totalsOf(app, queues, shown, tenants, tenant),
@@ -100,6 +114,9 @@ export function buildStats(app: StatsDeps, principal: Principal, counts: Map<str
     queues,
     tenants,
   };
+  const cluster = principal.kind === 'admin' ? app.clusterView() : undefined;
+  if (cluster) snapshot.cluster = cluster;
+  return snapshot;
 }
 
 /** May `principal` see this logged event? Tenants see their own events and those of domains they use. */

@@ -1,3 +1,4 @@
+import type { ClusterView } from './stats.js';
 import type { Clock } from '../clock.js';
 import type { Dispatcher } from '../delivery/dispatcher.js';
 import type { QueueRegistry } from '../queues/registry.js';
@@ -31,6 +32,8 @@ export interface TelemetryDeps {
   readonly events: EventBus;
   readonly queues: QueueRegistry;
   readonly dispatcher: Dispatcher | undefined;
+  /** On a cluster: the nodes as last read (undefined on one node). */
+  clusterView(): ClusterView | undefined;
 }
 
 /**
@@ -61,6 +64,7 @@ export class Telemetry implements ActivityView {
       get dispatcher() {
         return app.dispatcher;
       },
+      clusterView: () => app.clusterView(),
       telemetry,
     });
     this.subscribe();

@@ -3,10 +3,18 @@ import { canAccess } from '../http/auth.js';
 import { SluiceError } from '../http/errors.js';
 import { queueConfigSchema, type QueueConfig } from '../config/schema.js';
 import { FileSettings, settingsOf } from '../config/file-settings.js';
-import { readStoredRow } from '../config/stored-row.js';
+import { readStoredRow, StoredRowError } from '../config/stored-row.js';
 import type { Logger } from '../observe/logger.js';
 import type { Store } from '../store/store.js';
-import { QUEUE_NAME_TAKEN, storedSize, type DomainBacklog, type NewMessage, type QueueCounts, type QueueDeletion } from '../store/types.js';
+import {
+  QUEUE_NAME_TAKEN,
+  storedSize,
+  type DomainBacklog,
+  type NewMessage,
+  type QueueCounts,
+  type QueueDeletion,
+  type QueueRecord,
+} from '../store/types.js';
 
 /** A queue as the running node knows it. */
 export interface Queue {
@@ -68,10 +76,7 @@ export class QueueRegistry {
    * configured ones that the file changed since it last applied them (persisting them).
    */
   async load(configured: Record<string, QueueConfig>, now: number, file: FileSettings, logger: Logger): Promise<void> {
-    for (const record of await this.store.listQueues()) {
-      const config = readStoredRow(queueConfigSchema, storedQueueInput(record.config), `stored queue "${record.name}"`);
-      this.queues.set(record.name, { name: record.name, tenant: config.tenant, config });
-    }
+    for (const record of await this.store.listQueues()) this.queues.set(record.name, queueOf(record));
     for (const [name, fromFile] of Object.entries(configured)) {
       const stored = this.queues.get(name)?.config;
       const { value, changed } = file.merge('queue', name, fromFile, stored, QUEUE_SETTINGS);
@@ -102,11 +107,48 @@ export class QueueRegistry {
     const queue = this.queues.get(name);
     const deletion = await this.store.deleteQueue(name, force);
     if (!deletion.deleted || !queue) return deletion;
-    this.queues.delete(name);
-    this.counts.delete(name);
-    this.appendedSinceRefresh.delete(name);
+    this.forget(name);
     this.emit(queue, 'delete');
     return deletion;
+  }
+
+  /**
+   * Adopt the queues as stored now, after another node created, changed (paused, resumed) or deleted
+   * some: only the memory of this node changes, nothing is written. Listeners hear of each queue that
+   * really changed, as they do for a change made here, so the dispatcher hands back or wakes its
+   * lanes; a queue whose definition is the same is left alone, counts included.
+   *
+   * A stored row this version cannot read does not stop the others: that queue stays as it was here
+   * (it is neither changed nor removed), and its error is returned for the caller to report.
+   */
+  async reload(): Promise<StoredRowError[]> {
+    const unreadable: StoredRowError[] = [];
+    const stored = new Map<string, Queue | undefined>();
+    for (const record of await this.store.listQueues()) {
+      try {
+        stored.set(record.name, queueOf(record));
+      } catch (error) {
+        if (!(error instanceof StoredRowError)) throw error;
+        unreadable.push(error);
+        stored.set(record.name, undefined);
+      }
+    }
+    // Memory first, listeners after: a listener looks the queue up again (Dispatcher.onQueueChange).
+    const changes: [Queue, 'upsert' | 'delete'][] = [];
+    for (const queue of stored.values()) {
+      if (queue === undefined) continue;
+      const existing = this.queues.get(queue.name);
+      if (existing && JSON.stringify(existing.config) === JSON.stringify(queue.config)) continue;
+      this.queues.set(queue.name, queue);
+      changes.push([queue, 'upsert']);
+    }
+    for (const queue of [...this.queues.values()]) {
+      if (stored.has(queue.name)) continue;
+      this.forget(queue.name);
+      changes.push([queue, 'delete']);
+    }
+    for (const [queue, change] of changes) this.emit(queue, change);
+    return unreadable;
   }
 
   onChange(listener: QueueListener): void {
@@ -161,6 +203,12 @@ export class QueueRegistry {
     const { maxDepth, maxStoredBytes } = quota;
     if (maxDepth === undefined && maxStoredBytes === undefined) this.tenantQuotas.delete(tenant);
     else this.tenantQuotas.set(tenant, { maxDepth, maxStoredBytes });
+  }
+
+  /** Make every tenant's quotas those given (as stored): a tenant not among them, or without quotas, has none. */
+  replaceTenantQuotas(tenants: Iterable<{ name: string } & TenantQuota>): void {
+    this.tenantQuotas.clear();
+    for (const tenant of tenants) this.setTenantQuota(tenant.name, tenant);
   }
 
   tenantQuota(tenant: string): TenantQuota | undefined {
@@ -260,9 +308,23 @@ export class QueueRegistry {
     return this.backlog;
   }
 
+  /** A deleted queue: drop it with what is counted for it. */
+  private forget(name: string): void {
+    this.queues.delete(name);
+    this.counts.delete(name);
+    this.appendedSinceRefresh.delete(name);
+    this.bytesSinceRefresh.delete(name);
+  }
+
   private emit(queue: Queue, change: 'upsert' | 'delete'): void {
     for (const listener of this.listeners) listener(queue, change);
   }
+}
+
+/** A stored queue as the node holds it; a StoredRowError names a row this version cannot read. */
+function queueOf(record: QueueRecord): Queue {
+  const config = readStoredRow(queueConfigSchema, storedQueueInput(record.config), `stored queue "${record.name}"`);
+  return { name: record.name, tenant: config.tenant, config };
 }
 
 /**

@@ -56,17 +56,7 @@ export class ScheduleRunner {
    * left unchanged keeps its place in time.
    */
   async load(configured: Record<string, ScheduleConfig>, file: FileSettings): Promise<void> {
-    for (const record of await this.app.store.listSchedules()) {
-      const what = `stored schedule "${record.name}"`;
-      const config = readStoredRow(scheduleConfigSchema, record.spec, what);
-      let times: RunTimes;
-      try {
-        times = runTimesOf(config, record.createdAt);
-      } catch (error) {
-        throw new StoredRowError(`${what} cannot be read: ${(error as Error).message}`);
-      }
-      this.schedules.set(record.name, { record, config, times });
-    }
+    for (const record of await this.app.store.listSchedules()) this.schedules.set(record.name, liveOf(record));
     for (const [name, fromFile] of Object.entries(configured)) {
       const existing = this.schedules.get(name);
       const { value, changed } = file.merge('schedule', name, fromFile, existing?.config, SCHEDULE_SETTINGS);
@@ -122,7 +112,7 @@ export class ScheduleRunner {
     const next = live.times.next(now);
     const messages = ticks.map((tick) => this.messageFor(live, tick));
     const fired = await this.app.store.fireSchedule(live.record.name, due, next, messages, now);
-    if (!fired) return this.reload(live.record.name);
+    if (!fired) return this.reloadOne(live.record.name);
     live.record.nextRunAt = next;
     live.record.lastRunAt = now;
     for (const message of messages) this.app.queues.noteAppended(message);
@@ -203,11 +193,57 @@ export class ScheduleRunner {
     this.app.refuseForbiddenTarget(url, this.app.domainOf(url), 'message.url');
   }
 
-  private async reload(name: string): Promise<void> {
+  /**
+   * Adopt the schedules as stored now, after another node created, changed, fired (moving nextRunAt)
+   * or deleted some. Nothing fires here and nothing is written; the due timer hears of the earliest
+   * next run, so a schedule created elsewhere also runs from this node (Store.fireSchedule lets
+   * only one node fire each tick).
+   *
+   * A stored row this version cannot read does not stop the others: that schedule stays as it was
+   * here, and its error is returned for the caller to report.
+   */
+  async reload(): Promise<StoredRowError[]> {
+    const records = await this.app.store.listSchedules();
+    const unreadable: StoredRowError[] = [];
+    for (const record of records) {
+      try {
+        this.adopt(record);
+      } catch (error) {
+        if (!(error instanceof StoredRowError)) throw error;
+        unreadable.push(error);
+      }
+    }
+    const stored = new Set(records.map((record) => record.name));
+    for (const name of [...this.schedules.keys()]) if (!stored.has(name)) this.schedules.delete(name);
+    const next = this.nextRunAt();
+    if (!this.stopped && next !== undefined) this.app.dueTimer.hint(next);
+    return unreadable;
+  }
+
+  /** A stored row as the runner holds it: its config and run times are read again only when its spec changed. */
+  private adopt(record: ScheduleRecord): void {
+    const live = this.schedules.get(record.name);
+    const sameSpec = live !== undefined && live.record.createdAt === record.createdAt && JSON.stringify(live.record.spec) === JSON.stringify(record.spec);
+    if (sameSpec) live.record = record;
+    else this.schedules.set(record.name, liveOf(record));
+  }
+
+  /** Another node fired or changed this schedule first: take its row as stored now (gone: forget it). */
+  private async reloadOne(name: string): Promise<void> {
     const record = (await this.app.store.listSchedules()).find((candidate) => candidate.name === name);
-    const live = this.schedules.get(name);
-    if (!record || !live) return;
-    live.record = record;
+    if (!record) this.schedules.delete(name);
+    else if (this.schedules.has(name)) this.adopt(record);
+  }
+}
+
+/** A stored schedule as the runner holds it; a StoredRowError names a row this version cannot read. */
+function liveOf(record: ScheduleRecord): LiveSchedule {
+  const what = `stored schedule "${record.name}"`;
+  const config = readStoredRow(scheduleConfigSchema, record.spec, what);
+  try {
+    return { record, config, times: runTimesOf(config, record.createdAt) };
+  } catch (error) {
+    throw new StoredRowError(`${what} cannot be read: ${(error as Error).message}`);
   }
 }
 

@@ -1,7 +1,18 @@
 import type { LaneRef } from './types.js';
 
-/** The parts of the catalog a node keeps in memory, each re-read when another node changes it. */
+/**
+ * The parts of the catalog a node keeps in memory, each re-read when another node changes it.
+ * `tenants` covers each tenant's concurrency limit and quotas; `limits` the domain limits.
+ */
 export type CatalogKind = 'queues' | 'tenants' | 'keys' | 'limits' | 'schedules';
+
+/** Every kind, in the order a reload takes them: queues first, since schedules send into them. */
+export const CATALOG_KINDS: readonly CatalogKind[] = ['queues', 'tenants', 'keys', 'limits', 'schedules'];
+
+/** Whether a string (a notification's payload, say) names a kind. */
+export function isCatalogKind(value: string): value is CatalogKind {
+  return (CATALOG_KINDS as readonly string[]).includes(value);
+}
 
 /**
  * What one node tells the others: messages became ready, something becomes due, the catalog
@@ -68,6 +79,8 @@ export interface ClusterLink {
   nodes(): Promise<ClusterNode[]>;
   /** Leader only: push claims held by nodes whose heartbeat stopped go back to ready; their lanes. */
   releaseDeadNodesClaims(now: number): Promise<LaneRef[]>;
+  /** Where this node's API listens, once it does (shown to the other nodes from the next heartbeat). */
+  setUrl(url: string): Promise<void>;
   /** Leave the cluster: the heartbeat row goes, leadership passes on. */
   leave(): Promise<void>;
 }

@@ -28,6 +28,13 @@ export interface AckResult {
   stale: string[];
 }
 
+/** One lane to claim from, at most `max` messages. */
+export interface ClaimRequest {
+  lane: LaneRef;
+  max: number;
+  strict?: boolean;
+}
+
 /** What expiring leases and promoting due messages did, so waiters and lanes can be woken. */
 export interface WakeReport {
   /** Queues that gained ready messages. */
@@ -87,9 +94,11 @@ export interface Store {
   readyLanes(queues: string[]): Promise<LaneRef[]>;
   /**
    * Claim the oldest ready messages of several lanes in one transaction: they become inflight with a
-   * lease until `leaseUntil`. Result i holds lane i's messages, oldest first.
+   * lease until `leaseUntil`. Result i holds lane i's messages, oldest first. A `strict` lane (ordered
+   * delivery) is claimed only while no other node holds messages of it: on a shared store one node
+   * at a time delivers a strict lane, so its order holds across nodes.
    */
-  claimLanes(requests: { lane: LaneRef; max: number }[], leaseUntil: number, now: number): Promise<StoredMessage[][]>;
+  claimLanes(requests: ClaimRequest[], leaseUntil: number, now: number): Promise<StoredMessage[][]>;
   /** Record finished deliveries in one transaction. */
   completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<void>;
   /** On start of a single node: every inflight message whose node is gone becomes ready again. */

@@ -24,6 +24,21 @@ async function startRefused(name: string, yaml: string, env: Record<string, stri
 }
 
 describe('sluice start refuses', () => {
+  it('a PostgreSQL that does not answer, with exit code 1 and one line naming the URL with its password hidden', async () => {
+    // Port 1 on the loopback: nothing listens there, so the connection is refused at once.
+    const url = 'postgres://sluice:hunter2-secret@127.0.0.1:1/sluice';
+    const refused = await startRefused('pg-down', '', { SLUICE_DATABASE_URL: url, SLUICE_ADMIN_KEY: 'sk_admin_0123456789abcdef' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^sluice: PostgreSQL at postgres:\/\/sluice:\*\*\*@127\.0\.0\.1:1\/sluice: [^\n]+\n$/);
+    expect(refused.stderr).not.toContain('hunter2');
+  });
+
+  it('PostgreSQL without SLUICE_ADMIN_KEY (every node needs the same one), with exit code 2', async () => {
+    const refused = await startRefused('pg-no-key', '', { SLUICE_DATABASE_URL: 'postgres://127.0.0.1:1/sluice' });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^sluice: SLUICE_ADMIN_KEY: on PostgreSQL every node needs the same admin key[^\n]*\n$/);
+  });
+
   it('an admin key shorter than 16 characters, with exit code 2 and one line naming SLUICE_ADMIN_KEY', async () => {
     const refused = await startRefused('short-key', '', { SLUICE_ADMIN_KEY: 'letmein' });
     expect(refused.code).toBe(2);

@@ -192,6 +192,39 @@ describePostgres('PostgreSQL store: two nodes on one schema', () => {
     expect(dead.sort()).toEqual(appended.map((r) => r.id).sort());
     expect((await b.queueCounts()).get('q')!.states).toMatchObject({ leased: 0, dead: 300 });
   });
+
+  it('a strict lane has one node at a time: the other claims none of it until the first node is done', async () => {
+    const [a, b] = await twoNodes();
+    const lane = { queue: 'p', domain: 'a.test' };
+    await a.appendMessages(Array.from({ length: 6 }, () => newMessage({ queue: 'p', domain: 'a.test', url: 'http://a.test/' })), 1_000);
+    const [first] = await a.claimLanes([{ lane, max: 2, strict: true }], 60_000, 1_000);
+    expect(first!.map((m) => m.id)).toEqual(['1', '2']);
+    expect(await b.claimLanes([{ lane, max: 5, strict: true }], 60_000, 1_000)).toEqual([[]]);
+    // The same node may claim more of its own lane; relaxed claims are not held back.
+    const [more] = await a.claimLanes([{ lane, max: 1, strict: true }], 60_000, 1_000);
+    expect(more!.map((m) => m.id)).toEqual(['3']);
+    await a.completeDeliveries([...first!, ...more!].map((m) => ({ id: m.id, claim: m.claim, kind: 'delivered', attempt: { attempt: 1, startedAt: 1_000, latencyMs: 1 } }) as DeliveryOutcome), 1_100);
+    const [then] = await b.claimLanes([{ lane, max: 5, strict: true }], 60_000, 1_200);
+    expect(then!.map((m) => m.id)).toEqual(['4', '5', '6']);
+  });
+
+  it('two nodes claiming one strict lane at the same moment: never both get messages of it', async () => {
+    const [a, b] = await twoNodes();
+    const lane = { queue: 'p', domain: 'a.test' };
+    await a.appendMessages(Array.from({ length: 40 }, () => newMessage({ queue: 'p', domain: 'a.test', url: 'http://a.test/' })), 1_000);
+    const seen: string[] = [];
+    for (let round = 0; round < 20; round += 1) {
+      const [[fromA], [fromB]] = await Promise.all([a, b].map((store) => store.claimLanes([{ lane, max: 2, strict: true }], 60_000, 1_000)));
+      expect(fromA!.length === 0 || fromB!.length === 0).toBe(true);
+      const winner = fromA!.length > 0 ? a : b;
+      const claimed = [...fromA!, ...fromB!];
+      seen.push(...claimed.map((m) => m.id));
+      await winner.completeDeliveries(claimed.map((m) => ({ id: m.id, claim: m.claim, kind: 'delivered', attempt: { attempt: 1, startedAt: 1_000, latencyMs: 1 } }) as DeliveryOutcome), 1_100);
+    }
+    // In order, each once.
+    expect(seen).toEqual(seen.map(Number).sort((x, y) => x - y).map(String));
+    expect(new Set(seen).size).toBe(seen.length);
+  });
 });
 
 describePostgres('PostgreSQL store: one node', () => {

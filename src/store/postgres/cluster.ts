@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { CatalogKind, ClusterLink, ClusterNode, ClusterSignal, ReceivedSignal } from '../cluster.js';
+import { isCatalogKind, type CatalogKind, type ClusterLink, type ClusterNode, type ClusterSignal, type ReceivedSignal } from '../cluster.js';
 import type { LaneRef } from '../types.js';
 import { connectionConfig, NODE_ID_LENGTH, redactUrl } from './pool.js';
 import type { PostgresStore } from './postgres-store.js';
@@ -85,6 +85,7 @@ export class PostgresCluster implements ClusterLink {
     private readonly store: PostgresStore,
     private readonly options: JoinOptions,
   ) {
+    this.options = { ...options };
     this.nodeId = store.nodeId;
     this.channel = `sluice_${store.schema}`.slice(0, 63);
     this.leaderKey = `sluice.leader.${store.schema}`;
@@ -126,7 +127,11 @@ export class PostgresCluster implements ClusterLink {
     await cluster.connect();
     cluster.heartbeatTimer = setInterval(() => void cluster.heartbeat(), HEARTBEAT_MS);
     cluster.heartbeatTimer.unref();
-    store.catalogChanged = (kind) => cluster.signal({ catalog: [kind] });
+    store.catalogChanged = (kind) => {
+      cluster.signal({ catalog: [kind] });
+      // Here too: a reload that read before this change committed may have put the older row back.
+      cluster.emit({ from: cluster.nodeId, queues: [], lanes: [], catalog: [kind], everything: false });
+    };
     return cluster;
   }
 
@@ -158,6 +163,11 @@ export class PostgresCluster implements ClusterLink {
 
   onLeadership(listener: (leader: boolean) => void): void {
     this.leaderListeners.push(listener);
+  }
+
+  async setUrl(url: string): Promise<void> {
+    this.options.url = url;
+    await this.measureClock().catch((error: unknown) => this.options.onProblem?.('heartbeat failed', error));
   }
 
   async nodes(): Promise<ClusterNode[]> {
@@ -292,8 +302,8 @@ export class PostgresCluster implements ClusterLink {
   private async measureClock(): Promise<boolean> {
     const sent = Date.now();
     const { rows } = await this.store.pool.query<{ seen_at: number }>(
-      `UPDATE nodes SET seen_at = ${DB_NOW}, leader = $2 WHERE id = $1 RETURNING seen_at`,
-      [this.nodeId, this.isLeader],
+      `UPDATE nodes SET seen_at = ${DB_NOW}, leader = $2, url = $3 WHERE id = $1 RETURNING seen_at`,
+      [this.nodeId, this.isLeader, this.options.url],
     );
     const received = Date.now();
     if (rows.length === 0) return false;
@@ -363,11 +373,6 @@ export class PostgresCluster implements ClusterLink {
 
 function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
-}
-
-const CATALOG_KINDS: ReadonlySet<string> = new Set<CatalogKind>(['queues', 'tenants', 'keys', 'limits', 'schedules']);
-function isCatalogKind(value: string): value is CatalogKind {
-  return CATALOG_KINDS.has(value);
 }
 
 function refusal(other: NodeRow, perNodeLimits: boolean): string {

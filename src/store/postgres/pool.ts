@@ -50,6 +50,8 @@ export function connectionConfig(options: PostgresOptions): pg.ClientConfig & { 
     schema,
     connectionString: options.connectionString,
     statement_timeout: statementTimeoutMs,
+    // A database that does not answer (a network cut, not a refusal) fails a connect instead of hanging it.
+    connectionTimeoutMillis: 10_000,
     options: `-c search_path=${schema}`,
     types,
   };

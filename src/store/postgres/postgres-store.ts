@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import type { AckResult, Store, WakeReport } from '../store.js';
+import type { AckResult, ClaimRequest, Store, WakeReport } from '../store.js';
 import type {
   ApiKeyRecord,
   AppendResult,
@@ -29,7 +29,7 @@ import { checkNodeId, NODE_ID_LENGTH, openPool, redactUrl, type PostgresOptions 
 import type { CatalogKind } from '../cluster.js';
 import { MESSAGE_COLUMNS, parseId, splitReceipts, toAttempt, toStoredMessage, type AttemptRow, type MessageRow } from './rows.js';
 import { appendMessages } from './sql/append-messages.js';
-import { claimLanes, readyLanes } from './sql/claim-lanes.js';
+import { claimLanes, lockStrictLanes, readyLanes } from './sql/claim-lanes.js';
 import { completeDeliveries, inRounds } from './sql/complete-deliveries.js';
 import { domainBacklog, queueCounts } from './sql/counts.js';
 import { deleteQueueIn } from './sql/delete-queue.js';
@@ -172,10 +172,21 @@ export class PostgresStore implements Store {
     return readyLanes(this.db, queues);
   }
 
-  /** Each message comes back with its `claim`: the outcome shows it, so a late one changes nothing. */
-  async claimLanes(requests: { lane: LaneRef; max: number }[], leaseUntil: number, now: number): Promise<StoredMessage[][]> {
+  /**
+   * Each message comes back with its `claim`: the outcome shows it, so a late one changes nothing.
+   * One statement; with strict lanes in it, a transaction that first takes their locks.
+   */
+  async claimLanes(requests: ClaimRequest[], leaseUntil: number, now: number): Promise<StoredMessage[][]> {
     const claim = `${this.nodeId}${randomBytes(8).toString('hex')}`;
-    const rows = await claimLanes(this.db, requests, claim, leaseUntil, now);
+    const strict = requests.filter((request) => request.strict && request.max > 0).map((request) => request.lane);
+    const rows =
+      strict.length === 0
+        ? await claimLanes(this.db, requests, claim, this.nodeId, leaseUntil, now)
+        : await this.transaction(async (tx) => {
+            const locked = await lockStrictLanes(tx, strict);
+            const allowed = requests.filter((request) => !request.strict || locked.has(laneKey(request.lane.queue, request.lane.domain)));
+            return claimLanes(tx, allowed, claim, this.nodeId, leaseUntil, now);
+          });
     const byLane = new Map<string, StoredMessage[]>(requests.map(({ lane }) => [laneKey(lane.queue, lane.domain), []]));
     for (const row of rows) byLane.get(laneKey(row.queue, row.domain))?.push({ ...toStoredMessage(row), claim });
     return requests.map(({ lane }) => byLane.get(laneKey(lane.queue, lane.domain))!);

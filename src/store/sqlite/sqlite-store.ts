@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import type { AckResult, Store, WakeReport } from '../store.js';
+import type { AckResult, ClaimRequest, Store, WakeReport } from '../store.js';
 import type {
   ApiKeyRecord,
   AppendResult,
@@ -581,7 +581,8 @@ export class SqliteStore implements Store {
    * The heads of many lanes at once: one statement takes the first message of every lane, then only
    * lanes whose domain still has ready messages get a statement of their own for the rest.
    */
-  async claimLanes(requests: { lane: LaneRef; max: number }[], leaseUntil: number, now: number): Promise<StoredMessage[][]> {
+  /** One node holds every claim of this database: a strict lane needs no owner beyond the dispatcher. */
+  async claimLanes(requests: ClaimRequest[], leaseUntil: number, now: number): Promise<StoredMessage[][]> {
     const claimed = this.write(() => {
       const byLane = new Map<string, MessageRow[]>(requests.map(({ lane }) => [laneKey(lane.queue, lane.domain), []]));
       const wanted = requests.filter(({ max }) => max > 0).map(({ lane }) => [lane.queue, lane.domain]);

@@ -1,4 +1,6 @@
-import type { LaneRef } from '../../types.js';
+import type { ClaimRequest } from '../../store.js';
+import { laneKey, type LaneRef } from '../../types.js';
+import { NODE_ID_LENGTH } from '../pool.js';
 import { MESSAGE_COLUMNS, type MessageRow } from '../rows.js';
 import type { Queryable } from './queryable.js';
 
@@ -11,34 +13,62 @@ import type { Queryable } from './queryable.js';
  * outcome of a claim that expired and was taken again changes nothing (complete-deliveries.ts).
  * Payloads are joined in the same statement.
  *
- * Caveat for strict (ordered) lanes across nodes: SKIP LOCKED passes over a head another node has
- * locked, so two nodes could claim one lane's messages out of order. One node cannot tell; several
- * need a lane owner (README.md in this folder).
+ * Strict (ordered) lanes have one node at a time: SKIP LOCKED passes over a head another node has
+ * locked, so two nodes could otherwise send one lane's messages side by side. A strict lane is
+ * claimed only while no other node's claim holds messages of it (`$7` is this node's id, the first
+ * characters of its claim tokens). Two nodes checking at once is prevented by a per-lane advisory
+ * lock taken first, in the same transaction but in a statement of its own (lockStrictLanes): the
+ * claim's snapshot is then taken after the other node's claim committed, and sees it.
  */
 const TEXT = `
 WITH claimed AS (
   UPDATE messages m SET state = 'inflight', lease_token = $6, lease_until = $4, updated_at = $5
   WHERE m.id IN (
     SELECT head.id
-    FROM unnest($1::text[], $2::text[], $3::int[]) AS lane(queue, domain, max),
+    FROM unnest($1::text[], $2::text[], $3::int[], $8::bool[]) AS lane(queue, domain, max, strict),
     LATERAL (SELECT id FROM messages
              WHERE queue = lane.queue AND domain = lane.domain AND state = 'ready' AND domain <> ''
+               AND (NOT lane.strict OR NOT EXISTS (
+                 SELECT 1 FROM messages o
+                 WHERE o.queue = lane.queue AND o.domain = lane.domain AND o.state = 'inflight'
+                   AND left(o.lease_token, ${NODE_ID_LENGTH}) <> $7))
              ORDER BY seq LIMIT lane.max FOR UPDATE SKIP LOCKED) AS head
   )
   RETURNING ${MESSAGE_COLUMNS}
 )
 SELECT m.*, p.headers, p.body FROM claimed m JOIN payloads p ON p.id = m.id ORDER BY m.id`;
 
+/** Inside a transaction: the strict lanes whose lock this transaction got (the others are being claimed elsewhere). */
+export async function lockStrictLanes(tx: Queryable, lanes: LaneRef[]): Promise<Set<string>> {
+  const { rows } = await tx.query<LaneRef>({
+    name: 'sluice_lock_strict_lanes',
+    text: `SELECT queue, domain FROM unnest($1::text[], $2::text[]) AS lane(queue, domain)
+           WHERE pg_try_advisory_xact_lock(hashtext('sluice.lane'), hashtext(queue || '/' || domain))`,
+    values: [lanes.map((lane) => lane.queue), lanes.map((lane) => lane.domain)],
+  });
+  return new Set(rows.map((row) => laneKey(row.queue, row.domain)));
+}
+
 export async function claimLanes(
   db: Queryable,
-  requests: { lane: LaneRef; max: number }[],
+  requests: ClaimRequest[],
   token: string,
+  nodeId: string,
   leaseUntil: number,
   now: number,
 ): Promise<MessageRow[]> {
   const wanted = requests.filter(({ max }) => max > 0);
   if (wanted.length === 0) return [];
-  const values = [wanted.map((r) => r.lane.queue), wanted.map((r) => r.lane.domain), wanted.map((r) => r.max), leaseUntil, now, token];
+  const values = [
+    wanted.map((r) => r.lane.queue),
+    wanted.map((r) => r.lane.domain),
+    wanted.map((r) => r.max),
+    leaseUntil,
+    now,
+    token,
+    nodeId,
+    wanted.map((r) => r.strict === true),
+  ];
   return (await db.query<MessageRow>({ name: 'sluice_claim_lanes', text: TEXT, values })).rows;
 }
 
