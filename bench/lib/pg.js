@@ -69,6 +69,15 @@ export async function analyzeSchema(schema) {
   for (const { tablename } of rows) await sql(`ANALYZE ${schema}.${tablename}`);
 }
 
+/**
+ * Sequential scans of `schema`.`table` so far, and the rows they read (PostgreSQL's statistics, sent
+ * by each backend at most once a second: wait a little after the work before reading them).
+ */
+export async function seqScans(schema, table) {
+  const { rows } = await sql('SELECT seq_scan, seq_tup_read FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = $2', [schema, table]);
+  return { scans: Number(rows[0]?.seq_scan ?? 0), rows: Number(rows[0]?.seq_tup_read ?? 0) };
+}
+
 /** Storage settings of a Sluice node on `schema`. */
 export function postgresStorage(schema, extra = {}) {
   return { postgres: DATABASE_URL, postgresSchema: schema, ...extra };

@@ -7,7 +7,8 @@
 import { cpuBreakdown, ingestMeasured, INGEST, per10k } from '../lib/pg-load.js';
 import { metered } from '../lib/cpu.js';
 import { jsonBody } from '../lib/prefill.js';
-import { postgresUnreachable, skipped, withPostgresNodes } from '../lib/pg.js';
+import { postgresUnreachable, seqScans, skipped, withPostgresNodes } from '../lib/pg.js';
+import { sleep } from '../lib/children.js';
 import { PG_BOSS_VERSION, sendFor, withPgBoss } from '../lib/pg-boss.js';
 import { loadNow } from '../lib/machine.js';
 import { fmt, fmtRatios, medianRound } from '../lib/stats.js';
@@ -35,7 +36,13 @@ export default {
     const rounds = [];
     for (let i = 0; i < ROUNDS; i += 1) {
       const sqlite = await withBareSluice((node) => ingestMeasured([node]));
-      const postgres = await withPostgresNodes(1, {}, (nodes) => ingestMeasured(nodes));
+      const postgres = await withPostgresNodes(1, {}, async (nodes, schema) => {
+        const before = await seqScans(schema, 'messages');
+        const measured = await ingestMeasured(nodes);
+        await sleep(1_500); // PostgreSQL sends a backend's table statistics at most once a second
+        const after = await seqScans(schema, 'messages');
+        return { ...measured, seqScans: after.scans - before.scans, seqRows: after.rows - before.rows };
+      });
       const boss = await pgBossSend();
       ctx.log(`pg-ingest round ${i + 1}: postgres ${fmt(postgres.rps)}/s, sqlite ${fmt(sqlite.rps)}/s, pg-boss send ${fmt(boss.rps)}/s (load ${loadNow()})`);
       rounds.push({ sqlite, postgres, boss });
@@ -56,6 +63,7 @@ export default {
         { measure: 'PostgreSQL CPU per 10,000, every postgres process (other users of the server included)', value: `${fmt(pgCpu.pgAll, 2)} s`, baseline: `${fmt(bossAll, 2)} s (pg-boss send)`, ratio: '', target: '', pass: undefined },
         { measure: 'Sluice node CPU per 10,000 ingested', value: `${fmt(pgCpu.nodes.node1, 2)} s`, baseline: `${fmt(sqliteCpu.nodes.node1, 2)} s (SQLite node)`, ratio: '', target: '', pass: undefined },
         { measure: 'load generator CPU per 10,000 (this process: autocannon; for pg-boss, pg-boss itself)', value: `${fmt(pgCpu.bench, 2)} s`, baseline: `${fmt(per10k(boss.cpu.processes.bench, boss.sent), 2)} s (pg-boss send)`, ratio: '', target: '', pass: undefined },
+        { measure: 'sequential scans of `messages` during warm-up and measure (rows they read)', value: `${fmt(postgres.seqScans)} (${fmt(postgres.seqRows)})`, baseline: '', ratio: '', target: '', pass: undefined },
         { measure: 'latency p99', value: `${postgres.p99} ms`, baseline: `${sqlite.p99} ms (SQLite node)`, ratio: '', target: '', pass: undefined },
         { measure: 'non-2xx / errors', value: `${postgres.non2xx} / ${postgres.errors}`, baseline: `${sqlite.non2xx} / ${sqlite.errors}; pg-boss errors ${boss.errors}`, ratio: '', target: '0 / 0', pass: postgres.non2xx === 0 && postgres.errors === 0 },
       ],

@@ -29,12 +29,15 @@ function measureCluster(count) {
   });
 }
 
-/** What N machines of CORES cores carry when a node costs `node` s and PostgreSQL `pg` s per 10,000. */
+/**
+ * What N machines of CORES cores carry when a node costs `node` s and PostgreSQL `pg` s of CPU per
+ * 10,000 messages: N node machines on one PostgreSQL machine carry min(N × per node, per PostgreSQL).
+ */
 function projection(label, node, pg) {
-  const perNodeMachine = (CORES * 10_000) / node;
-  const perPgMachine = (CORES * 10_000) / pg;
-  const carried = [1, 2, 3, 4, 8].map((n) => `${n}: ${fmt(Math.min(n * perNodeMachine, perPgMachine))}/s`).join(', ');
-  return `${label} — a node costs ${fmt(node, 2)} s and PostgreSQL ${fmt(pg, 2)} s of CPU per 10,000, so one ${CORES}-core node machine carries ≈ ${fmt(perNodeMachine)}/s and one ${CORES}-core PostgreSQL machine ≈ ${fmt(perPgMachine)}/s; N node machines on one such database carry min(N × ${fmt(perNodeMachine)}, ${fmt(perPgMachine)}) — N = ${carried} — and adding nodes stops helping at N ≈ ${fmt(perPgMachine / perNodeMachine, 1)}.`;
+  const perNode = (CORES * 10_000) / node;
+  const perPg = (CORES * 10_000) / pg;
+  const carried = [1, 2, 3, 4].map((n) => `${n} → ${fmt(Math.min(n * perNode, perPg))}/s`).join(', ');
+  return `${label}: node ${fmt(node, 2)} s, PostgreSQL ${fmt(pg, 2)} s per 10,000 → a node machine ≈ ${fmt(perNode)}/s, the PostgreSQL machine ≈ ${fmt(perPg)}/s; N node machines carry ${carried}; PostgreSQL is the limit from N ≈ ${fmt(perPg / perNode, 1)}.`;
 }
 
 function costRows(what, one, three) {
@@ -77,7 +80,9 @@ export default {
       notes: [
         `Each round: one node on a fresh schema, then three nodes on another fresh schema (\`limits.perNode: true\`, each node its own data dir and port), each schema dropped afterwards. Ingest: autocannon, ${INGEST.connections} connections in all (17 + 17 + 16 on three nodes), 1 KiB JSON to \`/in/default\`, ${INGEST.seconds} s after a ${INGEST.warmupSeconds} s warm-up. Then the schema is ANALYZEd and ${CONSUMERS} consumers (all on the one node, or one per node) pull 100 and ack, in sequence, for ${PULL_SECONDS} s or until the queue is empty, from the backlog the ingest left. ${ROUNDS} rounds; each ratio is shown from the round where it is the median (ingest: ${fmtRatios(ingest.ratios)}; pull + ack: ${fmtRatios(pull.ratios)}). There is no target for 3 ÷ 1: on 2 cores shared with PostgreSQL and the load generator, more nodes only add contention.`,
         `CPU from /proc (utime + stime) over each measure: each node process; PostgreSQL's backends matched to each node by client port, plus PostgreSQL's own processes (WAL writer, checkpointer, background writer); every postgres process (which also counts the test suites that share the server). Per-node costs are per 10,000 of the messages that node handled.`,
-        `What N machines would carry, if CPU were the only limit, with each node and PostgreSQL on machines of their own with ${CORES} cores and the load generator elsewhere. These costs were measured on an overloaded 2-core machine, where a process's CPU per message includes contention, and a node's cost depends on its load (its group commits grow with the requests in flight), so they are rough. From the one-node round (one node carrying the whole load): ${projection('ingest', ia.cost.ownNodes.node1, ia.cost.pgOwn)} ${projection('pull + ack', pa.cost.ownNodes.node1, pa.cost.pgOwn)} ${projection('a message ingested, then pulled and acked', ia.cost.ownNodes.node1 + pa.cost.ownNodes.node1, ia.cost.pgOwn + pa.cost.pgOwn)} From the three-node round (each node with a third of the load): ${projection('ingest', avg(ib.cost.ownNodes), ib.cost.pgOwn)} ${projection('pull + ack', avg(pb.cost.ownNodes), pb.cost.pgOwn)}`,
+        `What N machines would carry, if CPU were the only limit: each node on a ${CORES}-core machine of its own, PostgreSQL on one more, the load generator elsewhere. Rough: the costs were measured on an overloaded 2-core machine (a process's CPU per message includes contention), and a node's cost per message falls as its load grows (bigger group commits).`,
+        `From the one-node round (one node carrying the whole load) — ${projection('ingest', ia.cost.ownNodes.node1, ia.cost.pgOwn)} ${projection('pull + ack', pa.cost.ownNodes.node1, pa.cost.pgOwn)} ${projection('a message ingested, then pulled and acked', ia.cost.ownNodes.node1 + pa.cost.ownNodes.node1, ia.cost.pgOwn + pa.cost.pgOwn)}`,
+        `From the three-node round (each node a third of the load) — ${projection('ingest', avg(ib.cost.ownNodes), ib.cost.pgOwn)} ${projection('pull + ack', avg(pb.cost.ownNodes), pb.cost.pgOwn)}`,
         'Limits across nodes (PERF.md: PostgreSQL + Redis, 0 violations) are not measured here: there is no shared limiter yet, and with `limits.perNode: true` each node enforces its limits alone.',
         `Load average (1 / 5 / 15 min) ${loadBefore} at the start, ${loadNow()} at the end; the machine is shared with test suites running in parallel.`,
       ],

@@ -30,7 +30,7 @@ export default {
     const loadBefore = loadNow();
     const fill = BACKLOG + ROUNDS * DRAIN + WARM;
     return withPostgresNodes(1, {}, async (nodes, schema) => {
-      const seedSeconds = await seedPullQueue(nodes[0], fill);
+      const { seconds: seedSeconds } = await seedPullQueue(nodes[0], fill);
       await analyzeSchema(schema);
       ctx.log(`pg-pull: seeded ${fmt(fill)} messages through ingest in ${fmt(seedSeconds, 1)} s`);
       return withPgBoss(async (boss, bossSchema) => {
