@@ -1,0 +1,168 @@
+/**
+ * Probe: which Redis client carries the shared limits (src/delivery/limiter/redis-limits.ts) at the
+ * lower cost. The limits call small Lua scripts by SHA, many at once from the dispatcher's pump, and
+ * batch them where one pump turn asks for several domains. So this measures, for `ioredis` and for
+ * `redis` (node-redis), against the same server in the same run:
+ * - evalsha ×50: EVALSHA of a small script (TIME + INCRBY + PEXPIRE, about what a limit script does
+ *   per call) from 50 concurrent callers, each awaiting its answer before the next call;
+ * - pipeline ×20: batches of 20 EVALSHA sent as one pipeline (ioredis `pipeline().exec()`, node-redis
+ *   `multi().execAsPipeline()`), from 5 concurrent callers.
+ * ioredis is also measured with `enableAutoPipelining` (node-redis pipelines what is written in one
+ * tick by default; ioredis does not unless asked).
+ * Each figure is calls per second and this process's CPU (process.cpuUsage, user + system) per
+ * 10,000 calls. Clients are measured alternately, in a rotated order, `rounds` times after one warm-up
+ * round; the median of each is shown with every round's figure. Load average before and after.
+ * Keys live under `sluice-probe:{<pid>}:` and are deleted at the end.
+ * Usage: node bench/probes/redis-client.js [rounds, default 3]
+ * (SLUICE_TEST_REDIS_URL, default redis://127.0.0.1:6379).
+ */
+import { loadavg } from 'node:os';
+import { Redis } from 'ioredis';
+import { createClient } from 'redis';
+import { fmt } from '../lib/stats.js';
+
+const REDIS_URL = process.env.SLUICE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const ROUNDS = Number(process.argv[2] ?? 3);
+const PREFIX = `sluice-probe:{${process.pid}}:`;
+const CALLERS = 50;
+const CALLS_PER_CALLER = 400;
+const BATCH = 20;
+const BATCH_CALLERS = 5;
+const BATCHES_PER_CALLER = 200;
+const KEYS = 10;
+
+const SCRIPT = `
+local t = redis.call('TIME')
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], 60000)
+return {v, tonumber(t[1])}
+`;
+
+const keyOf = (i) => `${PREFIX}k${i % KEYS}`;
+
+/** The same four operations over each client, so the measuring code is shared. */
+function ioredisAdapter(options = {}) {
+  const client = new Redis(REDIS_URL, { lazyConnect: true, ...options });
+  let sha = '';
+  return {
+    async open() {
+      await client.connect();
+      sha = await client.script('LOAD', SCRIPT);
+    },
+    call: (i) => client.evalsha(sha, 1, keyOf(i), '1'),
+    batch: (i) => {
+      const pipeline = client.pipeline();
+      for (let j = 0; j < BATCH; j += 1) pipeline.evalsha(sha, 1, keyOf(i + j), '1');
+      return pipeline.exec();
+    },
+    close: () => client.quit(),
+    raw: client,
+  };
+}
+
+function nodeRedisAdapter() {
+  const client = createClient({ url: REDIS_URL });
+  let sha = '';
+  return {
+    async open() {
+      await client.connect();
+      sha = await client.scriptLoad(SCRIPT);
+    },
+    call: (i) => client.evalSha(sha, { keys: [keyOf(i)], arguments: ['1'] }),
+    batch: (i) => {
+      const multi = client.multi();
+      for (let j = 0; j < BATCH; j += 1) multi.evalSha(sha, { keys: [keyOf(i + j)], arguments: ['1'] });
+      return multi.execAsPipeline();
+    },
+    close: () => client.quit(),
+  };
+}
+
+/** Calls per second and client CPU ms per 10,000 calls of `work`, which makes `calls` calls. */
+async function timed(calls, work) {
+  const cpu = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  await work();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
+  return { perSecond: calls / seconds, cpuMsPer10k: ((used.user + used.system) / 1000) * (10_000 / calls) };
+}
+
+function concurrentCalls(client) {
+  return timed(CALLERS * CALLS_PER_CALLER, () =>
+    Promise.all(Array.from({ length: CALLERS }, async (_, caller) => {
+      for (let i = 0; i < CALLS_PER_CALLER; i += 1) await client.call(caller + i);
+    })),
+  );
+}
+
+function pipelinedBatches(client) {
+  return timed(BATCH_CALLERS * BATCHES_PER_CALLER * BATCH, () =>
+    Promise.all(Array.from({ length: BATCH_CALLERS }, async (_, caller) => {
+      for (let i = 0; i < BATCHES_PER_CALLER; i += 1) await client.batch(caller + i);
+    })),
+  );
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+async function main() {
+  const clients = {
+    ioredis: ioredisAdapter(),
+    'ioredis (autoPipelining)': ioredisAdapter({ enableAutoPipelining: true }),
+    'redis (node-redis)': nodeRedisAdapter(),
+  };
+  try {
+    await Promise.all(Object.values(clients).map((client) => client.open()));
+  } catch (error) {
+    console.log(`redis-client probe skipped: Redis not reachable at ${REDIS_URL} (${error.message})`);
+    await Promise.allSettled(Object.values(clients).map((client) => client.close()));
+    process.exitCode = 0;
+    return;
+  }
+  const loadBefore = loadavg();
+  const names = Object.keys(clients);
+  const results = Object.fromEntries(names.map((name) => [name, { evalsha: [], pipeline: [] }]));
+  try {
+    for (let round = 0; round <= ROUNDS; round += 1) {
+      const order = names.map((_, i) => names[(i + round) % names.length]);
+      for (const name of order) {
+        const evalsha = await concurrentCalls(clients[name]);
+        const pipeline = await pipelinedBatches(clients[name]);
+        if (round === 0) continue; // warm-up: JIT and connection buffers
+        results[name].evalsha.push(evalsha);
+        results[name].pipeline.push(pipeline);
+      }
+    }
+  } finally {
+    await cleanup(clients.ioredis.raw);
+    await Promise.allSettled(Object.values(clients).map((client) => client.close()));
+  }
+  report(results, loadBefore, loadavg());
+}
+
+async function cleanup(client) {
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
+    if (keys.length > 0) await client.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+function report(results, loadBefore, loadAfter) {
+  const line = (runs) => {
+    const rate = median(runs.map((run) => run.perSecond));
+    const cpu = median(runs.map((run) => run.cpuMsPer10k));
+    const rounds = runs.map((run) => fmt(run.perSecond, 0)).join(', ');
+    return `${fmt(rate, 0).padStart(8)} calls/s  ${fmt(cpu, 0).padStart(5)} ms CPU/10k  (rounds: ${rounds})`;
+  };
+  console.log(`Redis client probe, ${ROUNDS} rounds, median; load average before ${loadBefore.map((n) => n.toFixed(2)).join(' ')}, after ${loadAfter.map((n) => n.toFixed(2)).join(' ')}`);
+  for (const [name, runs] of Object.entries(results)) {
+    console.log(`${name}`);
+    console.log(`  evalsha ×${CALLERS} callers:        ${line(runs.evalsha)}`);
+    console.log(`  pipeline ×${BATCH}, ${BATCH_CALLERS} callers:    ${line(runs.pipeline)}`);
+  }
+}
+
+await main();
