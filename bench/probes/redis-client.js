@@ -13,11 +13,20 @@
  * 10,000 calls. Clients are measured alternately, in a rotated order, `rounds` times after one warm-up
  * round; the median of each is shown with every round's figure. Load average before and after.
  * Keys live under `sluice-probe:{<pid>}:` and are deleted at the end.
+ *
+ * Result (December 2026, 2 cores shared with other work, load average 4.3-4.4, Redis 7.0 local):
+ *   ioredis                   evalsha ×50  49,500/s  113 ms CPU/10k;  pipeline ×20  48,700/s  103 ms CPU/10k
+ *   ioredis (autoPipelining)  evalsha ×50  38,500/s   98 ms CPU/10k;  pipeline ×20  71,700/s   88 ms CPU/10k
+ *   redis (node-redis)        evalsha ×50 118,800/s   38 ms CPU/10k;  pipeline ×20 116,100/s   38 ms CPU/10k
+ * A second run of 5 rounds gave the same order (node-redis 67,600/s at 49 ms and 92,700/s at 31 ms;
+ * ioredis 43,400/s at 117 ms and 49,500/s at 88 ms). So Sluice depends on `redis` (node-redis):
+ * 1.5-2.4× the calls per second at a third to a half of the client CPU. ioredis is no longer a
+ * dependency; to measure it again: `npm install --no-save ioredis`, else this probe measures
+ * node-redis alone and says so.
  * Usage: node bench/probes/redis-client.js [rounds, default 3]
  * (SLUICE_TEST_REDIS_URL, default redis://127.0.0.1:6379).
  */
 import { loadavg } from 'node:os';
-import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { fmt } from '../lib/stats.js';
 
@@ -41,6 +50,9 @@ return {v, tonumber(t[1])}
 const keyOf = (i) => `${PREFIX}k${i % KEYS}`;
 
 /** The same four operations over each client, so the measuring code is shared. */
+/** ioredis when it is installed (not a dependency of Sluice: see above), else undefined. */
+const Redis = await import('ioredis').then((module) => module.Redis, () => undefined);
+
 function ioredisAdapter(options = {}) {
   const client = new Redis(REDIS_URL, { lazyConnect: true, ...options });
   let sha = '';
@@ -56,7 +68,6 @@ function ioredisAdapter(options = {}) {
       return pipeline.exec();
     },
     close: () => client.quit(),
-    raw: client,
   };
 }
 
@@ -107,17 +118,19 @@ function pipelinedBatches(client) {
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function main() {
-  const clients = {
-    ioredis: ioredisAdapter(),
-    'ioredis (autoPipelining)': ioredisAdapter({ enableAutoPipelining: true }),
-    'redis (node-redis)': nodeRedisAdapter(),
-  };
+  const clients = { 'redis (node-redis)': nodeRedisAdapter() };
+  if (Redis) {
+    clients.ioredis = ioredisAdapter();
+    clients['ioredis (autoPipelining)'] = ioredisAdapter({ enableAutoPipelining: true });
+  } else {
+    console.log('ioredis is not installed (npm install --no-save ioredis to compare): node-redis alone');
+  }
+  const cleaner = createClient({ url: REDIS_URL });
   try {
-    await Promise.all(Object.values(clients).map((client) => client.open()));
+    await Promise.all([...Object.values(clients).map((client) => client.open()), cleaner.connect()]);
   } catch (error) {
     console.log(`redis-client probe skipped: Redis not reachable at ${REDIS_URL} (${error.message})`);
-    await Promise.allSettled(Object.values(clients).map((client) => client.close()));
-    process.exitCode = 0;
+    await Promise.allSettled([...Object.values(clients).map((client) => client.close()), cleaner.quit()]);
     return;
   }
   const loadBefore = loadavg();
@@ -135,19 +148,16 @@ async function main() {
       }
     }
   } finally {
-    await cleanup(clients.ioredis.raw);
-    await Promise.allSettled(Object.values(clients).map((client) => client.close()));
+    await cleanup(cleaner);
+    await Promise.allSettled([...Object.values(clients).map((client) => client.close()), cleaner.quit()]);
   }
   report(results, loadBefore, loadavg());
 }
 
 async function cleanup(client) {
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-    if (keys.length > 0) await client.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  for await (const keys of client.scanIterator({ MATCH: `${PREFIX}*`, COUNT: 1000 })) {
+    if (keys.length > 0) await client.unlink(keys);
+  }
 }
 
 function report(results, loadBefore, loadAfter) {
