@@ -121,15 +121,15 @@ export class RedisLimits {
   /** Connect and load the scripts. @throws Error when Redis cannot be reached, with the cause. */
   static async open(options: RedisLimitsOptions): Promise<RedisLimits> {
     const keys = new RedisLimitKeys(options.prefix);
-    const client = newClient(options);
-    let connected = false;
+    const connection = { opened: false };
+    const client = newClient(options, connection);
     client.on('error', (error: unknown) => {
-      if (connected) options.onConnectionError?.(error instanceof Error ? error : new Error(String(error)));
+      if (connection.opened) options.onConnectionError?.(error instanceof Error ? error : new Error(String(error)));
     });
     const limits = new RedisLimits(client, keys, options);
     try {
       await client.connect();
-      connected = true;
+      connection.opened = true;
       await limits.scripts.loadAll();
       return limits;
     } catch (error) {
@@ -299,12 +299,20 @@ export class RedisLimits {
   }
 }
 
-function newClient(options: RedisLimitsOptions) {
+/**
+ * The one connection. Before it first opens, a failure is final (open() rejects instead of retrying
+ * forever: a node must not start believing it has limits); after, it reconnects by itself, every
+ * 50 ms growing to 2 s, and calls made meanwhile reject at once rather than queue.
+ */
+function newClient(options: RedisLimitsOptions, connection: { opened: boolean }) {
   return createClient({
     url: options.url,
     // A limit decision that waits for a reconnect is worse than none: fail at once, pause sending.
     disableOfflineQueue: true,
-    socket: { connectTimeout: options.connectTimeoutMs ?? 5_000 },
+    socket: {
+      connectTimeout: options.connectTimeoutMs ?? 5_000,
+      reconnectStrategy: (retries: number, cause: Error) => (connection.opened ? Math.min(50 * 2 ** retries, 2_000) : cause),
+    },
   });
 }
 
