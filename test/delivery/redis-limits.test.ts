@@ -336,6 +336,28 @@ describeRedis('RedisLimits against Redis', () => {
     }
   });
 
+  it('reconnects by itself after its connection is cut, and reports the cut', async () => {
+    const errors: Error[] = [];
+    const limits = await open({ onConnectionError: (error) => errors.push(error) });
+    expect((await limits.takeSlots('domain:k', 'n', 1, 5, 60_000)).slotIds).toHaveLength(1);
+    const raw = await rawClient();
+    try {
+      const ours = (await raw.clientList()).filter((client) => client.name === `sluice-limits:${prefix()}`);
+      expect(ours).toHaveLength(1);
+      await raw.clientKill({ filter: 'ID', id: Number(ours[0]!.id) });
+    } finally {
+      await raw.close();
+    }
+    const failures: unknown[] = [];
+    const grant = await eventually(() => limits.takeSlots('domain:k', 'n', 1, 5, 60_000).catch((error: unknown) => {
+      failures.push(error);
+      return undefined;
+    }), 'a grant after the reconnect');
+    expect(grant.held).toBe(2);
+    expect(failures.every((failure) => failure instanceof Error)).toBe(true);
+    expect(errors.length).toBeGreaterThan(0); // the cut was reported
+  });
+
   it('keeps every key under its prefix, with an expiry on all but the slot id counter', async () => {
     const limits = await open({ circuit: { failureThreshold: 5 } });
     await limits.takeSlots('domain:k', 'n', 1, 1, 60_000);
@@ -353,6 +375,8 @@ describeRedis('RedisLimits against Redis', () => {
         if (key.endsWith('slot-sequence')) expect(ttl).toBe(-1);
         else expect(ttl).toBeGreaterThan(0);
       }
+      expect(await limits.deleteAll()).toBe(6);
+      expect(await raw.keys(`sluice:{${prefix()}}:*`)).toEqual([]);
     } finally {
       await raw.close();
     }

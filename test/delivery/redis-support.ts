@@ -50,9 +50,16 @@ export function redisLimitsPerTest(): { open: (options?: Partial<RedisLimitsOpti
   let prefix = freshPrefix();
   const opened: RedisLimits[] = [];
   afterEach(async () => {
-    const all = opened.splice(0);
-    if (all[0]) await all[0].deleteAll();
-    await Promise.all(all.map((limits) => limits.close()));
+    // Through a client of its own: the test may have broken the limits' connections.
+    await Promise.allSettled(opened.splice(0).map((limits) => limits.close()));
+    const raw = await rawClient();
+    try {
+      for await (const keys of raw.scanIterator({ MATCH: `sluice:{${prefix}}:*`, COUNT: 1_000 })) {
+        if (keys.length > 0) await raw.unlink(keys);
+      }
+    } finally {
+      await raw.close();
+    }
     prefix = freshPrefix();
   });
   return {

@@ -307,6 +307,7 @@ export class RedisLimits {
 function newClient(options: RedisLimitsOptions, connection: { opened: boolean }) {
   return createClient({
     url: options.url,
+    name: `sluice-limits:${options.prefix}`, // CLIENT LIST tells which connections are the limits'
     // A limit decision that waits for a reconnect is worse than none: fail at once, pause sending.
     disableOfflineQueue: true,
     socket: {
