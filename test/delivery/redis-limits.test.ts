@@ -1,6 +1,5 @@
 import { expect, it } from 'vitest';
 import { RedisLimits, type RedisLimitsOptions, type RateGrant } from '../../src/delivery/limiter/redis-limits.js';
-import { RedisLimitKeys } from '../../src/delivery/limiter/redis-keys.js';
 import { describeRedis, eventually, rawClient, redisLimitsPerTest } from './redis-support.js';
 
 /**
@@ -85,12 +84,11 @@ describeRedis('RedisLimits against Redis', () => {
 
   it('GCRA: a lower rate applies at once and keeps what the past owes', async () => {
     const limits = await open();
-    expect((await limits.rateTake('domain:a', 1_000, 5, 5)).granted).toBe(5);
-    // 5 cells at 1,000/s are owed for 5 ms; at 0.001/s the same 5 cells are owed for 5,000 s.
-    const slower = await limits.rateTake('domain:a', 0.001, 5, 5);
-    expect(slower.granted).toBeLessThan(5);
-    const after = await limits.rateTake('domain:a', 0.001, 5, 5);
-    expect(slower.granted + after.granted).toBeLessThanOrEqual(1);
+    expect((await limits.rateTake('domain:a', 0.1, 5, 5)).granted).toBe(5);
+    // 5 cells at 0.1/s are owed for 50 s; at 0.001/s the same cells are owed for 5,000 s, so
+    // nothing may go (unless this machine stalled for 10 s between the two calls).
+    expect((await limits.rateTake('domain:a', 0.001, 5, 5)).granted).toBe(0);
+    expect((await limits.rateTake('domain:a', 0.001, 5, 5)).granted).toBe(0);
     // A fresh scope at the same limits grants the whole burst: the refusal came from the history.
     expect((await limits.rateTake('domain:b', 0.001, 5, 5)).granted).toBe(5);
   });
@@ -381,18 +379,4 @@ describeRedis('RedisLimits against Redis', () => {
       await raw.close();
     }
   });
-});
-
-it('refuses to open on an unreachable Redis, naming it without its password', async () => {
-  const failure = await RedisLimits.open({ url: 'redis://user:secret@127.0.0.1:1', prefix: 'x', connectTimeoutMs: 1_000 }).then(
-    () => undefined,
-    (error: unknown) => error as Error,
-  );
-  expect(failure?.message).toMatch(/^Redis at redis:\/\/\*\*\*@127\.0\.0\.1:1 is unreachable: /);
-  expect(failure?.message).not.toContain('secret');
-});
-
-it('checks a prefix eagerly', () => {
-  expect(() => new RedisLimitKeys('bad prefix')).toThrow(/prefix must be 1-64 characters/);
-  expect(new RedisLimitKeys('prod').key('slots', 'domain:api.example.com:8443')).toBe('sluice:{prod}:v1:slots:domain:api.example.com:8443');
 });
