@@ -6,7 +6,9 @@
  * - evalsha ×50: EVALSHA of a small script (TIME + INCRBY + PEXPIRE, about what a limit script does
  *   per call) from 50 concurrent callers, each awaiting its answer before the next call;
  * - pipeline ×20: batches of 20 EVALSHA sent as one pipeline (ioredis `pipeline().exec()`, node-redis
- *   `multi().execAsPipeline()`), from 5 concurrent callers.
+ *   `multi().execAsPipeline()`), from 5 concurrent callers;
+ * - same tick ×20: the same batches as 20 plain calls issued in one tick and awaited together
+ *   (`Promise.all`), which is how RedisLimits' `*Many` methods send them.
  * ioredis is also measured with `enableAutoPipelining` (node-redis pipelines what is written in one
  * tick by default; ioredis does not unless asked).
  * Each figure is calls per second and this process's CPU (process.cpuUsage, user + system) per
@@ -14,15 +16,23 @@
  * round; the median of each is shown with every round's figure. Load average before and after.
  * Keys live under `sluice-probe:{<pid>}:` and are deleted at the end.
  *
- * Result (December 2026, 2 cores shared with other work, load average 4.3-4.4, Redis 7.0 local):
- *   ioredis                   evalsha ×50  49,500/s  113 ms CPU/10k;  pipeline ×20  48,700/s  103 ms CPU/10k
- *   ioredis (autoPipelining)  evalsha ×50  38,500/s   98 ms CPU/10k;  pipeline ×20  71,700/s   88 ms CPU/10k
- *   redis (node-redis)        evalsha ×50 118,800/s   38 ms CPU/10k;  pipeline ×20 116,100/s   38 ms CPU/10k
- * A second run of 5 rounds gave the same order (node-redis 67,600/s at 49 ms and 92,700/s at 31 ms;
- * ioredis 43,400/s at 117 ms and 49,500/s at 88 ms). So Sluice depends on `redis` (node-redis):
- * 1.5-2.4× the calls per second at a third to a half of the client CPU. ioredis is no longer a
- * dependency; to measure it again: `npm install --no-save ioredis`, else this probe measures
- * node-redis alone and says so.
+ * Results (December 2026, 2 cores shared with other work, Redis 7.0 on the same machine; median
+ * calls/s and client CPU ms per 10,000 calls; the first two runs had no "same tick" mode yet):
+ *                          load   evalsha ×50       pipeline ×20      same tick ×20
+ *   node-redis             4.4   118,800 /  38     116,100 /  38
+ *   ioredis                4.4    49,500 / 113      48,700 / 103
+ *   ioredis autoPipelining 4.4    38,500 /  98      71,700 /  88
+ *   node-redis             0.8    99,000 /  48      95,100 /  53     104,200 /  34
+ *   ioredis                0.8    68,000 / 145     115,500 /  79      53,900 / 186
+ *   ioredis autoPipelining 0.8    76,300 / 106     114,200 /  75      74,000 / 109
+ *   node-redis (5 rounds)  1.1    79,900 /  56      87,600 /  47      95,600 /  43
+ *   ioredis                1.1    52,100 / 187      82,200 / 127      57,000 / 175
+ *   ioredis autoPipelining 1.1    51,100 / 129      86,800 / 141      58,500 / 113
+ * So Sluice depends on `redis` (node-redis): it uses a third to two thirds of ioredis's CPU in every
+ * mode and run, is 1.3-2.4× faster for EVALSHA from concurrent callers and for calls sent in one
+ * tick (how RedisLimits batches), and ties with ioredis's explicit pipelines (within run-to-run
+ * noise). ioredis is not a dependency; to measure it again, `npm install --no-save ioredis` first,
+ * else this probe measures node-redis alone and says so.
  * Usage: node bench/probes/redis-client.js [rounds, default 3]
  * (SLUICE_TEST_REDIS_URL, default redis://127.0.0.1:6379).
  */
@@ -62,6 +72,7 @@ function ioredisAdapter(options = {}) {
       sha = await client.script('LOAD', SCRIPT);
     },
     call: (i) => client.evalsha(sha, 1, keyOf(i), '1'),
+    together: (i) => Promise.all(Array.from({ length: BATCH }, (_, j) => client.evalsha(sha, 1, keyOf(i + j), '1'))),
     batch: (i) => {
       const pipeline = client.pipeline();
       for (let j = 0; j < BATCH; j += 1) pipeline.evalsha(sha, 1, keyOf(i + j), '1');
@@ -80,6 +91,7 @@ function nodeRedisAdapter() {
       sha = await client.scriptLoad(SCRIPT);
     },
     call: (i) => client.evalSha(sha, { keys: [keyOf(i)], arguments: ['1'] }),
+    together: (i) => Promise.all(Array.from({ length: BATCH }, (_, j) => client.evalSha(sha, { keys: [keyOf(i + j)], arguments: ['1'] }))),
     batch: (i) => {
       const multi = client.multi();
       for (let j = 0; j < BATCH; j += 1) multi.evalSha(sha, { keys: [keyOf(i + j)], arguments: ['1'] });
@@ -107,10 +119,10 @@ function concurrentCalls(client) {
   );
 }
 
-function pipelinedBatches(client) {
+function batches(send) {
   return timed(BATCH_CALLERS * BATCHES_PER_CALLER * BATCH, () =>
     Promise.all(Array.from({ length: BATCH_CALLERS }, async (_, caller) => {
-      for (let i = 0; i < BATCHES_PER_CALLER; i += 1) await client.batch(caller + i);
+      for (let i = 0; i < BATCHES_PER_CALLER; i += 1) await send(caller + i);
     })),
   );
 }
@@ -135,16 +147,18 @@ async function main() {
   }
   const loadBefore = loadavg();
   const names = Object.keys(clients);
-  const results = Object.fromEntries(names.map((name) => [name, { evalsha: [], pipeline: [] }]));
+  const results = Object.fromEntries(names.map((name) => [name, { evalsha: [], pipeline: [], together: [] }]));
   try {
     for (let round = 0; round <= ROUNDS; round += 1) {
       const order = names.map((_, i) => names[(i + round) % names.length]);
       for (const name of order) {
         const evalsha = await concurrentCalls(clients[name]);
-        const pipeline = await pipelinedBatches(clients[name]);
+        const pipeline = await batches(clients[name].batch);
+        const together = await batches(clients[name].together);
         if (round === 0) continue; // warm-up: JIT and connection buffers
         results[name].evalsha.push(evalsha);
         results[name].pipeline.push(pipeline);
+        results[name].together.push(together);
       }
     }
   } finally {
@@ -172,6 +186,7 @@ function report(results, loadBefore, loadAfter) {
     console.log(`${name}`);
     console.log(`  evalsha ×${CALLERS} callers:        ${line(runs.evalsha)}`);
     console.log(`  pipeline ×${BATCH}, ${BATCH_CALLERS} callers:    ${line(runs.pipeline)}`);
+    console.log(`  same tick ×${BATCH}, ${BATCH_CALLERS} callers:   ${line(runs.together)}`);
   }
 }
 
