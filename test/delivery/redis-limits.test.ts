@@ -374,6 +374,7 @@ describeRedis('RedisLimits against Redis', () => {
         else expect(ttl).toBeGreaterThan(0);
       }
       expect(await limits.deleteAll()).toBe(6);
+      expect(await limits.maxmemoryPolicy()).toBe((await raw.configGet('maxmemory-policy'))['maxmemory-policy']);
       expect(await raw.keys(`sluice:{${prefix()}}:*`)).toEqual([]);
     } finally {
       await raw.close();
