@@ -47,6 +47,9 @@ const HOUSEKEEPING_MS = 1_000;
  * another, so deletion keeps up with heavy traffic.
  */
 const PURGE_STEP = 500;
+/** Counting stored messages may take at most 1/COUNTS_COST_FACTOR of the time; see refreshCounts. */
+const COUNTS_COST_FACTOR = 20;
+const COUNTS_MAX_EVERY_MS = 30_000;
 const PURGE_STEPS_PER_TICK = 20;
 
 /** Each field of a domain or tenant limit is one setting of sluice.yaml (see FileSettings). */
@@ -97,6 +100,8 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   private housekeeping: NodeJS.Timeout | undefined;
   private readonly logSink: LogSink;
   private keyUsageTimer: NodeJS.Timeout | undefined;
+  /** performance.now() before which housekeeping does not count stored messages again. */
+  private countsDueAt = 0;
   /** On a cluster: what the other nodes say, and what this node tells them. */
   private membership: Membership | undefined;
 
@@ -395,9 +400,22 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     throw new SluiceError('SLUICE_ERR_VALIDATION', `${field}: ${host} is a ${classifyAddress(host)} address; list the host in network.allowPrivate to allow it`);
   }
 
+  /**
+   * Depth counts are refreshed each housekeeping tick when that is cheap (SQLite keeps them in
+   * memory), and less often when it is not: on PostgreSQL they are a GROUP BY over every stored row,
+   * so a refresh that took t waits COUNTS_COST_FACTOR × t for the next (at most COUNTS_MAX_EVERY_MS).
+   */
+  private async refreshCounts(): Promise<void> {
+    const started = performance.now();
+    if (started < this.countsDueAt) return;
+    await this.queues.refreshCounts();
+    const took = performance.now() - started;
+    this.countsDueAt = started + Math.min(COUNTS_MAX_EVERY_MS, took * COUNTS_COST_FACTOR);
+  }
+
   private async housekeep(): Promise<void> {
     try {
-      await this.queues.refreshCounts();
+      await this.refreshCounts();
       const now = this.clock.now();
       for (let step = 0; step < PURGE_STEPS_PER_TICK && !this.stopping && this.leads; step += 1) {
         const deleted = await this.store.purge(now - this.config.storage.retentionMs, now, PURGE_STEP);
