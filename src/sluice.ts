@@ -25,8 +25,8 @@ import { PullWaiters } from './queues/pull-waiters.js';
 import { QueueRegistry } from './queues/registry.js';
 import { ensureDefaultQueue, MAX_TENANT_NAME } from './queues/tenant-queues.js';
 import { DueTimer } from './scheduler/due-timer.js';
-import type { ClusterLink, ClusterNode, ReceivedSignal } from './store/cluster.js';
-import { CatalogSync } from './cluster/catalog-sync.js';
+import type { ClusterLink } from './store/cluster.js';
+import { Membership } from './cluster/membership.js';
 import type { ClusterView } from './observe/stats.js';
 import { openBackend, type Backend } from './store/open-store.js';
 import type { Store, WakeReport } from './store/store.js';
@@ -47,17 +47,10 @@ const HOUSEKEEPING_MS = 1_000;
  * another, so deletion keeps up with heavy traffic.
  */
 const PURGE_STEP = 500;
+/** Counting stored messages may take at most 1/COUNTS_COST_FACTOR of the time; see refreshCounts. */
+const COUNTS_COST_FACTOR = 20;
+const COUNTS_MAX_EVERY_MS = 30_000;
 const PURGE_STEPS_PER_TICK = 20;
-
-/**
- * On a cluster, how often each node looks again at what it might have missed (a notification lost
- * across a reconnect): its waiting consumers and ready lanes, and on the leader the next due time.
- */
-const SAFETY_POLL_MS = 1_000;
-/** On a cluster, how often the leader hands back the claims of nodes whose heartbeat stopped. */
-const DEAD_CLAIMS_EVERY_MS = 5_000;
-/** On a cluster, how often each node re-reads the whole catalog, whatever it was told. */
-const CATALOG_RESYNC_MS = 30_000;
 
 /** Each field of a domain or tenant limit is one setting of sluice.yaml (see FileSettings). */
 const DOMAIN_LIMIT_SETTINGS = settingsOf(Object.keys(domainLimitSchema.shape));
@@ -107,13 +100,10 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   private housekeeping: NodeJS.Timeout | undefined;
   private readonly logSink: LogSink;
   private keyUsageTimer: NodeJS.Timeout | undefined;
-  private safetyPoll: NodeJS.Timeout | undefined;
-  /** On a cluster: re-reads the parts of the catalog that another node changed. */
-  private catalog: CatalogSync | undefined;
-  private lastDeadClaimsAt = 0;
-  private lastCatalogResyncAt = 0;
-  /** The heartbeat table as last read (on a cluster), for stats and metrics. */
-  private clusterNodes: ClusterNode[] = [];
+  /** performance.now() before which housekeeping does not count stored messages again. */
+  private countsDueAt = 0;
+  /** On a cluster: what the other nodes say, and what this node tells them. */
+  private membership: Membership | undefined;
 
   private constructor(
     readonly loaded: LoadedConfig,
@@ -189,7 +179,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     this.housekeeping.unref();
     this.keyUsageTimer = setInterval(() => void this.writeKeyUsage(), KEY_USAGE_WRITE_MS);
     this.keyUsageTimer.unref();
-    this.joinCluster();
+    if (this.cluster) this.membership = new Membership(this.cluster, this);
     await this.listen();
   }
 
@@ -197,72 +187,11 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
 
   /** Only the leader runs the cluster's timed work; with no cluster this node is the leader. */
   get leads(): boolean {
-    return this.cluster?.leader ?? true;
-  }
-
-  /** On a shared database: hear the other nodes, tell them what happens here, and poll slowly for safety. */
-  private joinCluster(): void {
-    const cluster = this.cluster;
-    if (!cluster) return;
-    this.catalog = new CatalogSync(this);
-    this.waiters.relay = (queue) => cluster.signal({ queues: [queue] });
-    cluster.onSignal((signal) => this.onClusterSignal(signal));
-    cluster.onLeadership((leader) => {
-      this.logger.info(leader ? 'this node leads the cluster' : 'this node no longer leads the cluster', { node: cluster.nodeId });
-      if (leader) this.dueTimer.hint(this.clock.now());
-    });
-    this.safetyPoll = setInterval(() => void this.pollForSafety(), SAFETY_POLL_MS);
-    this.safetyPoll.unref();
-  }
-
-  private onClusterSignal(signal: ReceivedSignal): void {
-    if (this.stopping) return;
-    if (signal.everything) {
-      this.waiters.wakeAll();
-      void this.dispatcher?.wakeQueues(this.queues.all().map((queue) => queue.name), false);
-      void this.catalog?.reloadAll();
-    }
-    for (const queue of signal.queues) this.waiters.notifyHere(queue);
-    if (signal.lanes.length > 0) this.dispatcher?.wakeLanes(signal.lanes, false);
-    if (signal.dueAt !== undefined && this.leads) this.dueTimer.hint(signal.dueAt);
-    if (signal.catalog.length > 0) void this.catalog?.reload(signal.catalog);
-  }
-
-  /**
-   * What a lost notification could have hidden, looked at again: waiting consumers try to lease,
-   * ready lanes are looked up; the leader re-reads the next due time and hands back dead nodes' claims.
-   */
-  private async pollForSafety(): Promise<void> {
-    if (this.stopping) return;
-    const now = this.clock.now();
-    this.waiters.wakeAll();
-    await this.dispatcher?.wakeQueues(this.queues.all().map((queue) => queue.name), false);
-    if (now - this.lastCatalogResyncAt >= CATALOG_RESYNC_MS) {
-      this.lastCatalogResyncAt = now;
-      void this.catalog?.reloadAll();
-    }
-    if (!this.cluster) return;
-    try {
-      this.clusterNodes = await this.cluster.nodes();
-      if (!this.leads) return;
-      const next = await this.nextDueAt();
-      if (next !== undefined) this.dueTimer.hint(next);
-      if (now - this.lastDeadClaimsAt >= DEAD_CLAIMS_EVERY_MS) {
-        this.lastDeadClaimsAt = now;
-        const lanes = await this.cluster.releaseDeadNodesClaims(now);
-        if (lanes.length > 0) {
-          this.logger.warn('handed back the claims of nodes that stopped', { lanes: lanes.length });
-          this.dispatcher?.wakeLanes(lanes);
-        }
-      }
-    } catch (error) {
-      this.logger.warn('cluster safety poll failed', { error: String(error) });
-    }
+    return this.membership?.leader ?? true;
   }
 
   clusterView(): ClusterView | undefined {
-    if (!this.cluster) return undefined;
-    return { node: this.cluster.nodeId, leader: this.cluster.leader, nodes: this.clusterNodes };
+    return this.membership?.view();
   }
 
   /** True while this node must start no delivery: its heartbeat is not getting through. */
@@ -271,7 +200,12 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   }
 
   relayLanes(lanes: LaneRef[]): void {
-    this.cluster?.signal({ lanes });
+    this.membership?.relayLanes(lanes);
+  }
+
+  /** The due timer wakes by `at` (on a cluster, only the leader's runs). */
+  wakeBy(at: number): void {
+    this.dueTimer.hint(at);
   }
 
   /** A queue's url that is a literal private address is refused at start, as the API refuses it. */
@@ -432,7 +366,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   hintDue(deliverAt: number, push: boolean): void {
     const at = push ? deliverAt - PUSH_WAKE_LEAD_MS : deliverAt;
     if (this.leads) this.dueTimer.hint(at);
-    else this.cluster?.signal({ dueAt: at });
+    else this.membership?.relayDue(at);
   }
 
   /** What is due now becomes ready (expired leases too), and due schedules fire: on the leader only. */
@@ -446,7 +380,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   }
 
   /** The earliest moment the due timer must wake: a stored due time or a schedule's next run. */
-  private async nextDueAt(): Promise<number | undefined> {
+  async nextDueAt(): Promise<number | undefined> {
     if (!this.leads) return undefined;
     const stored = await this.store.nextWakeAt(PUSH_WAKE_LEAD_MS);
     const schedule = this.schedules?.nextRunAt();
@@ -466,9 +400,22 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     throw new SluiceError('SLUICE_ERR_VALIDATION', `${field}: ${host} is a ${classifyAddress(host)} address; list the host in network.allowPrivate to allow it`);
   }
 
+  /**
+   * Depth counts are refreshed each housekeeping tick when that is cheap (SQLite keeps them in
+   * memory), and less often when it is not: on PostgreSQL they are a GROUP BY over every stored row,
+   * so a refresh that took t waits COUNTS_COST_FACTOR × t for the next (at most COUNTS_MAX_EVERY_MS).
+   */
+  private async refreshCounts(): Promise<void> {
+    const started = performance.now();
+    if (started < this.countsDueAt) return;
+    await this.queues.refreshCounts();
+    const took = performance.now() - started;
+    this.countsDueAt = started + Math.min(COUNTS_MAX_EVERY_MS, took * COUNTS_COST_FACTOR);
+  }
+
   private async housekeep(): Promise<void> {
     try {
-      await this.queues.refreshCounts();
+      await this.refreshCounts();
       const now = this.clock.now();
       for (let step = 0; step < PURGE_STEPS_PER_TICK && !this.stopping && this.leads; step += 1) {
         const deleted = await this.store.purge(now - this.config.storage.retentionMs, now, PURGE_STEP);
@@ -507,7 +454,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   private stopTimers(): void {
     clearInterval(this.housekeeping);
     clearInterval(this.keyUsageTimer);
-    clearInterval(this.safetyPoll);
+    this.membership?.stop();
     this.dueTimer.stop();
   }
 }

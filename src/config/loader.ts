@@ -173,6 +173,16 @@ function applyOverrides(raw: Record<string, any>, overrides: ConfigOverrides, en
   const port = overrides.port ?? parsePort(env.SLUICE_PORT);
   if (port !== undefined) server.port = port;
   if (env.SLUICE_LOG_LEVEL) raw.log = { ...(raw.log ?? {}), level: env.SLUICE_LOG_LEVEL };
+  if (env.SLUICE_LIMITS_PER_NODE !== undefined && env.SLUICE_LIMITS_PER_NODE !== '') {
+    const limits = (raw.limits ??= {});
+    if (typeof limits === 'object') limits.perNode = parseFlag(env.SLUICE_LIMITS_PER_NODE, 'SLUICE_LIMITS_PER_NODE');
+  }
+}
+
+function parseFlag(value: string, origin: string): boolean {
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new ConfigError(`${origin}: expected true or false, got ${JSON.stringify(value)}`);
 }
 
 function parsePort(value: string | undefined): number | undefined {

@@ -20,7 +20,7 @@ import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { ApiKeyRecord, Store } from '../../src/store/store.js';
 import { newMessage } from '../store/store-contract.js';
-import { describePostgres, dropSchema, freshSchema, postgresUrl } from '../store/postgres-support.js';
+import { describePostgres, postgresUrl, twoNodeStores } from '../store/postgres-support.js';
 
 /**
  * Two stores on one PostgreSQL schema are two nodes. The catalog is changed through node B's parts
@@ -109,24 +109,11 @@ function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] }
 }
 
 describePostgres('catalog sync: node A re-reads what node B changed', () => {
-  const schemas: string[] = [];
-  const stores: PostgresStore[] = [];
+  const twoStores = twoNodeStores();
   afterEach(async () => {
     await Promise.all(started.splice(0).map((node) => node.dispatcher.stop(1_000)));
-    await Promise.all(stores.splice(0).map((store) => store.close()));
-    await Promise.all(schemas.splice(0).map(dropSchema));
   });
 
-  /** Two stores on one fresh schema: the storage of node A and of node B. */
-  async function twoStores(): Promise<[PostgresStore, PostgresStore]> {
-    const schema = freshSchema();
-    schemas.push(schema);
-    const open = () => PostgresStore.open({ connectionString: postgresUrl, schema, poolSize: 4 });
-    const a = await open();
-    const b = await open();
-    stores.push(a, b);
-    return [a, b];
-  }
 
   it('queues added, changed, paused, resumed and deleted elsewhere: one change event each, none for the rest, counts kept', async () => {
     const [storeA, storeB] = await twoStores();
@@ -306,7 +293,7 @@ describePostgres('catalog sync: node A re-reads what node B changed', () => {
     const { logger, lines } = capturingLogger();
     const a = await startNode(storeA);
     const b = await startNode(storeB);
-    const closed = await PostgresStore.open({ connectionString: postgresUrl, schema: schemas[0]!, poolSize: 1 });
+    const closed = await PostgresStore.open({ connectionString: postgresUrl, schema: storeA.schema, poolSize: 1 });
     await closed.close();
     const deps: { -readonly [K in keyof CatalogSyncDeps]: CatalogSyncDeps[K] } = { ...a, store: closed, logger };
     const sync = new CatalogSync(deps);

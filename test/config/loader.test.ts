@@ -72,6 +72,13 @@ describe('loadConfig', () => {
     expect(loadConfig({}, {}, dir).config.storage.postgres).toBeUndefined();
   });
 
+  it('takes limits.perNode from SLUICE_LIMITS_PER_NODE, and refuses a value that is not a flag', () => {
+    withYaml('');
+    expect(loadConfig({}, {}, dir).config.limits.perNode).toBe(false);
+    expect(loadConfig({}, { SLUICE_LIMITS_PER_NODE: 'true' }, dir).config.limits.perNode).toBe(true);
+    expect(() => loadConfig({}, { SLUICE_LIMITS_PER_NODE: 'yes' }, dir)).toThrow(/SLUICE_LIMITS_PER_NODE: expected true or false/);
+  });
+
   it('refuses Redis settings clearly instead of silently enforcing limits per node', () => {
     expect(() => loadConfig({}, { SLUICE_REDIS_URL: 'redis://x' }, dir)).toThrow(/SLUICE_REDIS_URL/);
   });

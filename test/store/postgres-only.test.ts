@@ -3,29 +3,14 @@ import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import type { DeliveryOutcome, Store, StoredMessage } from '../../src/store/store.js';
 import { newMessage } from './store-contract.js';
-import { describePostgres, dropSchema, freshSchema, postgresUrl, tempPostgresStore } from './postgres-support.js';
+import { describePostgres, dropSchema, freshSchema, postgresUrl, tempPostgresStore, twoNodeStores } from './postgres-support.js';
 
 /**
  * What only a shared database can show: two stores on one schema are two nodes. None of these
  * assert timing; concurrency comes from Promise.all over real connections.
  */
 describePostgres('PostgreSQL store: two nodes on one schema', () => {
-  const schemas: string[] = [];
-  const stores: Store[] = [];
-  afterEach(async () => {
-    await Promise.all(stores.splice(0).map((store) => store.close()));
-    await Promise.all(schemas.splice(0).map(dropSchema));
-  });
-
-  /** Two stores opened together on one fresh schema (they migrate it concurrently). */
-  async function twoNodes(): Promise<[PostgresStore, PostgresStore]> {
-    const schema = freshSchema();
-    schemas.push(schema);
-    const open = () => PostgresStore.open({ connectionString: postgresUrl, schema, poolSize: 4 });
-    const [a, b] = await Promise.all([open(), open()]);
-    stores.push(a, b);
-    return [a, b];
-  }
+  const twoNodes = twoNodeStores();
 
   it('two nodes starting together migrate once', async () => {
     const [a] = await twoNodes();

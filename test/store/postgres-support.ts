@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { describe, it } from 'vitest';
+import { afterEach, describe, it } from 'vitest';
 import { redactUrl } from '../../src/store/postgres/pool.js';
 import { PostgresStore, type PostgresOptions } from '../../src/store/postgres/postgres-store.js';
 
@@ -63,5 +63,26 @@ export async function tempPostgresStore(options: Partial<PostgresOptions> = {}) 
       await store.close();
       await dropSchema(schema);
     },
+  };
+}
+
+/**
+ * For a describe block: a function giving two stores opened together on one fresh schema (two nodes;
+ * they migrate it concurrently). After each test they are closed and their schemas dropped.
+ */
+export function twoNodeStores(): () => Promise<[PostgresStore, PostgresStore]> {
+  const schemas: string[] = [];
+  const stores: PostgresStore[] = [];
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+    await Promise.all(schemas.splice(0).map(dropSchema));
+  });
+  return async () => {
+    const schema = freshSchema();
+    schemas.push(schema);
+    const open = () => PostgresStore.open({ connectionString: postgresUrl, schema, poolSize: 4 });
+    const [a, b] = await Promise.all([open(), open()]);
+    stores.push(a, b);
+    return [a, b];
   };
 }
