@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: run the scenarios of PERF.md, each with its same-run baseline, and write
  * docs/BENCHMARKS.md. Arguments: scenario ids to run only those (e.g. `node bench/run.js ingest push`),
- * `--full` for 10 M stored messages instead of 1 M. A partial run writes
+ * `--full` for 10 M stored messages instead of 1 M. The PostgreSQL scenarios (`pg-*`, reported under
+ * one "PostgreSQL" heading) use SLUICE_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test)
+ * and are listed as not measured when it does not answer. A partial run writes
  * bench/out/BENCHMARKS.md instead, so the committed report always holds a whole run.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,20 +17,22 @@ import isolation from './scenarios/isolation.js';
 import limits from './scenarios/limits.js';
 import pull from './scenarios/pull.js';
 import push from './scenarios/push.js';
+import pgBacklog from './scenarios/pg-backlog.js';
+import pgIngest from './scenarios/pg-ingest.js';
+import pgNodes from './scenarios/pg-nodes.js';
+import pgPull from './scenarios/pg-pull.js';
+import pgPush from './scenarios/pg-push.js';
 import { lateness, spacing } from './scenarios/schedule.js';
 import stored from './scenarios/stored.js';
-import { describeMachine } from './lib/machine.js';
+import { describeMachine, loadNow } from './lib/machine.js';
 import { renderReport } from './lib/report.js';
 import { MAIN, requireBuild } from './lib/sluice-process.js';
 import { execFileSync } from 'node:child_process';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-const SCENARIOS = [ingest, stored, pull, push, limits, lateness, spacing, isolation, domains, crash];
-const NO_POSTGRES_SERVER = 'the PostgreSQL store is not wired into the server yet (bench/probes/pg-store.js measures the store alone)';
+const SCENARIOS = [ingest, stored, pull, push, limits, lateness, spacing, isolation, domains, crash, pgIngest, pgPull, pgBacklog, pgNodes, pgPush];
 const NOT_MEASURED = [
-  { title: 'Ingest, one node on PostgreSQL', target: '≥ 0.50 × one node on SQLite; PostgreSQL CPU ≤ 1.0 s per 10,000', why: NO_POSTGRES_SERVER },
-  { title: 'Pull + ack on PostgreSQL, 50,000 waiting', target: '≥ 3 × pg-boss fetch + complete; no slower at 500,000 than at 5,000', why: NO_POSTGRES_SERVER },
-  { title: 'PostgreSQL + 3 nodes', target: 'ingest ≥ 2 × one node on PostgreSQL; limits still hold', why: NO_POSTGRES_SERVER },
+  { title: 'PostgreSQL + Redis, 3 nodes: limits across nodes', target: 'limits hold (0 violations) with the limiter shared in Redis', why: 'there is no shared (Redis) limiter yet; the three-node PostgreSQL scenario runs with `limits.perNode: true`' },
 ];
 
 function parseArgs(argv) {
@@ -40,15 +44,22 @@ function parseArgs(argv) {
   return { full, chosen, whole: chosen.length === SCENARIOS.length };
 }
 
+/** An error in a line or two for the report: the first lines, not the stack (sluice's own reason is on its second line). */
+function firstLines(error) {
+  const text = String(error.message ?? error).split('\n').map((line) => line.trim()).filter(Boolean).slice(0, 3).join(' ');
+  return text.length > 300 ? `${text.slice(0, 297)}...` : text;
+}
+
 async function runOne(scenario, ctx) {
   const started = Date.now();
   ctx.log(`── ${scenario.id}: ${scenario.title}`);
   try {
     const result = await scenario.run(ctx);
-    return { id: scenario.id, title: scenario.title, ...result, seconds: Math.round((Date.now() - started) / 1000) };
+    if (result.skipped) ctx.log(`${scenario.id} not measured: ${result.skipped}`);
+    return { id: scenario.id, title: scenario.title, section: scenario.section, ...result, seconds: Math.round((Date.now() - started) / 1000) };
   } catch (error) {
     ctx.log(`${scenario.id} failed: ${error.stack ?? error}`);
-    return { id: scenario.id, title: scenario.title, rows: [], notes: [], error: String(error.message ?? error).split('\n')[0], seconds: Math.round((Date.now() - started) / 1000) };
+    return { id: scenario.id, title: scenario.title, section: scenario.section, rows: [], notes: [], error: firstLines(error), seconds: Math.round((Date.now() - started) / 1000) };
   }
 }
 
@@ -68,17 +79,21 @@ async function main() {
   requireBuild();
   const { full, chosen, whole } = parseArgs(process.argv.slice(2));
   const started = Date.now();
+  const loadAtStart = loadNow();
   const ctx = { full, log: (line) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0)}s] ${line}\n`) };
   const results = [];
   for (const scenario of chosen) results.push(await runOne(scenario, ctx));
   const machine = {
     ...describeMachine('fsync'),
     dataDir: tmpdir(),
+    load: { start: loadAtStart, end: loadNow() },
     build: describeBuild(),
     command: `node bench/run.js ${process.argv.slice(2).join(' ')}`.trim(),
     totalSeconds: Math.round((Date.now() - started) / 1000),
   };
-  const markdown = renderReport({ machine, results, notMeasured: whole ? NOT_MEASURED : [] });
+  const skipped = results.filter((r) => r.skipped).map((r) => ({ title: r.title, target: 'see PERF.md', why: r.skipped }));
+  const measured = results.filter((r) => !r.skipped);
+  const markdown = renderReport({ machine, results: measured, notMeasured: [...skipped, ...(whole ? NOT_MEASURED : [])] });
   const target = whole ? join(ROOT, 'docs', 'BENCHMARKS.md') : join(ROOT, 'bench', 'out', 'BENCHMARKS.md');
   mkdirSync(dirname(target), { recursive: true });
   writeFileSync(target, markdown);

@@ -1,5 +1,5 @@
 /** What the report says about the machine a run happened on. */
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 
 export function describeMachine(durability) {
   const list = cpus();
@@ -11,4 +11,9 @@ export function describeMachine(durability) {
     durability,
     date: new Date().toISOString(),
   };
+}
+
+/** The load average now (1 / 5 / 15 min), e.g. "3.1 / 2.9 / 2.4": the machine is shared, and the report says how busy it was. */
+export function loadNow() {
+  return loadavg().map((x) => x.toFixed(1)).join(' / ');
 }

@@ -34,6 +34,17 @@ export async function medianPair(rounds, measurePair) {
   return { ...sorted[Math.floor(sorted.length / 2)], ratios: pairs.map((pair) => pair.ratio) };
 }
 
+/**
+ * Of rounds measured alike, the one whose `ratio(round)` is the median, with that ratio and all of
+ * them: medianPair for a scenario that draws more than one ratio from each round.
+ */
+export function medianRound(rounds, ratio) {
+  const ratios = rounds.map(ratio);
+  const sorted = rounds.map((round, i) => ({ round, r: ratios[i] })).sort((a, b) => a.r - b.r);
+  const { round, r } = sorted[Math.floor(sorted.length / 2)];
+  return { round, ratio: r, ratios };
+}
+
 /** The ratios of medianPair's rounds, for a log line or a note: "0.61, 0.86, 0.79". */
 export function fmtRatios(ratios) {
   return ratios.map((ratio) => fmt(ratio, 2)).join(', ');
