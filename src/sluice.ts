@@ -47,6 +47,8 @@ const HOUSEKEEPING_MS = 1_000;
  * another, so deletion keeps up with heavy traffic.
  */
 const PURGE_STEP = 500;
+/** On a shared database, ingest commits in flight at once from one node (GroupCommitWriter). */
+const SHARED_COMMITS_IN_FLIGHT = 2;
 /** Counting stored messages may take at most 1/COUNTS_COST_FACTOR of the time; see refreshCounts. */
 const COUNTS_COST_FACTOR = 20;
 const COUNTS_MAX_EVERY_MS = 30_000;
@@ -118,7 +120,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     this.logger = options.logger;
     this.logSink = new LogSink(this.events, this.logger, this.clock);
     this.logSink.start();
-    this.writer = new GroupCommitWriter(this.store, this.clock, loaded.config.storage.maxBatch);
+    this.writer = new GroupCommitWriter(this.store, this.clock, loaded.config.storage.maxBatch, this.cluster ? SHARED_COMMITS_IN_FLIGHT : undefined);
     this.queues = new QueueRegistry(this.store);
     this.apiBodyLimit = Math.max(loaded.config.server.maxBodyBytes, 32 * 1024 * 1024);
     this.dueTimer = new DueTimer(

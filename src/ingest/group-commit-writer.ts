@@ -28,10 +28,17 @@ export class GroupCommitWriter {
   private readonly listeners: CommitListener[] = [];
   private idleWaiters: (() => void)[] = [];
 
+  /**
+   * @param maxInFlight most commits in flight at once; while that many are, arrivals gather into the
+   *   next batch. Unbounded suits SQLite (commits queue on its thread and share an fsync). On
+   *   PostgreSQL every statement costs the server the same CPU whatever it holds, so fewer, larger
+   *   batches cost less per message.
+   */
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly maxBatch = 2_000,
+    private readonly maxInFlight = Number.POSITIVE_INFINITY,
   ) {}
 
   /** Queue one message for the next commit; resolves with its id once durable. */
@@ -70,6 +77,7 @@ export class GroupCommitWriter {
 
   private async flush(): Promise<void> {
     if (this.pending.length === 0) return this.settleIfIdle();
+    if (this.inFlight >= this.maxInFlight) return; // the commit that finishes first flushes these
     const batch = this.pending.length <= this.maxBatch ? this.pending : this.pending.slice(0, this.maxBatch);
     this.pending = batch === this.pending ? [] : this.pending.slice(this.maxBatch);
     if (this.pending.length > 0) this.scheduleFlush();
@@ -85,6 +93,7 @@ export class GroupCommitWriter {
     } finally {
       this.inFlight -= 1;
     }
+    if (this.pending.length > 0) this.scheduleFlush();
     this.settleIfIdle();
   }
 
