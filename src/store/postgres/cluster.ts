@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { isCatalogKind, type CatalogKind, type ClusterLink, type ClusterNode, type ClusterSignal, type ReceivedSignal } from '../cluster.js';
-import type { LaneRef } from '../types.js';
+import { laneKey, type LaneRef } from '../types.js';
 import { connectionConfig, NODE_ID_LENGTH, redactUrl } from './pool.js';
 import type { PostgresStore } from './postgres-store.js';
 
@@ -151,7 +151,7 @@ export class PostgresCluster implements ClusterLink {
     }
     const pending = this.pending;
     for (const queue of signal.queues ?? []) pending.queues.add(queue);
-    for (const lane of signal.lanes ?? []) pending.lanes.set(`${lane.queue}\u0000${lane.domain}`, lane);
+    for (const lane of signal.lanes ?? []) pending.lanes.set(laneKey(lane.queue, lane.domain), lane);
     for (const kind of signal.catalog ?? []) pending.catalog.add(kind);
     if (signal.dueAt !== undefined) pending.dueAt = Math.min(pending.dueAt, signal.dueAt);
     if (signal.everything) pending.everything = true;
@@ -196,7 +196,7 @@ export class PostgresCluster implements ClusterLink {
       [now, DEAD_AFTER_MS],
     );
     const lanes = new Map<string, LaneRef>();
-    for (const row of rows) lanes.set(`${row.queue}\u0000${row.domain}`, { queue: row.queue, domain: row.domain });
+    for (const row of rows) lanes.set(laneKey(row.queue, row.domain), { queue: row.queue, domain: row.domain });
     return [...lanes.values()];
   }
 
