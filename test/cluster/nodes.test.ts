@@ -1,5 +1,6 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import pg from 'pg';
 import { afterEach, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/loader.js';
 import { Sluice } from '../../src/sluice.js';
@@ -91,6 +92,31 @@ describePostgres('several nodes on one PostgreSQL', () => {
     await eventually(async () => (await b.api('POST', '/v1/queues/jobs/pull', { max: 1 })).status === 200, 'the queue on b');
     expect((await a.api('POST', '/v1/queues/jobs/pause')).status).toBe(200);
     await eventually(async () => (await b.api('GET', '/v1/queues/jobs')).body.paused === true, 'the pause seen on b');
+  });
+
+  it('a node alone sends no news of new messages; once a second node joins, it does', async () => {
+    const shared = schema();
+    const heard: Record<string, unknown>[] = [];
+    const listener = new pg.Client({ connectionString: postgresUrl });
+    await listener.connect();
+    cleanups.push(() => listener.end());
+    listener.on('notification', (message) => heard.push(JSON.parse(message.payload ?? '{}') as Record<string, unknown>));
+    await listener.query(`LISTEN sluice_${shared}`);
+    const config = { storage: { postgresSchema: shared }, queues: { inbox: { mode: 'pull' } }, sources: { s: { queue: 'inbox' } } };
+    const a = await node(config);
+    for (let i = 0; i < 20; i += 1) expect((await fetch(`${a.url}/in/s`, { method: 'POST', body: '{}' })).status).toBe(202);
+    // A catalog change still goes out alone (a node joining at that moment must not miss it); it
+    // also shows that a's signals reach this listener by the time the check below runs.
+    expect((await a.api('PUT', '/v1/queues/jobs', { mode: 'pull' })).status).toBe(201);
+    await eventually(() => heard.some((m) => Array.isArray(m.c)), 'the catalog signal');
+    expect(heard.filter((m) => m.q !== undefined || m.l !== undefined)).toEqual([]);
+
+    const b = await node(config);
+    await eventually(() => heard.some((m) => m.n === b.app.cluster!.nodeId), "b's greeting");
+    await eventually(async () => {
+      expect((await fetch(`${a.url}/in/s`, { method: 'POST', body: '{}' })).status).toBe(202);
+      return heard.some((m) => m.n === a.app.cluster!.nodeId && Array.isArray(m.q) && m.q.includes('inbox'));
+    }, 'news of inbox from a');
   });
 
   it('push messages ingested through two nodes are each delivered once, and a key made on one node works on the other', async () => {

@@ -23,6 +23,12 @@ const FORGET_AFTER_MS = 3_600_000;
 /** PostgreSQL's limit on a notification's payload is 8,000 bytes. */
 const MAX_PAYLOAD = 7_900;
 const RECONNECT_MS = 1_000;
+/**
+ * Signals raised within this long go out as one notification. Each notification is a transaction
+ * that queues behind every other NOTIFY of the server at commit, so ingest at thousands per second
+ * must not send one per commit; a peer's long-poll wakes this much later, and no later.
+ */
+const SIGNAL_GATHER_MS = 2;
 
 const DB_NOW = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 
@@ -61,7 +67,9 @@ interface NodeRow {
  * - one dedicated connection that LISTENs for the other nodes' signals and holds the leader's
  *   advisory lock when this node has it (the lock goes with the session, so a node that dies or loses
  *   the connection passes leadership on at once);
- * - signals sent with pg_notify, coalesced per turn of the event loop.
+ * - signals sent with pg_notify, gathered for a few milliseconds; while no other node is alive, the
+ *   news of new messages is not sent at all (a node that joins says so at once, and every node
+ *   looks at its queues once a second anyway).
  * The leader runs the cluster's timed work once for all: due messages, schedules, retention, and
  * handing back the claims of nodes whose heartbeat stopped.
  */
@@ -74,6 +82,9 @@ export class PostgresCluster implements ClusterLink {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeats = 0;
   private lastHeartbeatAt = 0;
+  /** Other live nodes at the last heartbeat, and when a signal from another node last came in. */
+  private peersAlive = 0;
+  private peerHeardAt = 0;
   private pending: { queues: Set<string>; lanes: Map<string, LaneRef>; dueAt: number; catalog: Set<CatalogKind>; everything: boolean } | undefined;
   private readonly signalListeners: ((signal: ReceivedSignal) => void)[] = [];
   private readonly leaderListeners: ((leader: boolean) => void)[] = [];
@@ -125,6 +136,7 @@ export class PostgresCluster implements ClusterLink {
     cluster.lastHeartbeatAt = Date.now();
     await cluster.measureClock();
     await cluster.connect();
+    cluster.greet();
     cluster.heartbeatTimer = setInterval(() => void cluster.heartbeat(), HEARTBEAT_MS);
     cluster.heartbeatTimer.unref();
     store.catalogChanged = (kind) => {
@@ -147,7 +159,7 @@ export class PostgresCluster implements ClusterLink {
     if (this.stopped) return;
     if (!this.pending) {
       this.pending = { queues: new Set(), lanes: new Map(), dueAt: Number.POSITIVE_INFINITY, catalog: new Set(), everything: false };
-      setImmediate(() => void this.send());
+      setTimeout(() => void this.send(), SIGNAL_GATHER_MS);
     }
     const pending = this.pending;
     for (const queue of signal.queues ?? []) pending.queues.add(queue);
@@ -301,12 +313,14 @@ export class PostgresCluster implements ClusterLink {
    */
   private async measureClock(): Promise<boolean> {
     const sent = Date.now();
-    const { rows } = await this.store.pool.query<{ seen_at: number }>(
-      `UPDATE nodes SET seen_at = ${DB_NOW}, leader = $2, url = $3 WHERE id = $1 RETURNING seen_at`,
-      [this.nodeId, this.isLeader, this.options.url],
+    const { rows } = await this.store.pool.query<{ seen_at: number; peers: number }>(
+      `UPDATE nodes SET seen_at = ${DB_NOW}, leader = $2, url = $3 WHERE id = $1
+       RETURNING seen_at, (SELECT count(*)::int FROM nodes WHERE id <> $1 AND seen_at >= ${DB_NOW} - $4) AS peers`,
+      [this.nodeId, this.isLeader, this.options.url, DEAD_AFTER_MS],
     );
     const received = Date.now();
     if (rows.length === 0) return false;
+    this.peersAlive = rows[0]!.peers;
     this.clockOffsetMs = Math.round(rows[0]!.seen_at - (sent + received) / 2);
     this.lastHeartbeatAt = received;
     return true;
@@ -323,20 +337,39 @@ export class PostgresCluster implements ClusterLink {
 
   // ── signals ─────────────────────────────────────────────────
 
+  /** Tell the nodes already there that this one listens now, so that they start signalling it. */
+  private greet(): void {
+    void this.notify(JSON.stringify({ n: this.nodeId }));
+  }
+
+  /** No other node has been alive at the last heartbeat, nor heard from since. */
+  private alone(): boolean {
+    return this.peersAlive === 0 && Date.now() - this.peerHeardAt > DEAD_AFTER_MS;
+  }
+
   private async send(): Promise<void> {
     const pending = this.pending;
     this.pending = undefined;
     if (!pending || this.stopped) return;
     const message: Record<string, unknown> = { n: this.nodeId };
-    if (pending.queues.size > 0) message.q = [...pending.queues];
-    if (pending.lanes.size > 0) message.l = [...pending.lanes.values()].map((lane) => [lane.queue, lane.domain]);
+    // Changes of the catalog and due times always go out (they are rare, and a node that has just
+    // joined must not miss one); news of ready messages only when some other node can use it.
+    if (!this.alone()) {
+      if (pending.queues.size > 0) message.q = [...pending.queues];
+      if (pending.lanes.size > 0) message.l = [...pending.lanes.values()].map((lane) => [lane.queue, lane.domain]);
+    }
     if (Number.isFinite(pending.dueAt)) message.d = pending.dueAt;
     if (pending.catalog.size > 0) message.c = [...pending.catalog];
     if (pending.everything) message.a = 1;
+    if (Object.keys(message).length === 1) return; // nothing for anyone
     let payload = JSON.stringify(message);
     if (Buffer.byteLength(payload) > MAX_PAYLOAD) {
       payload = JSON.stringify({ n: this.nodeId, a: 1, ...(message.d === undefined ? {} : { d: message.d }) });
     }
+    await this.notify(payload);
+  }
+
+  private async notify(payload: string): Promise<void> {
     try {
       await this.store.pool.query('SELECT pg_notify($1, $2)', [this.channel, payload]);
     } catch (error) {
@@ -352,6 +385,7 @@ export class PostgresCluster implements ClusterLink {
       return;
     }
     if (typeof message.n !== 'string' || message.n === this.nodeId) return;
+    this.peerHeardAt = Date.now();
     this.emit({
       from: message.n,
       queues: strings(message.q),
