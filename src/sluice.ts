@@ -32,6 +32,8 @@ import { openBackend, type Backend } from './store/open-store.js';
 import type { Store, WakeReport } from './store/store.js';
 import { VERSION } from './version.js';
 import type { AppendResult, LaneRef, NewMessage } from './store/types.js';
+import type { DomainView, RedisLimits } from './delivery/limiter/redis-limits.js';
+import { SharedLimits } from './delivery/shared-limits.js';
 import { Dispatcher, PUSH_LEAD_MS, PUSH_WAKE_LEAD_MS, type DispatcherDeps } from './delivery/dispatcher.js';
 import { ScheduleRunner, type SchedulerDeps } from './scheduler/schedule-runner.js';
 import { Telemetry, type TelemetryDeps } from './observe/telemetry.js';
@@ -84,6 +86,8 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   readonly store: Store;
   /** On a shared database: this node's membership of the cluster (undefined on embedded SQLite). */
   readonly cluster: ClusterLink | undefined;
+  /** With Redis: this node's side of the limits the cluster shares (undefined: limits in memory). */
+  readonly sharedLimits: SharedLimits | undefined;
   readonly writer: GroupCommitWriter;
   readonly queues: QueueRegistry;
   readonly dueTimer: DueTimer;
@@ -132,6 +136,22 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     this.ssrf = new SsrfGuard(loaded.config.network.allowPrivate);
     this.bodies = new IncompleteBodies(loaded.config.server);
     this.telemetry = new Telemetry(this);
+    this.sharedLimits = backend.redis && this.cluster ? this.shareLimits(backend.redis, this.cluster.nodeId) : undefined;
+  }
+
+  private shareLimits(redis: RedisLimits, node: string): SharedLimits {
+    return new SharedLimits({
+      limits: redis,
+      node,
+      clock: this.clock,
+      onAvailability: (available, error) => {
+        if (available) this.logger.info('Redis reachable again: deliveries under shared limits resume');
+        else this.logger.warn('Redis unreachable: deliveries under shared limits wait until it answers', { error: String(error) });
+        this.events.emit('shared-limits', available ? { available } : { available, error: error instanceof Error ? error.message : String(error) });
+      },
+      onLost: (count) => this.logger.warn('Redis no longer held permits of deliveries in flight (flushed or expired)', { count }),
+      watched: () => (this.dispatcher?.domainStates() ?? []).map((domain) => ({ key: domain.key, concurrency: domain.limit.concurrency })),
+    });
   }
 
   /** Open storage, apply configuration, start every part, and listen. */
@@ -193,7 +213,13 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   }
 
   clusterView(): ClusterView | undefined {
-    return this.membership?.view();
+    const view = this.membership?.view();
+    const inFlight = this.sharedLimits?.clusterInFlight;
+    return view && inFlight !== undefined ? { ...view, inFlight } : view;
+  }
+
+  sharedDomainView(domain: string): DomainView | undefined {
+    return this.sharedLimits?.view(domain);
   }
 
   /** True while this node must start no delivery: its heartbeat is not getting through. */
@@ -444,6 +470,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     this.dueTimer.stop();
     await this.writer.drain();
     await this.dispatcher?.stop(this.config.server.shutdownTimeoutMs);
+    await this.sharedLimits?.stop();
     this.server?.closeAllConnections();
     await closed;
     this.telemetry.stop();

@@ -341,7 +341,7 @@ export class SluiceClient {
 
   /**
    * The live stats stream: a snapshot once a second, and events (`backpressure`, `throttled`,
-   * `circuit-open`, `circuit-closed`, `dead`) as they happen. Leaving the loop closes the
+   * `circuit-open`, `circuit-closed`, `dead`, `shared-limits`) as they happen. Leaving the loop closes the
    * connection; so does aborting `signal`.
    *
    * @example

@@ -350,7 +350,7 @@ export interface ApiKeyInfo {
 export type { DomainStats, QueueStats, TenantStats } from '../observe/stats.js';
 export type { Percentiles } from '../observe/windows.js';
 
-export type StatsEventType = 'backpressure' | 'throttled' | 'circuit-open' | 'circuit-closed' | 'dead';
+export type StatsEventType = 'backpressure' | 'throttled' | 'circuit-open' | 'circuit-closed' | 'dead' | 'shared-limits';
 
 /** A logged event: what happened, when, and its own fields (domain, queue, reason, …). */
 export interface StatsEvent {

@@ -61,9 +61,13 @@ export function completeConfig(
     const storage = (interpolated.storage ??= {}) as Record<string, unknown>;
     if (typeof storage === 'object') storage.postgres = env.SLUICE_DATABASE_URL;
   }
+  if (env.SLUICE_REDIS_URL) {
+    const limits = (interpolated.limits ??= {}) as Record<string, unknown>;
+    if (typeof limits === 'object') limits.redis = env.SLUICE_REDIS_URL;
+  }
   const config = validateConfig(interpolated, origin);
   if (config.storage.postgres) checkPostgresUrl(config.storage.postgres, 'storage.postgres');
-  refuseUnavailableBackends(env);
+  if (config.limits.redis) checkRedis(config, env.SLUICE_REDIS_URL ? 'SLUICE_REDIS_URL' : 'limits.redis');
   addImplicitQueues(config, raw === undefined);
   const dataDir = resolve(cwd, overrides.dataDir ?? env.SLUICE_DATA_DIR ?? './data');
   const sqlitePath = config.storage.sqlite ? resolve(cwd, config.storage.sqlite) : join(dataDir, 'sluice.db');
@@ -106,13 +110,22 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
 }
 
 /**
- * Limits shared in Redis are part of the design but not of this version: say so at start rather than
- * silently enforcing them per node when a user asked for shared ones.
+ * Limits in Redis are shared by nodes that share their messages: without PostgreSQL there is one
+ * node, and nothing to share them with (a second node on its own SQLite would be a second cluster).
  */
-function refuseUnavailableBackends(env: NodeJS.ProcessEnv): void {
-  if (env.SLUICE_REDIS_URL) {
-    throw new ConfigError('SLUICE_REDIS_URL: limits shared in Redis are not available in this version of Sluice (see limits.perNode)');
+function checkRedis(config: SluiceConfig, origin: string): void {
+  const url = config.limits.redis!;
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    protocol = undefined;
   }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') throw new ConfigError(`${origin}: not a redis:// or rediss:// URL`);
+  if (!config.storage.postgres) {
+    throw new ConfigError(`${origin}: limits shared in Redis need the nodes to share PostgreSQL too (SLUICE_DATABASE_URL or storage.postgres); one node on SQLite keeps its limits in memory`);
+  }
+  if (config.limits.perNode) throw new ConfigError(`${origin}: limits.perNode and Redis exclude each other: with Redis the limits are the cluster's`);
 }
 
 /** A URL PostgreSQL's client can use: postgres:// or postgresql://. */

@@ -302,6 +302,11 @@ const limitsSchema = z
      * its own, so N nodes together may reach N times a limit. Without it, a second node is refused.
      */
     perNode: z.boolean().default(false),
+    /**
+     * Redis holding the limits shared by every node of a cluster (SLUICE_REDIS_URL): domain, tenant
+     * and global concurrency, rate, Retry-After pauses, AIMD and circuits. Needs storage.postgres.
+     */
+    redis: z.string().min(1).max(2_048).optional(),
   })
   .strict();
 

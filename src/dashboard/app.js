@@ -191,6 +191,7 @@ function renderTiles(s, perSecond) {
     tile('retried', num(s.totals.retried)),
     tile('dead', num(s.totals.dead), s.totals.dead ? 'bad' : ''),
     ...(s.cluster ? [clusterTile(s.cluster, tile)] : []),
+    ...(s.cluster && s.cluster.inFlight !== undefined ? [tile('in flight, whole cluster', num(s.cluster.inFlight))] : []),
   );
 }
 
@@ -207,11 +208,16 @@ function renderDomains(s) {
   const rows = s.domains.map((d) => {
     const rateText = `${rate(d.observedRatePerSecond)} / ${d.limit.ratePerSecond === null ? '—' : d.limit.ratePerSecond}`;
     const lat = d.latencyMs ? `${ms(d.latencyMs.p50)} / ${ms(d.latencyMs.p95)} / ${ms(d.latencyMs.p99)}` : '—';
-    const effective = el('span', { class: d.effectiveConcurrency < d.limit.concurrency ? 'reduced' : '' }, `${d.effectiveConcurrency} / ${d.limit.concurrency}`);
+    // With limits shared in Redis, the cluster's figures: in flight on every node, AIMD, pause and circuit as Redis holds them.
+    const c = d.cluster;
+    const effectiveNow = c ? c.effectiveConcurrency : d.effectiveConcurrency;
+    const effective = el('span', { class: effectiveNow < d.limit.concurrency ? 'reduced' : '' }, `${effectiveNow} / ${d.limit.concurrency}`);
+    const inFlight = c ? `${num(d.inFlight)} (cluster ${num(c.inFlight)})` : num(d.inFlight);
+    const pausedUntil = c ? c.pausedUntil : d.pausedUntil;
     return el('tr', { 'data-domain': d.domain, class: d.status === 'ok' ? '' : 'row-alert' },
       el('td', { class: 'mono', text: d.domain }),
       el('td', {}, el('span', { class: `badge badge-${d.status}`, text: STATUS_LABEL[d.status] || d.status })),
-      el('td', { class: 'num', text: num(d.inFlight) }),
+      el('td', { class: 'num', text: inFlight }),
       el('td', { class: 'num' }, effective),
       el('td', { class: 'num', text: rateText }),
       el('td', { class: 'num', text: d.ready === null ? num(d.buffered) : `${num(d.ready + d.buffered)} / ${num(d.scheduled)}` }),
@@ -219,8 +225,8 @@ function renderDomains(s) {
       el('td', { class: 'num', text: num(d.failed) }),
       el('td', { class: 'num', text: lat }),
       el('td', { text: d.throttledSince ? ago(d.throttledSince) : '—' }),
-      el('td', { text: d.pausedUntil ? until(d.pausedUntil) : '—' }),
-      el('td', { text: d.circuit }));
+      el('td', { text: pausedUntil ? until(pausedUntil) : '—' }),
+      el('td', { text: c ? c.circuit : d.circuit }));
   });
   fill($('domains-table').tBodies[0], rows, 'No push traffic yet.', 12);
   $('domains-note').textContent = s.domainsOmitted ? `${s.domainsOmitted} quieter domains not shown` : `${s.domains.length} domain${s.domains.length === 1 ? '' : 's'}`;
@@ -262,6 +268,7 @@ function describe(e) {
     case 'throttled': return `answered ${e.status || 'timeout'}; effective concurrency ${e.effectiveConcurrency}${e.until ? `, paused until ${clock(e.until)}` : ''}`;
     case 'circuit-open': return `circuit opened after ${e.failures} failures, until ${clock(e.until)}`;
     case 'circuit-closed': return 'circuit closed';
+    case 'shared-limits': return e.available ? 'Redis reachable again: shared limits apply' : `Redis unreachable: deliveries to limited domains wait (${e.error || 'no answer'})`;
     case 'dead': return `${e.id} → dead letter (${e.reason})`;
     default: return e.type;
   }

@@ -11,6 +11,8 @@ import { DomainState, type Hold } from './domain-state.js';
 import { DeliveryClient, warmUpHttpClient, type DeliveryResult } from './http-client.js';
 import { Lane } from './lane.js';
 import { DomainLimitTable } from './limits.js';
+import type { PermitHold } from './limiter/redis-limits.js';
+import type { Permit, SharedLimits } from './shared-limits.js';
 
 /** What the dispatcher is handed by the composition root. */
 export interface DispatcherDeps {
@@ -26,10 +28,23 @@ export interface DispatcherDeps {
   deliveryPaused?(): boolean;
   /** Lanes woken here that the other nodes of a cluster should look at too. */
   relayLanes?(lanes: LaneRef[]): void;
+  /**
+   * Limits shared by a cluster through Redis. Without them every limit is this process's own (the
+   * fast path: nothing leaves memory); with them each delivery needs a permit from Redis too.
+   */
+  readonly sharedLimits?: SharedLimits | undefined;
 }
 
 /** While deliveries are paused (DispatcherDeps.deliveryPaused), a domain looks again this often. */
 const PAUSED_RECHECK_MS = 1_000;
+/**
+ * Shared limits: a domain refused for concurrency (its places are held by other nodes, whose
+ * completions this node does not hear of) asks again after this long; its own completions wake it
+ * at once.
+ */
+const SHARED_RETRY_MS = 25;
+/** Shared limits: Redis did not answer; the domain asks again after this long. */
+const SHARED_UNREACHABLE_RETRY_MS = 1_000;
 
 /**
  * How long before its deliverAt a push message is claimed. The store promotes it early and the lane
@@ -270,6 +285,7 @@ export class Dispatcher {
   /** Start as many deliveries to one domain as its limits allow right now. */
   private drain(domain: DomainState, now: number): void {
     if (this.app.deliveryPaused?.()) return this.wakeAt(domain, now + PAUSED_RECHECK_MS);
+    if (this.app.sharedLimits) return this.drainShared(domain, now, this.app.sharedLimits);
     for (;;) {
       if (this.globalFull()) {
         this.runnable.add(domain);
@@ -286,6 +302,109 @@ export class Dispatcher {
       domain.gcra?.tryTake(now);
       this.send(domain, lane, message, now);
       this.refillIfLow(lane, domain);
+    }
+  }
+
+  /**
+   * drain() under limits shared by a cluster: this node's own checks first (a pause or an open
+   * circuit it knows of, its own share of the limits), then one permit per delivery, from those
+   * Redis granted for the domain and the lane's tenant. Tenants with ready messages and no permit
+   * left ask for as many as they could send; the answer drains the domain again at once (a granted
+   * rate cell is used in the turn it was granted, or given back) and what is not used goes back.
+   */
+  private drainShared(domain: DomainState, now: number, shared: SharedLimits): void {
+    for (;;) {
+      if (this.globalFull()) {
+        this.runnable.add(domain);
+        return;
+      }
+      const hold = domain.hold(now);
+      if (hold) return this.park(domain, hold, now);
+      const lane = domain.pickLane(now, (tenant) => this.tenantHasRoom(tenant) && (domain.permits.get(tenant)?.length ?? 0) > 0);
+      if (!lane) break;
+      if (!domain.circuit.tryPass(now)) return this.backpressure(domain, 'circuit', now);
+      const fromBuffer = !lane.held;
+      const message = lane.take();
+      if (fromBuffer) this.buffered -= 1;
+      const permit: Permit = { scopes: this.permitScopes(domain, lane.tenant), id: domain.permits.get(lane.tenant)!.pop()! };
+      shared.begin(permit);
+      this.send(domain, lane, message, now, permit);
+      this.refillIfLow(lane, domain);
+    }
+    for (const [tenant, ready] of domain.readyByTenant(now)) {
+      if (domain.asking.has(tenant) || (domain.permits.get(tenant)?.length ?? 0) > 0 || !this.tenantHasRoom(tenant)) continue;
+      this.askPermits(domain, tenant, Math.min(ready, claimSize(domain)), shared);
+    }
+    this.idle(domain, now);
+  }
+
+  private askPermits(domain: DomainState, tenant: string, n: number, shared: SharedLimits): void {
+    domain.asking.add(tenant);
+    const limit = domain.limit;
+    const tenantLimit = this.tenant(tenant).limit;
+    const ask = {
+      domain: domain.key,
+      tenant,
+      n,
+      concurrency: limit.concurrency,
+      ...(limit.ratePerSecond === undefined ? {} : { rate: { perSecond: limit.ratePerSecond, burst: limit.burst } }),
+      ...(tenantLimit === undefined ? {} : { tenantConcurrency: tenantLimit }),
+      globalConcurrency: this.app.config.limits.global.concurrency,
+    };
+    void shared.acquire(ask).then((grant) => {
+      domain.asking.delete(tenant);
+      const now = this.app.clock.now();
+      const scopes = this.permitScopes(domain, tenant);
+      if (this.stopped) return grant && shared.giveBack(scopes, grant.ids);
+      if (!grant) return this.wakeAt(domain, now + SHARED_UNREACHABLE_RETRY_MS);
+      domain.shared = { effective: grant.effective, failures: grant.failures, probe: grant.probe };
+      if (grant.ids.length === 0) {
+        this.wakeAt(domain, grant.retryAt === undefined ? now + SHARED_RETRY_MS : Math.max(now, shared.local(grant.retryAt)));
+        return this.backpressure(domain, holdReason(grant.hold), now, grant.hold === 'tenant' ? tenant : undefined);
+      }
+      domain.permits.set(tenant, grant.ids);
+      this.drain(domain, now);
+      const unused = domain.permits.get(tenant) ?? [];
+      domain.permits.delete(tenant);
+      shared.giveBack(scopes, unused);
+    });
+  }
+
+  /** The scopes a permit for this domain and tenant holds a place in. */
+  private permitScopes(domain: DomainState, tenant: string): Permit['scopes'] {
+    return { domain: domain.key, tenant: this.tenant(tenant).limit === undefined ? undefined : tenant, global: true };
+  }
+
+  /**
+   * What a delivery's outcome tells the other nodes (the shared pause, AIMD and circuit), on top of
+   * what this node keeps for itself (updateDomainHealth). A success costs a call only while the
+   * domain is recovering (AIMD under its limit, failures counted, or this was the circuit's probe).
+   */
+  private shareHealth(domain: DomainState, verdict: Verdict, now: number, shared: SharedLimits): void {
+    const limits = shared.limits;
+    const key = domain.key;
+    const fail = (error: unknown) => this.app.logger.warn('updating shared limits failed', { domain: key, error: String(error) });
+    const state = domain.shared;
+    if (verdict.circuitFailure) {
+      void limits.circuitFailure(key).then((failure) => {
+        if (failure.state === 'open' && failure.openUntil !== undefined) this.wakeAt(domain, shared.local(failure.openUntil));
+      }, fail);
+    } else if (state && (state.failures > 0 || state.probe)) {
+      state.failures = 0;
+      state.probe = false;
+      void limits.circuitSuccess(key).catch(fail);
+    }
+    if (verdict.kind === 'delivered') {
+      if (state && state.effective < domain.limit.concurrency) {
+        void limits.aimdSuccess(key, domain.limit.concurrency).then((effective) => (state.effective = effective), fail);
+      }
+      return;
+    }
+    if (verdict.kind === 'retry' && verdict.throttle) {
+      void limits.aimdThrottle(key, domain.limit.concurrency).then((effective) => {
+        if (state) state.effective = effective;
+      }, fail);
+      if (verdict.pauseUntil !== undefined && verdict.pauseUntil > now) void limits.pauseFor(key, verdict.pauseUntil - now).catch(fail);
     }
   }
 
@@ -320,7 +439,7 @@ export class Dispatcher {
 
   // ── one delivery ────────────────────────────────────────────
 
-  private send(domain: DomainState, lane: Lane, message: StoredMessage, now: number): void {
+  private send(domain: DomainState, lane: Lane, message: StoredMessage, now: number, permit?: Permit): void {
     const queue = this.app.queues.get(lane.queue);
     if (!queue) return;
     const tenant = this.tenant(lane.tenant);
@@ -333,19 +452,20 @@ export class Dispatcher {
     const request = buildRequest(message, queue.config, attempt, now);
     const task = this.client
       .send(request)
-      .then((result) => this.finish(domain, lane, message, attempt, now, result))
+      .then((result) => this.finish(domain, lane, message, attempt, now, result, permit))
       .catch((error: unknown) => this.app.logger.error('delivery bookkeeping failed', { id: message.id, error: String(error) }));
     this.inFlight.add(task);
     void task.finally(() => this.inFlight.delete(task));
   }
 
-  private finish(domain: DomainState, lane: Lane, message: StoredMessage, attempt: number, startedAt: number, result: DeliveryResult): void {
+  private finish(domain: DomainState, lane: Lane, message: StoredMessage, attempt: number, startedAt: number, result: DeliveryResult, permit?: Permit): void {
     const now = this.app.clock.now();
     const tenant = this.tenant(lane.tenant);
     domain.inFlight -= 1;
     lane.inFlight -= 1;
     tenant.inFlight -= 1;
     this.globalInFlight -= 1;
+    if (permit) this.app.sharedLimits?.end(permit);
     // Aborted by stop(): not the target's fault, so no attempt is counted; it goes out again after a restart.
     if (this.abandoned) return this.releaseMessages([message]);
     const queue = this.app.queues.get(lane.queue);
@@ -353,6 +473,7 @@ export class Dispatcher {
     const verdict = config ? judge(result, policyOf(message, config), attempt, now) : ({ kind: 'dead', reason: 'queue deleted', circuitFailure: false } as Verdict);
     const record = attemptRecord(attempt, startedAt, result);
     this.updateDomainHealth(domain, verdict, result, now);
+    if (this.app.sharedLimits) this.shareHealth(domain, verdict, now, this.app.sharedLimits);
     this.recordOutcome(lane, message, record, verdict, result);
     this.afterCompletion(domain, tenant, lane);
   }
@@ -657,7 +778,7 @@ export class Dispatcher {
   domain(key: string): DomainState {
     let domain = this.domains.get(key);
     if (!domain) {
-      domain = new DomainState(key, this.limits.resolve(key), { failureThreshold: 20, coolDownMs: 30_000 });
+      domain = new DomainState(key, this.limits.resolve(key), { failureThreshold: 20, coolDownMs: 30_000 }, !this.app.sharedLimits);
       this.domains.set(key, domain);
     }
     return domain;
@@ -711,6 +832,11 @@ function claimSize(domain: DomainState): number {
 /** A domain with no lanes can be forgotten unless it carries state worth keeping (throttle, circuit). */
 function isQuiet(domain: DomainState, now: number): boolean {
   return domain.pausedUntil <= now && domain.circuit.state(now) === 'closed' && domain.aimd.effective >= domain.limit.concurrency;
+}
+
+/** The backpressure reason of a refusal by the shared limits. */
+function holdReason(hold: PermitHold | undefined): 'concurrency' | 'rate' | 'tenant' | 'global' | 'retry-after' | 'circuit' {
+  return hold ?? 'concurrency';
 }
 
 /** The status or error code of a message's last attempt, as its dead event reports them. */

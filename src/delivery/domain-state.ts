@@ -24,18 +24,30 @@ export class DomainState {
   pausedUntil = 0;
   /** When the domain first answered 429/503 in the current throttled spell. */
   throttledSince: number | undefined;
+  /**
+   * Limits shared by a cluster (Redis): permits granted and not yet used, by tenant; tenants whose
+   * ask is under way; and what the last answer said of the domain's shared state.
+   */
+  readonly permits = new Map<string, string[]>();
+  readonly asking = new Set<string>();
+  shared: { effective: number; failures: number; probe: boolean } | undefined;
   private readonly tenants = new Map<string, Lane[]>();
   private tenantOrder: string[] = [];
   private tenantCursor = 0;
   private readonly laneCursor = new Map<string, number>();
 
+  /**
+   * @param localRate false when the rate is shared by a cluster (Redis grants each cell): this
+   *   node then keeps no GCRA of its own for the domain.
+   */
   constructor(
     readonly key: string,
     limit: ResolvedLimit,
     circuit: { failureThreshold: number; coolDownMs: number },
+    private readonly localRate = true,
   ) {
     this.limit = limit;
-    this.gcra = limit.ratePerSecond === undefined ? undefined : new Gcra(limit.ratePerSecond, limit.burst);
+    this.gcra = limit.ratePerSecond === undefined || !localRate ? undefined : new Gcra(limit.ratePerSecond, limit.burst);
     this.aimd = new AdaptiveConcurrency(limit.concurrency);
     this.circuit = new CircuitBreaker(circuit);
   }
@@ -44,7 +56,7 @@ export class DomainState {
   reconfigure(limit: ResolvedLimit): void {
     this.limit = limit;
     this.aimd.setConfigured(limit.concurrency);
-    if (limit.ratePerSecond === undefined) this.gcra = undefined;
+    if (limit.ratePerSecond === undefined || !this.localRate) this.gcra = undefined;
     else if (this.gcra) this.gcra.reconfigure(limit.ratePerSecond, limit.burst);
     else this.gcra = new Gcra(limit.ratePerSecond, limit.burst);
   }
@@ -58,6 +70,20 @@ export class DomainState {
     const wait = this.gcra?.waitTime(now) ?? 0;
     if (wait > 0) return { reason: 'rate', until: now + wait };
     return undefined;
+  }
+
+  /**
+   * Ready messages per tenant across its lanes (what this domain would send now with no limit),
+   * for asking a cluster's limits for permits.
+   */
+  readyByTenant(now: number): Map<string, number> {
+    const ready = new Map<string, number>();
+    for (const [tenant, lanes] of this.tenants) {
+      let count = 0;
+      for (const lane of lanes) if (lane.hasReady(now)) count += lane.strict ? 1 : lane.buffer.length;
+      if (count > 0) ready.set(tenant, count);
+    }
+    return ready;
   }
 
   addLane(lane: Lane): void {

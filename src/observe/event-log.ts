@@ -1,5 +1,5 @@
 /** Event types kept in the recent log and sent on the live stream. */
-export type LogEventType = 'backpressure' | 'throttled' | 'circuit-open' | 'circuit-closed' | 'dead';
+export type LogEventType = 'backpressure' | 'throttled' | 'circuit-open' | 'circuit-closed' | 'dead' | 'shared-limits';
 
 /** One remembered event. */
 export interface LogEntry {

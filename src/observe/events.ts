@@ -16,6 +16,11 @@ export interface SluiceEvents {
   'circuit-closed': { domain: string };
   /** A message went to the dead-letter queue; `status`/`error` are those of its last attempt, if any. */
   dead: { id: string; queue: string; reason: string; status?: number; error?: string };
+  /**
+   * Limits shared through Redis became unreachable (deliveries under them wait: a limit is never
+   * exceeded) or reachable again.
+   */
+  'shared-limits': { available: boolean; error?: string };
   /** An ingest request failed its source's signature check (`reason` never holds the secret or the signature). */
   'signature-refused': { source: string; reason: string };
 }

@@ -30,6 +30,15 @@ const domainStatsSchema = z.object({
   failed: counter.meta({ description: 'In the last minute' }),
   latencyMs: z.object({ p50: z.number(), p95: z.number(), p99: z.number() }).nullable(),
   backpressure: z.record(z.string(), counter).optional().meta({ description: 'Backpressure events since start, by reason (admin key only)' }),
+  cluster: z
+    .object({
+      inFlight: counter,
+      effectiveConcurrency: z.number().int(),
+      pausedUntil: z.string().nullable(),
+      circuit: z.string(),
+    })
+    .optional()
+    .meta({ description: 'With limits shared in Redis: the domain across every node (read each second); the fields above are this node\'s' }),
 });
 
 const queueStatsSchema = z.object({
@@ -64,12 +73,14 @@ const clusterNodeSchema = z.object({
   alive: z.boolean(),
   leader: z.boolean().meta({ description: 'Runs the cluster\'s timed work: due messages, schedules, retention' }),
   perNodeLimits: z.boolean(),
+  sharedLimits: z.boolean().meta({ description: 'Keeps its limits in Redis, shared with the other such nodes' }),
 });
 
 const clusterViewSchema = z.object({
   node: z.string().meta({ description: 'The id of the node that answered' }),
   leader: z.boolean(),
   nodes: z.array(clusterNodeSchema),
+  inFlight: counter.optional().meta({ description: 'With limits shared in Redis: deliveries in flight on every node together' }),
 });
 
 export const statsSnapshotSchema = apiSchema(

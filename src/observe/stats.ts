@@ -1,4 +1,5 @@
 import type { ClusterNode } from '../store/cluster.js';
+import type { DomainView } from '../delivery/limiter/redis-limits.js';
 import type { DomainState } from '../delivery/domain-state.js';
 import type { Principal } from '../http/auth.js';
 import type { Dispatcher } from '../delivery/dispatcher.js';
@@ -15,6 +16,8 @@ export interface StatsDeps {
   readonly telemetry: ActivityView;
   /** On a cluster: the nodes as last read from the heartbeat table (undefined on one node). */
   clusterView(): ClusterView | undefined;
+  /** With limits shared in Redis: a domain across the cluster, as last read (undefined otherwise). */
+  sharedDomainView?(domain: string): DomainView | undefined;
 }
 
 /** The nodes sharing the database, as /v1/stats shows them to the admin. */
@@ -24,6 +27,8 @@ export interface ClusterView {
   /** This node runs the cluster's timed work. */
   leader: boolean;
   nodes: ClusterNode[];
+  /** With limits shared in Redis: deliveries in flight on every node together. */
+  inFlight?: number;
 }
 
 /** Most domains listed in one snapshot; the busiest come first, the rest are only counted. */
@@ -53,6 +58,8 @@ export interface DomainStats {
   latencyMs: Percentiles | null;
   /** Backpressure events since start, by reason (admin only: they reflect every tenant). */
   backpressure?: Record<string, number>;
+  /** With limits shared in Redis: the domain across every node; the fields above are this node's. */
+  cluster?: { inFlight: number; effectiveConcurrency: number; pausedUntil: string | null; circuit: string };
 }
 
 /** One queue as /v1/stats shows it. */
@@ -178,6 +185,15 @@ function oneDomain(app: StatsDeps, key: string, state: DomainState | undefined, 
     latencyMs: percentilesOf(activity.latency),
   };
   if (tenant === undefined) view.backpressure = app.telemetry.backpressureOf(key);
+  const shared = tenant === undefined ? app.sharedDomainView?.(key) : undefined;
+  if (shared) {
+    view.cluster = {
+      inFlight: shared.inFlight,
+      effectiveConcurrency: shared.effective,
+      pausedUntil: shared.pausedUntil > 0 ? new Date(shared.pausedUntil).toISOString() : null,
+      circuit: shared.circuit,
+    };
+  }
   return view;
 }
 

@@ -83,6 +83,7 @@ export class Telemetry implements ActivityView {
       events.on('throttled', (event) => this.record('throttled', event, event.domain)),
       events.on('circuit-open', (event) => this.record('circuit-open', event, event.domain)),
       events.on('circuit-closed', (event) => this.record('circuit-closed', event, event.domain)),
+      events.on('shared-limits', (event) => this.record('shared-limits', event, undefined)),
     );
   }
 

@@ -53,6 +53,8 @@ export interface ClusterNode {
   /** It runs the cluster's timed work (due messages, schedules, retention, dead nodes' claims). */
   leader: boolean;
   perNodeLimits: boolean;
+  /** The node keeps its limits in Redis, shared with the other such nodes. */
+  sharedLimits: boolean;
 }
 
 /**

@@ -79,7 +79,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({}, { SLUICE_LIMITS_PER_NODE: 'yes' }, dir)).toThrow(/SLUICE_LIMITS_PER_NODE: expected true or false/);
   });
 
-  it('refuses Redis settings clearly instead of silently enforcing limits per node', () => {
-    expect(() => loadConfig({}, { SLUICE_REDIS_URL: 'redis://x' }, dir)).toThrow(/SLUICE_REDIS_URL/);
+  it('takes Redis from SLUICE_REDIS_URL or limits.redis, only beside PostgreSQL and never with limits.perNode', () => {
+    withYaml('');
+    expect(() => loadConfig({}, { SLUICE_REDIS_URL: 'redis://x' }, dir)).toThrow(/SLUICE_REDIS_URL: limits shared in Redis need the nodes to share PostgreSQL/);
+    const pg = { SLUICE_DATABASE_URL: 'postgres://db/x' };
+    expect(loadConfig({}, { ...pg, SLUICE_REDIS_URL: 'redis://cache:6379/2' }, dir).config.limits.redis).toBe('redis://cache:6379/2');
+    expect(() => loadConfig({}, { ...pg, SLUICE_REDIS_URL: 'http://cache' }, dir)).toThrow(/SLUICE_REDIS_URL: not a redis:\/\/ or rediss:\/\/ URL/);
+    expect(() => loadConfig({}, { ...pg, SLUICE_REDIS_URL: 'redis://cache', SLUICE_LIMITS_PER_NODE: 'true' }, dir)).toThrow(/exclude each other/);
+    withYaml('limits: { redis: "rediss://cache:6380" }');
+    expect(loadConfig({}, pg, dir).config.limits.redis).toBe('rediss://cache:6380');
+    expect(() => loadConfig({}, {}, dir)).toThrow(/limits\.redis: limits shared in Redis need/);
   });
 });

@@ -383,3 +383,103 @@ describeRedis('RedisLimits against Redis', () => {
     }
   });
 });
+
+describeRedis('RedisLimits.acquire: every limit of one delivery in one script', () => {
+  const { open } = redisLimitsPerTest();
+  const ask = { domain: 'api.example', tenant: 'acme', n: 10, concurrency: 4 };
+
+  it('never holds more permits than the domain, tenant and global limits allow, with 30 concurrent askers on three nodes', async () => {
+    const [a, b, c] = await nodes(open, 3);
+    const held = new Map<string, { node: string; ids: string[]; tenant: string; domain: string }>();
+    let maxDomain = 0;
+    let maxTenant = 0;
+    let maxGlobal = 0;
+    const count = (pick: (entry: { tenant: string; domain: string }) => boolean) =>
+      [...held.values()].filter(pick).reduce((sum, entry) => sum + entry.ids.length, 0);
+    const rng = random(7);
+    await concurrently(30, 15, async (worker) => {
+      const limits = [a!, b!, c!][worker % 3]!;
+      const node = `n${worker % 3}`;
+      const domain = rng() < 0.5 ? 'one.example' : 'two.example';
+      const tenant = worker % 2 === 0 ? 'acme' : 'globex';
+      const grant = await limits.acquire(node, { domain, tenant, n: 1 + Math.floor(rng() * 3), concurrency: 5, tenantConcurrency: 6, globalConcurrency: 8 }, 60_000);
+      const key = `${worker}`;
+      held.set(key, { node, ids: grant.ids, tenant, domain });
+      maxDomain = Math.max(maxDomain, count((e) => e.domain === 'one.example'), count((e) => e.domain === 'two.example'));
+      maxTenant = Math.max(maxTenant, count((e) => e.tenant === 'acme'), count((e) => e.tenant === 'globex'));
+      maxGlobal = Math.max(maxGlobal, count(() => true));
+      await new Promise((resolve) => setImmediate(resolve));
+      // Out of the count before the release: what is counted is always still held in Redis.
+      held.delete(key);
+      await limits.releasePermits({ domain, tenant, global: true }, grant.ids);
+    });
+    expect(maxDomain).toBeLessThanOrEqual(5);
+    expect(maxTenant).toBeLessThanOrEqual(6);
+    expect(maxGlobal).toBeLessThanOrEqual(8);
+    expect(maxGlobal).toBeGreaterThan(0);
+    for (const scope of ['domain:one.example', 'domain:two.example', 'tenant:acme', 'tenant:globex', 'global']) expect(await a!.slotsHeld(scope)).toBe(0);
+  });
+
+  it('grants min(configured, AIMD effective); a tenant without a limit leaves its scope alone', async () => {
+    const limits = await open();
+    expect((await limits.acquire('n1', ask, 60_000)).ids).toHaveLength(4);
+    const full = await limits.acquire('n2', ask, 60_000);
+    expect(full).toMatchObject({ ids: [], hold: 'concurrency', effective: 4 });
+    expect(await limits.slotsHeld('tenant:acme')).toBe(0);
+    await limits.aimdThrottle('other.example', 8);
+    const throttled = await limits.acquire('n1', { ...ask, domain: 'other.example', concurrency: 8 }, 60_000);
+    expect(throttled.ids).toHaveLength(4);
+    expect(throttled.effective).toBe(4);
+  });
+
+  it('a Retry-After pause and an open circuit grant nothing and say until when; half-open grants one probe in the cluster', async () => {
+    const [a, b] = await nodes(open, 2, { circuit: { failureThreshold: 2, coolDownMs: 200, probeLeaseMs: 60_000 } });
+    const { pausedUntil } = await a!.pauseFor('paused.example', 30_000);
+    const paused = await b!.acquire('n2', { ...ask, domain: 'paused.example' }, 60_000);
+    expect(paused).toMatchObject({ ids: [], hold: 'retry-after', retryAt: pausedUntil });
+
+    await a!.circuitFailure('broken.example');
+    const opened = await a!.circuitFailure('broken.example');
+    expect(opened.state).toBe('open');
+    const refused = await b!.acquire('n2', { ...ask, domain: 'broken.example' }, 60_000);
+    expect(refused).toMatchObject({ ids: [], hold: 'circuit', retryAt: opened.openUntil });
+    await eventually(async () => (await a!.time()) >= opened.openUntil! + 1, 'the cool-down to pass');
+    const answers = await Promise.all([a!, b!, a!, b!].map((limits, i) => limits.acquire(`n${i}`, { ...ask, domain: 'broken.example' }, 60_000)));
+    const probes = answers.filter((answer) => answer.ids.length > 0);
+    expect(probes).toHaveLength(1);
+    expect(probes[0]).toMatchObject({ probe: true });
+    expect(probes[0]!.ids).toHaveLength(1);
+    expect(answers.filter((answer) => answer.ids.length === 0).every((answer) => answer.hold === 'circuit')).toBe(true);
+  });
+
+  it('rate: an idle domain grants its burst, then nothing until the time it names, exactly across nodes', async () => {
+    const [a, b] = await nodes(open, 2);
+    const rated = { ...ask, domain: 'rated.example', concurrency: 100, n: 20, rate: { perSecond: 10, burst: 3 } };
+    const first = await a!.acquire('n1', rated, 60_000);
+    expect(first.ids).toHaveLength(3);
+    const second = await b!.acquire('n2', rated, 60_000);
+    expect(second.ids.length === 0 ? second.hold : 'granted').toBe('rate');
+    if (second.ids.length === 0) {
+      expect(second.retryAt).toBeGreaterThan(second.now);
+      expect(second.retryAt! - second.now).toBeLessThanOrEqual(100);
+    }
+    // The refused rate took no slot: the three granted are all that is held.
+    expect(await a!.slotsHeld('domain:rated.example')).toBe(3 + second.ids.length);
+  });
+
+  it('renews permits in every scope; after a flush they are lost, and the limits work again from the configuration alone', async () => {
+    const limits = await open();
+    const scopes = { domain: ask.domain, tenant: 'acme', global: true };
+    const grant = await limits.acquire('n1', { ...ask, tenantConcurrency: 2, globalConcurrency: 10 }, 60_000);
+    expect(grant.ids).toHaveLength(2);
+    expect((await limits.renewPermits(scopes, 'n1', grant.ids, 60_000)).lost).toEqual([]);
+    expect((await limits.renewPermits(scopes, 'n2', grant.ids, 60_000)).lost).toEqual(grant.ids); // not n2's
+    expect(await limits.slotsHeld('global')).toBe(0); // a lost permit leaves every scope
+    const again = await limits.acquire('n1', { ...ask, tenantConcurrency: 2, globalConcurrency: 10 }, 60_000);
+    expect(again.ids).toHaveLength(2);
+    await limits.deleteAll();
+    expect((await limits.renewPermits(scopes, 'n1', again.ids, 60_000)).lost).toEqual(again.ids);
+    expect((await limits.acquire('n1', { ...ask, tenantConcurrency: 2, globalConcurrency: 10 }, 60_000)).ids).toHaveLength(2);
+    expect(await limits.releasePermits(scopes, again.ids)).toBe(0);
+  });
+});

@@ -56,6 +56,62 @@ export interface RateGrant {
 
 export type CircuitStateName = 'closed' | 'open' | 'half-open';
 
+/** What {@link RedisLimits.acquire} asks for: up to `n` permits to send to `domain` for `tenant`. */
+export interface PermitAsk {
+  domain: string;
+  tenant: string;
+  n: number;
+  /** The domain's configured concurrency (AIMD may hold it lower). */
+  concurrency: number;
+  /** The domain's rate; none: no rate limit. */
+  rate?: { perSecond: number; burst: number };
+  /** The tenant's concurrency; none: no tenant limit (its scope is not touched). */
+  tenantConcurrency?: number;
+  /** The cluster's concurrency; none: no global limit. */
+  globalConcurrency?: number;
+}
+
+/** Why {@link RedisLimits.acquire} granted nothing. */
+export type PermitHold = 'retry-after' | 'circuit' | 'concurrency' | 'tenant' | 'global' | 'rate';
+const HOLDS: readonly (PermitHold | undefined)[] = [undefined, 'retry-after', 'circuit', 'concurrency', 'tenant', 'global', 'rate'];
+
+/** The answer of {@link RedisLimits.acquire}. */
+export interface PermitGrant {
+  /** One id per permit; each holds a slot in every scope of the ask until released or expired. */
+  ids: string[];
+  /** What held the grant back, when nothing was granted. */
+  hold?: PermitHold;
+  /** For 'retry-after', 'circuit' and 'rate': when to ask again, ms. */
+  retryAt?: number;
+  /** The domain's effective concurrency (AIMD) at the decision. */
+  effective: number;
+  /** Consecutive failures counted by the domain's circuit. */
+  failures: number;
+  /** The one half-open probe of the cluster: its outcome decides the circuit. */
+  probe: boolean;
+  now: number;
+}
+
+/** What the cluster's limits say of a domain now ({@link RedisLimits.view}). */
+export interface DomainView {
+  /** Permits held by every node: deliveries in flight in the cluster. */
+  inFlight: number;
+  /** 0 when not paused. */
+  pausedUntil: number;
+  circuit: CircuitStateName;
+  /** The end of an open circuit's cool-down; 0 otherwise. */
+  openUntil: number;
+  effective: number;
+  now: number;
+}
+
+/** The scopes a permit lives in, to release or renew it. */
+export interface PermitScopes {
+  domain: string;
+  tenant?: string | undefined;
+  global: boolean;
+}
+
 /** The answer of {@link RedisLimits.circuitPass}. */
 export interface CircuitPass {
   allowed: boolean;
@@ -259,6 +315,85 @@ export class RedisLimits {
     const state = stateOf(reply[1]);
     const openUntil = int(reply[2]);
     return { now: int(reply[0]), state, ...(state === 'open' ? { openUntil } : {}), opened: int(reply[3]) === 1, failures: int(reply[4]) };
+  }
+
+  /**
+   * Up to `ask.n` permits to start deliveries, every limit checked in one atomic script: pause,
+   * circuit, the domain's slots under min(configured, AIMD), the tenant's and the global slots,
+   * then the domain's rate. Permits are leases of `leaseMs`: renew them while deliveries run.
+   */
+  async acquire(node: string, ask: PermitAsk, leaseMs: number): Promise<PermitGrant> {
+    checkNode(node);
+    checkCount('n', ask.n, 1, MAX_SLOTS_PER_CALL);
+    checkCount('concurrency', ask.concurrency, 1, Number.MAX_SAFE_INTEGER);
+    positiveInteger('leaseMs', leaseMs);
+    const keys = [
+      this.keys.key('slots', `domain:${ask.domain}`),
+      this.keys.slotSequence(),
+      this.keys.key('pause', ask.domain),
+      this.keys.key('circuit', ask.domain),
+      this.keys.key('aimd', ask.domain),
+      this.keys.key('rate', `domain:${ask.domain}`),
+      this.keys.key('slots', `tenant:${ask.tenant}`),
+      this.keys.key('slots', 'global'),
+    ];
+    const args = [
+      node,
+      String(ask.n),
+      String(leaseMs),
+      String(ask.concurrency),
+      ask.rate ? String(positive('rate.perSecond', ask.rate.perSecond)) : '',
+      ask.rate ? String(checkCount('rate.burst', ask.rate.burst, 1, Number.MAX_SAFE_INTEGER)) : '',
+      ask.tenantConcurrency === undefined ? '' : String(checkCount('tenantConcurrency', ask.tenantConcurrency, 0, Number.MAX_SAFE_INTEGER)),
+      ask.globalConcurrency === undefined ? '' : String(checkCount('globalConcurrency', ask.globalConcurrency, 0, Number.MAX_SAFE_INTEGER)),
+      String(this.probeLeaseMs),
+    ];
+    const reply = list(await this.scripts.run('acquire', keys, args));
+    const granted = int(reply[1]);
+    const hold = granted > 0 ? undefined : HOLDS[int(reply[2])];
+    const retryAt = int(reply[3]);
+    return {
+      now: int(reply[0]),
+      ids: reply.slice(7).map(str),
+      ...(hold ? { hold } : {}),
+      ...(retryAt > 0 ? { retryAt } : {}),
+      effective: int(reply[4]),
+      failures: int(reply[5]),
+      probe: int(reply[6]) === 1,
+    };
+  }
+
+  /** Hand permits back (each leaves every scope it was taken in). Answers how many were still held. */
+  async releasePermits(scopes: PermitScopes, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    return int(await this.scripts.run('releasePermits', this.permitKeys(scopes), [...ids]));
+  }
+
+  /** Extend this node's permits to `leaseMs` from now; `lost` had expired: start nothing more on them. */
+  async renewPermits(scopes: PermitScopes, node: string, ids: readonly string[], leaseMs: number): Promise<{ lost: string[]; now: number }> {
+    checkNode(node);
+    positiveInteger('leaseMs', leaseMs);
+    if (ids.length === 0) return { lost: [], now: await this.time() };
+    const reply = list(await this.scripts.run('renewPermits', this.permitKeys(scopes), [node, String(leaseMs), ...ids]));
+    return { now: int(reply[0]), lost: reply.slice(1).map(str) };
+  }
+
+  /** The shared state of some domains, in one pipeline (read-only). */
+  view(domains: readonly { key: string; concurrency: number }[]): Promise<DomainView[]> {
+    return Promise.all(
+      domains.map(async ({ key, concurrency }) => {
+        const keys = [this.keys.key('slots', `domain:${key}`), this.keys.key('pause', key), this.keys.key('circuit', key), this.keys.key('aimd', key)];
+        const reply = list(await this.scripts.run('view', keys, [String(concurrency)]));
+        return { now: int(reply[0]), inFlight: int(reply[1]), pausedUntil: int(reply[2]), circuit: stateOf(reply[3]), openUntil: int(reply[4]), effective: int(reply[5]) };
+      }),
+    );
+  }
+
+  private permitKeys(scopes: PermitScopes): string[] {
+    const keys = [this.keys.key('slots', `domain:${scopes.domain}`)];
+    if (scopes.tenant !== undefined) keys.push(this.keys.key('slots', `tenant:${scopes.tenant}`));
+    if (scopes.global) keys.push(this.keys.key('slots', 'global'));
+    return keys;
   }
 
   /** Redis time, ms (microsecond precision): the clock every limit decision uses. */

@@ -31,7 +31,7 @@ export class ScriptRunner {
   /** Run one script; keys first, then arguments, as its header lists them. */
   async run(name: LimitScriptName, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     const script: LimitScript = LIMIT_SCRIPTS[name];
-    if (keys.length !== script.keys) throw new Error(`${name} takes ${script.keys} keys, got ${keys.length}`);
+    if (script.keys < 0 ? keys.length === 0 : keys.length !== script.keys) throw new Error(`${name} takes ${script.keys} keys, got ${keys.length}`);
     const sha = this.shas.get(name) ?? (await this.load(name));
     try {
       return await this.evalSha(sha, keys, args);

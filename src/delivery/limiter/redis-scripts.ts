@@ -24,6 +24,70 @@ end
 local function fmt(x)
   return string.format('%.17g', x)
 end
+-- Slots of a scope held now: expired leases (a dead node's) are removed first.
+local function live_slots(key, now)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now))
+  return redis.call('ZCARD', key)
+end
+-- Add leases ending at now + lease; the key outlives its longest lease.
+local function add_slots(key, ids, now, lease)
+  local expiry = fmt(now + lease)
+  for _, id in ipairs(ids) do redis.call('ZADD', key, expiry, id) end
+  if redis.call('PTTL', key) < lease then redis.call('PEXPIRE', key, lease) end
+end
+-- n new slot ids '<node>|<sequence>' from the shared counter.
+local function new_slot_ids(sequence, node, n)
+  local last = redis.call('INCRBY', sequence, n)
+  local ids = {}
+  for i = 1, n do ids[i] = node .. '|' .. string.format('%d', last - n + i) end
+  return ids
+end
+`;
+
+/**
+ * GCRA, taking up to n cells at once: the same algorithm as gcra.ts, with the same anchor + count
+ * form (TAT = anchor + count / rate, so it never drifts), in microseconds of Redis TIME. The j-th
+ * further cell conforms when anchor + (count + j − burst) / rate ≤ now. Grants therefore satisfy,
+ * in every window of W µs, count ≤ burst + floor(W · rate), across every caller. A change of rate
+ * or burst carries over what the past owes (as Gcra.reconfigure does). The hash expires when its
+ * TAT has passed: an idle limiter forgets its history anyway.
+ * Returns the cells granted and when one more conforms (µs; equal to now: at once).
+ */
+const GCRA = `
+local function gcra_take(key, rateArg, burstArg, n, now)
+  local rate, burst = tonumber(rateArg), tonumber(burstArg)
+  local state = redis.call('HMGET', key, 'anchor', 'count', 'rate', 'burst')
+  local anchor, count = tonumber(state[1]), tonumber(state[2])
+  local oldRate, oldBurst = tonumber(state[3]), tonumber(state[4])
+  if anchor == nil or count == nil or oldRate == nil then
+    anchor, count = now, 0
+  elseif oldRate ~= rate or oldBurst ~= burst then
+    local owed = math.max(0, anchor + count * 1000000 / oldRate - now) * oldRate / 1000000
+    anchor, count = now, math.min(owed, burst)
+  elseif now >= anchor + count * 1000000 / rate then
+    anchor, count = now, 0
+  end
+  local conforming = math.floor((now - anchor) * rate / 1000000 + burst - count)
+  local granted = math.max(0, math.min(n, conforming))
+  count = count + granted
+  local tat = anchor + count * 1000000 / rate
+  local nextAt = math.ceil(anchor + (count + 1 - burst) * 1000000 / rate)
+  if count > 0 then
+    redis.call('HSET', key, 'anchor', fmt(anchor), 'count', fmt(count), 'rate', rateArg, 'burst', burstArg)
+    redis.call('PEXPIRE', key, math.max(1, math.ceil((tat - now) / 1000)) + 1000)
+  end
+  return granted, math.max(now, nextAt)
+end
+`;
+
+/** A domain's effective AIMD concurrency, read-only (the configured limit applied, not stored). */
+const AIMD_READ = `
+local function aimd_effective(key, configured)
+  local state = redis.call('HMGET', key, 'cur', 'cfg')
+  local cur, cfg = tonumber(state[1]) or configured, tonumber(state[2]) or configured
+  if cur >= cfg or cur > configured then cur = configured end
+  return cur
+end
 `;
 
 /**
@@ -37,19 +101,13 @@ end
 const TAKE_SLOTS = `
 local now = math.floor(now_us() / 1000)
 local n, limit, lease = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', fmt(now))
-local held = redis.call('ZCARD', KEYS[1])
+local held = live_slots(KEYS[1], now)
 local grant = math.max(0, math.min(n, limit - held))
 local reply = { now, held + grant }
 if grant == 0 then return reply end
-local last = redis.call('INCRBY', KEYS[2], grant)
-local expiry = fmt(now + lease)
-for i = 1, grant do
-  local id = ARGV[1] .. '|' .. string.format('%d', last - grant + i)
-  redis.call('ZADD', KEYS[1], expiry, id)
-  reply[#reply + 1] = id
-end
-if redis.call('PTTL', KEYS[1]) < lease then redis.call('PEXPIRE', KEYS[1], lease) end
+local ids = new_slot_ids(KEYS[2], ARGV[1], grant)
+add_slots(KEYS[1], ids, now, lease)
+for _, id in ipairs(ids) do reply[#reply + 1] = id end
 return reply
 `;
 
@@ -108,40 +166,15 @@ return { now, redis.call('ZCOUNT', KEYS[1], '(' .. fmt(now), '+inf') }
 `;
 
 /**
- * GCRA, taking up to `n` cells at once: the same algorithm as gcra.ts, with the same anchor +
- * count form (TAT = anchor + count / rate, so it never drifts), in microseconds of Redis TIME.
- * The j-th further cell conforms when anchor + (count + j − burst) / rate ≤ now. Grants therefore
- * satisfy, in every window of W µs, count ≤ burst + floor(W · rate), across every caller.
- * A change of rate or burst carries over what the past owes (as Gcra.reconfigure does).
- * The hash expires when its TAT has passed: an idle limiter forgets its history anyway.
+ * GCRA (see gcra_take) on one scope.
  * KEYS[1] gcra (hash: anchor µs, count, rate, burst)
  * ARGV[1] ratePerSecond, ARGV[2] burst, ARGV[3] n
  * Reply: { now µs, granted, next µs } where next is when one more cell conforms (≤ now: at once)
  */
-const RATE_TAKE = `
+const RATE_TAKE = `${GCRA}
 local now = now_us()
-local rate, burst, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local state = redis.call('HMGET', KEYS[1], 'anchor', 'count', 'rate', 'burst')
-local anchor, count = tonumber(state[1]), tonumber(state[2])
-local oldRate, oldBurst = tonumber(state[3]), tonumber(state[4])
-if anchor == nil or count == nil or oldRate == nil then
-  anchor, count = now, 0
-elseif oldRate ~= rate or oldBurst ~= burst then
-  local owed = math.max(0, anchor + count * 1000000 / oldRate - now) * oldRate / 1000000
-  anchor, count = now, math.min(owed, burst)
-elseif now >= anchor + count * 1000000 / rate then
-  anchor, count = now, 0
-end
-local conforming = math.floor((now - anchor) * rate / 1000000 + burst - count)
-local granted = math.max(0, math.min(n, conforming))
-count = count + granted
-local tat = anchor + count * 1000000 / rate
-local nextAt = math.ceil(anchor + (count + 1 - burst) * 1000000 / rate)
-if count > 0 then
-  redis.call('HSET', KEYS[1], 'anchor', fmt(anchor), 'count', fmt(count), 'rate', ARGV[1], 'burst', ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil((tat - now) / 1000)) + 1000)
-end
-return { now, granted, math.max(now, nextAt) }
+local granted, nextAt = gcra_take(KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), now)
+return { now, granted, nextAt }
 `;
 
 /**
@@ -248,13 +281,9 @@ return { now, cur }
  * ARGV[1] configured
  * Reply: { now ms, effective }
  */
-const AIMD_EFFECTIVE = `
+const AIMD_EFFECTIVE = `${AIMD_READ}
 local now = math.floor(now_us() / 1000)
-local configured = tonumber(ARGV[1])
-local state = redis.call('HMGET', KEYS[1], 'cur', 'cfg')
-local cur, cfg = tonumber(state[1]) or configured, tonumber(state[2]) or configured
-if cur >= cfg or cur > configured then cur = configured end
-return { now, cur }
+return { now, aimd_effective(KEYS[1], tonumber(ARGV[1])) }
 `;
 
 /**
@@ -323,9 +352,135 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 return { now, 0, 0, 0, fail }
 `;
 
+/**
+ * Permits for deliveries to one domain on behalf of one tenant, every check in one step. A permit
+ * is one slot id held at once in the domain's, the tenant's and the global scope (the last two only
+ * when they have a limit), so releasing or renewing it touches each scope the same way. In order:
+ * the domain's Retry-After pause; its circuit (open: nothing; half-open: one permit, the probe,
+ * unless another caller's probe is out); free slots in each scope, the domain's limit being
+ * min(configured, AIMD effective); then GCRA cells for as many as that allows. Nothing is written
+ * unless something is granted.
+ * KEYS[1] domain slots, KEYS[2] slot id sequence, KEYS[3] pause, KEYS[4] circuit, KEYS[5] aimd,
+ * KEYS[6] domain gcra, KEYS[7] tenant slots, KEYS[8] global slots
+ * ARGV[1] node, ARGV[2] n, ARGV[3] leaseMs, ARGV[4] domain concurrency, ARGV[5] rate per second
+ * ('' none), ARGV[6] burst, ARGV[7] tenant concurrency ('' none), ARGV[8] global concurrency
+ * ('' none), ARGV[9] probe lease ms
+ * Reply: { now ms, granted, why, until ms, effective, circuit failures, probe 0/1, id... } where
+ * `why` names what held the grant back when it is 0: 1 pause, 2 circuit, 3 domain concurrency,
+ * 4 tenant, 5 global, 6 rate; `until` is when to ask again for 1, 2 and 6 (0 otherwise).
+ */
+const ACQUIRE = `${GCRA}${AIMD_READ}
+local nowUs = now_us()
+local now = math.floor(nowUs / 1000)
+local n, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
+local paused = tonumber(redis.call('GET', KEYS[3])) or 0
+local circuit = redis.call('HMGET', KEYS[4], 'fail', 'until', 'probe')
+local failures, openUntil, probe = tonumber(circuit[1]) or 0, tonumber(circuit[2]), tonumber(circuit[3])
+if paused > now then return { now, 0, 1, paused, 0, failures, 0 } end
+local halfOpen = false
+if openUntil then
+  if now < openUntil then return { now, 0, 2, openUntil, 0, failures, 0 } end
+  if probe and probe > now then return { now, 0, 2, probe, 0, failures, 0 } end
+  halfOpen = true
+end
+local configured = tonumber(ARGV[4])
+local effective = aimd_effective(KEYS[5], configured)
+local grant, why = math.min(n, effective - live_slots(KEYS[1], now)), 3
+if ARGV[7] ~= '' then
+  local room = tonumber(ARGV[7]) - live_slots(KEYS[7], now)
+  if room < grant then grant, why = room, 4 end
+end
+if ARGV[8] ~= '' then
+  local room = tonumber(ARGV[8]) - live_slots(KEYS[8], now)
+  if room < grant then grant, why = room, 5 end
+end
+if halfOpen and grant > 1 then grant = 1 end
+local untilAt = 0
+if grant > 0 and ARGV[5] ~= '' then
+  local cells, nextAt = gcra_take(KEYS[6], ARGV[5], ARGV[6], grant, nowUs)
+  if cells == 0 then why, untilAt = 6, math.ceil(nextAt / 1000) end
+  grant = cells
+end
+if grant <= 0 then return { now, 0, why, untilAt, effective, failures, 0 } end
+if halfOpen then redis.call('HSET', KEYS[4], 'probe', fmt(now + tonumber(ARGV[9]))) end
+local ids = new_slot_ids(KEYS[2], ARGV[1], grant)
+add_slots(KEYS[1], ids, now, lease)
+if ARGV[7] ~= '' then add_slots(KEYS[7], ids, now, lease) end
+if ARGV[8] ~= '' then add_slots(KEYS[8], ids, now, lease) end
+local reply = { now, grant, 0, 0, effective, failures, halfOpen and 1 or 0 }
+for _, id in ipairs(ids) do reply[#reply + 1] = id end
+return reply
+`;
+
+/**
+ * Hand permits back: each id leaves every scope given.
+ * KEYS[1..] slots of each scope the permits were taken in
+ * ARGV ids
+ * Reply: how many were still held in the first scope
+ */
+const RELEASE_PERMITS = `
+local released = 0
+for k = 1, #KEYS do
+  local removed = redis.call('ZREM', KEYS[k], unpack(ARGV))
+  if k == 1 then released = removed end
+end
+return released
+`;
+
+/**
+ * Extend this node's permits by leaseMs from now in every scope. A permit missing from any scope
+ * (expired, or not this node's) is lost and taken out of all of them: its place may be another's.
+ * KEYS[1..] slots of each scope
+ * ARGV[1] node, ARGV[2] leaseMs, ARGV[3..] ids
+ * Reply: { now ms, lost id... }
+ */
+const RENEW_PERMITS = `
+local now = math.floor(now_us() / 1000)
+local lease = tonumber(ARGV[2])
+local mine = ARGV[1] .. '|'
+for k = 1, #KEYS do redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', fmt(now)) end
+local expiry = fmt(now + lease)
+local reply = { now }
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local kept = string.sub(id, 1, #mine) == mine
+  for k = 1, #KEYS do
+    if kept and not redis.call('ZSCORE', KEYS[k], id) then kept = false end
+  end
+  for k = 1, #KEYS do
+    if kept then redis.call('ZADD', KEYS[k], 'XX', expiry, id) else redis.call('ZREM', KEYS[k], id) end
+  end
+  if not kept then reply[#reply + 1] = id end
+end
+for k = 1, #KEYS do
+  if redis.call('PTTL', KEYS[k]) < lease then redis.call('PEXPIRE', KEYS[k], lease) end
+end
+return reply
+`;
+
+/**
+ * What the cluster's limits say of a domain now, for stats. Read-only.
+ * KEYS[1] domain slots, KEYS[2] pause, KEYS[3] circuit, KEYS[4] aimd
+ * ARGV[1] configured concurrency
+ * Reply: { now ms, slots held, paused until ms (0: not paused), circuit 0/1/2, open until ms, effective }
+ */
+const VIEW = `${AIMD_READ}
+local now = math.floor(now_us() / 1000)
+local held = redis.call('ZCOUNT', KEYS[1], '(' .. fmt(now), '+inf')
+local paused = tonumber(redis.call('GET', KEYS[2])) or 0
+if paused <= now then paused = 0 end
+local openUntil = tonumber(redis.call('HGET', KEYS[3], 'until'))
+local circuit = 0
+if openUntil then
+  if now < openUntil then circuit = 1 else circuit = 2 end
+end
+return { now, held, paused, circuit, openUntil or 0, aimd_effective(KEYS[4], tonumber(ARGV[1])) }
+`;
+
 /** A script: its Lua source and how many of its arguments are keys. */
 export interface LimitScript {
   readonly name: string;
+  /** How many keys it takes; -1: any number of at least one. */
   readonly keys: number;
   readonly lua: string;
 }
@@ -349,6 +504,10 @@ export const LIMIT_SCRIPTS = {
   circuitPass: script('circuitPass', 1, CIRCUIT_PASS),
   circuitSuccess: script('circuitSuccess', 1, CIRCUIT_SUCCESS),
   circuitFailure: script('circuitFailure', 1, CIRCUIT_FAILURE),
+  acquire: script('acquire', 8, ACQUIRE),
+  releasePermits: script('releasePermits', -1, RELEASE_PERMITS),
+  renewPermits: script('renewPermits', -1, RENEW_PERMITS),
+  view: script('view', 4, VIEW),
 } as const satisfies Record<string, LimitScript>;
 
 export type LimitScriptName = keyof typeof LIMIT_SCRIPTS;

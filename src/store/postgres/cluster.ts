@@ -46,6 +46,8 @@ export interface JoinOptions {
   version: string;
   /** This node accepts enforcing limits on its own beside other nodes (limits.perNode). */
   perNodeLimits: boolean;
+  /** This node's limits are the cluster's, kept in Redis (limits.redis). */
+  sharedLimits?: boolean;
   /** Something went wrong in the background (a lost connection, a failed heartbeat). */
   onProblem?: (what: string, error: unknown) => void;
 }
@@ -57,6 +59,7 @@ interface NodeRow {
   started_at: number;
   seen_at: number;
   per_node_limits: boolean;
+  shared_limits: boolean;
   leader: boolean;
 }
 
@@ -118,14 +121,15 @@ export class PostgresCluster implements ClusterLink {
           `SELECT n.*, ${DB_NOW} AS now FROM nodes n WHERE id <> $1 AND seen_at >= ${DB_NOW} - $2`,
           [store.nodeId, DEAD_AFTER_MS],
         );
-        const others = rows.filter((row) => !(options.perNodeLimits && row.per_node_limits));
-        if (others.length > 0) throw new ClusterRefused(refusal(others[0]!, options.perNodeLimits));
+        const shared = options.sharedLimits ?? false;
+        const others = rows.filter((row) => !(options.perNodeLimits && row.per_node_limits) && !(shared && row.shared_limits));
+        if (others.length > 0) throw new ClusterRefused(refusal(others[0]!, options.perNodeLimits, shared));
         await client.query(
-          `INSERT INTO nodes (id, url, version, started_at, seen_at, per_node_limits)
-           VALUES ($1, $2, $3, ${DB_NOW}, ${DB_NOW}, $4)
+          `INSERT INTO nodes (id, url, version, started_at, seen_at, per_node_limits, shared_limits)
+           VALUES ($1, $2, $3, ${DB_NOW}, ${DB_NOW}, $4, $5)
            ON CONFLICT (id) DO UPDATE SET url = $2, version = $3, started_at = ${DB_NOW}, seen_at = ${DB_NOW},
-             per_node_limits = $4, leader = false`,
-          [store.nodeId, options.url, options.version, options.perNodeLimits],
+             per_node_limits = $4, shared_limits = $5, leader = false`,
+          [store.nodeId, options.url, options.version, options.perNodeLimits, shared],
         );
       } finally {
         await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`sluice.join.${store.schema}`]);
@@ -196,6 +200,7 @@ export class PostgresCluster implements ClusterLink {
       alive: row.alive,
       leader: row.alive && row.leader,
       perNodeLimits: row.per_node_limits,
+      sharedLimits: row.shared_limits,
     }));
   }
 
@@ -291,9 +296,9 @@ export class PostgresCluster implements ClusterLink {
       if (!written) {
         // The row is gone (forgotten while this node was cut off): write it again.
         await this.store.pool.query(
-          `INSERT INTO nodes (id, url, version, started_at, seen_at, per_node_limits, leader)
-           VALUES ($1, $2, $3, ${DB_NOW}, ${DB_NOW}, $4, $5) ON CONFLICT (id) DO NOTHING`,
-          [this.nodeId, this.options.url, this.options.version, this.options.perNodeLimits, this.isLeader],
+          `INSERT INTO nodes (id, url, version, started_at, seen_at, per_node_limits, shared_limits, leader)
+           VALUES ($1, $2, $3, ${DB_NOW}, ${DB_NOW}, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+          [this.nodeId, this.options.url, this.options.version, this.options.perNodeLimits, this.options.sharedLimits ?? false, this.isLeader],
         );
       }
       if (this.heartbeats % RENEW_EVERY === 0) await this.renewClaims();
@@ -409,10 +414,11 @@ function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
 }
 
-function refusal(other: NodeRow, perNodeLimits: boolean): string {
+function refusal(other: NodeRow, perNodeLimits: boolean, sharedLimits: boolean): string {
   const who = `node ${other.id} (${other.url}) is alive on this database`;
-  const why = perNodeLimits
-    ? 'and does not accept per-node limits (it started without limits.perNode: true)'
-    : 'and limits could not hold across two nodes: shared limits in Redis are not available in this version';
-  return `${who} ${why}. Stop it, or start every node with limits.perNode: true to let each enforce limits on its own (N nodes may together reach N × each limit).`;
+  let why = 'and limits could not hold across two nodes';
+  if (sharedLimits) why = 'and keeps its limits to itself (it started without Redis): limits could not hold across both';
+  else if (perNodeLimits && other.shared_limits) why = 'and shares its limits through Redis: this node would not respect them';
+  else if (perNodeLimits) why = 'and does not accept per-node limits (it started without limits.perNode: true)';
+  return `${who} ${why}. Stop it, or start every node with the same Redis (SLUICE_REDIS_URL or limits.redis) so that the limits are the cluster's, or every node with limits.perNode: true to let each enforce limits on its own (N nodes may together reach N × each limit).`;
 }

@@ -213,6 +213,14 @@ CREATE TABLE nodes (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'nodes sharing limits in Redis',
+    sql: `
+-- A node started with Redis enforces its limits for the whole cluster: it may join other such nodes.
+ALTER TABLE nodes ADD COLUMN shared_limits boolean NOT NULL DEFAULT false;
+`,
+  },
 ];
 
 /** Schema names are put into SQL (search_path, CREATE SCHEMA): only plain lower-case identifiers. */

@@ -1,0 +1,139 @@
+import { afterEach, expect, it } from 'vitest';
+import { describeRedis, rawClient, redisUrl } from '../delivery/redis-support.js';
+import { describePostgres, dropSchema, freshSchema, postgresUrl } from '../store/postgres-support.js';
+import { Sink } from '../support/sink.js';
+import { eventually, startSluice, type TestSluice } from '../support/sluice.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+
+/**
+ * Nodes of one cluster sharing their limits through Redis, in this process: what the receiving
+ * sink sees. Limits are checked from the sink's side (requests in flight at once, the spread of
+ * arrivals); nothing asserts how fast anything went.
+ */
+describePostgres('limits shared through Redis', () => {
+  describeRedis('several nodes', () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+    });
+
+    /** A fresh schema; its name is also the prefix of the cluster's Redis keys, deleted afterwards. */
+    function schema(): string {
+      const name = freshSchema();
+      cleanups.push(async () => {
+        await dropSchema(name);
+        const raw = await rawClient();
+        try {
+          for await (const keys of raw.scanIterator({ MATCH: `sluice:{${name}}:*`, COUNT: 1_000 })) if (keys.length > 0) await raw.unlink(keys);
+        } finally {
+          await raw.close();
+        }
+      });
+      return name;
+    }
+
+    async function node(shared: string, config: Record<string, unknown>, redis = redisUrl): Promise<TestSluice> {
+      const { limits, ...rest } = config as { limits?: Record<string, unknown> };
+      const started = await startSluice({
+        ...rest,
+        storage: { postgres: postgresUrl, postgresSchema: shared, postgresPoolSize: 4 },
+        network: { allowPrivate: true },
+        limits: { redis, ...limits },
+      });
+      cleanups.push(() => started.stop());
+      return started;
+    }
+
+    async function sink(delayMs: number): Promise<Sink> {
+      const started = await new Sink(() => ({ status: 200, delayMs })).start();
+      cleanups.push(() => started.stop());
+      return started;
+    }
+
+    function pushConfig(target: Sink, limit: Record<string, unknown>) {
+      return {
+        queues: { hooks: { mode: 'push', url: `${target.origin}/in` } },
+        sources: { s: { queue: 'hooks' } },
+        limits: { domains: { [target.domain]: limit } },
+      };
+    }
+
+    async function ingest(nodes: TestSluice[], count: number): Promise<void> {
+      for (let i = 0; i < count; i += 1) {
+        const response = await fetch(`${nodes[i % nodes.length]!.url}/in/s`, { method: 'POST', body: JSON.stringify({ n: i }) });
+        expect(response.status).toBe(202);
+      }
+    }
+
+    it('a domain concurrency of 3 holds at the sink across two nodes, and every message arrives once', async () => {
+      const shared = schema();
+      const target = await sink(40);
+      const config = pushConfig(target, { concurrency: 3 });
+      const nodes = [await node(shared, config), await node(shared, config)];
+      await ingest(nodes, 80);
+      await eventually(() => target.arrivals.length >= 80, 'all 80 delivered');
+      expect(target.maxInFlight).toBeLessThanOrEqual(3);
+      const bodies = target.arrivals.map((arrival) => arrival.body.toString());
+      expect(new Set(bodies).size).toBe(80);
+      // Both nodes delivered: the limit was shared, not held by one node alone.
+      expect(nodes.every((n) => (n.app.dispatcher?.started ?? 0) > 0)).toBe(true);
+      await eventually(async () => (await nodes[0]!.app.sharedLimits!.limits.slotsHeld(`domain:${target.domain}`)) === 0, 'every permit handed back');
+    });
+
+    it('a rate of 20/s (burst 2) is the cluster\'s: two nodes together take as long as one would', async () => {
+      const shared = schema();
+      const target = await sink(0);
+      const config = pushConfig(target, { concurrency: 50, ratePerSecond: 20, burst: 2 });
+      const nodes = [await node(shared, config), await node(shared, config)];
+      await ingest(nodes, 60);
+      await eventually(() => target.arrivals.length >= 60, 'all 60 delivered');
+      const times = target.arrivals.map((arrival) => arrival.at).sort((x, y) => x - y);
+      // At 20/s shared, 60 messages need (60 - 2) / 20 = 2.9 s from the first to the last; with each
+      // node keeping its own 20/s they would take half that. 2.2 s leaves 0.7 s for delivery jitter.
+      expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(2_200);
+    });
+
+    it('Redis unreachable: deliveries under shared limits wait, the event says so, and they resume by themselves', async () => {
+      const shared = schema();
+      const proxy = await new TcpProxy(new URL(redisUrl)).start();
+      cleanups.push(() => proxy.stop());
+      const viaProxy = new URL(redisUrl);
+      viaProxy.host = `127.0.0.1:${proxy.port}`;
+      const target = await sink(0);
+      const n = await node(shared, pushConfig(target, { concurrency: 2 }), viaProxy.toString());
+      await ingest([n], 5);
+      await eventually(() => target.arrivals.length >= 5, 'the first five delivered');
+
+      proxy.cut();
+      await ingest([n], 5);
+      await eventually(async () => {
+        const { body } = await n.api('GET', '/v1/stats');
+        return body.recentEvents?.some((e: { type: string; available?: boolean }) => e.type === 'shared-limits' && e.available === false);
+      }, 'the event that Redis is unreachable');
+      // Nothing goes out while no permit can be had (a limit is never exceeded).
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(target.arrivals.length).toBe(5);
+
+      await proxy.restore();
+      await eventually(() => target.arrivals.length >= 10, 'the other five delivered after Redis came back');
+      const { body } = await n.api('GET', '/v1/stats');
+      expect(body.recentEvents.some((e: { type: string; available?: boolean }) => e.type === 'shared-limits' && e.available === true)).toBe(true);
+      expect(new Set(target.arrivals.map((a) => a.body.toString())).size).toBe(10);
+    });
+
+    it('a node without Redis is refused beside nodes that share their limits, and the other way round', async () => {
+      const shared = schema();
+      const first = await node(shared, {});
+      await expect(startSluice({ storage: { postgres: postgresUrl, postgresSchema: shared } })).rejects.toThrow(
+        new RegExp(`node ${first.app.cluster!.nodeId} .*shares its limits through Redis|node ${first.app.cluster!.nodeId} .*limits could not hold`),
+      );
+      const second = await node(shared, {});
+      expect(second.app.cluster!.nodeId).not.toBe(first.app.cluster!.nodeId);
+
+      const other = schema();
+      const alone = await startSluice({ storage: { postgres: postgresUrl, postgresSchema: other } });
+      cleanups.push(() => alone.stop());
+      await expect(node(other, {})).rejects.toThrow(/keeps its limits to itself \(it started without Redis\)/);
+    });
+  });
+});
