@@ -15,6 +15,7 @@ import domains from './scenarios/domains.js';
 import ingest from './scenarios/ingest.js';
 import isolation from './scenarios/isolation.js';
 import limits from './scenarios/limits.js';
+import paced from './scenarios/paced.js';
 import pull from './scenarios/pull.js';
 import push from './scenarios/push.js';
 import pgBacklog from './scenarios/pg-backlog.js';
@@ -22,6 +23,7 @@ import pgIngest from './scenarios/pg-ingest.js';
 import pgNodes from './scenarios/pg-nodes.js';
 import pgPull from './scenarios/pg-pull.js';
 import pgPush from './scenarios/pg-push.js';
+import pgRedis from './scenarios/pg-redis.js';
 import { lateness, spacing } from './scenarios/schedule.js';
 import stored from './scenarios/stored.js';
 import { describeMachine, loadNow } from './lib/machine.js';
@@ -30,10 +32,8 @@ import { MAIN, requireBuild } from './lib/sluice-process.js';
 import { execFileSync } from 'node:child_process';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-const SCENARIOS = [ingest, stored, pull, push, limits, lateness, spacing, isolation, domains, crash, pgIngest, pgPull, pgBacklog, pgNodes, pgPush];
-const NOT_MEASURED = [
-  { title: 'PostgreSQL + Redis, 3 nodes: limits across nodes', target: 'limits hold (0 violations) with the limiter shared in Redis', why: 'there is no shared (Redis) limiter yet; the three-node PostgreSQL scenario runs with `limits.perNode: true`' },
-];
+const SCENARIOS = [ingest, stored, pull, push, limits, paced, lateness, spacing, isolation, domains, crash, pgIngest, pgPull, pgBacklog, pgNodes, pgPush, pgRedis];
+const NOT_MEASURED = [];
 
 function parseArgs(argv) {
   const full = argv.includes('--full');
@@ -80,6 +80,7 @@ async function main() {
   const { full, chosen, whole } = parseArgs(process.argv.slice(2));
   const started = Date.now();
   const loadAtStart = loadNow();
+  const build = describeBuild(); // dist/ is what `npm run bench` built just before: the commit at the start
   const ctx = { full, log: (line) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0)}s] ${line}\n`) };
   const results = [];
   for (const scenario of chosen) results.push(await runOne(scenario, ctx));
@@ -87,7 +88,7 @@ async function main() {
     ...describeMachine('fsync'),
     dataDir: tmpdir(),
     load: { start: loadAtStart, end: loadNow() },
-    build: describeBuild(),
+    build,
     command: `node bench/run.js ${process.argv.slice(2).join(' ')}`.trim(),
     totalSeconds: Math.round((Date.now() - started) / 1000),
   };
