@@ -3,6 +3,7 @@
  * postgres://postgres@127.0.0.1:5432/test, the tests' server), a fresh schema per use
  * (`bench_<pid>_<n>`, dropped afterwards), Sluice nodes on a schema, and pg-boss in a schema of its own.
  */
+import { createClient } from 'redis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,14 +87,15 @@ export function postgresStorage(schema, extra = {}) {
 /**
  * Start `count` Sluice nodes on one schema (each its own temp dir, port and data dir), run
  * `work(nodes)`, then stop them, delete their dirs and drop the schema. `config` is the sluice.yaml
- * object without `storage`; with more than one node `limits.perNode: true` is added (several nodes
- * without Redis are refused otherwise).
+ * object without `storage`; with more than one node and no `limits.redis`, `limits.perNode: true` is
+ * added (several nodes without Redis are refused otherwise). The Redis keys of the schema, if any,
+ * are deleted with it.
  */
 export async function withPostgresNodes(count, config, work, { schema = freshSchema(), keepSchema = false } = {}) {
   const nodes = [];
   const dirs = [];
   try {
-    const limits = count > 1 ? { ...(config.limits ?? {}), perNode: true } : config.limits;
+    const limits = count > 1 && !config.limits?.redis ? { ...(config.limits ?? {}), perNode: true } : config.limits;
     const full = { ...config, ...(limits ? { limits } : {}), storage: postgresStorage(schema, config.storage) };
     // One after the other: the first migrates the schema, the others find it done.
     for (let i = 0; i < count; i += 1) {
@@ -106,6 +108,37 @@ export async function withPostgresNodes(count, config, work, { schema = freshSch
     await Promise.all(nodes.map((node) => node.stop()));
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     if (!keepSchema) await dropSchema(schema);
+    if (config.limits?.redis) await deleteRedisKeys(config.limits.redis, schema);
+  }
+}
+
+/** Where the Redis scenarios keep their limits. */
+export const REDIS_URL = process.env.SLUICE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Why Redis cannot be used, or undefined. */
+export async function redisUnreachable(url = REDIS_URL) {
+  const client = createClient({ url, socket: { connectTimeout: 3_000, reconnectStrategy: false } });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.ping();
+    return undefined;
+  } catch (error) {
+    return `Redis at ${url} is unreachable: ${error.message ?? error}`;
+  } finally {
+    if (client.isOpen) await client.close().catch(() => {});
+  }
+}
+
+/** Delete a cluster's limit keys (they are named after its schema). */
+async function deleteRedisKeys(url, schema) {
+  const client = createClient({ url });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    for await (const keys of client.scanIterator({ MATCH: `sluice:{${schema}}:*`, COUNT: 1_000 })) if (keys.length > 0) await client.unlink(keys);
+  } finally {
+    await client.close();
   }
 }
 

@@ -11,8 +11,8 @@ import { DomainState, type Hold } from './domain-state.js';
 import { DeliveryClient, warmUpHttpClient, type DeliveryResult } from './http-client.js';
 import { Lane } from './lane.js';
 import { DomainLimitTable } from './limits.js';
-import type { PermitHold } from './limiter/redis-limits.js';
-import type { Permit, SharedLimits } from './shared-limits.js';
+import { inProcessLimits, type LimitBackend, type Permit } from './limit-backend.js';
+import { SharedLimitBackend, type LimitHost, type SharedLimits } from './shared-limits.js';
 
 /** What the dispatcher is handed by the composition root. */
 export interface DispatcherDeps {
@@ -37,14 +37,6 @@ export interface DispatcherDeps {
 
 /** While deliveries are paused (DispatcherDeps.deliveryPaused), a domain looks again this often. */
 const PAUSED_RECHECK_MS = 1_000;
-/**
- * Shared limits: a domain refused for concurrency (its places are held by other nodes, whose
- * completions this node does not hear of) asks again after this long; its own completions wake it
- * at once.
- */
-const SHARED_RETRY_MS = 25;
-/** Shared limits: Redis did not answer; the domain asks again after this long. */
-const SHARED_UNREACHABLE_RETRY_MS = 1_000;
 
 /**
  * How long before its deliverAt a push message is claimed. The store promotes it early and the lane
@@ -114,6 +106,8 @@ export class Dispatcher {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly lastBackpressure = new Map<string, number>();
   private readonly client: DeliveryClient;
+  /** Where a delivery gets its right to start beyond this node's own checks. */
+  private readonly guard: LimitBackend;
   private stopped = false;
   /** The shutdown deadline passed: deliveries still in flight were aborted and go back as ready. */
   private abandoned = false;
@@ -126,6 +120,22 @@ export class Dispatcher {
   ) {
     this.limits = limits;
     this.client = new DeliveryClient({ allowPrivate: app.config.network.allowPrivate, clock: app.clock });
+    this.guard = app.sharedLimits ? new SharedLimitBackend(app.sharedLimits, this.limitHost()) : inProcessLimits;
+  }
+
+  /** What the shared limit backend may ask of this dispatcher. */
+  private limitHost(): LimitHost {
+    return {
+      stopped: () => this.stopped,
+      drain: (domain, now) => this.drain(domain, now),
+      wakeAt: (domain, at) => this.wakeAt(domain, at),
+      backpressure: (domain, reason, now, tenant) => this.backpressure(domain, reason, now, tenant),
+      tenantLimit: (tenant) => this.tenant(tenant).limit,
+      tenantHasRoom: (tenant) => this.tenantHasRoom(tenant),
+      globalConcurrency: () => this.app.config.limits.global.concurrency,
+      askSize: (domain) => claimSize(domain),
+      warn: (message, fields) => this.app.logger.warn(message, fields),
+    };
   }
 
   /** Build the dispatcher with the stored limits (sluice.yaml's are applied to them at start: Sluice.loadDomainLimits). */
@@ -282,10 +292,14 @@ export class Dispatcher {
     return this.globalInFlight >= this.app.config.limits.global.concurrency;
   }
 
-  /** Start as many deliveries to one domain as its limits allow right now. */
+  /**
+   * Start as many deliveries to one domain as its limits allow right now: this node's own checks
+   * (global, the domain's state, tenants), then the limit backend's (in process: nothing more;
+   * shared: a permit each, and an ask for more once the pass is over).
+   */
   private drain(domain: DomainState, now: number): void {
     if (this.app.deliveryPaused?.()) return this.wakeAt(domain, now + PAUSED_RECHECK_MS);
-    if (this.app.sharedLimits) return this.drainShared(domain, now, this.app.sharedLimits);
+    const guard = this.guard;
     for (;;) {
       if (this.globalFull()) {
         this.runnable.add(domain);
@@ -293,119 +307,17 @@ export class Dispatcher {
       }
       const hold = domain.hold(now);
       if (hold) return this.park(domain, hold, now);
-      const lane = domain.pickLane(now, (tenant) => this.tenantHasRoom(tenant));
-      if (!lane) return this.idle(domain, now);
-      if (!domain.circuit.tryPass(now)) return this.backpressure(domain, 'circuit', now);
-      const fromBuffer = !lane.held;
-      const message = lane.take();
-      if (fromBuffer) this.buffered -= 1;
-      domain.gcra?.tryTake(now);
-      this.send(domain, lane, message, now);
-      this.refillIfLow(lane, domain);
-    }
-  }
-
-  /**
-   * drain() under limits shared by a cluster: this node's own checks first (a pause or an open
-   * circuit it knows of, its own share of the limits), then one permit per delivery, from those
-   * Redis granted for the domain and the lane's tenant. Tenants with ready messages and no permit
-   * left ask for as many as they could send; the answer drains the domain again at once (a granted
-   * rate cell is used in the turn it was granted, or given back) and what is not used goes back.
-   */
-  private drainShared(domain: DomainState, now: number, shared: SharedLimits): void {
-    for (;;) {
-      if (this.globalFull()) {
-        this.runnable.add(domain);
-        return;
-      }
-      const hold = domain.hold(now);
-      if (hold) return this.park(domain, hold, now);
-      const lane = domain.pickLane(now, (tenant) => this.tenantHasRoom(tenant) && (domain.permits.get(tenant)?.length ?? 0) > 0);
+      const lane = domain.pickLane(now, (tenant) => this.tenantHasRoom(tenant) && guard.has(domain, tenant));
       if (!lane) break;
       if (!domain.circuit.tryPass(now)) return this.backpressure(domain, 'circuit', now);
       const fromBuffer = !lane.held;
       const message = lane.take();
       if (fromBuffer) this.buffered -= 1;
-      const permit: Permit = { scopes: this.permitScopes(domain, lane.tenant), id: domain.permits.get(lane.tenant)!.pop()! };
-      shared.begin(permit);
-      this.send(domain, lane, message, now, permit);
+      this.send(domain, lane, message, now, guard.take(domain, lane.tenant, now));
       this.refillIfLow(lane, domain);
     }
-    for (const [tenant, ready] of domain.readyByTenant(now)) {
-      if (domain.asking.has(tenant) || (domain.permits.get(tenant)?.length ?? 0) > 0 || !this.tenantHasRoom(tenant)) continue;
-      this.askPermits(domain, tenant, Math.min(ready, claimSize(domain)), shared);
-    }
+    guard.replenish(domain, now);
     this.idle(domain, now);
-  }
-
-  private askPermits(domain: DomainState, tenant: string, n: number, shared: SharedLimits): void {
-    domain.asking.add(tenant);
-    const limit = domain.limit;
-    const tenantLimit = this.tenant(tenant).limit;
-    const ask = {
-      domain: domain.key,
-      tenant,
-      n,
-      concurrency: limit.concurrency,
-      ...(limit.ratePerSecond === undefined ? {} : { rate: { perSecond: limit.ratePerSecond, burst: limit.burst } }),
-      ...(tenantLimit === undefined ? {} : { tenantConcurrency: tenantLimit }),
-      globalConcurrency: this.app.config.limits.global.concurrency,
-    };
-    void shared.acquire(ask).then((grant) => {
-      domain.asking.delete(tenant);
-      const now = this.app.clock.now();
-      const scopes = this.permitScopes(domain, tenant);
-      if (this.stopped) return grant && shared.giveBack(scopes, grant.ids);
-      if (!grant) return this.wakeAt(domain, now + SHARED_UNREACHABLE_RETRY_MS);
-      domain.shared = { effective: grant.effective, failures: grant.failures, probe: grant.probe };
-      if (grant.ids.length === 0) {
-        this.wakeAt(domain, grant.retryAt === undefined ? now + SHARED_RETRY_MS : Math.max(now, shared.local(grant.retryAt)));
-        return this.backpressure(domain, holdReason(grant.hold), now, grant.hold === 'tenant' ? tenant : undefined);
-      }
-      domain.permits.set(tenant, grant.ids);
-      this.drain(domain, now);
-      const unused = domain.permits.get(tenant) ?? [];
-      domain.permits.delete(tenant);
-      shared.giveBack(scopes, unused);
-    });
-  }
-
-  /** The scopes a permit for this domain and tenant holds a place in. */
-  private permitScopes(domain: DomainState, tenant: string): Permit['scopes'] {
-    return { domain: domain.key, tenant: this.tenant(tenant).limit === undefined ? undefined : tenant, global: true };
-  }
-
-  /**
-   * What a delivery's outcome tells the other nodes (the shared pause, AIMD and circuit), on top of
-   * what this node keeps for itself (updateDomainHealth). A success costs a call only while the
-   * domain is recovering (AIMD under its limit, failures counted, or this was the circuit's probe).
-   */
-  private shareHealth(domain: DomainState, verdict: Verdict, now: number, shared: SharedLimits): void {
-    const limits = shared.limits;
-    const key = domain.key;
-    const fail = (error: unknown) => this.app.logger.warn('updating shared limits failed', { domain: key, error: String(error) });
-    const state = domain.shared;
-    if (verdict.circuitFailure) {
-      void limits.circuitFailure(key).then((failure) => {
-        if (failure.state === 'open' && failure.openUntil !== undefined) this.wakeAt(domain, shared.local(failure.openUntil));
-      }, fail);
-    } else if (state && (state.failures > 0 || state.probe)) {
-      state.failures = 0;
-      state.probe = false;
-      void limits.circuitSuccess(key).catch(fail);
-    }
-    if (verdict.kind === 'delivered') {
-      if (state && state.effective < domain.limit.concurrency) {
-        void limits.aimdSuccess(key, domain.limit.concurrency).then((effective) => (state.effective = effective), fail);
-      }
-      return;
-    }
-    if (verdict.kind === 'retry' && verdict.throttle) {
-      void limits.aimdThrottle(key, domain.limit.concurrency).then((effective) => {
-        if (state) state.effective = effective;
-      }, fail);
-      if (verdict.pauseUntil !== undefined && verdict.pauseUntil > now) void limits.pauseFor(key, verdict.pauseUntil - now).catch(fail);
-    }
   }
 
   private park(domain: DomainState, hold: NonNullable<Hold>, now: number): void {
@@ -465,15 +377,17 @@ export class Dispatcher {
     lane.inFlight -= 1;
     tenant.inFlight -= 1;
     this.globalInFlight -= 1;
-    if (permit) this.app.sharedLimits?.end(permit);
     // Aborted by stop(): not the target's fault, so no attempt is counted; it goes out again after a restart.
-    if (this.abandoned) return this.releaseMessages([message]);
+    if (this.abandoned) {
+      this.guard.end(domain, permit, undefined, now);
+      return this.releaseMessages([message]);
+    }
     const queue = this.app.queues.get(lane.queue);
     const config = queue?.config;
     const verdict = config ? judge(result, policyOf(message, config), attempt, now) : ({ kind: 'dead', reason: 'queue deleted', circuitFailure: false } as Verdict);
     const record = attemptRecord(attempt, startedAt, result);
     this.updateDomainHealth(domain, verdict, result, now);
-    if (this.app.sharedLimits) this.shareHealth(domain, verdict, now, this.app.sharedLimits);
+    this.guard.end(domain, permit, verdict, now);
     this.recordOutcome(lane, message, record, verdict, result);
     this.afterCompletion(domain, tenant, lane);
   }
@@ -778,7 +692,7 @@ export class Dispatcher {
   domain(key: string): DomainState {
     let domain = this.domains.get(key);
     if (!domain) {
-      domain = new DomainState(key, this.limits.resolve(key), { failureThreshold: 20, coolDownMs: 30_000 }, !this.app.sharedLimits);
+      domain = new DomainState(key, this.limits.resolve(key), { failureThreshold: 20, coolDownMs: 30_000 }, this.guard.localRate);
       this.domains.set(key, domain);
     }
     return domain;
@@ -832,11 +746,6 @@ function claimSize(domain: DomainState): number {
 /** A domain with no lanes can be forgotten unless it carries state worth keeping (throttle, circuit). */
 function isQuiet(domain: DomainState, now: number): boolean {
   return domain.pausedUntil <= now && domain.circuit.state(now) === 'closed' && domain.aimd.effective >= domain.limit.concurrency;
-}
-
-/** The backpressure reason of a refusal by the shared limits. */
-function holdReason(hold: PermitHold | undefined): 'concurrency' | 'rate' | 'tenant' | 'global' | 'retry-after' | 'circuit' {
-  return hold ?? 'concurrency';
 }
 
 /** The status or error code of a message's last attempt, as its dead event reports them. */

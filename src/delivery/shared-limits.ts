@@ -1,5 +1,8 @@
 import type { Clock } from '../clock.js';
-import type { DomainView, PermitAsk, PermitGrant, PermitScopes, RedisLimits } from './limiter/redis-limits.js';
+import type { Verdict } from './attempt.js';
+import type { DomainState } from './domain-state.js';
+import type { LimitBackend, Permit } from './limit-backend.js';
+import type { DomainView, PermitAsk, PermitGrant, PermitHold, PermitScopes, RedisLimits } from './limiter/redis-limits.js';
 
 /** A permit's lease in Redis: a node killed mid-delivery gives its places back within this long. */
 export const PERMIT_LEASE_MS = 6_000;
@@ -10,11 +13,13 @@ const VIEW_EVERY_MS = 1_000;
 /** Most domains whose cluster view is read at once (the busiest are shown first anyway). */
 const MAX_VIEWED = 200;
 
-/** One permit in use: the scopes it holds a place in, and its id. */
-export interface Permit {
-  scopes: PermitScopes;
-  id: string;
-}
+/**
+ * A domain refused for concurrency (its places are held by other nodes, whose completions this
+ * node does not hear of) asks again after this long; its own completions wake it at once.
+ */
+const RETRY_FULL_MS = 25;
+/** Redis did not answer: the domain asks again after this long. */
+const RETRY_UNREACHABLE_MS = 1_000;
 
 export interface SharedLimitsOptions {
   limits: RedisLimits;
@@ -93,6 +98,11 @@ export class SharedLimits {
       this.reachable(false, error);
       return undefined;
     }
+  }
+
+  /** This node's clock. */
+  now(): number {
+    return this.options.clock.now();
   }
 
   /** A Redis time as this node's clock. */
@@ -180,4 +190,128 @@ export class SharedLimits {
 
 function scopesKey(scopes: PermitScopes): string {
   return `${scopes.domain}\u0000${scopes.tenant ?? ''}\u0000${scopes.global ? 1 : 0}`;
+}
+
+/** What the shared limit backend needs of the dispatcher. */
+export interface LimitHost {
+  stopped(): boolean;
+  /** Serve the domain now (permits arrived). */
+  drain(domain: DomainState, now: number): void;
+  wakeAt(domain: DomainState, at: number): void;
+  backpressure(domain: DomainState, reason: PermitHold, now: number, tenant?: string): void;
+  tenantLimit(tenant: string): number | undefined;
+  tenantHasRoom(tenant: string): boolean;
+  globalConcurrency(): number;
+  /** How many deliveries to ask for at once for this domain. */
+  askSize(domain: DomainState): number;
+  warn(message: string, fields: Record<string, unknown>): void;
+}
+
+/**
+ * The dispatcher's limits when a cluster shares them through Redis: one permit per delivery. A
+ * pass over a domain uses the permits granted to each tenant; a tenant with ready messages and none
+ * left asks for as many as it could send, and the answer drains the domain again at once: a granted
+ * rate cell is used in the turn it was granted, or given back with the rest.
+ */
+export class SharedLimitBackend implements LimitBackend {
+  readonly localRate = false;
+
+  constructor(
+    private readonly shared: SharedLimits,
+    private readonly host: LimitHost,
+  ) {}
+
+  has(domain: DomainState, tenant: string): boolean {
+    return (domain.permits.get(tenant)?.length ?? 0) > 0;
+  }
+
+  take(domain: DomainState, tenant: string): Permit {
+    const permit = { scopes: this.scopes(domain, tenant), id: domain.permits.get(tenant)!.pop()! };
+    this.shared.begin(permit);
+    return permit;
+  }
+
+  replenish(domain: DomainState, now: number): void {
+    for (const [tenant, ready] of domain.readyByTenant(now)) {
+      if (domain.asking.has(tenant) || this.has(domain, tenant) || !this.host.tenantHasRoom(tenant)) continue;
+      this.ask(domain, tenant, Math.min(ready, this.host.askSize(domain)));
+    }
+  }
+
+  end(domain: DomainState, permit: Permit | undefined, verdict: Verdict | undefined, now: number): void {
+    if (permit) this.shared.end(permit);
+    if (verdict) this.report(domain, verdict, now);
+  }
+
+  private ask(domain: DomainState, tenant: string, n: number): void {
+    domain.asking.add(tenant);
+    const { limit } = domain;
+    const tenantLimit = this.host.tenantLimit(tenant);
+    const ask: PermitAsk = {
+      domain: domain.key,
+      tenant,
+      n,
+      concurrency: limit.concurrency,
+      ...(limit.ratePerSecond === undefined ? {} : { rate: { perSecond: limit.ratePerSecond, burst: limit.burst } }),
+      ...(tenantLimit === undefined ? {} : { tenantConcurrency: tenantLimit }),
+      globalConcurrency: this.host.globalConcurrency(),
+    };
+    void this.shared.acquire(ask).then((grant) => this.granted(domain, tenant, grant));
+  }
+
+  private granted(domain: DomainState, tenant: string, grant: PermitGrant | undefined): void {
+    domain.asking.delete(tenant);
+    const now = this.shared.now();
+    const scopes = this.scopes(domain, tenant);
+    if (this.host.stopped()) return grant && this.shared.giveBack(scopes, grant.ids);
+    if (!grant) return this.host.wakeAt(domain, now + RETRY_UNREACHABLE_MS);
+    domain.shared = { effective: grant.effective, failures: grant.failures, probe: grant.probe };
+    if (grant.ids.length === 0) {
+      this.host.wakeAt(domain, grant.retryAt === undefined ? now + RETRY_FULL_MS : Math.max(now, this.shared.local(grant.retryAt)));
+      return this.host.backpressure(domain, grant.hold ?? 'concurrency', now, grant.hold === 'tenant' ? tenant : undefined);
+    }
+    domain.permits.set(tenant, grant.ids);
+    this.host.drain(domain, now);
+    const unused = domain.permits.get(tenant) ?? [];
+    domain.permits.delete(tenant);
+    this.shared.giveBack(scopes, unused);
+  }
+
+  /** The scopes a permit for this domain and tenant holds a place in. */
+  private scopes(domain: DomainState, tenant: string): PermitScopes {
+    return { domain: domain.key, tenant: this.host.tenantLimit(tenant) === undefined ? undefined : tenant, global: true };
+  }
+
+  /**
+   * What an outcome tells the other nodes: the shared pause, AIMD and circuit, on top of what this
+   * node keeps for itself. A success costs a call only while the domain is recovering (AIMD under
+   * its limit, failures counted, or this was the circuit's probe).
+   */
+  private report(domain: DomainState, verdict: Verdict, now: number): void {
+    const limits = this.shared.limits;
+    const key = domain.key;
+    const failed = (error: unknown) => this.host.warn('updating shared limits failed', { domain: key, error: String(error) });
+    const state = domain.shared;
+    if (verdict.circuitFailure) {
+      void limits.circuitFailure(key).then((failure) => {
+        if (failure.state === 'open' && failure.openUntil !== undefined) this.host.wakeAt(domain, this.shared.local(failure.openUntil));
+      }, failed);
+    } else if (state && (state.failures > 0 || state.probe)) {
+      state.failures = 0;
+      state.probe = false;
+      void limits.circuitSuccess(key).catch(failed);
+    }
+    if (verdict.kind === 'delivered') {
+      if (state && state.effective < domain.limit.concurrency) {
+        void limits.aimdSuccess(key, domain.limit.concurrency).then((effective) => (state.effective = effective), failed);
+      }
+      return;
+    }
+    if (verdict.kind === 'retry' && verdict.throttle) {
+      void limits.aimdThrottle(key, domain.limit.concurrency).then((effective) => {
+        if (state) state.effective = effective;
+      }, failed);
+      if (verdict.pauseUntil !== undefined && verdict.pauseUntil > now) void limits.pauseFor(key, verdict.pauseUntil - now).catch(failed);
+    }
+  }
 }

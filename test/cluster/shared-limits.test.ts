@@ -58,9 +58,10 @@ describePostgres('limits shared through Redis', () => {
       };
     }
 
+    let sent = 0;
     async function ingest(nodes: TestSluice[], count: number): Promise<void> {
       for (let i = 0; i < count; i += 1) {
-        const response = await fetch(`${nodes[i % nodes.length]!.url}/in/s`, { method: 'POST', body: JSON.stringify({ n: i }) });
+        const response = await fetch(`${nodes[i % nodes.length]!.url}/in/s`, { method: 'POST', body: JSON.stringify({ n: (sent += 1) }) });
         expect(response.status).toBe(202);
       }
     }

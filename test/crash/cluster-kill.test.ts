@@ -5,6 +5,7 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { afterAll, expect, it } from 'vitest';
 import { describePostgres, dropSchema, freshSchema, postgresUrl } from '../store/postgres-support.js';
+import { describeRedis, rawClient, redisUrl } from '../delivery/redis-support.js';
 import { killHard, spawnSluice, type ChildSluice } from '../support/child.js';
 import { Sink } from '../support/sink.js';
 import { eventually } from '../support/sluice.js';
@@ -15,6 +16,16 @@ const schemas: string[] = [];
 afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
   await Promise.all(schemas.map(dropSchema));
+  // The Redis keys of a cluster are named after its schema.
+  const raw = await rawClient().catch(() => undefined);
+  if (!raw) return;
+  try {
+    for (const schema of schemas) {
+      for await (const keys of raw.scanIterator({ MATCH: `sluice:{${schema}}:*`, COUNT: 1_000 })) if (keys.length > 0) await raw.unlink(keys);
+    }
+  } finally {
+    await raw.close();
+  }
 });
 
 /** Three nodes of one cluster as real processes, each with its own data dir, on one schema. */
@@ -152,3 +163,62 @@ describePostgres('three nodes on one PostgreSQL, one killed with kill -9', () =>
     }
   }, 240_000);
 });
+
+describePostgres('three nodes on one PostgreSQL and one Redis, one killed with kill -9', () => {
+  describeRedis('limits shared through Redis', () => {
+    it('push to one limited sink: never more than the concurrency at once, nor more than burst + rate·W in a window; every message arrives', async () => {
+      const sink = await new Sink(() => ({ status: 200, delayMs: 30 })).start();
+      try {
+        const rate = 40;
+        const burst = 4;
+        const { start } = await cluster({
+          network: { allowPrivate: true },
+          limits: { perNode: false, redis: redisUrl, domains: { [sink.domain]: { concurrency: 3, ratePerSecond: rate, burst } } },
+          queues: { out: { mode: 'push', url: `${sink.origin}/hook` } },
+          sources: { p: { queue: 'out' } },
+        });
+        const nodes = await Promise.all([0, 1, 2].map(start));
+        let killed: ChildSluice | undefined;
+        let restarted: Promise<ChildSluice> | undefined;
+        const live = () => nodes.filter((node) => node !== killed);
+        const acknowledged = await ingest(live, 'p', 240, () => {});
+        expect(acknowledged.size).toBe(240);
+        await eventually(() => sink.arrivals.length >= 40, 'deliveries under way');
+        killed = nodes[1]!;
+        await killHard(killed.child);
+        restarted = start(1);
+        nodes[1] = await restarted;
+        killed = undefined;
+
+        const bodies = () => new Set(sink.arrivals.map((arrival) => arrival.body.toString()));
+        await eventually(() => bodies().size >= 240, 'every message delivered', 120_000);
+        expect([...acknowledged.values()].filter((body) => !bodies().has(body))).toEqual([]);
+        // The sink counts a request from its arrival to its answer; a permit is held from before the
+        // send until after the answer, so the sink can never see more than the concurrency.
+        expect(sink.maxInFlight).toBeLessThanOrEqual(3);
+        // Redis grants each send a rate cell: in any window of W s at most burst + rate·W sends start.
+        // Arrival times at the sink are not send times: 0.25 s is allowed for the difference.
+        const times = sink.arrivals.map((arrival) => arrival.at).sort((a, b) => a - b);
+        for (const windowMs of [250, 1_000, 3_000]) {
+          const most = mostInWindow(times, windowMs);
+          expect(most, `arrivals in ${windowMs} ms`).toBeLessThanOrEqual(burst + Math.floor((rate * (windowMs + 250)) / 1_000));
+        }
+        // And the pace is the limit's, not three times it: 240 messages at 40/s need about 6 s.
+        expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(((240 - burst) / rate) * 1_000 - 1_000);
+      } finally {
+        await sink.stop();
+      }
+    }, 240_000);
+  });
+});
+
+/** The most timestamps (sorted) within any window of `windowMs`. */
+function mostInWindow(times: number[], windowMs: number): number {
+  let most = 0;
+  let start = 0;
+  for (let end = 0; end < times.length; end += 1) {
+    while (times[end]! - times[start]! >= windowMs) start += 1;
+    most = Math.max(most, end - start + 1);
+  }
+  return most;
+}

@@ -483,3 +483,41 @@ describeRedis('RedisLimits.acquire: every limit of one delivery in one script', 
     expect(await limits.releasePermits(scopes, again.ids)).toBe(0);
   });
 });
+
+describeRedis('RedisLimits.acquire: tenants take turns at a full domain', () => {
+  const { open } = redisLimitsPerTest();
+
+  it('a place freed goes to the tenant that has waited longest, whichever node asks first', async () => {
+    const [a, b] = await nodes(open, 2);
+    const askFor = (tenant: string) => ({ domain: 'shared.example', tenant, n: 5, concurrency: 2 });
+    const busy = await a!.acquire('na', askFor('busy'), 60_000);
+    expect(busy.ids).toHaveLength(2);
+    // quiet asks from another node while the domain is full: it waits, first in line.
+    expect(await b!.acquire('nb', askFor('quiet'), 60_000)).toMatchObject({ ids: [], hold: 'concurrency' });
+    const scopes = { domain: 'shared.example', global: false };
+    let held = busy.ids;
+    const order: string[] = [];
+    for (let round = 0; round < 6; round += 1) {
+      await a!.releasePermits(scopes, [held.shift()!]);
+      // busy asks first every time; it gets the place only when quiet is not waiting ahead of it.
+      const first = await a!.acquire('na', askFor('busy'), 60_000);
+      const second = await b!.acquire('nb', askFor('quiet'), 60_000);
+      expect(first.ids.length + second.ids.length).toBe(1);
+      order.push(first.ids.length > 0 ? 'busy' : 'quiet');
+      held = [...held, ...first.ids, ...second.ids];
+    }
+    expect(order).toEqual(['quiet', 'busy', 'quiet', 'busy', 'quiet', 'busy']);
+    expect(await a!.slotsHeld('domain:shared.example')).toBe(2);
+  });
+
+  it('a tenant that stopped asking leaves the line: its place is not kept from the others', async () => {
+    const limits = await open();
+    const askFor = (tenant: string) => ({ domain: 'line.example', tenant, n: 1, concurrency: 1 });
+    const held = await limits.acquire('n1', askFor('a'), 60_000);
+    expect((await limits.acquire('n1', askFor('b'), 60_000)).hold).toBe('concurrency'); // b waits
+    await limits.releasePermits({ domain: 'line.example', global: false }, held.ids);
+    const start = await limits.time();
+    await eventually(async () => (await limits.time()) - start > 300, 'b to be gone from the line');
+    expect((await limits.acquire('n1', askFor('a'), 60_000)).ids).toHaveLength(1);
+  });
+});

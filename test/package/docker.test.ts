@@ -134,8 +134,9 @@ describe('compose.yaml', () => {
     const environments = nodes.map((node) => compose.services[node]!.environment!);
     for (const environment of environments) {
       expect(environment.SLUICE_DATABASE_URL).toMatch(/^postgres:\/\/[^@]+@postgres:5432\//);
-      // Until limits are shared in Redis, the nodes accept per-node limits (a second node is refused otherwise).
-      expect(environment.SLUICE_LIMITS_PER_NODE).toBe('true');
+      // The limits are the cluster's, in Redis (a second node without them would be refused).
+      expect(environment.SLUICE_REDIS_URL).toBe('redis://redis:6379');
+      expect(environment.SLUICE_LIMITS_PER_NODE).toBeUndefined();
       expect(environment.SLUICE_ADMIN_KEY).toMatch(/^\$\{SLUICE_ADMIN_KEY:\?/);
       expect(Object.keys(environment).filter((name) => !known.has(name))).toEqual([]);
     }

@@ -8,8 +8,8 @@
  */
 export const KEY_LAYOUT_VERSION = 1;
 
-/** The kinds of key; `slots` and `rate` take a scope name, the others a domain key. */
-export type LimitKeyKind = 'slots' | 'rate' | 'pause' | 'aimd' | 'circuit';
+/** The kinds of key; `slots` and `rate` take a scope name, the others a domain key (`turns` and `asked`: tenants waiting for the domain). */
+export type LimitKeyKind = 'slots' | 'rate' | 'pause' | 'aimd' | 'circuit' | 'turns' | 'asked';
 
 /** Builds the keys of one prefix. */
 export class RedisLimitKeys {

@@ -336,6 +336,8 @@ export class RedisLimits {
       this.keys.key('rate', `domain:${ask.domain}`),
       this.keys.key('slots', `tenant:${ask.tenant}`),
       this.keys.key('slots', 'global'),
+      this.keys.key('turns', ask.domain),
+      this.keys.key('asked', ask.domain),
     ];
     const args = [
       node,
@@ -347,6 +349,7 @@ export class RedisLimits {
       ask.tenantConcurrency === undefined ? '' : String(checkCount('tenantConcurrency', ask.tenantConcurrency, 0, Number.MAX_SAFE_INTEGER)),
       ask.globalConcurrency === undefined ? '' : String(checkCount('globalConcurrency', ask.globalConcurrency, 0, Number.MAX_SAFE_INTEGER)),
       String(this.probeLeaseMs),
+      ask.tenant,
     ];
     const reply = list(await this.scripts.run('acquire', keys, args));
     const granted = int(reply[1]);

@@ -353,18 +353,27 @@ return { now, 0, 0, 0, fail }
 `;
 
 /**
+ * A tenant waiting for its turn at a domain that has not asked for this long has stopped waiting
+ * (a waiting node asks again every few tens of milliseconds).
+ */
+const TURN_STALE_MS = 250;
+
+/**
  * Permits for deliveries to one domain on behalf of one tenant, every check in one step. A permit
  * is one slot id held at once in the domain's, the tenant's and the global scope (the last two only
  * when they have a limit), so releasing or renewing it touches each scope the same way. In order:
  * the domain's Retry-After pause; its circuit (open: nothing; half-open: one permit, the probe,
- * unless another caller's probe is out); free slots in each scope, the domain's limit being
- * min(configured, AIMD effective); then GCRA cells for as many as that allows. Nothing is written
- * unless something is granted.
+ * unless another caller's probe is out); free slots of the domain, its limit being min(configured,
+ * AIMD effective), less one for each tenant that has waited for the domain longer than this one
+ * (tenants refused for the domain's concurrency take turns, whichever nodes they ask from); the
+ * tenant's and the global scope; then GCRA cells for as many as that allows. Nothing is written
+ * unless something is granted, except a refused tenant's place in the line.
  * KEYS[1] domain slots, KEYS[2] slot id sequence, KEYS[3] pause, KEYS[4] circuit, KEYS[5] aimd,
- * KEYS[6] domain gcra, KEYS[7] tenant slots, KEYS[8] global slots
+ * KEYS[6] domain gcra, KEYS[7] tenant slots, KEYS[8] global slots, KEYS[9] tenants waiting
+ * (sorted set: tenant → since), KEYS[10] their last ask (tenant → ms)
  * ARGV[1] node, ARGV[2] n, ARGV[3] leaseMs, ARGV[4] domain concurrency, ARGV[5] rate per second
  * ('' none), ARGV[6] burst, ARGV[7] tenant concurrency ('' none), ARGV[8] global concurrency
- * ('' none), ARGV[9] probe lease ms
+ * ('' none), ARGV[9] probe lease ms, ARGV[10] tenant
  * Reply: { now ms, granted, why, until ms, effective, circuit failures, probe 0/1, id... } where
  * `why` names what held the grant back when it is 0: 1 pause, 2 circuit, 3 domain concurrency,
  * 4 tenant, 5 global, 6 rate; `until` is when to ask again for 1, 2 and 6 (0 otherwise).
@@ -385,7 +394,24 @@ if openUntil then
 end
 local configured = tonumber(ARGV[4])
 local effective = aimd_effective(KEYS[5], configured)
-local grant, why = math.min(n, effective - live_slots(KEYS[1], now)), 3
+-- Turns: tenants refused for the domain's concurrency wait in order, and a free place goes to the
+-- one that has waited longest; a tenant that stopped asking leaves the line.
+local tenant = ARGV[10]
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', fmt(now - ${TURN_STALE_MS}))) do
+  redis.call('ZREM', KEYS[9], gone)
+  redis.call('ZREM', KEYS[10], gone)
+end
+local since = redis.call('ZSCORE', KEYS[9], tenant)
+local ahead
+if since then ahead = redis.call('ZCOUNT', KEYS[9], '-inf', '(' .. since) else ahead = redis.call('ZCARD', KEYS[9]) end
+local grant, why = math.min(n, effective - live_slots(KEYS[1], now) - ahead), 3
+if grant <= 0 then
+  if not since then redis.call('ZADD', KEYS[9], fmt(now), tenant) end
+  redis.call('ZADD', KEYS[10], fmt(now), tenant)
+  redis.call('PEXPIRE', KEYS[9], 60000)
+  redis.call('PEXPIRE', KEYS[10], 60000)
+  return { now, 0, 3, 0, effective, failures, 0 }
+end
 if ARGV[7] ~= '' then
   local room = tonumber(ARGV[7]) - live_slots(KEYS[7], now)
   if room < grant then grant, why = room, 4 end
@@ -403,6 +429,10 @@ if grant > 0 and ARGV[5] ~= '' then
 end
 if grant <= 0 then return { now, 0, why, untilAt, effective, failures, 0 } end
 if halfOpen then redis.call('HSET', KEYS[4], 'probe', fmt(now + tonumber(ARGV[9]))) end
+if since then
+  redis.call('ZREM', KEYS[9], tenant)
+  redis.call('ZREM', KEYS[10], tenant)
+end
 local ids = new_slot_ids(KEYS[2], ARGV[1], grant)
 add_slots(KEYS[1], ids, now, lease)
 if ARGV[7] ~= '' then add_slots(KEYS[7], ids, now, lease) end
@@ -504,7 +534,7 @@ export const LIMIT_SCRIPTS = {
   circuitPass: script('circuitPass', 1, CIRCUIT_PASS),
   circuitSuccess: script('circuitSuccess', 1, CIRCUIT_SUCCESS),
   circuitFailure: script('circuitFailure', 1, CIRCUIT_FAILURE),
-  acquire: script('acquire', 8, ACQUIRE),
+  acquire: script('acquire', 10, ACQUIRE),
   releasePermits: script('releasePermits', -1, RELEASE_PERMITS),
   renewPermits: script('renewPermits', -1, RENEW_PERMITS),
   view: script('view', 4, VIEW),
