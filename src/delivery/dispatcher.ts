@@ -738,9 +738,11 @@ export class Dispatcher {
 
 /** Claim enough to keep the domain busy without hoarding: twice its concurrency, capped. */
 function claimSize(domain: DomainState): number {
-  const byConcurrency = domain.aimd.effective * 2;
-  const byRate = domain.limit.ratePerSecond === undefined ? byConcurrency : Math.ceil(domain.limit.ratePerSecond) + domain.limit.burst;
-  return Math.max(2, Math.min(CLAIM_MAX, byConcurrency, byRate));
+  const { ratePerSecond, burst } = domain.limit;
+  // A paced lane drains at its rate, whatever its concurrency: half a second of it is in hand, so
+  // that a claim (a store round trip) comes every few dozen deliveries, not every few.
+  const wanted = ratePerSecond === undefined ? domain.aimd.effective * 2 : Math.ceil(ratePerSecond / 2) + burst;
+  return Math.max(2, Math.min(CLAIM_MAX, wanted));
 }
 
 /** A domain with no lanes can be forgotten unless it carries state worth keeping (throttle, circuit). */
