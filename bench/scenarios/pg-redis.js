@@ -24,6 +24,7 @@ const SINK_DELAY_MS = 30;
 const UNLIMITED_N = 10_000;
 const ROUNDS = 3;
 const PACED_N = 1_500;
+const PACED_WARM_UP = 3_000;
 
 /** CPU seconds of the redis-server process(es) on this machine. */
 function redisCpuSeconds() {
@@ -80,8 +81,14 @@ async function unlimited(sink, redis) {
 async function pacedWithRedis() {
   const sink = await SinkProcess.start({ delayMs: 0 });
   try {
-    const config = pushConfig({ limits: { redis: REDIS_URL, defaultDomain: { concurrency: 100 }, domains: { [sink.domain()]: LIMIT } } });
+    const config = pushConfig({ limits: { redis: REDIS_URL, defaultDomain: { concurrency: 100 }, domains: { [sink.domain()]: LIMIT, [sink.domain('localhost')]: { concurrency: 5 } } } });
     return await withPostgresNodes(1, config, async ([node]) => {
+      // Warm up as the paced scenario does: unpaced deliveries to another name of the sink first.
+      await enqueue(node, Array.from({ length: PACED_WARM_UP }, (_, seq) => ({ url: sink.url('/hook', 'localhost'), body: paddedBody({ seq }, 256) })));
+      await sink.reset();
+      await resume(node);
+      await sink.waitForCount(PACED_WARM_UP, 120_000, 50);
+      await node.apiOk('POST', '/v1/queues/outbound/pause');
       await enqueue(node, Array.from({ length: PACED_N }, (_, seq) => ({ url: sink.url('/hook'), body: paddedBody({ seq }, 256) })));
       await sink.reset();
       const nodeBefore = processCpuSeconds(node.pid);
@@ -144,7 +151,7 @@ export default {
       ],
       notes: [
         `Three nodes on one schema and one Redis, ${fmt(Math.ceil(WINDOW_SECONDS * 120))} messages of 256 bytes enqueued (paused) through all three, then resumed together; the sink answers after ${SINK_DELAY_MS} ms. Send-side windows (W ms: most attempts started / allowed, with ${SEND_JITTER_MS} ms for the three nodes' event loops): ${sendChecks.map((c) => `${c.windowMs}: ${c.most}/${c.allowed}`).join(', ')}; the attempt start times are those the nodes stored in PostgreSQL, over the first ${WINDOW_SECONDS} s.`,
-        `No limits: ${fmt(UNLIMITED_N)} messages (domain concurrency 100) through one node on PostgreSQL with Redis limits, then without, ${ROUNDS} rounds; the ratio is shown from the median round (${fmtRatios(ratios)}). Paced: ${fmt(PACED_N)} messages at 100/s through one node with Redis; CPU of the node process and of redis-server from the resume to the last arrival, per message.`,
+        `No limits: ${fmt(UNLIMITED_N)} messages (domain concurrency 100) through one node on PostgreSQL with Redis limits, then without, ${ROUNDS} rounds; the ratio is shown from the median round (${fmtRatios(ratios)}). Paced: ${fmt(PACED_N)} messages at 100/s through one node with Redis, after ${fmt(PACED_WARM_UP)} unpaced to warm it up; CPU of the node process and of redis-server from the resume to the last arrival, per message.`,
         `Load average ${loadBefore} at the start, ${loadNow()} at the end.`,
       ],
     };

@@ -30,6 +30,8 @@ export class DomainState {
    */
   readonly permits = new Map<string, string[]>();
   readonly asking = new Set<string>();
+  /** Tenants that may not ask before a time (the next rate cell, the end of a pause), by this node's clock. */
+  readonly askAfter = new Map<string, number>();
   shared: { effective: number; failures: number; probe: boolean } | undefined;
   private readonly tenants = new Map<string, Lane[]>();
   private tenantOrder: string[] = [];

@@ -14,10 +14,11 @@ const VIEW_EVERY_MS = 1_000;
 const MAX_VIEWED = 200;
 
 /**
- * A domain refused for concurrency (its places are held by other nodes, whose completions this
- * node does not hear of) asks again after this long; its own completions wake it at once.
+ * A domain refused for concurrency asks again when a place is freed: its own deliveries' ends wake
+ * it, and Redis publishes other nodes' (RedisLimits.onFreed). In case a publication is missed (a
+ * reconnect), it also asks again after this long.
  */
-const RETRY_FULL_MS = 25;
+const RETRY_FULL_MS = 100;
 /** Redis did not answer: the domain asks again after this long. */
 const RETRY_UNREACHABLE_MS = 1_000;
 
@@ -98,6 +99,13 @@ export class SharedLimits {
       this.reachable(false, error);
       return undefined;
     }
+  }
+
+  /** Hear of places freed at domains where tenants wait, from any node. */
+  onFreed(listener: (domain: string) => void): void {
+    this.options.limits.onFreed(listener).catch(() => {
+      // Without the subscription, refused domains still ask again every RETRY_FULL_MS.
+    });
   }
 
   /** This node's clock. */
@@ -215,11 +223,20 @@ export interface LimitHost {
  */
 export class SharedLimitBackend implements LimitBackend {
   readonly localRate = false;
+  /** Domains refused for concurrency, by key: a place freed there (on any node) wakes them. */
+  private readonly waiting = new Map<string, DomainState>();
 
   constructor(
     private readonly shared: SharedLimits,
     private readonly host: LimitHost,
-  ) {}
+  ) {
+    shared.onFreed((key) => {
+      const domain = this.waiting.get(key);
+      if (!domain || this.host.stopped()) return;
+      this.waiting.delete(key);
+      this.host.drain(domain, this.shared.now());
+    });
+  }
 
   has(domain: DomainState, tenant: string): boolean {
     return (domain.permits.get(tenant)?.length ?? 0) > 0;
@@ -234,6 +251,7 @@ export class SharedLimitBackend implements LimitBackend {
   replenish(domain: DomainState, now: number): void {
     for (const [tenant, ready] of domain.readyByTenant(now)) {
       if (domain.asking.has(tenant) || this.has(domain, tenant) || !this.host.tenantHasRoom(tenant)) continue;
+      if ((domain.askAfter.get(tenant) ?? 0) > now) continue; // its wake-up is set for that time
       this.ask(domain, tenant, Math.min(ready, this.host.askSize(domain)));
     }
   }
@@ -266,10 +284,19 @@ export class SharedLimitBackend implements LimitBackend {
     if (this.host.stopped()) return grant && this.shared.giveBack(scopes, grant.ids);
     if (!grant) return this.host.wakeAt(domain, now + RETRY_UNREACHABLE_MS);
     domain.shared = { effective: grant.effective, failures: grant.failures, probe: grant.probe };
+    if (grant.retryAt === undefined) domain.askAfter.delete(tenant);
+    else {
+      // Nothing more can be had before then (a rate's next cell, a pause's end): wake then, not sooner.
+      const at = Math.max(now, this.shared.local(grant.retryAt));
+      domain.askAfter.set(tenant, at);
+      if (grant.ids.length > 0) this.host.wakeAt(domain, at);
+    }
     if (grant.ids.length === 0) {
+      if (grant.retryAt === undefined) this.waiting.set(domain.key, domain);
       this.host.wakeAt(domain, grant.retryAt === undefined ? now + RETRY_FULL_MS : Math.max(now, this.shared.local(grant.retryAt)));
       return this.host.backpressure(domain, grant.hold ?? 'concurrency', now, grant.hold === 'tenant' ? tenant : undefined);
     }
+    this.waiting.delete(domain.key);
     domain.permits.set(tenant, grant.ids);
     this.host.drain(domain, now);
     const unused = domain.permits.get(tenant) ?? [];

@@ -522,3 +522,19 @@ describeRedis('RedisLimits.acquire: tenants take turns at a full domain', () => 
     expect((await limits.acquire('n1', askFor('a'), 60_000)).ids).toHaveLength(1);
   });
 });
+
+describeRedis('RedisLimits.onFreed: a place freed where tenants wait is published', () => {
+  const { open } = redisLimitsPerTest();
+
+  it('a node waiting for a full domain hears when another node frees a place there', async () => {
+    const [a, b] = await nodes(open, 2);
+    const heard: string[] = [];
+    await b!.onFreed((domain) => heard.push(domain));
+    const askFor = (tenant: string) => ({ domain: 'full.example', tenant, n: 1, concurrency: 1 });
+    const held = await a!.acquire('na', askFor('one'), 60_000);
+    expect((await b!.acquire('nb', askFor('two'), 60_000)).hold).toBe('concurrency');
+    await a!.releasePermits({ domain: 'full.example', global: false }, held.ids);
+    await eventually(() => heard.includes('full.example'), 'the publication');
+    expect((await b!.acquire('nb', askFor('two'), 60_000)).ids).toHaveLength(1);
+  });
+});

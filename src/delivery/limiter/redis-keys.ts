@@ -30,6 +30,11 @@ export class RedisLimitKeys {
     return `${this.base}${kind}:${name}`;
   }
 
+  /** The pub/sub channel on which a domain's name is published when a place is freed and tenants wait. */
+  freedChannel(): string {
+    return `${this.base}freed`;
+  }
+
   /** The counter that numbers slot ids. */
   slotSequence(): string {
     return `${this.base}slot-sequence`;

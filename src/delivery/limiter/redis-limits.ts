@@ -81,7 +81,10 @@ export interface PermitGrant {
   ids: string[];
   /** What held the grant back, when nothing was granted. */
   hold?: PermitHold;
-  /** For 'retry-after', 'circuit' and 'rate': when to ask again, ms. */
+  /**
+   * Refused for 'retry-after', 'circuit' or 'rate': when to ask again, ms. Granted under a rate:
+   * when its next cell conforms (asking earlier gets nothing).
+   */
   retryAt?: number;
   /** The domain's effective concurrency (AIMD) at the decision. */
   effective: number;
@@ -160,6 +163,9 @@ export class RedisLimits {
   private readonly coolDownMs: number;
   private readonly probeLeaseMs: number;
   private readonly stateTtlMs: number;
+  /** The second connection, for pub/sub (a subscribed connection runs no other command). */
+  private subscriber: RedisClient | undefined;
+  private readonly freedListeners: ((domain: string) => void)[] = [];
 
   private constructor(
     private readonly client: RedisClient,
@@ -366,10 +372,30 @@ export class RedisLimits {
     };
   }
 
-  /** Hand permits back (each leaves every scope it was taken in). Answers how many were still held. */
+  /**
+   * Hand permits back (each leaves every scope it was taken in); when tenants wait for the domain,
+   * {@link onFreed} listeners on every node hear of it. Answers how many were still held.
+   */
   async releasePermits(scopes: PermitScopes, ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
-    return int(await this.scripts.run('releasePermits', this.permitKeys(scopes), [...ids]));
+    const keys = [this.keys.key('turns', scopes.domain), ...this.permitKeys(scopes)];
+    return int(await this.scripts.run('releasePermits', keys, [this.keys.freedChannel(), scopes.domain, ...ids]));
+  }
+
+  /**
+   * Hear of places freed at domains where tenants wait (from any node). Opens the pub/sub connection
+   * on first use; it reconnects and subscribes again by itself.
+   */
+  async onFreed(listener: (domain: string) => void): Promise<void> {
+    this.freedListeners.push(listener);
+    if (this.subscriber) return;
+    const subscriber = this.client.duplicate();
+    subscriber.on('error', () => {}); // the command connection reports the same outage
+    this.subscriber = subscriber;
+    await subscriber.connect();
+    await subscriber.subscribe(this.keys.freedChannel(), (domain: string) => {
+      for (const each of this.freedListeners) each(domain);
+    });
   }
 
   /** Extend this node's permits to `leaseMs` from now; `lost` had expired: start nothing more on them. */
@@ -421,6 +447,7 @@ export class RedisLimits {
   }
 
   async close(): Promise<void> {
+    await this.subscriber?.close().catch(() => {});
     await this.client.close();
   }
 

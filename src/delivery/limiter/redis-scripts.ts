@@ -376,7 +376,8 @@ const TURN_STALE_MS = 250;
  * ('' none), ARGV[9] probe lease ms, ARGV[10] tenant
  * Reply: { now ms, granted, why, until ms, effective, circuit failures, probe 0/1, id... } where
  * `why` names what held the grant back when it is 0: 1 pause, 2 circuit, 3 domain concurrency,
- * 4 tenant, 5 global, 6 rate; `until` is when to ask again for 1, 2 and 6 (0 otherwise).
+ * 4 tenant, 5 global, 6 rate; `until` is when to ask again for 1, 2 and 6, and, with a rate, when
+ * its next cell conforms (0 otherwise).
  */
 const ACQUIRE = `${GCRA}${AIMD_READ}
 local nowUs = now_us()
@@ -424,7 +425,8 @@ if halfOpen and grant > 1 then grant = 1 end
 local untilAt = 0
 if grant > 0 and ARGV[5] ~= '' then
   local cells, nextAt = gcra_take(KEYS[6], ARGV[5], ARGV[6], grant, nowUs)
-  if cells == 0 then why, untilAt = 6, math.ceil(nextAt / 1000) end
+  if cells == 0 then why = 6 end
+  if nextAt > nowUs then untilAt = math.ceil(nextAt / 1000) end
   grant = cells
 end
 if grant <= 0 then return { now, 0, why, untilAt, effective, failures, 0 } end
@@ -437,23 +439,28 @@ local ids = new_slot_ids(KEYS[2], ARGV[1], grant)
 add_slots(KEYS[1], ids, now, lease)
 if ARGV[7] ~= '' then add_slots(KEYS[7], ids, now, lease) end
 if ARGV[8] ~= '' then add_slots(KEYS[8], ids, now, lease) end
-local reply = { now, grant, 0, 0, effective, failures, halfOpen and 1 or 0 }
+local reply = { now, grant, 0, untilAt, effective, failures, halfOpen and 1 or 0 }
 for _, id in ipairs(ids) do reply[#reply + 1] = id end
 return reply
 `;
 
 /**
- * Hand permits back: each id leaves every scope given.
- * KEYS[1..] slots of each scope the permits were taken in
- * ARGV ids
- * Reply: how many were still held in the first scope
+ * Hand permits back: each id leaves every scope given. When tenants are waiting for places at the
+ * domain, the domain's name is published, so that their nodes ask again at once.
+ * KEYS[1] the domain's tenants waiting (see ACQUIRE), KEYS[2..] slots of each scope the permits
+ * were taken in, the domain's first
+ * ARGV[1] channel, ARGV[2] domain, ARGV[3..] ids
+ * Reply: how many were still held in the domain's scope
  */
 const RELEASE_PERMITS = `
+local ids = {}
+for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
 local released = 0
-for k = 1, #KEYS do
-  local removed = redis.call('ZREM', KEYS[k], unpack(ARGV))
-  if k == 1 then released = removed end
+for k = 2, #KEYS do
+  local removed = redis.call('ZREM', KEYS[k], unpack(ids))
+  if k == 2 then released = removed end
 end
+if released > 0 and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
 return released
 `;
 
