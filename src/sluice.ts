@@ -33,7 +33,7 @@ import type { Store, WakeReport } from './store/store.js';
 import { VERSION } from './version.js';
 import type { AppendResult, LaneRef, NewMessage } from './store/types.js';
 import type { DomainView, RedisLimits } from './delivery/limiter/redis-limits.js';
-import { SharedLimits } from './delivery/shared-limits.js';
+import { openRedisLimits, SharedLimits } from './delivery/shared-limits.js';
 import { Dispatcher, PUSH_LEAD_MS, PUSH_WAKE_LEAD_MS, type DispatcherDeps } from './delivery/dispatcher.js';
 import { ScheduleRunner, type SchedulerDeps } from './scheduler/schedule-runner.js';
 import { Telemetry, type TelemetryDeps } from './observe/telemetry.js';
@@ -115,6 +115,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     readonly loaded: LoadedConfig,
     options: SluiceOptions & { logger: Logger },
     private readonly backend: Backend,
+    redis: RedisLimits | undefined,
   ) {
     this.config = loaded.config;
     this.store = backend.store;
@@ -136,7 +137,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     this.ssrf = new SsrfGuard(loaded.config.network.allowPrivate);
     this.bodies = new IncompleteBodies(loaded.config.server);
     this.telemetry = new Telemetry(this);
-    this.sharedLimits = backend.redis && this.cluster ? this.shareLimits(backend.redis, this.cluster.nodeId) : undefined;
+    this.sharedLimits = redis && this.cluster ? this.shareLimits(redis, this.cluster.nodeId) : undefined;
   }
 
   private shareLimits(redis: RedisLimits, node: string): SharedLimits {
@@ -159,19 +160,25 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     const logger = options.logger ?? createLogger(options.loaded.config.log.level);
     let app: Sluice | undefined;
     const { host, port } = options.loaded.config.server;
-    const backend = await openBackend(options.loaded, {
-      url: `http://${host}:${port}`,
-      version: VERSION,
-      onFatal: (error) => app?.storageFailed(error),
-      onProblem: (what, error) => logger.warn(what, { error: error instanceof Error ? error.message : String(error) }),
-    });
-    app = new Sluice(options.loaded, { ...options, logger }, backend);
+    const onProblem = (what: string, error: unknown) => logger.warn(what, { error: error instanceof Error ? error.message : String(error) });
+    const { redis: redisUrl } = options.loaded.config.limits;
+    // Redis first: a node must not join a cluster as one that shares its limits without them.
+    const redis = redisUrl ? await openRedisLimits(redisUrl, options.loaded.config.storage.postgresSchema, onProblem) : undefined;
+    let backend: Backend;
+    try {
+      backend = await openBackend(options.loaded, { url: `http://${host}:${port}`, version: VERSION, onFatal: (error) => app?.storageFailed(error), onProblem });
+    } catch (error) {
+      await redis?.close().catch(() => {});
+      throw error;
+    }
+    app = new Sluice(options.loaded, { ...options, logger }, backend, redis);
     try {
       await app.boot(options.announce ?? ((line) => process.stdout.write(`${line}\n`)));
     } catch (error) {
       app.stopping = true;
       app.stopTimers();
       await backend.close().catch(() => {});
+      await redis?.close().catch(() => {});
       throw error;
     }
     return app;
@@ -478,6 +485,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     this.bodies.stop();
     await this.writeKeyUsage();
     await this.backend.close();
+    await this.sharedLimits?.limits.close().catch(() => {});
   }
 
   private stopTimers(): void {

@@ -64,3 +64,15 @@ export async function deliverAll(sluice, sink, messages, { expect = messages.len
   await sink.waitForCount(expect, timeoutMs);
   return sink.stats();
 }
+
+/**
+ * Warm a node up as a node that has run a while: `count` messages delivered unpaced to `sink` under
+ * another of its names (`localhost`, whose limit the config must set), then the queue paused again.
+ */
+export async function warmUp(sluice, sink, count) {
+  await enqueue(sluice, Array.from({ length: count }, (_, seq) => ({ url: sink.url('/hook', 'localhost'), body: paddedBody({ seq }, 256) })));
+  await sink.reset();
+  await resume(sluice);
+  await sink.waitForCount(count, 120_000, 50);
+  await sluice.apiOk('POST', '/v1/queues/outbound/pause');
+}

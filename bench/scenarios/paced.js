@@ -6,7 +6,7 @@
  */
 import { SinkProcess } from '../lib/children.js';
 import { processCpuSeconds } from '../lib/cpu.js';
-import { enqueue, paddedBody, pushConfig, resume, withSluice } from '../lib/push.js';
+import { enqueue, paddedBody, pushConfig, resume, warmUp, withSluice } from '../lib/push.js';
 import { loadNow } from '../lib/machine.js';
 import { fmt } from '../lib/stats.js';
 
@@ -23,11 +23,7 @@ async function deliveryCpu(limit) {
   try {
     const config = pushConfig({ limits: { defaultDomain: { concurrency: 100 }, domains: { [sink.domain()]: limit, [sink.domain('localhost')]: { concurrency: 5 } } } });
     return await withSluice(config, async (sluice) => {
-      await enqueue(sluice, Array.from({ length: WARM_UP }, (_, seq) => ({ url: sink.url('/hook', 'localhost'), body: paddedBody({ seq }, 256) })));
-      await sink.reset();
-      await resume(sluice);
-      await sink.waitForCount(WARM_UP, 120_000, 50);
-      await sluice.apiOk('POST', '/v1/queues/outbound/pause');
+      await warmUp(sluice, sink, WARM_UP);
       await enqueue(sluice, Array.from({ length: MESSAGES }, (_, seq) => ({ url: sink.url('/hook'), body: paddedBody({ seq }, 256) })));
       await sink.reset();
       const before = processCpuSeconds(sluice.pid);

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { SinkProcess, sleep } from '../lib/children.js';
 import { processCpuSeconds } from '../lib/cpu.js';
 import { REDIS_URL, postgresUnreachable, redisUnreachable, skipped, sql, withPostgresNodes } from '../lib/pg.js';
-import { enqueue, paddedBody, pushConfig, resume } from '../lib/push.js';
+import { enqueue, paddedBody, pushConfig, resume, warmUp } from '../lib/push.js';
 import { loadNow } from '../lib/machine.js';
 import { arrivalRate, fmt, fmtRatios, medianRound } from '../lib/stats.js';
 import { windowCheck } from './limits.js';
@@ -83,12 +83,7 @@ async function pacedWithRedis() {
   try {
     const config = pushConfig({ limits: { redis: REDIS_URL, defaultDomain: { concurrency: 100 }, domains: { [sink.domain()]: LIMIT, [sink.domain('localhost')]: { concurrency: 5 } } } });
     return await withPostgresNodes(1, config, async ([node]) => {
-      // Warm up as the paced scenario does: unpaced deliveries to another name of the sink first.
-      await enqueue(node, Array.from({ length: PACED_WARM_UP }, (_, seq) => ({ url: sink.url('/hook', 'localhost'), body: paddedBody({ seq }, 256) })));
-      await sink.reset();
-      await resume(node);
-      await sink.waitForCount(PACED_WARM_UP, 120_000, 50);
-      await node.apiOk('POST', '/v1/queues/outbound/pause');
+      await warmUp(node, sink, PACED_WARM_UP); // as the paced scenario does
       await enqueue(node, Array.from({ length: PACED_N }, (_, seq) => ({ url: sink.url('/hook'), body: paddedBody({ seq }, 256) })));
       await sink.reset();
       const nodeBefore = processCpuSeconds(node.pid);

@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import type { Verdict } from './attempt.js';
 import type { DomainState } from './domain-state.js';
 import type { LimitBackend, Permit } from './limit-backend.js';
-import type { DomainView, PermitAsk, PermitGrant, PermitHold, PermitScopes, RedisLimits } from './limiter/redis-limits.js';
+import { RedisLimits, type DomainView, type PermitAsk, type PermitGrant, type PermitHold, type PermitScopes } from './limiter/redis-limits.js';
 
 /** A permit's lease in Redis: a node killed mid-delivery gives its places back within this long. */
 export const PERMIT_LEASE_MS = 6_000;
@@ -21,6 +21,20 @@ const MAX_VIEWED = 200;
 const RETRY_FULL_MS = 100;
 /** Redis did not answer: the domain asks again after this long. */
 const RETRY_UNREACHABLE_MS = 1_000;
+
+/**
+ * Redis for a cluster's limits, its keys named after the cluster's PostgreSQL schema (two clusters
+ * on two schemas may share one Redis). Warns when Redis may evict keys: an evicted slot is a limit
+ * forgotten. @throws Error naming the URL (password hidden) when Redis cannot be reached.
+ */
+export async function openRedisLimits(url: string, prefix: string, warn: (what: string, error: unknown) => void): Promise<RedisLimits> {
+  const redis = await RedisLimits.open({ url, prefix, onConnectionError: (error) => warn('Redis connection lost', error) });
+  const policy = await redis.maxmemoryPolicy();
+  if (policy !== undefined && policy !== 'noeviction') {
+    warn('Redis may evict keys', new Error(`maxmemory-policy is ${policy}: set it to noeviction, or an evicted slot lets a limit be exceeded`));
+  }
+  return redis;
+}
 
 export interface SharedLimitsOptions {
   limits: RedisLimits;

@@ -9,15 +9,12 @@ import { PostgresStore, randomNodeId } from './postgres/postgres-store.js';
 import { DataDirLock } from './sqlite/data-dir-lock.js';
 import { ThreadedStore } from './sqlite/store-thread.js';
 import type { Store } from './store.js';
-import { RedisLimits } from '../delivery/limiter/redis-limits.js';
 
 /** The storage a node runs on, chosen by its configuration; the only place that names a backend. */
 export interface Backend {
   store: Store;
   /** Present when the store is shared by several nodes (PostgreSQL). */
   cluster?: ClusterLink;
-  /** Present when the cluster's limits live in Redis (limits.redis). */
-  redis?: RedisLimits;
   /** What to show where storage is named (logs): a path, or a URL with its password hidden. */
   describe: string;
   /** Leave the cluster, close the store, and let go of the data dir. */
@@ -59,44 +56,27 @@ export async function openBackend(loaded: LoadedConfig, options: BackendOptions)
       nodeId: nodeIdOf(loaded.dataDir),
     });
     let cluster: PostgresCluster;
-    let redis: RedisLimits | undefined;
     try {
-      redis = loaded.config.limits.redis ? await openRedis(loaded.config.limits.redis, storage.postgresSchema, options) : undefined;
       cluster = await PostgresCluster.join(store, {
         url: options.url,
         version: options.version,
         perNodeLimits: loaded.config.limits.perNode,
-        sharedLimits: redis !== undefined,
+        sharedLimits: loaded.config.limits.redis !== undefined,
         onProblem: options.onProblem,
       });
     } catch (error) {
-      await redis?.close().catch(() => {});
       await store.close().catch(() => {});
       throw error;
     }
     const close = async () => {
       await cluster.leave();
-      await redis?.close().catch(() => {});
       await closing(store.close(), lock);
     };
-    return { store, cluster, ...(redis ? { redis } : {}), describe: store.describe(), close };
+    return { store, cluster, describe: store.describe(), close };
   } catch (error) {
     lock.release();
     throw error;
   }
-}
-
-/**
- * Redis for the cluster's limits, its keys named after the PostgreSQL schema (two clusters on two
- * schemas may share one Redis). Warns when Redis may evict keys: an evicted slot is a limit broken.
- */
-async function openRedis(url: string, prefix: string, options: BackendOptions): Promise<RedisLimits> {
-  const redis = await RedisLimits.open({ url, prefix, onConnectionError: (error) => options.onProblem('Redis connection lost', error) });
-  const policy = await redis.maxmemoryPolicy();
-  if (policy !== undefined && policy !== 'noeviction') {
-    options.onProblem('Redis may evict keys', new Error(`maxmemory-policy is ${policy}: set it to noeviction, or an evicted slot lets a limit be exceeded`));
-  }
-  return redis;
 }
 
 async function closing(closed: Promise<void>, lock: DataDirLock): Promise<void> {

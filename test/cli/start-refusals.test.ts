@@ -33,6 +33,14 @@ describe('sluice start refuses', () => {
     expect(refused.stderr).not.toContain('hunter2');
   });
 
+  it('a Redis that does not answer, with exit code 1 and one line naming the URL with its password hidden', async () => {
+    const url = 'redis://:hunter2-secret@127.0.0.1:1';
+    const refused = await startRefused('redis-down', '', { SLUICE_DATABASE_URL: 'postgres://127.0.0.1:1/sluice', SLUICE_REDIS_URL: url, SLUICE_ADMIN_KEY: 'sk_admin_0123456789abcdef' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^sluice: Redis at redis:\/\/\*\*\*@127\.0\.0\.1:1 is unreachable: [^\n]+\n$/);
+    expect(refused.stderr).not.toContain('hunter2');
+  });
+
   it('PostgreSQL without SLUICE_ADMIN_KEY (every node needs the same one), with exit code 2', async () => {
     const refused = await startRefused('pg-no-key', '', { SLUICE_DATABASE_URL: 'postgres://127.0.0.1:1/sluice' });
     expect(refused.code).toBe(2);

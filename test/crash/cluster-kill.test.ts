@@ -9,6 +9,7 @@ import { describeRedis, rawClient, redisUrl } from '../delivery/redis-support.js
 import { killHard, spawnSluice, type ChildSluice } from '../support/child.js';
 import { Sink } from '../support/sink.js';
 import { eventually } from '../support/sluice.js';
+import { maxInWindow } from '../support/windows.js';
 
 const KEY = 'sk_cluster_test_0123456789abcdef';
 const dir = mkdtempSync(join(tmpdir(), 'sluice-cluster-'));
@@ -200,7 +201,7 @@ describePostgres('three nodes on one PostgreSQL and one Redis, one killed with k
         // Arrival times at the sink are not send times: 0.25 s is allowed for the difference.
         const times = sink.arrivals.map((arrival) => arrival.at).sort((a, b) => a - b);
         for (const windowMs of [250, 1_000, 3_000]) {
-          const most = mostInWindow(times, windowMs);
+          const most = maxInWindow(times, windowMs);
           expect(most, `arrivals in ${windowMs} ms`).toBeLessThanOrEqual(burst + Math.floor((rate * (windowMs + 250)) / 1_000));
         }
         // And the pace is the limit's, not three times it: 240 messages at 40/s need about 6 s.
@@ -211,14 +212,3 @@ describePostgres('three nodes on one PostgreSQL and one Redis, one killed with k
     }, 240_000);
   });
 });
-
-/** The most timestamps (sorted) within any window of `windowMs`. */
-function mostInWindow(times: number[], windowMs: number): number {
-  let most = 0;
-  let start = 0;
-  for (let end = 0; end < times.length; end += 1) {
-    while (times[end]! - times[start]! >= windowMs) start += 1;
-    most = Math.max(most, end - start + 1);
-  }
-  return most;
-}

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { verifyRequest } from '../../src/ingest/verify/index.js';
 import { Sink } from '../support/sink.js';
 import { eventually, startSluice, type TestSluice } from '../support/sluice.js';
+import { maxInWindow } from '../support/windows.js';
 
 let sluice: TestSluice | undefined;
 const sinks: Sink[] = [];
@@ -26,17 +27,6 @@ async function sendBatch(target: Sink, count: number, extra: Record<string, unkn
   return response.body.messages.map((m: { id: string }) => m.id) as string[];
 }
 
-/** Most arrivals in any window of `windowMs`, from the receiving side. */
-function maxInWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  let start = 0;
-  for (let end = 0; end < sorted.length; end += 1) {
-    while (sorted[end]! - sorted[start]! >= windowMs) start += 1;
-    most = Math.max(most, end - start + 1);
-  }
-  return most;
-}
 
 describe('push delivery under limits', () => {
   it('never exceeds a domain concurrency and rate limit, and still delivers everything', async () => {
