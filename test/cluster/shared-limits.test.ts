@@ -94,6 +94,28 @@ describePostgres('limits shared through Redis', () => {
       expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(2_200);
     });
 
+    it('a limit changed through one node binds the other at once, and a flushed Redis rebuilds the limits from the configuration', async () => {
+      const shared = schema();
+      const target = await sink(30);
+      const config = pushConfig(target, { concurrency: 4 });
+      const [a, b] = [await node(shared, config), await node(shared, config)];
+      expect((await a.api('PUT', `/v1/limits/domains/${encodeURIComponent(target.domain)}`, { concurrency: 1 })).status).toBe(200);
+      // b hears of the change by NOTIFY; its next ask carries the new limit.
+      await eventually(() => b.app.dispatcher!.limits.resolve(target.domain).concurrency === 1, 'the new limit on b');
+      await ingest([a, b], 30);
+      await eventually(() => target.arrivals.length >= 30, 'the first 30 delivered');
+      expect(target.maxInFlight).toBe(1);
+
+      // Every key of the cluster gone (a FLUSHDB, a restart without persistence): the next asks
+      // build the state again from the limits each node holds.
+      await a.app.sharedLimits!.limits.deleteAll();
+      target.maxInFlight = 0;
+      await ingest([a, b], 30);
+      await eventually(() => target.arrivals.length >= 60, 'the next 30 delivered');
+      expect(target.maxInFlight).toBe(1);
+      expect(new Set(target.arrivals.map((arrival) => arrival.body.toString())).size).toBe(60);
+    });
+
     it('Redis unreachable: deliveries under shared limits wait, the event says so, and they resume by themselves', async () => {
       const shared = schema();
       const proxy = await new TcpProxy(new URL(redisUrl)).start();
