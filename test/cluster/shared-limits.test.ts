@@ -118,6 +118,39 @@ describePostgres('limits shared through Redis', () => {
       expect(new Set(target.arrivals.map((arrival) => arrival.body.toString())).size).toBe(60);
     });
 
+    it('stats on any node show the domain across the cluster; a slow domain holds up no other', async () => {
+      const shared = schema();
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const slow = await new Sink(() => ({ status: 200, after: held })).start();
+      cleanups.push(async () => {
+        release();
+        await slow.stop();
+      });
+      const fast = await sink(0);
+      const config = {
+        queues: { slow: { mode: 'push', url: `${slow.origin}/in` }, fast: { mode: 'push', url: `${fast.origin}/in` } },
+        sources: { s: { queue: 'slow' }, f: { queue: 'fast' } },
+        limits: { domains: { [slow.domain]: { concurrency: 2 }, [fast.domain]: { concurrency: 2 } } },
+      };
+      const [a, b] = [await node(shared, config), await node(shared, config)];
+      for (let i = 0; i < 6; i += 1) expect((await fetch(`${a.url}/in/s`, { method: 'POST', body: `{"slow":${i}}` })).status).toBe(202);
+      await eventually(() => slow.inFlight === 2, 'two requests held by the slow domain');
+      // The slow domain's places are all taken; the fast domain's deliveries go through both nodes.
+      for (let i = 0; i < 20; i += 1) expect((await fetch(`${[a, b][i % 2]!.url}/in/f`, { method: 'POST', body: `{"fast":${i}}` })).status).toBe(202);
+      await eventually(() => fast.arrivals.length >= 20, 'the fast domain delivered');
+      expect(slow.inFlight).toBe(2);
+      for (const n of [a, b]) {
+        await eventually(async () => {
+          const { body } = await n.api('GET', '/v1/stats');
+          const domain = body.domains.find((d: { domain: string }) => d.domain === slow.domain);
+          return domain?.cluster?.inFlight === 2 && body.cluster?.inFlight === 2;
+        }, 'the cluster figures in the stats of each node');
+      }
+      release();
+      await eventually(() => slow.arrivals.length >= 6, 'the slow domain delivered');
+    });
+
     it('Redis unreachable: deliveries under shared limits wait, the event says so, and they resume by themselves', async () => {
       const shared = schema();
       const proxy = await new TcpProxy(new URL(redisUrl)).start();
