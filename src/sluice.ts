@@ -151,7 +151,8 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
         this.events.emit('shared-limits', available ? { available } : { available, error: error instanceof Error ? error.message : String(error) });
       },
       onLost: (count) => this.logger.warn('Redis no longer held permits of deliveries in flight (flushed or expired)', { count }),
-      watched: () => (this.dispatcher?.domainStates() ?? []).map((domain) => ({ key: domain.key, concurrency: domain.limit.concurrency })),
+      watched: () => (this.dispatcher?.domainStates() ?? []).map((domain) => domain.key),
+      concurrencyOf: (domain) => this.dispatcher?.limits.resolve(domain).concurrency ?? 1,
     });
   }
 
@@ -227,6 +228,10 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
 
   sharedDomainView(domain: string): DomainView | undefined {
     return this.sharedLimits?.view(domain);
+  }
+
+  sharedDomains(): string[] {
+    return this.sharedLimits?.viewedDomains() ?? [];
   }
 
   /** True while this node must start no delivery: its heartbeat is not getting through. */

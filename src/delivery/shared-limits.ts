@@ -12,6 +12,8 @@ const RENEW_EVERY_MS = PERMIT_LEASE_MS / 3;
 const VIEW_EVERY_MS = 1_000;
 /** Most domains whose cluster view is read at once (the busiest are shown first anyway). */
 const MAX_VIEWED = 200;
+/** A domain stats asked about is read for this long after the last time they asked. */
+const ASKED_FOR_MS = 60_000;
 
 /**
  * A domain refused for concurrency asks again when a place is freed: its own deliveries' ends wake
@@ -45,8 +47,10 @@ export interface SharedLimitsOptions {
   onAvailability?(available: boolean, error?: unknown): void;
   /** Permits in use that Redis no longer held at a renewal (flushed, or the lease ran out). */
   onLost?(count: number): void;
-  /** The domains whose cluster-wide state stats should show, with their configured concurrency. */
-  watched?(): { key: string; concurrency: number }[];
+  /** The domains this node works on, whose cluster-wide state stats show (others are read once asked for). */
+  watched?(): string[];
+  /** A domain's configured concurrency (AIMD's state in Redis is read against it). */
+  concurrencyOf?(domain: string): number;
 }
 
 /**
@@ -68,6 +72,8 @@ export class SharedLimits {
   private stopped = false;
   /** The cluster's state of watched domains as last read, and every node's deliveries in flight. */
   private views = new Map<string, DomainView>();
+  /** Domains stats asked about that this node does not work on, with when they last asked. */
+  private readonly asked = new Map<string, number>();
   clusterInFlight: number | undefined;
 
   constructor(private readonly options: SharedLimitsOptions) {
@@ -77,18 +83,31 @@ export class SharedLimits {
     this.viewTimer.unref();
   }
 
-  /** The cluster's state of a domain as last read (undefined: not read yet, or Redis unreachable). */
+  /** The domains whose cluster state was last read: this node's, those asked about, the cluster's recent ones. */
+  viewedDomains(): string[] {
+    return [...this.views.keys()];
+  }
+
+  /**
+   * The cluster's state of a domain as last read (undefined: not read yet, or Redis unreachable).
+   * Asking about a domain this node does not work on has it read from the next refresh on.
+   */
   view(domain: string): DomainView | undefined {
+    if (this.asked.size < MAX_VIEWED || this.asked.has(domain)) this.asked.set(domain, this.options.clock.now());
     return this.views.get(domain);
   }
 
-  /** Read the cluster's state of the watched domains and the cluster's deliveries in flight. */
+  /** Read the cluster's state of the watched and asked-about domains, and the cluster's deliveries in flight. */
   async refreshViews(): Promise<void> {
     if (this.stopped) return;
-    const watched = (this.options.watched?.() ?? []).slice(0, MAX_VIEWED);
+    const now = this.options.clock.now();
+    for (const [domain, at] of this.asked) if (now - at > ASKED_FOR_MS) this.asked.delete(domain);
     try {
-      const [views, inFlight] = await Promise.all([this.options.limits.view(watched), this.options.limits.slotsHeld('global')]);
-      this.views = new Map(watched.map((domain, i) => [domain.key, views[i]!]));
+      const active = await this.options.limits.activeDomains(MAX_VIEWED);
+      const keys = [...new Set([...(this.options.watched?.() ?? []), ...this.asked.keys(), ...active])].slice(0, MAX_VIEWED);
+      const domains = keys.map((key) => ({ key, concurrency: this.options.concurrencyOf?.(key) ?? 1 }));
+      const [views, inFlight] = await Promise.all([this.options.limits.view(domains), this.options.limits.slotsHeld('global')]);
+      this.views = new Map(keys.map((key, i) => [key, views[i]!]));
       this.clusterInFlight = inFlight;
     } catch {
       this.views = new Map();

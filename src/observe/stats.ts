@@ -18,6 +18,8 @@ export interface StatsDeps {
   clusterView(): ClusterView | undefined;
   /** With limits shared in Redis: a domain across the cluster, as last read (undefined otherwise). */
   sharedDomainView?(domain: string): DomainView | undefined;
+  /** With limits shared in Redis: the domains of the whole cluster whose state was read. */
+  sharedDomains?(): string[];
 }
 
 /** The nodes sharing the database, as /v1/stats shows them to the admin. */
@@ -154,7 +156,9 @@ export function domainsOfTenant(app: StatsDeps, tenant: string): Set<string> {
 function domainStats(app: StatsDeps, now: number, tenant: string | undefined): { shown: DomainStats[]; omitted: number } {
   const states = new Map((app.dispatcher?.domainStates() ?? []).map((state) => [state.key, state]));
   const keys = new Set(
-    tenant === undefined ? [...states.keys(), ...app.telemetry.activeDomains(), ...app.queues.latestBacklog().keys()] : domainsOfTenant(app, tenant),
+    tenant === undefined
+      ? [...states.keys(), ...app.telemetry.activeDomains(), ...app.queues.latestBacklog().keys(), ...(app.sharedDomains?.() ?? [])]
+      : domainsOfTenant(app, tenant),
   );
   const all = [...keys].map((key) => oneDomain(app, key, states.get(key), now, tenant));
   all.sort((a, b) => b.inFlight + b.buffered - (a.inFlight + a.buffered) || b.observedRatePerSecond - a.observedRatePerSecond || a.domain.localeCompare(b.domain));

@@ -9,7 +9,7 @@
 export const KEY_LAYOUT_VERSION = 1;
 
 /** The kinds of key; `slots` and `rate` take a scope name, the others a domain key (`turns` and `asked`: tenants waiting for the domain). */
-export type LimitKeyKind = 'slots' | 'rate' | 'pause' | 'aimd' | 'circuit' | 'turns' | 'asked';
+export type LimitKeyKind = 'slots' | 'rate' | 'pause' | 'aimd' | 'circuit' | 'turns' | 'asked' | 'active';
 
 /** Builds the keys of one prefix. */
 export class RedisLimitKeys {

@@ -344,6 +344,7 @@ export class RedisLimits {
       this.keys.key('slots', 'global'),
       this.keys.key('turns', ask.domain),
       this.keys.key('asked', ask.domain),
+      this.keys.key('active', 'domains'),
     ];
     const args = [
       node,
@@ -356,6 +357,7 @@ export class RedisLimits {
       ask.globalConcurrency === undefined ? '' : String(checkCount('globalConcurrency', ask.globalConcurrency, 0, Number.MAX_SAFE_INTEGER)),
       String(this.probeLeaseMs),
       ask.tenant,
+      ask.domain,
     ];
     const reply = list(await this.scripts.run('acquire', keys, args));
     const granted = int(reply[1]);
@@ -405,6 +407,12 @@ export class RedisLimits {
     if (ids.length === 0) return { lost: [], now: await this.time() };
     const reply = list(await this.scripts.run('renewPermits', this.permitKeys(scopes), [node, String(leaseMs), ...ids]));
     return { now: int(reply[0]), lost: reply.slice(1).map(str) };
+  }
+
+  /** The `max` domains of the cluster asked for most recently (in the last hour), newest first. */
+  async activeDomains(max: number): Promise<string[]> {
+    const reply = await this.client.zRange(this.keys.key('active', 'domains'), 0, max - 1, { REV: true });
+    return reply.map(str);
   }
 
   /** The shared state of some domains, in one pipeline (read-only). */

@@ -357,6 +357,8 @@ return { now, 0, 0, 0, fail }
  * (a waiting node asks again every few tens of milliseconds).
  */
 const TURN_STALE_MS = 250;
+/** A domain nobody asked for this long leaves the list of the cluster's domains. */
+const ACTIVE_FOR_MS = 3_600_000;
 
 /**
  * Permits for deliveries to one domain on behalf of one tenant, every check in one step. A permit
@@ -370,10 +372,11 @@ const TURN_STALE_MS = 250;
  * unless something is granted, except a refused tenant's place in the line.
  * KEYS[1] domain slots, KEYS[2] slot id sequence, KEYS[3] pause, KEYS[4] circuit, KEYS[5] aimd,
  * KEYS[6] domain gcra, KEYS[7] tenant slots, KEYS[8] global slots, KEYS[9] tenants waiting
- * (sorted set: tenant → since), KEYS[10] their last ask (tenant → ms)
+ * (sorted set: tenant → since), KEYS[10] their last ask (tenant → ms), KEYS[11] the cluster's
+ * domains (domain → last ask, ms)
  * ARGV[1] node, ARGV[2] n, ARGV[3] leaseMs, ARGV[4] domain concurrency, ARGV[5] rate per second
  * ('' none), ARGV[6] burst, ARGV[7] tenant concurrency ('' none), ARGV[8] global concurrency
- * ('' none), ARGV[9] probe lease ms, ARGV[10] tenant
+ * ('' none), ARGV[9] probe lease ms, ARGV[10] tenant, ARGV[11] domain
  * Reply: { now ms, granted, why, until ms, effective, circuit failures, probe 0/1, id... } where
  * `why` names what held the grant back when it is 0: 1 pause, 2 circuit, 3 domain concurrency,
  * 4 tenant, 5 global, 6 rate; `until` is when to ask again for 1, 2 and 6, and, with a rate, when
@@ -383,6 +386,10 @@ const ACQUIRE = `${GCRA}${AIMD_READ}
 local nowUs = now_us()
 local now = math.floor(nowUs / 1000)
 local n, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
+-- The cluster's domains, by when they were last asked for (what stats on any node list).
+redis.call('ZADD', KEYS[11], fmt(now), ARGV[11])
+redis.call('ZREMRANGEBYSCORE', KEYS[11], '-inf', fmt(now - ${ACTIVE_FOR_MS}))
+redis.call('PEXPIRE', KEYS[11], ${ACTIVE_FOR_MS})
 local paused = tonumber(redis.call('GET', KEYS[3])) or 0
 local circuit = redis.call('HMGET', KEYS[4], 'fail', 'until', 'probe')
 local failures, openUntil, probe = tonumber(circuit[1]) or 0, tonumber(circuit[2]), tonumber(circuit[3])
@@ -541,7 +548,7 @@ export const LIMIT_SCRIPTS = {
   circuitPass: script('circuitPass', 1, CIRCUIT_PASS),
   circuitSuccess: script('circuitSuccess', 1, CIRCUIT_SUCCESS),
   circuitFailure: script('circuitFailure', 1, CIRCUIT_FAILURE),
-  acquire: script('acquire', 10, ACQUIRE),
+  acquire: script('acquire', 11, ACQUIRE),
   releasePermits: script('releasePermits', -1, RELEASE_PERMITS),
   renewPermits: script('renewPermits', -1, RENEW_PERMITS),
   view: script('view', 4, VIEW),
