@@ -353,7 +353,7 @@ export class Dispatcher {
 
   private send(domain: DomainState, lane: Lane, message: StoredMessage, now: number, permit?: Permit): void {
     const queue = this.app.queues.get(lane.queue);
-    if (!queue) return;
+    if (!queue) return this.guard.end(domain, permit, undefined, now);
     const tenant = this.tenant(lane.tenant);
     domain.inFlight += 1;
     lane.inFlight += 1;

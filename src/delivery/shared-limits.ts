@@ -211,11 +211,16 @@ export class SharedLimits {
 
   private async renew(): Promise<void> {
     if (this.stopped || this.inUse.size === 0) return;
-    const groups = [...this.inUse.values()];
+    const groups = [...this.inUse.values()].filter((group) => group.ids.size > 0);
     try {
       const answers = await Promise.all(groups.map((group) => this.options.limits.renewPermits(group.scopes, this.options.node, [...group.ids], PERMIT_LEASE_MS)));
       this.reachable(true);
-      const lost = answers.reduce((sum, answer) => sum + answer.lost.length, 0);
+      let lost = 0;
+      answers.forEach((answer, i) => {
+        // Their places may be another's now: not renewed again, nor reported twice.
+        for (const id of answer.lost) groups[i]!.ids.delete(id);
+        lost += answer.lost.length;
+      });
       if (lost > 0) this.options.onLost?.(lost);
     } catch (error) {
       this.reachable(false, error);

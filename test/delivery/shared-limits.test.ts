@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
-import { openRedisLimits } from '../../src/delivery/shared-limits.js';
-import { describeRedis, freshPrefix, rawClient, redisUrl } from './redis-support.js';
+import { openRedisLimits, SharedLimits } from '../../src/delivery/shared-limits.js';
+import { describeRedis, eventually, freshPrefix, rawClient, redisUrl } from './redis-support.js';
 
 describeRedis('openRedisLimits', () => {
   it('warns at start when Redis may evict keys, and not when it may not', async () => {
@@ -19,6 +19,37 @@ describeRedis('openRedisLimits', () => {
     } finally {
       await raw.configSet('maxmemory-policy', before);
       await raw.close();
+    }
+  });
+});
+
+describeRedis('SharedLimits', () => {
+  it('reports a permit Redis lost (a flush) once, and renews it no more', async () => {
+    const limits = await openRedisLimits(redisUrl, freshPrefix(), () => {});
+    const lost: number[] = [];
+    const renewals: number[] = [];
+    const shared = new SharedLimits({ limits, node: 'n1', clock: { now: () => Date.now() }, onLost: (count) => lost.push(count) });
+    const original = limits.renewPermits.bind(limits);
+    limits.renewPermits = async (...args) => {
+      renewals.push(args[2].length);
+      return original(...args);
+    };
+    try {
+      const grant = await shared.acquire({ domain: 'flushed.example', tenant: 't', n: 1, concurrency: 1 });
+      expect(grant?.ids).toHaveLength(1);
+      shared.begin({ scopes: { domain: 'flushed.example', global: false }, id: grant!.ids[0]! });
+      await limits.deleteAll();
+      await eventually(() => lost.length === 1, 'the loss reported');
+      const renewalsAfterLoss = renewals.length;
+      // Two more renewal periods: the lost permit is neither renewed nor reported again.
+      await new Promise((resolve) => setTimeout(resolve, 4_500));
+      expect(lost).toEqual([1]);
+      expect(renewals.length).toBe(renewalsAfterLoss);
+      expect(shared.inUseCount()).toBe(0);
+    } finally {
+      await shared.stop();
+      await limits.deleteAll();
+      await limits.close();
     }
   });
 });
