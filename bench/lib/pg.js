@@ -31,15 +31,15 @@ export function redacted(url = DATABASE_URL) {
   }
 }
 
-/** Why PostgreSQL cannot be used, or undefined when it can. */
-export async function postgresUnreachable() {
-  const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3_000 });
+/** Why PostgreSQL at `url` cannot be used, or undefined when it can. */
+export async function postgresUnreachable(url = DATABASE_URL) {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
   try {
     await client.connect();
     await client.query('SELECT 1');
     return undefined;
   } catch (error) {
-    return `PostgreSQL not reachable at ${redacted()} (${error.message})`;
+    return `PostgreSQL not reachable at ${redacted(url)} (${error.message})`;
   } finally {
     await client.end().catch(() => {});
   }

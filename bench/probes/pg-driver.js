@@ -38,7 +38,11 @@ import pg from 'pg';
 import pgCopyStreams from 'pg-copy-streams';
 import postgres from 'postgres';
 import { fmt, fmtRatios, percentile } from '../lib/stats.js';
+import { postgresUnreachable } from '../lib/pg.js';
 import { migrate } from '../../dist/store/postgres/migrations.js';
+import { APPEND_STATEMENT } from '../../dist/store/postgres/sql/append-messages.js';
+import { LEASE_STATEMENT } from '../../dist/store/postgres/sql/lease-batch.js';
+import { ACK_STATEMENT } from '../../dist/store/postgres/sql/settle-receipts.js';
 import { connectionConfig, redactUrl } from '../../dist/store/postgres/pool.js';
 
 const DATABASE_URL = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -56,64 +60,6 @@ const TICKS_PER_SECOND = 100; // USER_HZ on Linux: the unit of utime and stime i
 const BODY = Buffer.alloc(1024, 120);
 const HEADERS = JSON.stringify([['content-type', 'application/json']]);
 const NOW = 1_000;
-
-/** sql/append-messages.ts, as it is (the store does not export its statements). */
-const APPEND = `
-WITH ids AS (
-  SELECT id, row_number() OVER (ORDER BY id) AS ord
-  FROM (SELECT nextval('message_ids') AS id FROM generate_series(1, $1::int)) AS drawn
-),
-input AS (
-  SELECT ids.id, u.*
-  FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-              $10::bigint[], $11::bigint[], $12::text[], $13::text[], $14::text[], $15::bytea[],
-              $16::text[], $17::text[], $18::bigint[], $20::int[])
-       WITH ORDINALITY AS u(queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, origin,
-                            retry, headers, body, dedupe_scope, dedupe_key, dedupe_expires, stored_bytes, ord)
-  JOIN ids USING (ord)
-),
-claimed AS (
-  INSERT INTO dedupe AS d (scope, key, message_id, expires_at)
-  SELECT dedupe_scope, dedupe_key, id, dedupe_expires FROM input WHERE dedupe_scope IS NOT NULL
-  ON CONFLICT (scope, key) DO UPDATE
-    SET message_id = CASE WHEN d.expires_at <= $19 THEN excluded.message_id ELSE d.message_id END,
-        expires_at = CASE WHEN d.expires_at <= $19 THEN excluded.expires_at ELSE d.expires_at END
-  RETURNING scope, key, message_id
-),
-answers AS (
-  SELECT input.*, COALESCE(c.message_id, input.id) AS answer
-  FROM input LEFT JOIN claimed c ON c.scope = input.dedupe_scope AND c.key = input.dedupe_key
-),
-stored AS (
-  INSERT INTO messages (id, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at,
-                        updated_at, origin, retry, stored_bytes)
-  SELECT id, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, $19, origin, retry, stored_bytes
-  FROM answers WHERE answer = id
-),
-stored_payloads AS (
-  INSERT INTO payloads (id, headers, body) SELECT id, headers, body FROM answers WHERE answer = id
-)
-SELECT a.ord, a.answer AS id, a.answer <> a.id AS duplicate, COALESCE(m.deliver_at, a.deliver_at) AS deliver_at
-FROM answers a LEFT JOIN messages m ON m.id = a.answer AND a.answer <> a.id
-ORDER BY a.ord`;
-
-/** sql/lease-batch.ts, with rows.ts's MESSAGE_COLUMNS. */
-const LEASE = `
-WITH leased AS (
-  UPDATE messages m
-  SET state = 'leased', lease_token = $3, lease_until = $4, attempts = m.attempts + 1, updated_at = $5
-  WHERE m.id IN (SELECT id FROM messages WHERE queue = $1 AND state = 'ready' ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
-  RETURNING m.id, m.queue, m.tenant, m.state, m.method, m.path, m.query, m.url, m.domain, m.received_at,
-  m.deliver_at, m.attempts, m.lease_token, m.lease_until, m.updated_at, m.origin, m.retry, m.last_error
-)
-SELECT m.*, p.headers, p.body FROM leased m JOIN payloads p ON p.id = m.id ORDER BY m.id`;
-
-/** sql/settle-receipts.ts's ack. */
-const ACK = `
-UPDATE messages m SET state = 'acked', lease_token = NULL, lease_until = NULL, updated_at = $4
-FROM unnest($2::bigint[], $3::text[]) AS r(id, token)
-WHERE m.id = r.id AND m.lease_token = r.token AND m.queue = $1 AND m.state = 'leased'
-RETURNING m.id, r.token`;
 
 const DRAW_IDS = `SELECT nextval('message_ids') AS id FROM generate_series(1, $1::int) ORDER BY 1`;
 const COPY_MESSAGES = `COPY messages (id, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at,
@@ -169,7 +115,7 @@ function pgDriver() {
     name: 'pg',
     application: 'probe_pg',
     warm: () => Promise.all(Array.from({ length: POOL }, () => pool.query('SELECT 1'))),
-    append: async (n) => check('append', (await pool.query({ name: 'probe_append', text: APPEND, values: appendValues(n) })).rows.length, n),
+    append: async (n) => check('append', (await pool.query({ name: 'probe_append', text: APPEND_STATEMENT, values: appendValues(n) })).rows.length, n),
     copyAppend: async (n) => {
       const client = await pool.connect();
       try {
@@ -188,8 +134,8 @@ function pgDriver() {
     },
     select: async (i) => (await pool.query({ name: 'probe_select', text: 'SELECT $1::int AS n', values: [i] })).rows[0].n,
     lease: async (queue, token) =>
-      (await pool.query({ name: 'probe_lease', text: LEASE, values: [queue, BATCH, token, NOW + 60_000, NOW] })).rows,
-    ack: async (queue, ids, tokens) => (await pool.query({ name: 'probe_ack', text: ACK, values: [queue, ids, tokens, NOW] })).rows,
+      (await pool.query({ name: 'probe_lease', text: LEASE_STATEMENT, values: [queue, BATCH, token, NOW + 60_000, NOW] })).rows,
+    ack: async (queue, ids, tokens) => (await pool.query({ name: 'probe_ack', text: ACK_STATEMENT, values: [queue, ids, tokens, NOW] })).rows,
     end: () => pool.end(),
   };
 }
@@ -239,7 +185,7 @@ function postgresJsDriver(noDelay) {
     append: async (n) => {
       const values = appendValues(n);
       values[14] = sql.array(values[14], 1001); // bytea[]: unless typed, an array of Buffers is sent as one bytea
-      check('append', (await sql.unsafe(APPEND, values, prepared)).length, n);
+      check('append', (await sql.unsafe(APPEND_STATEMENT, values, prepared)).length, n);
     },
     copyAppend: (n) =>
       sql.begin(async (tx) => {
@@ -249,25 +195,12 @@ function postgresJsDriver(noDelay) {
         await copy(tx, COPY_PAYLOADS, data.payloads);
       }),
     select: async (i) => (await sql.unsafe('SELECT $1::int AS n', [i], prepared))[0].n,
-    lease: (queue, token) => sql.unsafe(LEASE, [queue, BATCH, token, NOW + 60_000, NOW], prepared),
-    ack: (queue, ids, tokens) => sql.unsafe(ACK, [queue, ids, tokens, NOW], prepared),
+    lease: (queue, token) => sql.unsafe(LEASE_STATEMENT, [queue, BATCH, token, NOW + 60_000, NOW], prepared),
+    ack: (queue, ids, tokens) => sql.unsafe(ACK_STATEMENT, [queue, ids, tokens, NOW], prepared),
     end: () => sql.end({ timeout: 5 }),
   };
 }
 
-/** Why PostgreSQL cannot be used, or undefined when it can. */
-async function unreachable() {
-  const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    return `PostgreSQL not reachable at ${redactUrl(DATABASE_URL)} (${error.message})`;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
 
 /** The server processes of a driver's connections (told apart by application_name). */
 async function backendPids(driver) {
@@ -442,7 +375,7 @@ function printTable() {
   }
 }
 
-const why = await unreachable();
+const why = await postgresUnreachable(DATABASE_URL);
 if (why) {
   console.log(`pg-driver probe skipped: ${why}`);
   process.exit(0);

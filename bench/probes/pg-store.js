@@ -17,9 +17,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { postgresUnreachable } from '../lib/pg.js';
 import { fmt, fmtRatios, medianPair, percentile } from '../lib/stats.js';
 import { PostgresStore } from '../../dist/store/postgres/postgres-store.js';
-import { redactUrl } from '../../dist/store/postgres/pool.js';
 import { SqliteStore } from '../../dist/store/sqlite/sqlite-store.js';
 
 const DATABASE_URL = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -38,19 +38,6 @@ const message = () => ({
 });
 const batchOf = (n) => Array.from({ length: n }, message);
 
-/** Why PostgreSQL cannot be used, or undefined when it can. */
-async function unreachable() {
-  const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    return `PostgreSQL not reachable at ${redactUrl(DATABASE_URL)} (${error.message})`;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
 
 /** CPU seconds used so far by every postgres process. */
 function postgresCpu() {
@@ -149,7 +136,7 @@ async function comparePair(label, measureSqlite, measurePostgres) {
   );
 }
 
-const why = await unreachable();
+const why = await postgresUnreachable(DATABASE_URL);
 if (why) {
   console.log(`pg-store probe skipped: ${why}`);
   process.exit(0);

@@ -23,7 +23,7 @@ import type { Queryable } from './queryable.js';
  *   the table was empty, kept by a pooled connection for its prepared statement, read the whole table
  *   for every batch: 5.3 billion rows over one 531,000-message benchmark.)
  */
-const TEXT = `
+export const APPEND_STATEMENT = `
 WITH ids AS (
   SELECT id, row_number() OVER (ORDER BY id) AS ord
   FROM (SELECT nextval('message_ids') AS id FROM generate_series(1, $1::int)) AS drawn
@@ -69,7 +69,7 @@ export async function appendUnique(db: Queryable, messages: NewMessage[], now: n
   const column = <T>(pick: (message: NewMessage) => T) => messages.map(pick);
   const result = await db.query<{ id: number; duplicate: boolean; deliver_at: number }>({
     name: 'sluice_append_messages',
-    text: TEXT,
+    text: APPEND_STATEMENT,
     values: [
       messages.length,
       column((m) => m.queue),

@@ -12,7 +12,7 @@ import type { Queryable } from './queryable.js';
  * `wake` returns it to ready once the deadline passes. The payload is joined in the same statement.
  * RETURNING has no order, hence the outer ORDER BY (over at most n rows).
  */
-const TEXT = `
+export const LEASE_STATEMENT = `
 WITH leased AS (
   UPDATE messages m
   SET state = 'leased', lease_token = $3, lease_until = $4, attempts = m.attempts + 1, updated_at = $5
@@ -22,6 +22,6 @@ WITH leased AS (
 SELECT m.*, p.headers, p.body FROM leased m JOIN payloads p ON p.id = m.id ORDER BY m.id`;
 
 export async function leaseBatch(db: Queryable, queue: string, max: number, token: string, until: number, now: number): Promise<MessageRow[]> {
-  const result = await db.query<MessageRow>({ name: 'sluice_lease_batch', text: TEXT, values: [queue, max, token, until, now] });
+  const result = await db.query<MessageRow>({ name: 'sluice_lease_batch', text: LEASE_STATEMENT, values: [queue, max, token, until, now] });
   return result.rows;
 }

@@ -10,7 +10,7 @@ import type { Queryable } from './queryable.js';
 const RECEIPTS = `unnest($2::bigint[], $3::text[]) AS r(id, token)`;
 const HELD = `m.id = r.id AND m.lease_token = r.token AND m.queue = $1 AND m.state = 'leased'`;
 
-const ACK = `
+export const ACK_STATEMENT = `
 UPDATE messages m SET state = 'acked', lease_token = NULL, lease_until = NULL, updated_at = $4
 FROM ${RECEIPTS} WHERE ${HELD}
 RETURNING m.id, r.token`;
@@ -49,7 +49,7 @@ export interface Settled {
 }
 
 export async function ackReceipts(db: Queryable, queue: string, ids: string[], tokens: string[], now: number): Promise<Settled[]> {
-  return (await db.query<Settled>({ name: 'sluice_ack', text: ACK, values: [queue, ids, tokens, now] })).rows;
+  return (await db.query<Settled>({ name: 'sluice_ack', text: ACK_STATEMENT, values: [queue, ids, tokens, now] })).rows;
 }
 
 export async function nackReceipts(
