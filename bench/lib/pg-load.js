@@ -8,7 +8,7 @@ import autocannon from 'autocannon';
 import { Pool } from 'undici';
 import { metered } from './cpu.js';
 import { jsonBody } from './prefill.js';
-import { BENCH_KEY } from './sluice-process.js';
+import { postJson } from './sluice-process.js';
 import { fmt } from './stats.js';
 
 export const INGEST = { connections: 50, seconds: 10, warmupSeconds: 2, bodyBytes: 1024 };
@@ -77,18 +77,6 @@ export async function seedPullQueue(node, count, { connections = 100, parts = 1 
   return { seconds: (performance.now() - started) / 1000, rates };
 }
 
-async function call(pool, path, body) {
-  const response = await pool.request({
-    method: 'POST',
-    path,
-    headers: { authorization: `Bearer ${BENCH_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const parsed = await response.body.json();
-  if (response.statusCode !== 200) throw new Error(`${path} answered ${response.statusCode}: ${JSON.stringify(parsed).slice(0, 300)}`);
-  return parsed;
-}
-
 /**
  * Consumers pulling `batch` from queue `default` and acking the receipts, in sequence, each on its
  * own keep-alive connection: `perNode` consumers on each node. Stops once `total` are acked in all,
@@ -105,10 +93,10 @@ export async function pullAckMeasured(nodes, { total, batch = 100, maxSeconds, p
     while (wanted > 0 && performance.now() < deadline) {
       const max = Math.min(batch, wanted);
       wanted -= max;
-      const { messages } = await call(pool, '/v1/queues/default/pull', { max });
+      const { messages } = await postJson(pool, '/v1/queues/default/pull', { max });
       wanted += max - messages.length;
       if (messages.length === 0) return;
-      const result = await call(pool, '/v1/queues/default/ack', { receipts: messages.map((m) => m.receipt) });
+      const result = await postJson(pool, '/v1/queues/default/ack', { receipts: messages.map((m) => m.receipt) });
       acked += result.acked;
       ackedBy[Math.floor(index / perNode)] += result.acked;
     }

@@ -146,3 +146,16 @@ function signalAndWait(child, signal, graceMs) {
     child.kill(signal);
   });
 }
+
+/** POST `body` as JSON through `pool` with the bench's admin key; the parsed answer, or an error naming the status. */
+export async function postJson(pool, path, body) {
+  const response = await pool.request({
+    method: 'POST',
+    path,
+    headers: { authorization: `Bearer ${BENCH_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const parsed = await response.body.json();
+  if (response.statusCode !== 200) throw new Error(`${path} answered ${response.statusCode}: ${JSON.stringify(parsed).slice(0, 300)}`);
+  return parsed;
+}

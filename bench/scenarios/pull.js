@@ -4,25 +4,13 @@
  */
 import { Pool } from 'undici';
 import { prefillMessages } from '../lib/prefill.js';
-import { BENCH_KEY } from '../lib/sluice-process.js';
+import { postJson } from '../lib/sluice-process.js';
 import { startBareHttp } from '../lib/children.js';
 import { fmt } from '../lib/stats.js';
 import { withBareSluice } from './ingest.js';
 
 const BATCH = 100;
 const MAX_SECONDS = 20;
-
-async function call(pool, path, body) {
-  const response = await pool.request({
-    method: 'POST',
-    path,
-    headers: { authorization: `Bearer ${BENCH_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const parsed = await response.body.json();
-  if (response.statusCode !== 200) throw new Error(`${path} answered ${response.statusCode}: ${JSON.stringify(parsed)}`);
-  return parsed;
-}
 
 /** Pull and ack until `total` are acked or MAX_SECONDS pass; returns { acked, seconds }. */
 async function consume(url, total) {
@@ -31,9 +19,9 @@ async function consume(url, total) {
   let acked = 0;
   try {
     while (acked < total && performance.now() - started < MAX_SECONDS * 1000) {
-      const { messages } = await call(pool, '/v1/queues/default/pull', { max: BATCH });
+      const { messages } = await postJson(pool, '/v1/queues/default/pull', { max: BATCH });
       if (messages.length === 0) break;
-      const result = await call(pool, '/v1/queues/default/ack', { receipts: messages.map((m) => m.receipt) });
+      const result = await postJson(pool, '/v1/queues/default/ack', { receipts: messages.map((m) => m.receipt) });
       acked += result.acked;
     }
     return { acked, seconds: (performance.now() - started) / 1000 };

@@ -79,17 +79,4 @@ export async function rawClient() {
   return client;
 }
 
-/**
- * Wait until `check` returns a truthy value, or fail after `timeoutMs` with `what` (the same helper
- * as test/support/sluice.ts's, without loading the whole app). Generous on purpose: a loaded machine
- * is slow, and nothing is asserted about how long the wait took.
- */
-export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 30_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+export { eventually } from '../support/eventually.js';

@@ -1,35 +1,11 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { listMessages } from '../../src/store/postgres/sql/list-messages.js';
-import type { Queryable } from '../../src/store/postgres/sql/queryable.js';
 import type { ListMessagesFilter } from '../../src/store/types.js';
 import { newMessage } from './store-contract.js';
-import { describePostgres, tempPostgresStore } from './postgres-support.js';
+import { describePostgres, rowsReadBy, tempPostgresStore } from './postgres-support.js';
 
 const BULK = 20_000;
-
-/** Rows of `messages` read by sequential scans and entries of its indexes read, by this connection so far. */
-const READ_SO_FAR = `
-SELECT sum(pg_stat_get_xact_tuples_returned(oid))::int AS n FROM pg_class
-WHERE oid = 'messages'::regclass OR oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'messages'::regclass)`;
-
-/**
- * Rows of `messages` and index entries that `work` reads, as PostgreSQL counts them: the work of a
- * listing, whatever plan was chosen. The counters also hold earlier transactions of the connection
- * until they are reported (not within a transaction), hence the difference, taken in one.
- */
-async function rowsRead(store: PostgresStore, work: (db: Queryable) => Promise<unknown>): Promise<number> {
-  const client = await store.pool.connect();
-  try {
-    await client.query('BEGIN');
-    const before = (await client.query<{ n: number }>(READ_SO_FAR)).rows[0]!.n;
-    await work(client as unknown as Queryable);
-    return (await client.query<{ n: number }>(READ_SO_FAR)).rows[0]!.n - before;
-  } finally {
-    await client.query('ROLLBACK');
-    client.release();
-  }
-}
 
 describePostgres('PostgreSQL store: listings over 20,000 messages', () => {
   let store: PostgresStore;
@@ -68,7 +44,7 @@ describePostgres('PostgreSQL store: listings over 20,000 messages', () => {
     ];
     for (const filter of filters) {
       for (const limit of [1, 100]) {
-        const rows = await rowsRead(store, (db) => listMessages(db, { ...filter, limit }));
+        const rows = await rowsReadBy(store, (db) => listMessages(db, { ...filter, limit }));
         // Looked at: at most limit + 1 + 1,000 (one queue here holds many rows of a state), the rows
         // shown read again by key, and a probe or two for the queues.
         const bound = 2 * (limit + 1) + 1_000 + 10;

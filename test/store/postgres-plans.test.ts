@@ -6,12 +6,7 @@ import { leaseBatch } from '../../src/store/postgres/sql/lease-batch.js';
 import { ackReceipts } from '../../src/store/postgres/sql/settle-receipts.js';
 import type { Queryable } from '../../src/store/postgres/sql/queryable.js';
 import { newMessage } from './store-contract.js';
-import { describePostgres, tempPostgresStore } from './postgres-support.js';
-
-/** Rows of `messages` and entries of its indexes read by this connection's transaction so far. */
-const READ_SO_FAR = `
-SELECT sum(pg_stat_get_xact_tuples_returned(oid))::int AS n FROM pg_class
-WHERE oid = 'messages'::regclass OR oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'messages'::regclass)`;
+import { describePostgres, rowsReadBy, tempPostgresStore } from './postgres-support.js';
 
 /**
  * The hot statements keep their cost whatever plan a pooled connection cached: here every statement
@@ -30,20 +25,7 @@ describePostgres('PostgreSQL store: plans made while the table was empty', () =>
   afterAll(async () => cleanup?.());
 
   /** Rows of messages read by `work`, on a connection that plans every statement generically. */
-  async function readBy(work: (db: Queryable) => Promise<void>): Promise<number> {
-    const client = await store.pool.connect();
-    try {
-      await client.query('SET plan_cache_mode = force_generic_plan');
-      await client.query('BEGIN');
-      const before = (await client.query<{ n: number }>(READ_SO_FAR)).rows[0]!.n;
-      await work(client as unknown as Queryable);
-      return (await client.query<{ n: number }>(READ_SO_FAR)).rows[0]!.n - before;
-    } finally {
-      await client.query('ROLLBACK');
-      await client.query('RESET plan_cache_mode');
-      client.release();
-    }
-  }
+  const readBy = (work: (db: Queryable) => Promise<void>) => rowsReadBy(store, work, { genericPlan: true });
 
   it('an append of 10 reads a few rows of messages, not the table', async () => {
     const read = await readBy(async (db) => {

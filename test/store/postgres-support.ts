@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterEach, describe, it } from 'vitest';
 import { redactUrl } from '../../src/store/postgres/pool.js';
 import { PostgresStore, type PostgresOptions } from '../../src/store/postgres/postgres-store.js';
+import type { Queryable } from '../../src/store/postgres/sql/queryable.js';
 
 /** Where the PostgreSQL tests connect: SLUICE_TEST_DATABASE_URL, else the machine's own server. */
 export const postgresUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -85,4 +86,31 @@ export function twoNodeStores(): () => Promise<[PostgresStore, PostgresStore]> {
     stores.push(a, b);
     return [a, b];
   };
+}
+
+/** Rows of `messages` and entries of its indexes read by this connection's transaction so far. */
+const READ_SO_FAR = `
+SELECT sum(pg_stat_get_xact_tuples_returned(oid))::int AS n FROM pg_class
+WHERE oid = 'messages'::regclass OR oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'messages'::regclass)`;
+
+/**
+ * Rows of `messages` and index entries that `work` reads, as PostgreSQL counts them: the work of a
+ * statement whatever plan was chosen. The counters also hold earlier transactions of the connection
+ * until they are reported (not within a transaction), hence the difference, taken in one that is
+ * rolled back. `genericPlan`: every statement is planned generically, as a prepared statement is
+ * after a few runs.
+ */
+export async function rowsReadBy(store: PostgresStore, work: (db: Queryable) => Promise<unknown>, { genericPlan = false } = {}): Promise<number> {
+  const client = await store.pool.connect();
+  try {
+    if (genericPlan) await client.query('SET plan_cache_mode = force_generic_plan');
+    await client.query('BEGIN');
+    const before = (await client.query<{ n: number }>(READ_SO_FAR)).rows[0]!.n;
+    await work(client as unknown as Queryable);
+    return (await client.query<{ n: number }>(READ_SO_FAR)).rows[0]!.n - before;
+  } finally {
+    await client.query('ROLLBACK');
+    if (genericPlan) await client.query('RESET plan_cache_mode');
+    client.release();
+  }
 }

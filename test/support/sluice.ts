@@ -64,19 +64,7 @@ export async function startSluice(config: Record<string, unknown> = {}, options:
   };
 }
 
-/**
- * Wait until `check` returns a truthy value, or fail after `timeoutMs` with `what`. The default is
- * generous on purpose: it costs nothing when the condition comes, and a loaded machine is slow.
- */
-export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 30_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+export { eventually } from './eventually.js';
 
 /**
  * The tick times (deliverAt) of the messages created so far by the schedules tick-skip, tick-once and
