@@ -384,6 +384,16 @@ describeRedis('RedisLimits against Redis', () => {
   });
 });
 
+/** Delete one key, through a connection of the test's own. */
+async function rawUnlink(key: string): Promise<void> {
+  const raw = await rawClient();
+  try {
+    await raw.unlink(key);
+  } finally {
+    await raw.close();
+  }
+}
+
 describeRedis('RedisLimits.acquire: every limit of one delivery in one script', () => {
   const { open } = redisLimitsPerTest();
   const ask = { domain: 'api.example', tenant: 'acme', n: 10, concurrency: 4 };
@@ -474,8 +484,13 @@ describeRedis('RedisLimits.acquire: every limit of one delivery in one script', 
     const grant = await limits.acquire('n1', { ...ask, tenantConcurrency: 2, globalConcurrency: 10 }, 60_000);
     expect(grant.ids).toHaveLength(2);
     expect((await limits.renewPermits(scopes, 'n1', grant.ids, 60_000)).lost).toEqual([]);
-    expect((await limits.renewPermits(scopes, 'n2', grant.ids, 60_000)).lost).toEqual(grant.ids); // not n2's
-    expect(await limits.slotsHeld('global')).toBe(0); // a lost permit leaves every scope
+    // Not n2's: lost to n2, and left alone (n2 must not free n1's places).
+    expect((await limits.renewPermits(scopes, 'n2', grant.ids, 60_000)).lost).toEqual(grant.ids);
+    expect(await limits.slotsHeld('global')).toBe(2);
+    // One of n1's, gone from one scope (its tenant's): lost, and out of every scope.
+    await rawUnlink(limits.keys.key('slots', 'tenant:acme'));
+    expect((await limits.renewPermits(scopes, 'n1', grant.ids, 60_000)).lost).toEqual(grant.ids);
+    expect(await limits.slotsHeld('global')).toBe(0);
     const again = await limits.acquire('n1', { ...ask, tenantConcurrency: 2, globalConcurrency: 10 }, 60_000);
     expect(again.ids).toHaveLength(2);
     await limits.deleteAll();

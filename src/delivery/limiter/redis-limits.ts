@@ -227,7 +227,8 @@ export class RedisLimits {
     checkNode(node);
     positiveInteger('leaseMs', leaseMs);
     if (slotIds.length === 0) return { lost: [], now: await this.time() };
-    const reply = list(await this.scripts.run('renewSlots', [this.keys.key('slots', scope)], [node, String(leaseMs), ...slotIds]));
+    // A slot of one scope is a permit of one scope: the same script renews both.
+    const reply = list(await this.scripts.run('renewPermits', [this.keys.key('slots', scope)], [node, String(leaseMs), ...slotIds]));
     return { now: int(reply[0]), lost: reply.slice(1).map(str) };
   }
 

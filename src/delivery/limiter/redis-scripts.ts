@@ -112,32 +112,6 @@ return reply
 `;
 
 /**
- * Extend this node's leases by `leaseMs` from now. A slot that has expired (or was never this
- * node's) is lost: another node may already hold its place, so it is removed, not revived.
- * KEYS[1] slots
- * ARGV[1] node, ARGV[2] leaseMs, ARGV[3..] slot ids
- * Reply: { now ms, lost id... }
- */
-const RENEW_SLOTS = `
-local now = math.floor(now_us() / 1000)
-local lease = tonumber(ARGV[2])
-local mine = ARGV[1] .. '|'
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', fmt(now))
-local expiry = fmt(now + lease)
-local reply = { now }
-for i = 3, #ARGV do
-  local id = ARGV[i]
-  if string.sub(id, 1, #mine) == mine and redis.call('ZSCORE', KEYS[1], id) then
-    redis.call('ZADD', KEYS[1], 'XX', expiry, id)
-  else
-    reply[#reply + 1] = id
-  end
-end
-if redis.call('PTTL', KEYS[1]) < lease then redis.call('PEXPIRE', KEYS[1], lease) end
-return reply
-`;
-
-/**
  * Release every slot a node holds (a node shutting down cleanly hands its slots back at once
  * instead of letting them expire).
  * KEYS[1] slots
@@ -472,8 +446,9 @@ return released
 `;
 
 /**
- * Extend this node's permits by leaseMs from now in every scope. A permit missing from any scope
- * (expired, or not this node's) is lost and taken out of all of them: its place may be another's.
+ * Extend this node's permits (or slots: a permit of one scope) by leaseMs from now in every scope.
+ * A permit of this node missing from any scope (expired) is lost and taken out of all of them: its
+ * place may be another's. An id that is not this node's is reported lost and left alone.
  * KEYS[1..] slots of each scope
  * ARGV[1] node, ARGV[2] leaseMs, ARGV[3..] ids
  * Reply: { now ms, lost id... }
@@ -487,12 +462,13 @@ local expiry = fmt(now + lease)
 local reply = { now }
 for i = 3, #ARGV do
   local id = ARGV[i]
-  local kept = string.sub(id, 1, #mine) == mine
+  local own = string.sub(id, 1, #mine) == mine
+  local kept = own
   for k = 1, #KEYS do
     if kept and not redis.call('ZSCORE', KEYS[k], id) then kept = false end
   end
   for k = 1, #KEYS do
-    if kept then redis.call('ZADD', KEYS[k], 'XX', expiry, id) else redis.call('ZREM', KEYS[k], id) end
+    if kept then redis.call('ZADD', KEYS[k], 'XX', expiry, id) elseif own then redis.call('ZREM', KEYS[k], id) end
   end
   if not kept then reply[#reply + 1] = id end
 end
@@ -536,7 +512,6 @@ function script(name: string, keys: number, body: string): LimitScript {
 /** Every limit script, by name. */
 export const LIMIT_SCRIPTS = {
   takeSlots: script('takeSlots', 2, TAKE_SLOTS),
-  renewSlots: script('renewSlots', 1, RENEW_SLOTS),
   releaseNodeSlots: script('releaseNodeSlots', 1, RELEASE_NODE_SLOTS),
   countSlots: script('countSlots', 1, COUNT_SLOTS),
   rateTake: script('rateTake', 1, RATE_TAKE),
