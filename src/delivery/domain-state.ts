@@ -24,15 +24,6 @@ export class DomainState {
   pausedUntil = 0;
   /** When the domain first answered 429/503 in the current throttled spell. */
   throttledSince: number | undefined;
-  /**
-   * Limits shared by a cluster (Redis): permits granted and not yet used, by tenant; tenants whose
-   * ask is under way; and what the last answer said of the domain's shared state.
-   */
-  readonly permits = new Map<string, string[]>();
-  readonly asking = new Set<string>();
-  /** Tenants that may not ask before a time (the next rate cell, the end of a pause), by this node's clock. */
-  readonly askAfter = new Map<string, number>();
-  shared: { effective: number; failures: number; probe: boolean } | undefined;
   private readonly tenants = new Map<string, Lane[]>();
   private tenantOrder: string[] = [];
   private tenantCursor = 0;

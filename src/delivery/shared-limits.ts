@@ -238,6 +238,18 @@ function scopesKey(scopes: PermitScopes): string {
   return `${scopes.domain}\u0000${scopes.tenant ?? ''}\u0000${scopes.global ? 1 : 0}`;
 }
 
+/**
+ * What the shared backend keeps of one domain: permits granted and not yet used, by tenant; tenants
+ * whose ask is under way; tenants that may not ask before a time (the next rate cell, the end of a
+ * pause), by this node's clock; and what the last answer said of the domain's shared state.
+ */
+interface PermitState {
+  permits: Map<string, string[]>;
+  asking: Set<string>;
+  askAfter: Map<string, number>;
+  shared: { effective: number; failures: number; probe: boolean } | undefined;
+}
+
 /** What the shared limit backend needs of the dispatcher. */
 export interface LimitHost {
   stopped(): boolean;
@@ -263,6 +275,8 @@ export class SharedLimitBackend implements LimitBackend {
   readonly localRate = false;
   /** Domains refused for concurrency, by key: a place freed there (on any node) wakes them. */
   private readonly waiting = new Map<string, DomainState>();
+  /** What this backend keeps of each domain (only in shared mode: nothing is added to one node's domains). */
+  private readonly states = new WeakMap<DomainState, PermitState>();
 
   constructor(
     private readonly shared: SharedLimits,
@@ -277,19 +291,20 @@ export class SharedLimitBackend implements LimitBackend {
   }
 
   has(domain: DomainState, tenant: string): boolean {
-    return (domain.permits.get(tenant)?.length ?? 0) > 0;
+    return (this.states.get(domain)?.permits.get(tenant)?.length ?? 0) > 0;
   }
 
   take(domain: DomainState, tenant: string): Permit {
-    const permit = { scopes: this.scopes(domain, tenant), id: domain.permits.get(tenant)!.pop()! };
+    const permit = { scopes: this.scopes(domain, tenant), id: this.stateOf(domain).permits.get(tenant)!.pop()! };
     this.shared.begin(permit);
     return permit;
   }
 
   replenish(domain: DomainState, now: number): void {
+    const state = this.stateOf(domain);
     for (const [tenant, ready] of domain.readyByTenant(now)) {
-      if (domain.asking.has(tenant) || this.has(domain, tenant) || !this.host.tenantHasRoom(tenant)) continue;
-      if ((domain.askAfter.get(tenant) ?? 0) > now) continue; // its wake-up is set for that time
+      if (state.asking.has(tenant) || this.has(domain, tenant) || !this.host.tenantHasRoom(tenant)) continue;
+      if ((state.askAfter.get(tenant) ?? 0) > now) continue; // its wake-up is set for that time
       this.ask(domain, tenant, Math.min(ready, this.host.askSize(domain)));
     }
   }
@@ -299,8 +314,17 @@ export class SharedLimitBackend implements LimitBackend {
     if (verdict) this.report(domain, verdict, now);
   }
 
+  private stateOf(domain: DomainState): PermitState {
+    let state = this.states.get(domain);
+    if (!state) {
+      state = { permits: new Map(), asking: new Set(), askAfter: new Map(), shared: undefined };
+      this.states.set(domain, state);
+    }
+    return state;
+  }
+
   private ask(domain: DomainState, tenant: string, n: number): void {
-    domain.asking.add(tenant);
+    this.stateOf(domain).asking.add(tenant);
     const { limit } = domain;
     const tenantLimit = this.host.tenantLimit(tenant);
     const ask: PermitAsk = {
@@ -316,29 +340,28 @@ export class SharedLimitBackend implements LimitBackend {
   }
 
   private granted(domain: DomainState, tenant: string, grant: PermitGrant | undefined): void {
-    domain.asking.delete(tenant);
+    const state = this.stateOf(domain);
+    state.asking.delete(tenant);
     const now = this.shared.now();
     const scopes = this.scopes(domain, tenant);
     if (this.host.stopped()) return grant && this.shared.giveBack(scopes, grant.ids);
     if (!grant) return this.host.wakeAt(domain, now + RETRY_UNREACHABLE_MS);
-    domain.shared = { effective: grant.effective, failures: grant.failures, probe: grant.probe };
-    if (grant.retryAt === undefined) domain.askAfter.delete(tenant);
-    else {
-      // Nothing more can be had before then (a rate's next cell, a pause's end): wake then, not sooner.
-      const at = Math.max(now, this.shared.local(grant.retryAt));
-      domain.askAfter.set(tenant, at);
-      if (grant.ids.length > 0) this.host.wakeAt(domain, at);
-    }
+    state.shared = { effective: grant.effective, failures: grant.failures, probe: grant.probe };
+    // Nothing more can be had before `at` (a rate's next cell, a pause's end): ask then, not sooner.
+    const at = grant.retryAt === undefined ? undefined : Math.max(now, this.shared.local(grant.retryAt));
+    if (at === undefined) state.askAfter.delete(tenant);
+    else state.askAfter.set(tenant, at);
     if (grant.ids.length === 0) {
-      if (grant.retryAt === undefined) this.waiting.set(domain.key, domain);
-      this.host.wakeAt(domain, grant.retryAt === undefined ? now + RETRY_FULL_MS : Math.max(now, this.shared.local(grant.retryAt)));
+      if (at === undefined) this.waiting.set(domain.key, domain);
+      this.host.wakeAt(domain, at ?? now + RETRY_FULL_MS);
       return this.host.backpressure(domain, grant.hold ?? 'concurrency', now, grant.hold === 'tenant' ? tenant : undefined);
     }
+    if (at !== undefined) this.host.wakeAt(domain, at);
     this.waiting.delete(domain.key);
-    domain.permits.set(tenant, grant.ids);
+    state.permits.set(tenant, grant.ids);
     this.host.drain(domain, now);
-    const unused = domain.permits.get(tenant) ?? [];
-    domain.permits.delete(tenant);
+    const unused = state.permits.get(tenant) ?? [];
+    state.permits.delete(tenant);
     this.shared.giveBack(scopes, unused);
   }
 
@@ -356,7 +379,7 @@ export class SharedLimitBackend implements LimitBackend {
     const limits = this.shared.limits;
     const key = domain.key;
     const failed = (error: unknown) => this.host.warn('updating shared limits failed', { domain: key, error: String(error) });
-    const state = domain.shared;
+    const state = this.states.get(domain)?.shared;
     if (verdict.circuitFailure) {
       void limits.circuitFailure(key).then((failure) => {
         if (failure.state === 'open' && failure.openUntil !== undefined) this.host.wakeAt(domain, this.shared.local(failure.openUntil));
