@@ -23,6 +23,8 @@ import { createLogger, type Logger } from './observe/logger.js';
 import { LogSink } from './observe/log-sink.js';
 import { PullWaiters } from './queues/pull-waiters.js';
 import { QueueRegistry } from './queues/registry.js';
+import { SourceRegistry } from './routing/source-registry.js';
+import { sourceTargetProblem } from './routing/source-targets.js';
 import { ensureDefaultQueue, MAX_TENANT_NAME } from './queues/tenant-queues.js';
 import { DueTimer } from './scheduler/due-timer.js';
 import type { ClusterLink } from './store/cluster.js';
@@ -90,6 +92,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   readonly sharedLimits: SharedLimits | undefined;
   readonly writer: GroupCommitWriter;
   readonly queues: QueueRegistry;
+  readonly sources = new SourceRegistry();
   readonly dueTimer: DueTimer;
   readonly telemetry: Telemetry;
   readonly ssrf: SsrfGuard;
@@ -263,11 +266,9 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   /** Every source must feed an existing queue; a push queue behind a source needs a url. */
   private checkSources(): void {
     for (const [name, source] of Object.entries(this.config.sources)) {
-      const queue = this.queues.get(source.queue);
-      if (!queue) throw new ConfigError(`sources.${name}.queue: no queue named ${source.queue}`);
-      if (queue.config.mode === 'push' && !queue.config.url) {
-        throw new ConfigError(`sources.${name}: queue ${source.queue} is a push queue without a url`);
-      }
+      const problem = sourceTargetProblem(source, undefined, (queue) => this.queues.get(queue));
+      if (problem) throw new ConfigError(`sources.${name}.${problem.path.join('.')}: ${problem.message}`);
+      this.sources.set({ name, tenant: 'default', config: source, fromFile: true });
     }
   }
 

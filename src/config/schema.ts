@@ -4,6 +4,7 @@ import { verifyConfigSchema } from '../ingest/verify/index.js';
 import { dedupeConfigSchema } from '../ingest/dedupe.js';
 import { CronParseError, isValidTimeZone, parseCron } from '../scheduler/cron.js';
 import { EveryParseError, parseEvery } from '../scheduler/every.js';
+import { MAX_ROUTES, routeSchema } from '../routing/routes.js';
 
 /**
  * The one schema of Sluice's configuration: every option, its default and what it means.
@@ -171,10 +172,17 @@ const handshakeSchema = z
   })
   .strict();
 
-/** A public ingest endpoint, /in/{source}. */
+/**
+ * A public ingest endpoint, /in/{source}. It feeds one `queue`, or several through `routes`
+ * (routing/routes.ts): every route whose `when` holds gets a message, or only the first with
+ * `first: true`; `fallback` takes what no route matched.
+ */
 export const sourceConfigSchema = z
   .object({
-    queue: name,
+    queue: name.optional(),
+    routes: z.array(routeSchema).min(1).max(MAX_ROUTES).optional(),
+    first: z.boolean().optional(),
+    fallback: name.optional(),
     verify: verifyConfigSchema.optional(),
     dedupe: dedupeConfigSchema.optional(),
     response: responseSchema.optional(),
@@ -182,7 +190,23 @@ export const sourceConfigSchema = z
     /** Largest body accepted; defaults to server.maxBodyBytes. */
     maxBodyBytes: positiveInt.max(64 * 1024 * 1024).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((source, ctx) => {
+    if ((source.queue === undefined) === (source.routes === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['queue'], message: 'a source names either one queue or routes' });
+    }
+    if (source.routes === undefined) {
+      for (const field of ['first', 'fallback'] as const) {
+        if (source[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'only a source with routes has it' });
+      }
+    }
+    const names = new Set<string>();
+    source.routes?.forEach((route, index) => {
+      if (route.name === undefined) return;
+      if (names.has(route.name)) ctx.addIssue({ code: 'custom', path: ['routes', index, 'name'], message: `two routes are named ${route.name}` });
+      names.add(route.name);
+    });
+  });
 export type SourceConfig = z.infer<typeof sourceConfigSchema>;
 
 /** The template a schedule turns into one message at each tick. */

@@ -9,6 +9,7 @@ import type { Logger } from '../observe/logger.js';
 import type { Telemetry } from '../observe/telemetry.js';
 import type { PullWaiters } from '../queues/pull-waiters.js';
 import type { QueueRegistry } from '../queues/registry.js';
+import type { SourceRegistry } from '../routing/source-registry.js';
 import type { DueTimer } from '../scheduler/due-timer.js';
 import type { ScheduleRunner } from '../scheduler/schedule-runner.js';
 import type { Store } from '../store/store.js';
@@ -28,6 +29,8 @@ export interface ApiDeps extends TargetCheck {
   readonly store: Store;
   readonly writer: GroupCommitWriter;
   readonly queues: QueueRegistry;
+  /** Sources of sluice.yaml and of the API, with this node's per-route counts. */
+  readonly sources: SourceRegistry;
   readonly waiters: PullWaiters;
   readonly dueTimer: DueTimer;
   readonly telemetry: Telemetry;

@@ -82,7 +82,7 @@ export function handleIngest(app: ApiDeps, req: IncomingMessage, res: ServerResp
   const slash = path.indexOf('/', 4);
   const sourceName = slash < 0 ? path.slice(4) : path.slice(4, slash);
   const subPath = slash < 0 ? '/' : path.slice(slash);
-  const source = NAME.test(sourceName) ? app.config.sources[sourceName] : undefined;
+  const source = NAME.test(sourceName) ? app.sources.get(sourceName)?.config : undefined;
   if (!source) return sendProblem(res, new SluiceError('SLUICE_ERR_SOURCE_NOT_FOUND', `no source named ${sourceName}`), path);
   const method = req.method ?? 'GET';
   if (method === 'GET' || method === 'HEAD') return answerHandshake(source, res, query, path);
@@ -102,7 +102,7 @@ async function ingest(
   query: string,
 ): Promise<void> {
   const started = performance.now();
-  const queue = app.queues.get(source.queue);
+  const queue = app.queues.get(source.queue!);
   if (!queue) throw new SluiceError('SLUICE_ERR_QUEUE_NOT_FOUND', `source ${sourceName} feeds a queue that no longer exists`);
   if (app.stopping) throw new SluiceError('SLUICE_ERR_SHUTTING_DOWN', undefined, { headers: { 'retry-after': RETRY_AFTER_SECONDS } });
   // A token is checked from the headers or query before any of the body is read; such a request is
@@ -165,7 +165,7 @@ function toMessage(
   input: VerifyInput | undefined,
 ): NewMessage {
   const now = app.clock.now();
-  const queue = app.queues.get(source.queue)!;
+  const queue = app.queues.get(source.queue!)!;
   const message: NewMessage = {
     queue: queue.name,
     tenant,

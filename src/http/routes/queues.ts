@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { nameSchema, queueConfigSchema } from '../../config/schema.js';
 import type { ApiDeps } from '../deps.js';
+import { routedQueues } from '../../routing/routes.js';
 import type { Queue } from '../../queues/registry.js';
 import { checkReservedName } from '../../queues/tenant-queues.js';
 import type { QueueCounts } from '../../store/types.js';
@@ -167,7 +168,7 @@ export function registerQueueRoutes(router: Router, app: ApiDeps): void {
 
 /** Sources and schedules that send to a queue: it cannot be deleted under them. */
 function queueUsers(app: ApiDeps, name: string): string[] {
-  const sources = Object.entries(app.config.sources).filter(([, source]) => source.queue === name).map(([source]) => `source ${source}`);
+  const sources = app.sources.list().filter((source) => routedQueues(source.config).includes(name)).map((source) => `source ${source.name}`);
   const schedules = app.schedules.list().filter((live) => live.config.message.queue === name).map((live) => `schedule ${live.record.name}`);
   return [...sources, ...schedules];
 }

@@ -221,6 +221,25 @@ CREATE TABLE nodes (
 ALTER TABLE nodes ADD COLUMN shared_limits boolean NOT NULL DEFAULT false;
 `,
   },
+  {
+    version: 5,
+    name: 'routed messages sharing a payload; sources made through the API',
+    sql: `
+-- Routing: the messages of one routed request share its one payload row. payload_id is NULL for a
+-- message with a payload of its own (payloads.id = id); the messages of one routed request all carry
+-- the id of the payload they share. A shared payload goes with the last message naming it (purge.ts).
+ALTER TABLE messages ADD COLUMN payload_id bigint;
+CREATE INDEX messages_shared_payload ON messages (payload_id) WHERE payload_id IS NOT NULL;
+
+-- Sources made through the API (PUT /v1/sources/{name}), owned by a tenant like queues.
+CREATE TABLE sources (
+  name       text   PRIMARY KEY,
+  tenant     text   NOT NULL,
+  config     text   NOT NULL,
+  created_at bigint NOT NULL
+);
+`,
+  },
 ];
 
 /** Schema names are put into SQL (search_path, CREATE SCHEMA): only plain lower-case identifiers. */
