@@ -86,14 +86,14 @@ function checkCondition(
   const record = value as Record<string, unknown>;
   for (const combinator of ['all', 'any'] as const) {
     if (!(combinator in record)) continue;
-    if (keys.length !== 1) return void issues.push({ path: at, message: `"${combinator}" stands alone: no other field beside it` });
+    if (keys.length !== 1) return besideCombinator(combinator, keys, at, issues);
     const list = record[combinator];
     if (!Array.isArray(list) || list.length === 0) return void issues.push({ path: [...at, combinator], message: 'must be a non-empty array of conditions' });
     list.forEach((item, index) => checkCondition(item, roots, [...at, combinator, index], depth + 1, leaves, issues));
     return;
   }
   if ('not' in record) {
-    if (keys.length !== 1) return void issues.push({ path: at, message: '"not" stands alone: no other field beside it' });
+    if (keys.length !== 1) return besideCombinator('not', keys, at, issues);
     return checkCondition(record.not, roots, [...at, 'not'], depth + 1, leaves, issues);
   }
   leaves.count += 1;
@@ -107,6 +107,13 @@ function checkCondition(
     return;
   }
   checkValue(op as ConditionOp, 'value' in record, record.value, [...at, 'value'], issues);
+}
+
+/** A combinator with other fields beside it: each of them is the issue, so the 400 names the field to remove. */
+function besideCombinator(combinator: string, keys: string[], at: (string | number)[], issues: ConditionIssue[]): void {
+  for (const key of keys) {
+    if (key !== combinator) issues.push({ path: [...at, key], message: `"${combinator}" stands alone: no other field beside it` });
+  }
 }
 
 function checkPath(path: unknown, roots: readonly string[], at: (string | number)[], issues: ConditionIssue[]): void {

@@ -17,8 +17,11 @@ const routeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must b
 
 export const routeSchema = z
   .object({
-    /** Names the route in counts, metrics and the dry run; its index when absent. */
-    name: routeName.optional(),
+    /**
+     * Names the route in counts, metrics and the dry run; its index when absent. Digits alone are
+     * refused: "1" would share its counts and metric label with an unnamed route at index 1.
+     */
+    name: routeName.refine((name) => !/^[0-9]+$/.test(name), 'digits alone label an unnamed route by its index: add a letter').optional(),
     queue: routeName.optional(),
     /** Start a workflow instead of feeding a queue (where workflows exist). */
     workflow: routeName.optional(),
