@@ -24,6 +24,7 @@ import { LogSink } from './observe/log-sink.js';
 import { PullWaiters } from './queues/pull-waiters.js';
 import { QueueRegistry } from './queues/registry.js';
 import { SourceRegistry } from './routing/source-registry.js';
+import { SourceCatalog } from './routing/source-catalog.js';
 import { sourceTargetProblem } from './routing/source-targets.js';
 import { ensureDefaultQueue, MAX_TENANT_NAME } from './queues/tenant-queues.js';
 import { DueTimer } from './scheduler/due-timer.js';
@@ -93,6 +94,8 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   readonly writer: GroupCommitWriter;
   readonly queues: QueueRegistry;
   readonly sources = new SourceRegistry();
+  /** Sources made through the API: stored, and put in `sources`. */
+  readonly sourceCatalog: SourceCatalog;
   readonly dueTimer: DueTimer;
   readonly telemetry: Telemetry;
   readonly ssrf: SsrfGuard;
@@ -130,6 +133,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     this.logSink.start();
     this.writer = new GroupCommitWriter(this.store, this.clock, loaded.config.storage.maxBatch, this.cluster ? SHARED_COMMITS_IN_FLIGHT : undefined);
     this.queues = new QueueRegistry(this.store);
+    this.sourceCatalog = new SourceCatalog(this.store, this.sources);
     this.apiBodyLimit = Math.max(loaded.config.server.maxBodyBytes, 32 * 1024 * 1024);
     this.dueTimer = new DueTimer(
       this.clock,
@@ -196,6 +200,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     const file = await FileSettings.load(this.store);
     await this.queues.load(this.config.queues, now, file, this.logger);
     this.checkSources();
+    await this.loadStoredSources();
     await this.loadTenants(now, file);
     await this.loadDomainLimits(file);
     await this.ensureTenantQueues(now);
@@ -269,6 +274,22 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
       const problem = sourceTargetProblem(source, undefined, (queue) => this.queues.get(queue));
       if (problem) throw new ConfigError(`sources.${name}.${problem.path.join('.')}: ${problem.message}`);
       this.sources.set({ name, tenant: 'default', config: source, fromFile: true });
+    }
+  }
+
+  /**
+   * Sources made through the API, as stored (each must read back, or the start stops naming it). A
+   * name sluice.yaml defines keeps the file's source on this node; a stored source whose queue has
+   * gone since is kept, and said (its requests are refused until the queue is back or it is changed).
+   */
+  private async loadStoredSources(): Promise<void> {
+    for (const name of await this.sourceCatalog.load()) {
+      this.logger.warn('a source made through the API has the name of a sluice.yaml source: the file\'s is used on this node', { source: name });
+    }
+    for (const entry of this.sources.list()) {
+      if (entry.fromFile) continue;
+      const problem = sourceTargetProblem(entry.config, entry.tenant, (queue) => this.queues.get(queue));
+      if (problem) this.logger.warn('a stored source cannot send where it routes', { source: entry.name, field: problem.path.join('.'), problem: problem.message });
     }
   }
 

@@ -1,16 +1,17 @@
 /**
  * Keeping one node's memory of the catalog in step with a database other nodes change too.
  *
- * Each node reads queues, tenants, keys, limits and schedules into memory at start and serves them
- * from there. When another node changes one of them, this node hears the kind of change (how it hears
- * it is not this file's business) and re-reads that part from the store: CatalogSync does the
- * re-reading, one pass at a time. The parts it refreshes are handed in, typed as the few methods it
+ * Each node reads queues, sources, tenants, keys, limits and schedules into memory at start and
+ * serves them from there. When another node changes one of them, this node hears the kind of change
+ * (how it hears it is not this file's business) and re-reads that part from the store: CatalogSync
+ * does the re-reading, one pass at a time. The parts it refreshes are handed in, typed as the few methods it
  * calls, so this file depends on no storage backend and on no composition root.
  */
 import type { Dispatcher } from '../delivery/dispatcher.js';
 import type { Authenticator } from '../http/auth.js';
 import type { Logger } from '../observe/logger.js';
 import type { QueueRegistry } from '../queues/registry.js';
+import type { SourceCatalog } from '../routing/source-catalog.js';
 import type { ScheduleRunner } from '../scheduler/schedule-runner.js';
 import type { Store } from '../store/store.js';
 import { CATALOG_KINDS, type CatalogKind } from '../store/cluster.js';
@@ -27,6 +28,8 @@ export interface CatalogSyncDeps {
   readonly auth: Pick<Authenticator, 'replaceTenantKeys'>;
   readonly dispatcher: Pick<Dispatcher, 'replaceDomainLimits' | 'replaceTenantLimits'> | undefined;
   readonly schedules: Pick<ScheduleRunner, 'reload'> | undefined;
+  /** Sources made through the API; absent: this node keeps none (sluice.yaml's only). */
+  readonly sourceCatalog?: Pick<SourceCatalog, 'reload'>;
   readonly logger: Logger;
 }
 
@@ -96,10 +99,13 @@ export class CatalogSync {
   }
 
   private async read(kind: CatalogKind): Promise<void> {
-    const { store, queues, auth, dispatcher, schedules } = this.deps;
+    const { store, queues, auth, dispatcher, schedules, sourceCatalog } = this.deps;
     switch (kind) {
       case 'queues':
         return this.reportUnreadable(kind, await queues.reload());
+      case 'sources':
+        if (sourceCatalog) this.reportUnreadable(kind, await sourceCatalog.reload());
+        return;
       case 'tenants': {
         const tenants = await store.listTenants();
         queues.replaceTenantQuotas(tenants);

@@ -9,6 +9,7 @@ import type { Logger } from '../observe/logger.js';
 import type { Telemetry } from '../observe/telemetry.js';
 import type { PullWaiters } from '../queues/pull-waiters.js';
 import type { QueueRegistry } from '../queues/registry.js';
+import type { SourceCatalog } from '../routing/source-catalog.js';
 import type { SourceRegistry } from '../routing/source-registry.js';
 import type { DueTimer } from '../scheduler/due-timer.js';
 import type { ScheduleRunner } from '../scheduler/schedule-runner.js';
@@ -31,6 +32,8 @@ export interface ApiDeps extends TargetCheck {
   readonly queues: QueueRegistry;
   /** Sources of sluice.yaml and of the API, with this node's per-route counts. */
   readonly sources: SourceRegistry;
+  /** Sources made through the API: stored, and put in `sources` as they change. */
+  readonly sourceCatalog: SourceCatalog;
   readonly waiters: PullWaiters;
   readonly dueTimer: DueTimer;
   readonly telemetry: Telemetry;

@@ -22,6 +22,7 @@ export const ERRORS = {
   SLUICE_ERR_BODY_TIMEOUT: { status: 408, title: 'Request body not received in time' },
   SLUICE_ERR_CONFLICT: { status: 409, title: 'Conflict with the current state' },
   SLUICE_ERR_WRONG_QUEUE_MODE: { status: 409, title: 'The queue is not in the mode this route needs' },
+  SLUICE_ERR_SOURCE_IN_FILE: { status: 409, title: 'The source is defined in sluice.yaml; change it there' },
   SLUICE_ERR_BODY_TOO_LARGE: { status: 413, title: 'Body too large' },
   SLUICE_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Expected application/json' },
   SLUICE_ERR_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },

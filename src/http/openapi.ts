@@ -38,6 +38,7 @@ const TAGS = [
   { name: 'messages', description: 'Outbound webhooks: send now or at a time, inspect, list, cancel' },
   { name: 'schedules', description: 'Cron and interval schedules that send a message at each tick' },
   { name: 'queues', description: 'Queue definitions, pause and resume, depth, dead letters' },
+  { name: 'sources', description: 'Ingest endpoints made through the API: routes to queues with filters, per-route counts, a dry run' },
   { name: 'limits', description: 'Per-domain and per-tenant limits, changed live' },
   { name: 'tenants', description: 'Tenants and their API keys' },
   { name: 'monitoring', description: 'Stats, the live stream, Prometheus metrics and health' },

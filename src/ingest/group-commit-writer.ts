@@ -2,11 +2,10 @@ import type { Store } from '../store/store.js';
 import type { AppendResult, NewMessage } from '../store/types.js';
 import type { Clock } from '../clock.js';
 
-interface Pending {
-  message: NewMessage;
-  resolve: (result: AppendResult) => void;
-  reject: (error: Error) => void;
-}
+/** One caller's part of a commit: one message (ingest's hot path), or a routed request's messages. */
+type Pending =
+  | { message: NewMessage; group?: undefined; resolve: (result: AppendResult) => void; reject: (error: Error) => void }
+  | { group: NewMessage[]; resolve: (results: AppendResult[]) => void; reject: (error: Error) => void };
 
 /** Called after each successful commit with what was written, so waiters and lanes can be woken. */
 export type CommitListener = (messages: NewMessage[], results: AppendResult[]) => void;
@@ -49,6 +48,17 @@ export class GroupCommitWriter {
     });
   }
 
+  /**
+   * Queue a routed request's messages for the next commit, side by side in it: they are stored
+   * together or not at all, and resolve together once durable.
+   */
+  appendGroup(messages: NewMessage[]): Promise<AppendResult[]> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ group: messages, resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
   /** Append many messages as one all-or-nothing commit of their own (batch API). */
   async appendAll(messages: NewMessage[]): Promise<AppendResult[]> {
     const results = await this.store.appendMessages(messages, this.clock.now());
@@ -81,11 +91,21 @@ export class GroupCommitWriter {
     const batch = this.pending.length <= this.maxBatch ? this.pending : this.pending.slice(0, this.maxBatch);
     this.pending = batch === this.pending ? [] : this.pending.slice(this.maxBatch);
     if (this.pending.length > 0) this.scheduleFlush();
-    const messages = batch.map((entry) => entry.message);
+    const messages: NewMessage[] = [];
+    for (const entry of batch) {
+      if (entry.group) messages.push(...entry.group);
+      else messages.push(entry.message);
+    }
     this.inFlight += 1;
     try {
       const results = await this.store.appendMessages(messages, this.clock.now());
-      batch.forEach((entry, index) => entry.resolve(results[index]!));
+      let at = 0;
+      for (const entry of batch) {
+        if (entry.group) {
+          entry.resolve(results.slice(at, at + entry.group.length));
+          at += entry.group.length;
+        } else entry.resolve(results[at++]!);
+      }
       this.notify(messages, results);
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));

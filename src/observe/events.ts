@@ -21,6 +21,8 @@ export interface SluiceEvents {
    * exceeded) or reachable again.
    */
   'shared-limits': { available: boolean; error?: string };
+  /** An ingest request matched none of its source's routes and the source has no fallback: answered, not stored. */
+  unrouted: { source: string };
   /** An ingest request failed its source's signature check (`reason` never holds the secret or the signature). */
   'signature-refused': { source: string; reason: string };
 }

@@ -52,6 +52,7 @@ export class LogSink {
       this.events.on('throttled', (event) => this.throttled(event)),
       this.events.on('backpressure', (event) => this.backpressure(event, this.clock.now())),
       this.events.on('signature-refused', (event) => this.signatureRefused(event)),
+      this.events.on('unrouted', (event) => this.unrouted(event)),
     );
     this.sweeper = setInterval(() => this.sweep(this.clock.now()), RELEASE_QUIET_MS / 2);
     this.sweeper.unref();
@@ -98,6 +99,11 @@ export class LogSink {
   private signatureRefused(event: SluiceEvents['signature-refused']): void {
     const suppressed = this.repeatAllowed(`signature\u0000${event.source}\u0000${event.reason}`);
     if (suppressed !== undefined) this.logger.warn('signature refused', { source: event.source, reason: event.reason, suppressed });
+  }
+
+  private unrouted(event: SluiceEvents['unrouted']): void {
+    const suppressed = this.repeatAllowed(`unrouted\u0000${event.source}`);
+    if (suppressed !== undefined) this.logger.info('request matched no route; answered, not stored', { source: event.source, suppressed });
   }
 
   /** The number of lines held back since the last one when this key may log again now; undefined when not. */

@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { DomainState } from '../delivery/domain-state.js';
 import type { Clock } from '../clock.js';
 import type { Dispatcher } from '../delivery/dispatcher.js';
+import type { SourceRegistry } from '../routing/source-registry.js';
 import type { QueueRegistry } from '../queues/registry.js';
 import type { QueueCounts } from '../store/types.js';
 import type { ActivityView } from './activity.js';
@@ -11,6 +12,7 @@ import type { ActivityView } from './activity.js';
 export interface MetricsDeps {
   readonly clock: Clock;
   readonly queues: QueueRegistry;
+  readonly sources: SourceRegistry;
   readonly dispatcher: Dispatcher | undefined;
   /** On a cluster: the nodes as last read from the heartbeat table (undefined on one node). */
   clusterView(): ClusterView | undefined;
@@ -114,6 +116,36 @@ export class SluiceMetrics {
     return this.registry.contentType;
   }
 
+  /** Requests of sources with routes, per route taken, to the fallback, and routed nowhere (this node, since start). */
+  private defineRouteCounters(registers: Registry[]): void {
+    const sources = this.app.sources;
+    new Counter({
+      name: 'sluice_routed_total',
+      help: 'Requests a route of a source took (route: its name, else its index; "fallback": the fallback queue)',
+      labelNames: ['source', 'route'],
+      registers,
+      collect() {
+        this.reset();
+        for (const source of sources.list()) {
+          if (!source.config.routes) continue;
+          const counts = sources.countsOf(source.name);
+          for (const [route, n] of Object.entries(counts.routes)) this.inc({ source: source.name, route }, n);
+          this.inc({ source: source.name, route: 'fallback' }, counts.fallback);
+        }
+      },
+    });
+    new Counter({
+      name: 'sluice_unrouted_total',
+      help: 'Requests of a source that matched no route and had no fallback: answered, not stored',
+      labelNames: ['source'],
+      registers,
+      collect() {
+        this.reset();
+        for (const source of sources.list()) if (source.config.routes) this.inc({ source: source.name }, sources.countsOf(source.name).unrouted);
+      },
+    });
+  }
+
   private defineCounters(registers: Registry[]): void {
     const telemetry = this.telemetry;
     const perQueue = (name: string, help: string, pick: (counters: { received: number; retried: number; dead: number }) => number) =>
@@ -128,6 +160,7 @@ export class SluiceMetrics {
         },
       });
     perQueue('sluice_messages_received_total', 'Messages durably stored, by queue', (c) => c.received);
+    this.defineRouteCounters(registers);
     perQueue('sluice_messages_dead_total', 'Messages moved to the dead-letter queue, by queue', (c) => c.dead);
     perQueue('sluice_delivery_retries_total', 'Failed push attempts that will be retried, by queue', (c) => c.retried);
     const deliveries = this.deliveries;

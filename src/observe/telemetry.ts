@@ -1,6 +1,7 @@
 import type { ClusterView } from './stats.js';
 import type { Clock } from '../clock.js';
 import type { Dispatcher } from '../delivery/dispatcher.js';
+import type { SourceRegistry } from '../routing/source-registry.js';
 import type { QueueRegistry } from '../queues/registry.js';
 import type { ActivityView, DomainActivity, QueueCounters, TelemetryTotals } from './activity.js';
 import type { EventBus } from './events.js';
@@ -31,6 +32,7 @@ export interface TelemetryDeps {
   readonly clock: Clock;
   readonly events: EventBus;
   readonly queues: QueueRegistry;
+  readonly sources: SourceRegistry;
   readonly dispatcher: Dispatcher | undefined;
   /** On a cluster: the nodes as last read (undefined on one node). */
   clusterView(): ClusterView | undefined;

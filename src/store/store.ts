@@ -16,6 +16,7 @@ import type {
   QueueDeletion,
   QueueRecord,
   ScheduleRecord,
+  SourceRecord,
   StoredMessage,
   TenantRecord,
 } from './types.js';
@@ -165,6 +166,14 @@ export interface Store {
    * nextRunAt is no longer `expectedRunAt` (another node or a PATCH got there first).
    */
   fireSchedule(name: string, expectedRunAt: number, nextRunAt: number | undefined, messages: NewMessage[], now: number): Promise<boolean>;
+
+  /**
+   * Store a source made through the API, or replace its config (its tenant and createdAt stay).
+   * Throws an error with code SOURCE_NAME_TAKEN, changing nothing, when the name is another tenant's.
+   */
+  upsertSource(source: SourceRecord): Promise<void>;
+  listSources(): Promise<SourceRecord[]>;
+  deleteSource(name: string): Promise<boolean>;
 
   // ── sluice.yaml settings as last applied (config/file-settings.ts) ──
   listFileSettings(): Promise<FileSettingRecord[]>;

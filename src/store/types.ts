@@ -56,6 +56,14 @@ export interface MessageFields {
 export interface NewMessage extends MessageFields {
   /** Dedupe or idempotency: an existing live key returns the first message's id and stores nothing. */
   dedupe?: { scope: string; key: string; expiresAt: number };
+  /**
+   * Routing: the messages one request was routed to share one stored payload (headers and body).
+   * The first of them is the `lead`: it carries the dedupe key and its payload is stored. Each other
+   * one `follows` the lead that stands that many places before it in the same append: its own
+   * headers and body (the same ones) are not stored again, and when the lead is a duplicate, so is it
+   * (with the lead's id). Stores keep a routed request's messages together, in one transaction.
+   */
+  payload?: 'lead' | { follows: number };
 }
 
 /** What a commit did with one NewMessage. */
@@ -132,6 +140,17 @@ export interface MessagePage {
 
 /** A queue's definition as stored. `config` is a QueueConfig. */
 export interface QueueRecord {
+  name: string;
+  tenant: string;
+  config: unknown;
+  createdAt: number;
+}
+
+/**
+ * A source made through the API (PUT /v1/sources/{name}), owned by its tenant; sluice.yaml's sources
+ * are never stored. `config` is a SourceConfig as parsed, read back through the schema at start.
+ */
+export interface SourceRecord {
   name: string;
   tenant: string;
   config: unknown;
@@ -240,4 +259,14 @@ export const QUEUE_NAME_TAKEN = 'SLUICE_STORE_QUEUE_NAME_TAKEN';
 
 export function queueNameTaken(name: string): Error {
   return Object.assign(new Error(`queue name ${name} is taken`), { code: QUEUE_NAME_TAKEN });
+}
+
+/**
+ * Thrown by Store.upsertSource when a source of that name belongs to another tenant (nothing is
+ * changed). Crosses the store thread as an Error with this `code`.
+ */
+export const SOURCE_NAME_TAKEN = 'SLUICE_STORE_SOURCE_NAME_TAKEN';
+
+export function sourceNameTaken(name: string): Error {
+  return Object.assign(new Error(`source name ${name} is taken`), { code: SOURCE_NAME_TAKEN });
 }

@@ -10,6 +10,7 @@ import { registerMessageRoutes } from './messages.js';
 import { registerPullRoutes } from './pull.js';
 import { registerQueueRoutes } from './queues.js';
 import { registerScheduleRoutes } from './schedules.js';
+import { registerSourceRoutes } from './sources.js';
 import { registerTenantRoutes } from './tenants.js';
 import { registerObserveRoutes, observePlainRoutes } from './observe.js';
 
@@ -17,6 +18,7 @@ import { registerObserveRoutes, observePlainRoutes } from './observe.js';
 export function registerApiRoutes(router: Router, app: ApiDeps): void {
   registerPullRoutes(router, app);
   registerQueueRoutes(router, app);
+  registerSourceRoutes(router, app);
   registerMessageRoutes(router, app);
   registerScheduleRoutes(router, app);
   registerLimitRoutes(router, app);

@@ -5,6 +5,7 @@ import { dedupeKey, DEFAULT_DEDUPE_WINDOW_SEC } from '../../ingest/dedupe.js';
 import { verifiesBeforeBody, verifyRequest, type VerifyInput } from '../../ingest/verify/index.js';
 import type { HeaderPair, NewMessage } from '../../store/types.js';
 import type { Queue, Reservation } from '../../queues/registry.js';
+import { chooseRoutes, routeLabel } from '../../routing/routes.js';
 import type { ApiDeps } from '../deps.js';
 import { readBody, sendJson, sendProblem } from '../context.js';
 import { SluiceError } from '../errors.js';
@@ -22,7 +23,10 @@ const handshakeQuerySchema = z.object({
   'hub.challenge': z.string().meta({ description: 'Sent back as the body' }),
 });
 
-const storedSchema = z.object({ id: z.string() });
+const storedSchema = z.object({
+  id: z.string().nullable().meta({ description: 'The stored message; for a source with routes, the first of them (null: routed nowhere)' }),
+  ids: z.array(z.string()).optional().meta({ description: 'A source with routes: every message stored, one per route taken' }),
+});
 
 const INGEST_DOC = {
   tag: 'ingest',
@@ -102,22 +106,20 @@ async function ingest(
   query: string,
 ): Promise<void> {
   const started = performance.now();
+  if (source.routes) return ingestRouted(app, sourceName, source, req, res, subPath, query, started);
   const queue = app.queues.get(source.queue!);
   if (!queue) throw new SluiceError('SLUICE_ERR_QUEUE_NOT_FOUND', `source ${sourceName} feeds a queue that no longer exists`);
-  if (app.stopping) throw new SluiceError('SLUICE_ERR_SHUTTING_DOWN', undefined, { headers: { 'retry-after': RETRY_AFTER_SECONDS } });
+  if (app.stopping) throw shuttingDown();
   // A token is checked from the headers or query before any of the body is read; such a request is
   // then authenticated, and its body does not count toward the room for unauthenticated ones.
-  const early = source.verify !== undefined && verifiesBeforeBody(source.verify);
-  if (early) verify(app, sourceName, source, { headers: req.headers, rawBody: NO_BODY, query: new URLSearchParams(query) });
+  const early = verifyEarly(app, sourceName, source, req, query);
   const reservation = admit(app, queue);
   let result;
   try {
     const body = await readBody(req, source.maxBodyBytes ?? app.config.server.maxBodyBytes, app.bodies.watch(req, res, !early));
-    // What signature checks and dedupe keys read; a source with neither (the hot path) builds none of it.
-    const input: VerifyInput | undefined =
-      source.verify || source.dedupe ? { headers: req.headers, rawBody: body, query: new URLSearchParams(query) } : undefined;
-    if (!early && input) verify(app, sourceName, source, input);
-    const message = toMessage(app, sourceName, source, queue.tenant, req, body, subPath, query, input);
+    const input = verifyLate(app, sourceName, source, req, body, query, early);
+    const message = toMessage(app, `source:${sourceName}`, queue, req.method ?? 'POST', headerPairs(req.rawHeaders), body, subPath, query);
+    withDedupe(app, message, sourceName, source, input);
     reportRefusal(app, queue, () => app.queues.reserveBytes(reservation, message));
     result = await committing(app.logger, 'ingest', { source: sourceName }, () => app.writer.append(message));
   } finally {
@@ -125,6 +127,102 @@ async function ingest(
   }
   app.events.emit('received', { queue: queue.name, origin: `source:${sourceName}`, count: 1, latencyMs: performance.now() - started });
   respond(res, source, result.id);
+}
+
+/**
+ * A source with routes: verified and deduplicated once, then routed; one message per route taken (or
+ * the fallback), all in one commit, sharing one stored payload (the first is the lead). Nothing
+ * matched and no fallback: answered as usual, counted and logged, nothing stored.
+ */
+async function ingestRouted(
+  app: ApiDeps,
+  sourceName: string,
+  source: SourceConfig,
+  req: IncomingMessage,
+  res: ServerResponse,
+  subPath: string,
+  query: string,
+  started: number,
+): Promise<void> {
+  if (app.stopping) throw shuttingDown();
+  const early = verifyEarly(app, sourceName, source, req, query);
+  const body = await readBody(req, source.maxBodyBytes ?? app.config.server.maxBodyBytes, app.bodies.watch(req, res, !early));
+  const input = verifyLate(app, sourceName, source, req, body, query, early);
+  const method = req.method ?? 'POST';
+  const headers = headerPairs(req.rawHeaders);
+  const choice = chooseRoutes(source, { method, path: subPath, query, headers, body });
+  const labels = choice.routes.map(({ route, index }) => routeLabel(route, index));
+  const targets = choice.fallback !== undefined ? [choice.fallback] : choice.routes.map(({ route }) => route.queue!);
+  if (targets.length === 0) {
+    app.sources.count(sourceName, labels, false);
+    app.events.emit('unrouted', { source: sourceName });
+    return respond(res, source, undefined, []);
+  }
+  const queues = targets.map((name) => {
+    const queue = app.queues.get(name);
+    if (!queue) throw new SluiceError('SLUICE_ERR_QUEUE_NOT_FOUND', `source ${sourceName} routes to queue ${name}, which no longer exists`);
+    return queue;
+  });
+  const origin = `source:${sourceName}`;
+  const messages = queues.map((queue, index) => {
+    const message = toMessage(app, origin, queue, method, headers, body, subPath, query);
+    message.payload = index === 0 ? 'lead' : { follows: index };
+    return message;
+  });
+  withDedupe(app, messages[0]!, sourceName, source, input); // the request's key, on its lead alone
+  const reservation = reportRefusal(app, queues[0]!, () => app.queues.reserve(perQueue(queues)));
+  let results;
+  try {
+    for (const message of messages) reportRefusal(app, app.queues.get(message.queue)!, () => app.queues.reserveBytes(reservation, message));
+    results = await committing(app.logger, 'ingest', { source: sourceName }, () => app.writer.appendGroup(messages));
+  } finally {
+    app.queues.release(reservation);
+  }
+  app.sources.count(sourceName, labels, choice.fallback !== undefined);
+  const latencyMs = performance.now() - started;
+  for (const queue of queues) app.events.emit('received', { queue: queue.name, origin, count: 1, latencyMs });
+  respond(res, source, results[0]!.id, [...new Set(results.map((result) => result.id))]);
+}
+
+/** Room for one message in each queue (a queue named by two routes, two), held until the commit is known. */
+function perQueue(queues: Queue[]): { queue: Queue; n: number; bytes: number }[] {
+  const wanted = new Map<string, { queue: Queue; n: number; bytes: number }>();
+  for (const queue of queues) {
+    const entry = wanted.get(queue.name);
+    if (entry) entry.n += 1;
+    else wanted.set(queue.name, { queue, n: 1, bytes: 0 }); // bytes once the body is known
+  }
+  return [...wanted.values()];
+}
+
+function shuttingDown(): SluiceError {
+  return new SluiceError('SLUICE_ERR_SHUTTING_DOWN', undefined, { headers: { 'retry-after': RETRY_AFTER_SECONDS } });
+}
+
+/** A source verified by a token in the headers or query is checked before its body is read: true when it was. */
+function verifyEarly(app: ApiDeps, sourceName: string, source: SourceConfig, req: IncomingMessage, query: string): boolean {
+  const early = source.verify !== undefined && verifiesBeforeBody(source.verify);
+  if (early) verify(app, sourceName, source, { headers: req.headers, rawBody: NO_BODY, query: new URLSearchParams(query) });
+  return early;
+}
+
+/**
+ * Once the body is read: the signature check (unless done early) and what dedupe keys read. A source
+ * with neither (the hot path) builds none of it.
+ */
+function verifyLate(
+  app: ApiDeps,
+  sourceName: string,
+  source: SourceConfig,
+  req: IncomingMessage,
+  body: Buffer,
+  query: string,
+  early: boolean,
+): VerifyInput | undefined {
+  const input: VerifyInput | undefined =
+    source.verify || source.dedupe ? { headers: req.headers, rawBody: body, query: new URLSearchParams(query) } : undefined;
+  if (!early && input) verify(app, sourceName, source, input);
+  return input;
 }
 
 /** Throws 401 unless the request passes the source's verification (none configured: it passes). */
@@ -155,40 +253,41 @@ function reportRefusal<T>(app: ApiDeps, queue: Queue, admission: () => T): T {
 
 function toMessage(
   app: ApiDeps,
-  sourceName: string,
-  source: SourceConfig,
-  tenant: string,
-  req: IncomingMessage,
+  origin: string,
+  queue: Queue,
+  method: string,
+  headers: HeaderPair[],
   body: Buffer,
   subPath: string,
   query: string,
-  input: VerifyInput | undefined,
 ): NewMessage {
   const now = app.clock.now();
-  const queue = app.queues.get(source.queue!)!;
   const message: NewMessage = {
     queue: queue.name,
-    tenant,
-    method: req.method ?? 'POST',
+    tenant: queue.tenant,
+    method,
     path: subPath,
     query,
-    headers: headerPairs(req.rawHeaders),
+    headers,
     body,
     domain: '',
     receivedAt: now,
     deliverAt: now,
-    origin: `source:${sourceName}`,
+    origin,
   };
   if (queue.config.mode === 'push') {
     message.url = joinTarget(queue.config.url!, subPath, query);
     message.domain = app.domainOf(message.url);
   }
-  const key = source.dedupe && input ? dedupeKey(source.dedupe, input) : undefined;
-  if (key !== undefined && source.dedupe) {
-    const windowSec = typeof source.dedupe === 'object' && 'windowSec' in source.dedupe && source.dedupe.windowSec ? source.dedupe.windowSec : DEFAULT_DEDUPE_WINDOW_SEC;
-    message.dedupe = { scope: `source:${sourceName}`, key, expiresAt: now + windowSec * 1000 };
-  }
   return message;
+}
+
+/** The source's dedupe key of this request, when it has one, on `message`. */
+function withDedupe(app: ApiDeps, message: NewMessage, sourceName: string, source: SourceConfig, input: VerifyInput | undefined): void {
+  const key = source.dedupe && input ? dedupeKey(source.dedupe, input) : undefined;
+  if (key === undefined || !source.dedupe) return;
+  const windowSec = typeof source.dedupe === 'object' && 'windowSec' in source.dedupe && source.dedupe.windowSec ? source.dedupe.windowSec : DEFAULT_DEDUPE_WINDOW_SEC;
+  message.dedupe = { scope: `source:${sourceName}`, key, expiresAt: message.receivedAt + windowSec * 1000 };
 }
 
 /** A push queue's target, extended by the sub-path and query the provider called. */
@@ -206,11 +305,16 @@ function headerPairs(raw: string[]): HeaderPair[] {
   return pairs;
 }
 
-function respond(res: ServerResponse, source: SourceConfig, id: string): void {
-  if (!source.response) return sendJson(res, 202, { id });
+/**
+ * The answer once stored: `{ id }`, or for a source with routes `{ id, ids }` (id: the first message,
+ * null when the request was routed nowhere), or the source's configured response.
+ */
+function respond(res: ServerResponse, source: SourceConfig, id: string | undefined, ids?: string[]): void {
+  const answer = ids === undefined ? { id } : { id: id ?? null, ids };
+  if (!source.response) return sendJson(res, 202, answer);
   const { status, headers, body } = source.response;
-  if (body === undefined) return sendJson(res, status, { id }, headers);
-  const text = body.replaceAll('{id}', id);
+  if (body === undefined) return sendJson(res, status, answer, headers);
+  const text = body.replaceAll('{id}', id ?? '');
   res.writeHead(status, { 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }

@@ -1,10 +1,20 @@
-import { queueNameTaken, type ApiKeyRecord, type DomainLimitRecord, type FileSettingRecord, type NewMessage, type QueueRecord, type ScheduleRecord, type TenantRecord } from '../types.js';
+import {
+  queueNameTaken,
+  type ApiKeyRecord,
+  type DomainLimitRecord,
+  type FileSettingRecord,
+  type NewMessage,
+  type QueueRecord,
+  type ScheduleRecord,
+  type SourceRecord,
+  type TenantRecord,
+} from '../types.js';
 import { appendMessages } from './sql/append-messages.js';
 import type { Queryable } from './sql/queryable.js';
 
 /**
  * The small, rarely written tables: queue definitions, tenants, API keys, domain limits, schedules,
- * file settings. Plain statements; none of this is on a hot path. JSON documents (queue config,
+ * sources made through the API, file settings. Plain statements; none of this is on a hot path. JSON documents (queue config,
  * schedule spec) are stored as text, exactly as given, like the SQLite store does. What must run in
  * one transaction is a function of the transaction (`…In(tx, …)`) below the class.
  */
@@ -132,6 +142,29 @@ export class PostgresCatalog {
 
   async deleteSchedule(name: string): Promise<boolean> {
     return ((await this.db.query({ text: 'DELETE FROM schedules WHERE name = $1', values: [name] })).rowCount ?? 0) > 0;
+  }
+
+  /**
+   * False, changing nothing, when the name is another tenant's source. One statement: of two tenants
+   * taking a free name at once, the second's insert meets the first's row and updates nothing.
+   */
+  async upsertSource(source: SourceRecord): Promise<boolean> {
+    const written = await this.db.query({
+      text: `INSERT INTO sources (name, tenant, config, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name) DO UPDATE SET config = excluded.config WHERE sources.tenant = excluded.tenant`,
+      values: [source.name, source.tenant, JSON.stringify(source.config), source.createdAt],
+    });
+    return (written.rowCount ?? 0) > 0;
+  }
+
+  async listSources(): Promise<SourceRecord[]> {
+    type Row = { name: string; tenant: string; config: string; created_at: number };
+    const rows = (await this.db.query<Row>({ text: 'SELECT name, tenant, config, created_at FROM sources ORDER BY name COLLATE "C"' })).rows;
+    return rows.map((row) => ({ name: row.name, tenant: row.tenant, config: JSON.parse(row.config) as unknown, createdAt: row.created_at }));
+  }
+
+  async deleteSource(name: string): Promise<boolean> {
+    return ((await this.db.query({ text: 'DELETE FROM sources WHERE name = $1', values: [name] })).rowCount ?? 0) > 0;
   }
 
   async listFileSettings(): Promise<FileSettingRecord[]> {

@@ -19,10 +19,11 @@ import type {
   QueueDeletion,
   QueueRecord,
   ScheduleRecord,
+  SourceRecord,
   StoredMessage,
   TenantRecord,
 } from '../types.js';
-import { DEFAULT_MAX_RECEIVES, laneKey } from '../types.js';
+import { DEFAULT_MAX_RECEIVES, laneKey, sourceNameTaken } from '../types.js';
 import { fireScheduleIn, PostgresCatalog, replaceFileSettingsIn, upsertQueueIn } from './catalog.js';
 import { migrate } from './migrations.js';
 import { checkNodeId, NODE_ID_LENGTH, openPool, redactUrl, type PostgresOptions } from './pool.js';
@@ -220,7 +221,7 @@ export class PostgresStore implements Store {
     if (parseId(id) === undefined) return undefined;
     const result = await this.db.query<MessageRow>({
       name: 'sluice_get_message',
-      text: `SELECT ${MESSAGE_COLUMNS}, p.headers, p.body FROM messages m JOIN payloads p ON p.id = m.id WHERE m.id = $1`,
+      text: `SELECT ${MESSAGE_COLUMNS}, p.headers, p.body FROM messages m JOIN payloads p ON p.id = coalesce(m.payload_id, m.id) WHERE m.id = $1`,
       values: [id],
     });
     const row = result.rows[0];
@@ -344,6 +345,19 @@ export class PostgresStore implements Store {
     const fired = await this.transaction((tx) => fireScheduleIn(tx, name, expectedRunAt, nextRunAt, messages, now));
     if (fired) this.catalogChanged('schedules');
     return fired;
+  }
+
+  async upsertSource(source: SourceRecord): Promise<void> {
+    if (!(await this.catalog.upsertSource(source))) throw sourceNameTaken(source.name);
+    this.catalogChanged('sources');
+  }
+  async listSources(): Promise<SourceRecord[]> {
+    return this.catalog.listSources();
+  }
+  async deleteSource(name: string): Promise<boolean> {
+    const deleted = await this.catalog.deleteSource(name);
+    if (deleted) this.catalogChanged('sources');
+    return deleted;
   }
 
   async listFileSettings(): Promise<FileSettingRecord[]> {

@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
-import type { ApiKeyRecord, DomainLimitRecord, FileSettingRecord, QueueRecord, ScheduleRecord, TenantRecord } from '../types.js';
+import type { ApiKeyRecord, DomainLimitRecord, FileSettingRecord, QueueRecord, ScheduleRecord, SourceRecord, TenantRecord } from '../types.js';
 
 /**
- * The small, rarely written tables: queue definitions, tenants, API keys, domain limits, schedules.
- * Plain prepared statements; none of this is on a hot path.
+ * The small, rarely written tables: queue definitions, tenants, API keys, domain limits, schedules,
+ * sources made through the API. Plain prepared statements; none of this is on a hot path.
  */
 export class SqliteCatalog {
   private readonly statements;
@@ -46,6 +46,13 @@ export class SqliteCatalog {
       deleteSchedule: db.prepare('DELETE FROM schedules WHERE name = ?'),
       scheduleNextRun: db.prepare('SELECT next_run_at FROM schedules WHERE name = ?'),
       moveSchedule: db.prepare('UPDATE schedules SET next_run_at = ?, last_run_at = ? WHERE name = ?'),
+      // The owner's row only: another tenant's source of that name is left as it is (0 changes).
+      upsertSource: db.prepare(
+        `INSERT INTO sources (name, tenant, config, created_at) VALUES (@name, @tenant, @config, @createdAt)
+         ON CONFLICT (name) DO UPDATE SET config = excluded.config WHERE sources.tenant = excluded.tenant`,
+      ),
+      listSources: db.prepare('SELECT name, tenant, config, created_at FROM sources ORDER BY name'),
+      deleteSource: db.prepare('DELETE FROM sources WHERE name = ?'),
       listFileSettings: db.prepare('SELECT kind, name, setting, value FROM file_settings'),
       clearFileSettings: db.prepare('DELETE FROM file_settings'),
       addFileSetting: db.prepare('INSERT INTO file_settings (kind, name, setting, value) VALUES (@kind, @name, @setting, @value)'),
@@ -177,6 +184,24 @@ export class SqliteCatalog {
 
   deleteSchedule(name: string): boolean {
     return this.statements.deleteSchedule.run(name).changes > 0;
+  }
+
+  /** False, changing nothing, when the name is another tenant's source. */
+  upsertSource(source: SourceRecord): boolean {
+    return this.statements.upsertSource.run({ ...source, config: JSON.stringify(source.config) }).changes > 0;
+  }
+
+  listSources(): SourceRecord[] {
+    return (this.statements.listSources.all() as { name: string; tenant: string; config: string; created_at: number }[]).map((row) => ({
+      name: row.name,
+      tenant: row.tenant,
+      config: JSON.parse(row.config) as unknown,
+      createdAt: row.created_at,
+    }));
+  }
+
+  deleteSource(name: string): boolean {
+    return this.statements.deleteSource.run(name).changes > 0;
   }
 
   listFileSettings(): FileSettingRecord[] {

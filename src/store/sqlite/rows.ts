@@ -6,11 +6,13 @@ export { toAttempt, type AttemptRow } from '../rows.js';
 /** A messages row as SQLite returns it. */
 export interface MessageRow extends MessageColumns {
   seq: number;
+  /** The payload this message shares with the other messages of a routed request (migration 7); null: its own. */
+  payload_seq: number | null;
 }
 
 /** The messages columns, in the order `messageRowFrom` reads them. */
 export const MESSAGE_COLUMNS =
-  'seq, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, attempts, lease_token, lease_until, updated_at, origin, retry, last_error';
+  'seq, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, attempts, lease_token, lease_until, updated_at, origin, retry, last_error, payload_seq';
 
 const NO_BODY = Buffer.alloc(0);
 
@@ -39,6 +41,7 @@ export function messageRowFrom(values: unknown[]): MessageRow {
     origin: values[15] as string,
     retry: values[16] as string | null,
     last_error: values[17] as string | null,
+    payload_seq: values[18] as number | null,
     headers: '[]',
     body: NO_BODY,
   };

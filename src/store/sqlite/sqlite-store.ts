@@ -19,10 +19,11 @@ import type {
   QueueDeletion,
   QueueRecord,
   ScheduleRecord,
+  SourceRecord,
   StoredMessage,
   TenantRecord,
 } from '../types.js';
-import { DEFAULT_MAX_RECEIVES, laneKey, queueNameTaken } from '../types.js';
+import { DEFAULT_MAX_RECEIVES, laneKey, queueNameTaken, sourceNameTaken, storedSize } from '../types.js';
 import { SqliteCatalog } from './catalog.js';
 import { Checkpointer } from './checkpointer.js';
 import { openDatabase, type Durability } from './database.js';
@@ -149,12 +150,28 @@ export class SqliteStore implements Store {
 
   /** Inside a transaction: append messages, and raise the stored high-water mark of ids once for all of them. */
   private appendAll(messages: NewMessage[], now: number): AppendResult[] {
-    const results = messages.map((message) => this.appendOne(message, now));
+    const results: AppendResult[] = [];
+    let shared = { seq: 0, bytes: 0 }; // the payload of the routed request being appended
+    for (const message of messages) {
+      if (message.payload === undefined) results.push(this.appendOne(message, now));
+      else if (message.payload === 'lead') {
+        const result = this.appendOne(message, now);
+        results.push(result);
+        shared = { seq: result.duplicate ? 0 : Number(result.id), bytes: storedSize(message) };
+      } else {
+        const lead = results[results.length - message.payload.follows]!;
+        results.push(lead.duplicate ? lead : this.appendOne(message, now, shared));
+      }
+    }
     this.sql.raiseHighestId.run(this.lastId, this.lastId);
     return results;
   }
 
-  private appendOne(message: NewMessage, now: number): AppendResult {
+  /**
+   * Append one message with its payload, or (`shared`) one that names the payload of the routed
+   * request it belongs to. A routed request's first message (payload 'lead') names its own payload.
+   */
+  private appendOne(message: NewMessage, now: number, shared?: { seq: number; bytes: number }): AppendResult {
     if (message.dedupe) {
       const first = this.sql.findDedupe.get(message.dedupe.scope, message.dedupe.key, now) as
         | { message_seq: number; deliver_at: number | null }
@@ -164,6 +181,7 @@ export class SqliteStore implements Store {
     const state: MessageState = message.deliverAt > now ? 'scheduled' : 'ready';
     // An id given up by a rolled-back commit is skipped, never issued twice.
     const seq = ++this.lastId;
+    const payloadSeq = shared ? shared.seq : message.payload === 'lead' ? seq : null;
     this.sql.insertMessage.run(
       seq,
       message.queue,
@@ -179,11 +197,15 @@ export class SqliteStore implements Store {
       now,
       message.origin,
       message.retry ?? null,
+      payloadSeq,
     );
     if (message.domain === '' && state === 'ready') this.becameReady(message.queue, seq); // ids only grow (migration 4): a safeguard, it rarely moves the scan start
-    const headers = JSON.stringify(message.headers);
-    this.sql.insertPayload.run(seq, headers, message.body);
-    this.counts.addBytes(message.queue, message.body.byteLength + Buffer.byteLength(headers)); // storedSize
+    if (shared) this.counts.addBytes(message.queue, shared.bytes); // each routed message counts the payload it names
+    else {
+      const headers = JSON.stringify(message.headers);
+      this.sql.insertPayload.run(seq, headers, message.body);
+      this.counts.addBytes(message.queue, message.body.byteLength + Buffer.byteLength(headers)); // storedSize
+    }
     if (message.dedupe) this.sql.upsertDedupe.run(message.dedupe.scope, message.dedupe.key, seq, message.dedupe.expiresAt);
     this.counts.move(message.queue, undefined, state, 1, message.domain);
     return { id: String(seq), duplicate: false, deliverAt: message.deliverAt };
@@ -603,9 +625,20 @@ export class SqliteStore implements Store {
     return claimed.map((rows) => this.withPayloads(rows.sort((a, b) => a.seq - b.seq)).map(toStoredMessage));
   }
 
+  /**
+   * After a message row was deleted: delete its payload, or, when routed messages share it, only once
+   * the last of them is gone. Returns the bytes the message counted (storedSize).
+   */
+  private dropPayload(row: { seq: number; payload_seq: number | null }): number {
+    if (row.payload_seq === null) return (this.sql.deletePayload.get(row.seq) as number | undefined) ?? 0;
+    const bytes = (this.sql.payloadBytes.get(row.payload_seq) as number | undefined) ?? 0;
+    this.sql.deleteSharedPayload.run(row.payload_seq, row.payload_seq);
+    return bytes;
+  }
+
   /** A state row returned by an UPDATE, completed with its payload (read by primary key). */
   private withPayload(row: MessageRow): MessageRow {
-    return withPayload(row, this.sql.payloadOf.get(row.seq) as Payload | undefined);
+    return withPayload(row, this.sql.payloadOf.get(row.payload_seq ?? row.seq) as Payload | undefined);
   }
 
   /**
@@ -621,6 +654,10 @@ export class SqliteStore implements Store {
     const payloads = this.sql.payloadRange.all(first, last) as [seq: number, headers: string, body: Buffer][];
     let at = 0;
     for (const row of rows) {
+      if (row.payload_seq !== null) {
+        this.withPayload(row); // a routed message: its payload is another's
+        continue;
+      }
       while (at < payloads.length && payloads[at]![0] < row.seq) at += 1;
       const found = payloads[at];
       withPayload(row, found?.[0] === row.seq ? { headers: found[1], body: found[2] } : undefined);
@@ -760,14 +797,14 @@ export class SqliteStore implements Store {
    */
   async purge(before: number, now: number, limit: number): Promise<number> {
     return this.write(() => {
-      type Row = { seq: number; queue: string; state: MessageState; updated_at: number };
+      type Row = { seq: number; queue: string; state: MessageState; updated_at: number; payload_seq: number | null };
       const rows = this.sql.sweepFrom.all(this.purgeCursor, limit) as Row[];
       this.purgeCursor = rows.length < limit ? 0 : rows.at(-1)!.seq;
       let deleted = 0;
       for (const row of rows) {
         if (!FINISHED.has(row.state) || row.updated_at >= before) continue;
         this.sql.deleteMessage.run(row.seq);
-        this.counts.addBytes(row.queue, -((this.sql.deletePayload.get(row.seq) as number | undefined) ?? 0));
+        this.counts.addBytes(row.queue, -this.dropPayload(row));
         this.sql.deleteAttempts.run(row.seq);
         this.counts.move(row.queue, row.state, undefined);
         deleted += 1;
@@ -816,9 +853,9 @@ export class SqliteStore implements Store {
     const pending = this.counts.pendingIn(name);
     if (pending > 0 && !force) return { deleted: false, pending, messages: 0 };
     const messages = this.write(() => {
-      const rows = this.sql.deleteQueueMessages.all(name) as { seq: number; state: MessageState; domain: string }[];
+      const rows = this.sql.deleteQueueMessages.all(name) as { seq: number; state: MessageState; domain: string; payload_seq: number | null }[];
       for (const row of rows) {
-        this.counts.addBytes(name, -((this.sql.deletePayload.get(row.seq) as number | undefined) ?? 0));
+        this.counts.addBytes(name, -this.dropPayload(row));
         this.sql.deleteAttempts.run(row.seq);
         this.counts.move(name, row.state, undefined, 1, row.domain);
       }
@@ -882,6 +919,19 @@ export class SqliteStore implements Store {
     });
     await this.durable();
     return fired;
+  }
+
+  async upsertSource(source: SourceRecord): Promise<void> {
+    if (!this.catalog.upsertSource(source)) throw sourceNameTaken(source.name);
+    await this.durable();
+  }
+  async listSources(): Promise<SourceRecord[]> {
+    return this.catalog.listSources();
+  }
+  async deleteSource(name: string): Promise<boolean> {
+    const deleted = this.catalog.deleteSource(name);
+    await this.durable();
+    return deleted;
   }
 
   async listFileSettings(): Promise<FileSettingRecord[]> {

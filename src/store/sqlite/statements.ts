@@ -14,8 +14,8 @@ export function prepareStatements(db: Database.Database) {
   return named({
     insertMessage: db.prepare(
       `INSERT INTO messages (seq, queue, tenant, state, method, path, query, url, domain,
-                             received_at, deliver_at, updated_at, origin, retry)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                             received_at, deliver_at, updated_at, origin, retry, payload_seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     highestId: db.prepare('SELECT max(high, (SELECT coalesce(max(seq), 0) FROM messages)) AS high FROM message_ids'),
     raiseHighestId: db.prepare('UPDATE message_ids SET high = ? WHERE only = 1 AND high < ?'),
@@ -24,6 +24,10 @@ export function prepareStatements(db: Database.Database) {
     payloadRange: db.prepare('SELECT seq, headers, body FROM payloads WHERE seq BETWEEN ? AND ? ORDER BY seq').raw(true),
     // Returns the bytes the message took (storedSize: octet_length is the UTF-8 size of the JSON).
     deletePayload: db.prepare('DELETE FROM payloads WHERE seq = ? RETURNING length(body) + octet_length(headers) AS bytes').pluck(),
+    // A payload shared by routed messages: its size (each of them counts it), and its deletion once
+    // the last message naming it is gone.
+    payloadBytes: db.prepare('SELECT length(body) + octet_length(headers) FROM payloads WHERE seq = ?').pluck(),
+    deleteSharedPayload: db.prepare('DELETE FROM payloads WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM messages WHERE payload_seq = ?)'),
     findDedupe: db.prepare(
       `SELECT d.message_seq, m.deliver_at FROM dedupe d LEFT JOIN messages m ON m.seq = d.message_seq
        WHERE d.scope = ? AND d.key = ? AND d.expires_at > ?`,
@@ -138,7 +142,7 @@ export function prepareStatements(db: Database.Database) {
     sweepDown: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?`).raw(true),
     queueOwners: db.prepare('SELECT name, tenant FROM queues').raw(true),
 
-    getMessage: db.prepare('SELECT m.*, p.headers, p.body FROM messages m JOIN payloads p ON p.seq = m.seq WHERE m.seq = ?'),
+    getMessage: db.prepare('SELECT m.*, p.headers, p.body FROM messages m JOIN payloads p ON p.seq = coalesce(m.payload_seq, m.seq) WHERE m.seq = ?'),
     getState: db.prepare('SELECT queue, state, domain FROM messages WHERE seq = ?'),
     getAttempts: db.prepare(
       'SELECT attempt, started_at, status, latency_ms, error, response FROM attempts WHERE message_seq = ? ORDER BY rowid',
@@ -154,9 +158,9 @@ export function prepareStatements(db: Database.Database) {
     ),
     // Deleting a queue scans the whole table: no index covers finished messages by queue (see
     // migration 1), and deleting a queue is a rare act of the operator, not worth an index on ingest.
-    deleteQueueMessages: db.prepare('DELETE FROM messages WHERE queue = ? RETURNING seq, state, domain'),
+    deleteQueueMessages: db.prepare('DELETE FROM messages WHERE queue = ? RETURNING seq, state, domain, payload_seq'),
     deleteQueuePullLeases: db.prepare('DELETE FROM pull_leases WHERE queue = ?'),
-    sweepFrom: db.prepare('SELECT seq, queue, state, updated_at FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
+    sweepFrom: db.prepare('SELECT seq, queue, state, updated_at, payload_seq FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
     deleteMessage: db.prepare('DELETE FROM messages WHERE seq = ?'),
     deleteAttempts: db.prepare('DELETE FROM attempts WHERE message_seq = ?'),
   });

@@ -47,6 +47,9 @@ export const STORE_METHODS = [
   'listSchedules',
   'deleteSchedule',
   'fireSchedule',
+  'upsertSource',
+  'listSources',
+  'deleteSource',
   'listFileSettings',
   'replaceFileSettings',
   'ping',
@@ -89,7 +92,7 @@ export function deserializeError(serialized: SerializedError): Error {
   return error;
 }
 
-type WithBody = { body: Uint8Array };
+type WithBody = { body: Uint8Array; payload?: unknown };
 type Page = { messages: unknown[] };
 
 const hasBody = (value: unknown): value is WithBody =>
@@ -103,12 +106,19 @@ function eachMessage(value: unknown, visit: (message: WithBody) => void): void {
   else if (isPage(value)) eachMessage(value.messages, visit);
 }
 
-/** The same value with every message shallow-copied and its body replaced by `replace(body)`. */
-function mapBodies(value: unknown, replace: (body: Uint8Array) => Uint8Array): unknown {
+/** The same value with every message shallow-copied and its body replaced by `replace(message)`. */
+function mapBodies(value: unknown, replace: (message: WithBody) => Uint8Array): unknown {
   if (Array.isArray(value)) return value.map((item) => mapBodies(item, replace));
-  if (hasBody(value)) return { ...value, body: replace(value.body) };
+  if (hasBody(value)) return { ...value, body: replace(value) };
   return isPage(value) ? { ...value, messages: mapBodies(value.messages, replace) } : value;
 }
+
+/**
+ * A routed message that follows a lead (NewMessage.payload): the store keeps the lead's body for it,
+ * so its own copy of that body does not cross to the thread.
+ */
+const follows = (message: WithBody): boolean => typeof message.payload === 'object' && message.payload !== null;
+const NOTHING = new Uint8Array(0);
 
 /**
  * Copies of `values` whose bodies all point into one fresh buffer, and that buffer's ArrayBuffer to
@@ -116,11 +126,13 @@ function mapBodies(value: unknown, replace: (body: Uint8Array) => Uint8Array): u
  */
 export function packBodies(values: unknown[]): { values: unknown[]; transfer: ArrayBuffer[] } {
   let total = 0;
-  for (const value of values) eachMessage(value, (message) => (total += message.body.byteLength));
+  for (const value of values) eachMessage(value, (message) => (total += follows(message) ? 0 : message.body.byteLength));
   if (total === 0) return { values, transfer: [] };
   const packed = new Uint8Array(total);
   let offset = 0;
-  const copy = (body: Uint8Array): Uint8Array => {
+  const copy = (message: WithBody): Uint8Array => {
+    if (follows(message)) return NOTHING;
+    const body = message.body;
     packed.set(body, offset);
     offset += body.byteLength;
     return packed.subarray(offset - body.byteLength, offset);

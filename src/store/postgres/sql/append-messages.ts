@@ -22,8 +22,27 @@ import type { Queryable } from './queryable.js';
  *   duplicates alone. (A LEFT JOIN of the answers on `messages` did the same, but a plan made while
  *   the table was empty, kept by a pooled connection for its prepared statement, read the whole table
  *   for every batch: 5.3 billion rows over one 531,000-message benchmark.)
+ * - Routed requests (NewMessage.payload) take a second form of the statement, so that batches without
+ *   them pay nothing for it: each input names the ordinality of its lead (the lead its own), the lead's
+ *   payload is stored once and every message of the request names it in payload_id, and a follower
+ *   answers as its lead does when the lead is a duplicate.
  */
-export const APPEND_STATEMENT = `
+function appendStatement(routed: boolean): string {
+  const answers = routed
+    ? `first_answers AS (
+  SELECT input.*, COALESCE(c.message_id, input.id) AS own_answer
+  FROM input LEFT JOIN claimed c ON c.scope = input.dedupe_scope AND c.key = input.dedupe_key
+),
+answers AS (
+  SELECT a.*, l.id AS payload_id,
+         CASE WHEN l.ord IS NULL OR l.ord = a.ord OR l.own_answer = l.id THEN a.own_answer ELSE l.own_answer END AS answer
+  FROM first_answers a LEFT JOIN first_answers l ON l.ord = a.lead_ord
+)`
+    : `answers AS (
+  SELECT input.*, COALESCE(c.message_id, input.id) AS answer
+  FROM input LEFT JOIN claimed c ON c.scope = input.dedupe_scope AND c.key = input.dedupe_key
+)`;
+  return `
 WITH ids AS (
   SELECT id, row_number() OVER (ORDER BY id) AS ord
   FROM (SELECT nextval('message_ids') AS id FROM generate_series(1, $1::int)) AS drawn
@@ -32,9 +51,9 @@ input AS (
   SELECT ids.id, u.*
   FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
               $10::bigint[], $11::bigint[], $12::text[], $13::text[], $14::text[], $15::bytea[],
-              $16::text[], $17::text[], $18::bigint[], $20::int[])
+              $16::text[], $17::text[], $18::bigint[], $20::int[]${routed ? ', $21::int[]' : ''})
        WITH ORDINALITY AS u(queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, origin,
-                            retry, headers, body, dedupe_scope, dedupe_key, dedupe_expires, stored_bytes, ord)
+                            retry, headers, body, dedupe_scope, dedupe_key, dedupe_expires, stored_bytes,${routed ? ' lead_ord,' : ''} ord)
   JOIN ids USING (ord)
 ),
 claimed AS (
@@ -45,31 +64,33 @@ claimed AS (
         expires_at = CASE WHEN d.expires_at <= $19 THEN excluded.expires_at ELSE d.expires_at END
   RETURNING scope, key, message_id
 ),
-answers AS (
-  SELECT input.*, COALESCE(c.message_id, input.id) AS answer
-  FROM input LEFT JOIN claimed c ON c.scope = input.dedupe_scope AND c.key = input.dedupe_key
-),
+${answers},
 stored AS (
   INSERT INTO messages (id, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at,
-                        updated_at, origin, retry, stored_bytes)
-  SELECT id, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, $19, origin, retry, stored_bytes
+                        updated_at, origin, retry, stored_bytes${routed ? ', payload_id' : ''})
+  SELECT id, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, $19, origin, retry, stored_bytes${routed ? ', payload_id' : ''}
   FROM answers WHERE answer = id
 ),
 stored_payloads AS (
-  INSERT INTO payloads (id, headers, body) SELECT id, headers, body FROM answers WHERE answer = id
+  INSERT INTO payloads (id, headers, body) SELECT id, headers, body FROM answers WHERE answer = id${routed ? ' AND (payload_id IS NULL OR payload_id = id)' : ''}
 )
 SELECT a.ord, a.answer AS id, a.answer <> a.id AS duplicate,
        CASE WHEN a.answer <> a.id THEN (SELECT m.deliver_at FROM messages m WHERE m.id = a.answer) ELSE a.deliver_at END AS deliver_at
 FROM answers a
 ORDER BY a.ord`;
+}
+
+export const APPEND_STATEMENT = appendStatement(false);
+const APPEND_ROUTED_STATEMENT = appendStatement(true);
 
 /** Append `messages` (their dedupe keys unique within the batch) in one statement. */
 export async function appendUnique(db: Queryable, messages: NewMessage[], now: number): Promise<AppendResult[]> {
   if (messages.length === 0) return [];
   const column = <T>(pick: (message: NewMessage) => T) => messages.map(pick);
+  const routed = messages.some((message) => message.payload !== undefined);
   const result = await db.query<{ id: number; duplicate: boolean; deliver_at: number }>({
-    name: 'sluice_append_messages',
-    text: APPEND_STATEMENT,
+    name: routed ? 'sluice_append_routed' : 'sluice_append_messages',
+    text: routed ? APPEND_ROUTED_STATEMENT : APPEND_STATEMENT,
     values: [
       messages.length,
       column((m) => m.queue),
@@ -91,9 +112,16 @@ export async function appendUnique(db: Queryable, messages: NewMessage[], now: n
       column((m) => m.dedupe?.expiresAt ?? null),
       now,
       column(storedSize),
+      ...(routed ? [messages.map((message, index) => leadOrdinality(message, index))] : []),
     ],
   });
   return result.rows.map((row) => ({ id: String(row.id), duplicate: row.duplicate, deliverAt: row.deliver_at }));
+}
+
+/** The ordinality (1-based) of a routed message's lead in its batch: its own for a lead; null when not routed. */
+function leadOrdinality(message: NewMessage, index: number): number | null {
+  if (message.payload === undefined) return null;
+  return index + 1 - (message.payload === 'lead' ? 0 : message.payload.follows);
 }
 
 /**
@@ -104,7 +132,19 @@ export async function appendMessages(db: Queryable, messages: NewMessage[], now:
   const firstOfKey = new Map<string, number>();
   const unique: NewMessage[] = [];
   const sameAs: number[] = []; // per message: its index in `unique`
-  for (const message of messages) {
+  for (const [index, message] of messages.entries()) {
+    if (typeof message.payload === 'object') {
+      // A follower of a lead that repeats a key earlier in the batch answers as that lead does; any
+      // other follower is renumbered to where its lead stands among the unique ones.
+      const lead = index - message.payload.follows;
+      const leadAt = sameAs[lead]!;
+      if (unique[leadAt] !== messages[lead]) sameAs.push(leadAt);
+      else {
+        sameAs.push(unique.length);
+        unique.push({ ...message, payload: { follows: unique.length - leadAt } });
+      }
+      continue;
+    }
     const key = message.dedupe && `${message.dedupe.scope}\u0000${message.dedupe.key}`;
     const first = key === undefined ? undefined : firstOfKey.get(key);
     if (first !== undefined) {

@@ -36,7 +36,7 @@ WITH claimed AS (
   )
   RETURNING ${MESSAGE_COLUMNS}
 )
-SELECT m.*, p.headers, p.body FROM claimed m JOIN payloads p ON p.id = m.id ORDER BY m.id`;
+SELECT m.*, p.headers, p.body FROM claimed m JOIN payloads p ON p.id = coalesce(m.payload_id, m.id) ORDER BY m.id`;
 
 /** Inside a transaction: the strict lanes whose lock this transaction got (the others are being claimed elsewhere). */
 export async function lockStrictLanes(tx: Queryable, lanes: LaneRef[]): Promise<Set<string>> {

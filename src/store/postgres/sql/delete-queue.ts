@@ -1,4 +1,5 @@
 import type { QueueDeletion } from '../../types.js';
+import { deletePayloadsOf } from './purge.js';
 import type { Queryable } from './queryable.js';
 
 /**
@@ -18,8 +19,8 @@ SELECT (SELECT count(*) FROM messages WHERE queue = $1 AND state = 'ready')
  * Counted from the rows deleted, as they were when deleted.
  */
 const DELETE = `
-WITH gone AS (DELETE FROM messages WHERE queue = $1 RETURNING id, state),
-gone_payloads AS (DELETE FROM payloads WHERE id IN (SELECT id FROM gone)),
+WITH gone AS (DELETE FROM messages WHERE queue = $1 RETURNING id, state, payload_id),
+${deletePayloadsOf('gone')},
 gone_attempts AS (DELETE FROM attempts WHERE message_id IN (SELECT id FROM gone)),
 gone_definition AS (DELETE FROM queues WHERE name = $1),
 gone_owner AS (DELETE FROM queue_owners WHERE queue = $1)

@@ -19,7 +19,7 @@ WITH leased AS (
   WHERE m.id IN (SELECT id FROM messages WHERE queue = $1 AND state = 'ready' ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
   RETURNING ${MESSAGE_COLUMNS}
 )
-SELECT m.*, p.headers, p.body FROM leased m JOIN payloads p ON p.id = m.id ORDER BY m.id`;
+SELECT m.*, p.headers, p.body FROM leased m JOIN payloads p ON p.id = coalesce(m.payload_id, m.id) ORDER BY m.id`;
 
 export async function leaseBatch(db: Queryable, queue: string, max: number, token: string, until: number, now: number): Promise<MessageRow[]> {
   const result = await db.query<MessageRow>({ name: 'sluice_lease_batch', text: LEASE_STATEMENT, values: [queue, max, token, until, now] });

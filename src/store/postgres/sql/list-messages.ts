@@ -44,7 +44,7 @@ shown AS (
 SELECT seen.looked, seen.lowest, seen.matched, ${MESSAGE_COLUMNS}, p.headers, p.body
 FROM (SELECT (SELECT count(*)::int FROM looked) AS looked, (SELECT min(seq) FROM looked) AS lowest,
              (SELECT count(*)::int FROM shown) AS matched) AS seen
-LEFT JOIN (shown s JOIN messages m ON m.id = s.id JOIN payloads p ON p.id = s.id) ON s.bytes_before < $7
+LEFT JOIN (shown s JOIN messages m ON m.id = s.id JOIN payloads p ON p.id = coalesce(m.payload_id, s.id)) ON s.bytes_before < $7
 ORDER BY m.seq DESC`;
 
 /**
