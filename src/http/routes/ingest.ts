@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { SourceConfig } from '../../config/schema.js';
-import { dedupeKey, DEFAULT_DEDUPE_WINDOW_SEC } from '../../ingest/dedupe.js';
+import { dedupeKey, dedupeWindowSec } from '../../ingest/dedupe.js';
 import { verifiesBeforeBody, verifyRequest, type VerifyInput } from '../../ingest/verify/index.js';
 import type { HeaderPair, NewMessage } from '../../store/types.js';
 import type { Queue, Reservation } from '../../queues/registry.js';
@@ -286,8 +286,7 @@ function toMessage(
 function withDedupe(app: ApiDeps, message: NewMessage, sourceName: string, source: SourceConfig, input: VerifyInput | undefined): void {
   const key = source.dedupe && input ? dedupeKey(source.dedupe, input) : undefined;
   if (key === undefined || !source.dedupe) return;
-  const windowSec = typeof source.dedupe === 'object' && 'windowSec' in source.dedupe && source.dedupe.windowSec ? source.dedupe.windowSec : DEFAULT_DEDUPE_WINDOW_SEC;
-  message.dedupe = { scope: `source:${sourceName}`, key, expiresAt: message.receivedAt + windowSec * 1000 };
+  message.dedupe = { scope: `source:${sourceName}`, key, expiresAt: message.receivedAt + dedupeWindowSec(source.dedupe) * 1000 };
 }
 
 /** A push queue's target, extended by the sub-path and query the provider called. */
