@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeEach, afterEach } from 'vitest';
 import type { Store } from '../../src/store/store.js';
-import { QUEUE_NAME_TAKEN, storedSize, type NewMessage } from '../../src/store/types.js';
+import { QUEUE_NAME_TAKEN, SOURCE_NAME_TAKEN, storedSize, type NewMessage } from '../../src/store/types.js';
 
 /** Every queue's maxReceives, as wake() takes it. */
 const limits = (maxReceives: number) => new Map([['q', maxReceives]]);
@@ -438,6 +438,27 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
         { name: 'a', maxStoredBytes: 5_000_000_000, createdAt: 2 },
         { name: 'b', maxDepth: 7, createdAt: 1 },
       ]);
+    });
+
+    it('keeps sources made through the API with their tenant; another tenant cannot take the name', async () => {
+      expect(await store.listSources()).toEqual([]);
+      const routes = { routes: [{ queue: 'q', when: { path: 'body.type', op: 'in', value: ['a', 'b'] } }], fallback: 'r' };
+      await store.upsertSource({ name: 'zeta', tenant: 'a', config: { queue: 'q' }, createdAt: 5 });
+      await store.upsertSource({ name: 'alpha', tenant: 'b', config: routes, createdAt: 6 });
+      expect(await store.listSources()).toEqual([
+        { name: 'alpha', tenant: 'b', config: routes, createdAt: 6 },
+        { name: 'zeta', tenant: 'a', config: { queue: 'q' }, createdAt: 5 },
+      ]);
+      // Its owner replaces the config (createdAt stays); another tenant changes nothing.
+      await store.upsertSource({ name: 'zeta', tenant: 'a', config: { queue: 'r' }, createdAt: 9 });
+      await expect(store.upsertSource({ name: 'zeta', tenant: 'b', config: { queue: 'x' }, createdAt: 9 })).rejects.toMatchObject({ code: SOURCE_NAME_TAKEN });
+      expect((await store.listSources())[1]).toEqual({ name: 'zeta', tenant: 'a', config: { queue: 'r' }, createdAt: 5 });
+      expect(await store.deleteSource('zeta')).toBe(true);
+      expect(await store.deleteSource('zeta')).toBe(false);
+      expect((await store.listSources()).map((source) => source.name)).toEqual(['alpha']);
+      // Once deleted, the name is free for anyone.
+      await store.upsertSource({ name: 'zeta', tenant: 'b', config: { queue: 'x' }, createdAt: 10 });
+      expect((await store.listSources())[1]).toMatchObject({ name: 'zeta', tenant: 'b' });
     });
 
     it('replaces the remembered file settings as a whole', async () => {
