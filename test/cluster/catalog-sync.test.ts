@@ -7,13 +7,15 @@ import { ManualClock } from '../../src/clock.js';
 import { CatalogSync, type CatalogSyncDeps } from '../../src/cluster/catalog-sync.js';
 import { FileSettings } from '../../src/config/file-settings.js';
 import { validateConfig } from '../../src/config/loader.js';
-import { queueConfigSchema, scheduleConfigSchema } from '../../src/config/schema.js';
+import { queueConfigSchema, scheduleConfigSchema, sourceConfigSchema } from '../../src/config/schema.js';
 import { Dispatcher } from '../../src/delivery/dispatcher.js';
 import { domainKeyOf } from '../../src/delivery/domain-key.js';
 import { Authenticator, hashKey } from '../../src/http/auth.js';
 import { EventBus } from '../../src/observe/events.js';
 import { createLogger, type Logger } from '../../src/observe/logger.js';
 import { QueueRegistry } from '../../src/queues/registry.js';
+import { SourceCatalog } from '../../src/routing/source-catalog.js';
+import { SourceRegistry } from '../../src/routing/source-registry.js';
 import { DueTimer } from '../../src/scheduler/due-timer.js';
 import { ScheduleRunner } from '../../src/scheduler/schedule-runner.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
@@ -39,6 +41,8 @@ interface NodeParts {
   auth: Authenticator;
   dispatcher: Dispatcher;
   schedules: ScheduleRunner;
+  sources: SourceRegistry;
+  sourceCatalog: SourceCatalog;
   sync: CatalogSync;
   /** Every change the queue registry announced, as [queue, change]. */
   changes: [string, 'upsert' | 'delete'][];
@@ -46,7 +50,7 @@ interface NodeParts {
 
 const started: NodeParts[] = [];
 
-async function startNode(store: Store, logger: Logger = silent): Promise<NodeParts> {
+async function startNode(store: Store, logger: Logger = silent, fileSources: Record<string, unknown> = {}): Promise<NodeParts> {
   const clock = new ManualClock(T0);
   const file = await FileSettings.load(store);
   const queues = new QueueRegistry(store);
@@ -74,10 +78,14 @@ async function startNode(store: Store, logger: Logger = silent): Promise<NodePar
   deps.dispatcher = dispatcher;
   const schedules = new ScheduleRunner(deps);
   await schedules.load({}, file);
+  const sources = new SourceRegistry();
+  for (const [name, config] of Object.entries(fileSources)) sources.set({ name, tenant: 'default', config: sourceConfigSchema.parse(config), fromFile: true });
+  const sourceCatalog = new SourceCatalog(store, sources);
+  await sourceCatalog.load();
   const changes: NodeParts['changes'] = [];
   queues.onChange((queue, change) => changes.push([queue.name, change]));
-  const sync = new CatalogSync({ store, queues, auth, dispatcher, schedules, logger });
-  const node = { store, clock, queues, auth, dispatcher, schedules, sync, changes };
+  const sync = new CatalogSync({ store, queues, auth, dispatcher, schedules, sourceCatalog, logger });
+  const node = { store, clock, queues, auth, dispatcher, schedules, sources, sourceCatalog, sync, changes };
   started.push(node);
   return node;
 }
@@ -159,6 +167,61 @@ describePostgres('catalog sync: node A re-reads what node B changed', () => {
     a.changes.length = 0;
     await a.sync.reload(['queues']);
     expect(a.changes).toEqual([]);
+  });
+
+  it("sources made, changed and deleted elsewhere are taken as stored; the file's source of a name stays; a row it cannot read is left as it was", async () => {
+    const [storeA, storeB] = await twoStores();
+    const b = await startNode(storeB);
+    const source = (input: Record<string, unknown>) => sourceConfigSchema.parse(input);
+    await b.sourceCatalog.save('keep', 'acme', source({ queue: 'jobs' }), T0);
+    await b.sourceCatalog.save('change', 'default', source({ queue: 'jobs' }), T0);
+    await b.sourceCatalog.save('gone', 'default', source({ queue: 'jobs' }), T0);
+    await b.sourceCatalog.save('filed', 'beta', source({ queue: 'elsewhere' }), T0);
+    const a = await startNode(storeA, silent, { filed: { queue: 'file-queue' } });
+    a.sources.count('keep', [], false);
+    const keepBefore = a.sources.get('keep');
+    expect(a.sources.get('filed')).toMatchObject({ fromFile: true, tenant: 'default', config: { queue: 'file-queue' } });
+
+    const routed = source({ routes: [{ name: 'big', queue: 'jobs', when: { path: 'body.total', op: 'gte', value: 100 } }], fallback: 'other' });
+    await b.sourceCatalog.save('change', 'default', routed, T0);
+    await b.sourceCatalog.save('added', 'acme', source({ queue: 'acme-jobs' }), T0);
+    expect(await b.sourceCatalog.remove('gone')).toBe(true);
+    await b.sourceCatalog.save('filed', 'beta', source({ queue: 'still-elsewhere' }), T0);
+    await a.sync.reload(['sources']);
+
+    const view = (parts: NodeParts) => parts.sources.list().map(({ name, tenant, fromFile, config }) => ({ name, tenant, fromFile, config }));
+    expect(view(a)).toEqual([
+      { name: 'added', tenant: 'acme', fromFile: false, config: { queue: 'acme-jobs' } },
+      { name: 'change', tenant: 'default', fromFile: false, config: routed },
+      { name: 'filed', tenant: 'default', fromFile: true, config: { queue: 'file-queue' } },
+      { name: 'keep', tenant: 'acme', fromFile: false, config: { queue: 'jobs' } },
+    ]);
+    expect(view(a).filter((entry) => !entry.fromFile)).toEqual(view(b).filter((entry) => entry.name !== 'filed'));
+    // An unchanged source is left as it was, with this node's counts.
+    expect(a.sources.get('keep')).toBe(keepBefore);
+    expect(a.sources.countsOf('keep').unrouted).toBe(1);
+
+    // A row of a newer version stays as it was here; the rest is adopted.
+    const { logger, lines } = capturingLogger();
+    const sync = new CatalogSync({ ...a, logger });
+    await storeB.pool.query(`UPDATE sources SET config = '{"queue":"jobs","fromTheFuture":true}' WHERE name = 'keep'`);
+    expect(await b.sourceCatalog.remove('added')).toBe(true);
+    await sync.reload(['sources']);
+    expect(a.sources.get('keep')).toBe(keepBefore);
+    expect(a.sources.get('added')).toBeUndefined();
+    expect(lines).toMatchObject([{ level: 'warn', kind: 'sources', error: expect.stringMatching(/stored source "keep" cannot be read/) }]);
+  });
+
+  it('a source saved through one store is signalled to the other nodes as a sources change', async () => {
+    const [storeA, storeB] = await twoStores();
+    const heard: string[] = [];
+    storeB.catalogChanged = (kind) => heard.push(kind);
+    await storeB.upsertSource({ name: 's', tenant: 'default', config: { queue: 'q' }, createdAt: T0 });
+    await expect(storeB.upsertSource({ name: 's', tenant: 'other', config: { queue: 'q' }, createdAt: T0 })).rejects.toThrow(/taken/);
+    expect(await storeB.deleteSource('nothing')).toBe(false);
+    expect(await storeB.deleteSource('s')).toBe(true);
+    expect(heard).toEqual(['sources', 'sources']);
+    expect(await storeA.listSources()).toEqual([]);
   });
 
   it('keys created elsewhere work here, keys revoked elsewhere stop working here, the admin key stays', async () => {
