@@ -85,6 +85,26 @@ describe('docs/recipes', () => {
     expect((await pulling.client.pull('shop-orders', { max: 50, waitMs: 2000 })).messages).toHaveLength(1);
   });
 
+  it('stripe-routing.md: invoice events are pushed to billing, the rest wait in the pull queue', async () => {
+    const billing = await new Sink().start();
+    sinks.push(billing);
+    const node = await start(sluiceYamlBlocks('stripe-routing.md')[0]!.replaceAll('billing:8080', billing.domain));
+    const send = (id: string, type: string) => {
+      const event = JSON.stringify({ id, type, data: { object: { id: 'obj_1' } } });
+      const timestamp = Math.floor(Date.now() / 1000);
+      const signature = createHmac('sha256', SECRET).update(`${timestamp}.${event}`).digest('hex');
+      return node.client.ingest('stripe', event, { headers: { 'content-type': 'application/json', 'stripe-signature': `t=${timestamp},v1=${signature}` } });
+    };
+    const invoice = await send('evt_r1', 'invoice.paid');
+    await send('evt_r2', 'customer.created');
+    expect((await send('evt_r1', 'invoice.paid')).id).toBe(invoice.id);
+    const arrival = await eventually(() => billing.arrivals[0], 'the invoice delivered to billing');
+    expect(JSON.parse(arrival.body.toString()).type).toBe('invoice.paid');
+    const { messages } = await node.client.pull('stripe-other', { max: 20, waitMs: 2000 });
+    expect(messages.map((message) => JSON.parse(message.body ?? '{}').type)).toEqual(['customer.created']);
+    expect(billing.arrivals).toHaveLength(1);
+  });
+
   it('cron-webhook.md: the weekday report runs at 09:00 Berlin time, Monday to Friday', async () => {
     const node = await start(sluiceYamlBlocks('cron-webhook.md')[0]!);
     const berlin = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false });
