@@ -1,7 +1,9 @@
 import Database from 'better-sqlite3';
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { describePostgres, dropSchema, freshSchema, postgresUrl } from '../store/postgres-support.js';
 import { Sink } from '../support/sink.js';
 import { eventually, startSluice, type TestSluice } from '../support/sluice.js';
 
@@ -188,5 +190,40 @@ describe('sources with routes in sluice.yaml are checked at start', () => {
     [{ s: { queue: 'billing', routes: [{ queue: 'audit' }] } }, /sources\.s\.queue.*either one queue or routes/],
   ])('refuses %j', async (sources, message) => {
     await expect(start(sources)).rejects.toThrow(message);
+  });
+});
+
+describePostgres('a source with routes on PostgreSQL', () => {
+  it('fans out with one stored payload, dedupes once, and the messages are pulled with their body', async () => {
+    const schema = freshSchema();
+    try {
+      sluice = await startSluice({
+        storage: { postgres: postgresUrl, postgresSchema: schema, postgresPoolSize: 4 },
+        queues: QUEUES,
+        sources: { stripe: { ...STRIPE_ROUTES, dedupe: { header: 'x-delivery' } } },
+      });
+      const event = JSON.stringify({ type: 'invoice.paid', data: { object: { customer: 'cus_1' } } });
+      const first = await post('/in/stripe', event, { 'x-delivery': 'd-1' });
+      const again = await post('/in/stripe', event, { 'x-delivery': 'd-1' });
+      expect(first.body.ids).toHaveLength(2);
+      expect(again.body.id).toBe(first.body.id);
+      const client = new pg.Client({ connectionString: postgresUrl });
+      await client.connect();
+      try {
+        const rows = await client.query(`SELECT (SELECT count(*) FROM ${schema}.payloads)::int AS payloads, (SELECT count(*) FROM ${schema}.messages)::int AS messages`);
+        expect(rows.rows[0]).toEqual({ payloads: 1, messages: 2 });
+      } finally {
+        await client.end();
+      }
+      for (const queue of ['billing', 'audit']) {
+        const pulled = await sluice.api('POST', `/v1/queues/${queue}/pull`, { max: 5 });
+        expect(pulled.body.messages).toHaveLength(1);
+        expect(pulled.body.messages[0].body).toBe(event);
+      }
+    } finally {
+      await sluice?.stop();
+      sluice = undefined;
+      await dropSchema(schema);
+    }
   });
 });
