@@ -240,6 +240,20 @@ CREATE TABLE sources (
 );
 `,
   },
+  {
+    version: 6,
+    name: 'message priorities',
+    sql: `
+-- Priorities (0 least urgent … 9 most, 5 by default): ready messages go out highest priority first,
+-- FIFO within a priority. The ready indexes are ordered exactly as the lease and claim queries order
+-- (priority DESC, seq), so those still read the first entries of an index and never sort a backlog.
+ALTER TABLE messages ADD COLUMN priority smallint NOT NULL DEFAULT 5;
+DROP INDEX messages_ready_queue;
+CREATE INDEX messages_ready_queue ON messages (queue, priority DESC, seq) WHERE state = 'ready';
+DROP INDEX messages_ready_lane;
+CREATE INDEX messages_ready_lane ON messages (queue, domain, priority DESC, seq) WHERE state = 'ready' AND domain <> '';
+`,
+  },
 ];
 
 /** Schema names are put into SQL (search_path, CREATE SCHEMA): only plain lower-case identifiers. */

@@ -233,4 +233,18 @@ CREATE TABLE sources (
 );
 `,
   },
+  {
+    // Priorities (0 least urgent … 9 most, 5 by default): a queue's ready messages go out highest
+    // priority first, FIFO within a priority. The two ready indexes gain the priority between the
+    // queue (and domain) and seq, so that claiming a lane or leasing from one priority of a pull
+    // queue still reads the first entries of an index and never sorts.
+    version: 8,
+    sql: `
+ALTER TABLE messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 5;
+DROP INDEX messages_ready_lane;
+CREATE INDEX messages_ready_lane ON messages(queue, domain, priority DESC, seq) WHERE state = 'ready' AND domain <> '';
+DROP INDEX messages_ready_queue;
+CREATE INDEX messages_ready_queue ON messages(queue, priority, seq) WHERE state = 'ready';
+`,
+  },
 ];
