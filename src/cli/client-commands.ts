@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
+import { parse as parseYaml } from 'yaml';
 import { SluiceClient } from '../client/client.js';
-import type { OutboundMessageInput, ScheduleInput, ScheduleMessageInput } from '../client/types.js';
+import type { OutboundMessageInput, ScheduleInput, ScheduleMessageInput, SourceInput, SourceTestRequest } from '../client/types.js';
 
 interface Connection {
   url?: string;
@@ -58,6 +59,8 @@ export function registerClientCommands(program: Command): void {
     .description('delete a queue with its dead letters (and, with --force, messages not yet delivered)')
     .option('--force', 'also delete messages not yet delivered, acked or dead')
     .action(async (name: string, options) => print(await client(options).deleteQueue(name, options.force === true)));
+
+  registerSourceCommands(program, connected);
 
   const keys = program.command('keys').description("tenants' API keys (admin key)");
   connected(keys.command('list'))
@@ -116,6 +119,48 @@ export function registerClientCommands(program: Command): void {
       const schedule = { name, timezone: options.timezone, missed: options.missed, message, cron: options.cron, every: options.every } as ScheduleInput;
       print(await client(options).addSchedule(schedule));
     });
+}
+
+/** `sluice sources list|get|put|delete|test`: sources through the API, one call each. */
+function registerSourceCommands(program: Command, connected: (command: Command) => Command): void {
+  const sources = program.command('sources').description('ingest sources and their routes');
+  connected(sources.command('list'))
+    .description("list sources with their routes and this node's counts")
+    .option('--tenant <tenant>', "one tenant's (admin key)")
+    .action(async (options) => print(await client(options).listSources(options.tenant ? { tenant: options.tenant } : {})));
+  connected(sources.command('get <name>'))
+    .description("one source with its routes and this node's counts")
+    .action(async (name: string, options) => print(await client(options).getSource(name)));
+  connected(sources.command('put <name>'))
+    .description('create or replace a source from a file (JSON or YAML, the shape of a sluice.yaml source)')
+    .requiredOption('-f, --file <file>', 'the source definition')
+    .option('--tenant <tenant>', 'the owner (admin key; default: its owner, else default)')
+    .action(async (name: string, options) => {
+      const source = readDocument(options.file) as SourceInput;
+      print(await client(options).putSource(name, source, options.tenant ? { tenant: options.tenant } : {}));
+    });
+  connected(sources.command('delete <name>'))
+    .description('delete a source: /in/<name> answers 404 from then on')
+    .action(async (name: string, options) => {
+      await client(options).deleteSource(name);
+      print({ name, deleted: true });
+    });
+  connected(sources.command('test <name>'))
+    .description('dry run: which routes a request would take, and why (nothing is stored)')
+    .option('-f, --file <file>', 'the request, JSON or YAML: { method, headers, query, path, body }')
+    .action(async (name: string, options) => {
+      const request = (options.file === undefined ? {} : readDocument(options.file)) as SourceTestRequest;
+      print(await client(options).testSource(name, request));
+    });
+}
+
+/** A JSON or YAML file (YAML reads JSON too), with its name in the error when it does not parse. */
+function readDocument(file: string): unknown {
+  try {
+    return parseYaml(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`${file}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 function client(options: Connection): SluiceClient {

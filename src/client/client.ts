@@ -32,6 +32,10 @@ import type {
   ScheduleInput,
   SchedulePatch,
   ScheduleWithRuns,
+  Source,
+  SourceInput,
+  SourceTestRequest,
+  SourceTestResult,
   StatsSnapshot,
   StatsStreamEvent,
   Tenant,
@@ -216,6 +220,46 @@ export class SluiceClient {
   /** Make dead letters ready again: these `ids`, or all of the queue's when absent. */
   replayDead(queue: string, ids?: string[]): Promise<ReplayResult> {
     return this.request('POST', `/v1/queues/${segment(queue)}/dead/replay`, ids ? { ids } : {});
+  }
+
+  // ── sources ─────────────────────────────────────────────────
+
+  /** The key's tenant's sources (every tenant's for the admin key, or one tenant's with `tenant`), with this node's counts. */
+  listSources(options: { tenant?: string } = {}): Promise<{ sources: Source[] }> {
+    return this.request('GET', `/v1/sources${queryString(options)}`);
+  }
+
+  getSource(name: string): Promise<Source> {
+    return this.request('GET', `/v1/sources/${segment(name)}`);
+  }
+
+  /**
+   * Create a source, or replace it whole; it answers at /in/{name} at once. `tenant`: admin key only.
+   *
+   * @example
+   * await sluice.putSource('stripe', {
+   *   routes: [{ name: 'invoices', queue: 'billing', when: { path: 'body.type', op: 'prefix', value: 'invoice.' } }],
+   *   fallback: 'stripe-events',
+   *   verify: { type: 'stripe', secret: process.env.STRIPE_WEBHOOK_SECRET! },
+   * });
+   */
+  putSource(name: string, source: SourceInput, options: { tenant?: string } = {}): Promise<Source> {
+    return this.request('PUT', `/v1/sources/${segment(name)}${queryString(options)}`, source);
+  }
+
+  async deleteSource(name: string): Promise<void> {
+    await this.request('DELETE', `/v1/sources/${segment(name)}`);
+  }
+
+  /**
+   * Dry run: which routes `request` would take through the source, and why. Stores nothing.
+   *
+   * @example
+   * const result = await sluice.testSource('stripe', { body: { type: 'invoice.paid' } });
+   * result.targets; // [{ route: 'invoices', queue: 'billing' }]
+   */
+  testSource(name: string, request: SourceTestRequest = {}): Promise<SourceTestResult> {
+    return this.request('POST', `/v1/sources/${segment(name)}/test`, request);
   }
 
   // ── schedules ───────────────────────────────────────────────

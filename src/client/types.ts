@@ -1,4 +1,7 @@
 import type { DomainStats, QueueStats, TenantStats } from '../observe/stats.js';
+import type { Condition } from '../routing/conditions.js';
+import type { RoutingExplanation } from '../routing/routes.js';
+import type { SourceCounts } from '../routing/source-registry.js';
 
 /**
  * The JSON shapes of the Sluice HTTP API, as the client sends and receives them. Where the server
@@ -215,6 +218,67 @@ export interface ReplayResult {
   replayed: number;
   ids: string[];
 }
+
+// ── sources ───────────────────────────────────────────────────
+
+/**
+ * A route's `when`: `{ path, op, value? }` with a path under `body.`, `headers.`, `query.`, or
+ * `path` / `method`, or `{ all: [...] }`, `{ any: [...] }`, `{ not: {...} }` of such conditions.
+ */
+export type RouteCondition = Condition;
+
+/** One route of a source: a queue of the source's tenant, taken when `when` holds (always without one). */
+export interface SourceRoute {
+  /** Names the route in counts, metrics and the dry run; its index when absent. */
+  name?: string;
+  queue: string;
+  when?: RouteCondition;
+}
+
+/** A source for `PUT /v1/sources/{name}`, the same shape as in sluice.yaml: one `queue`, or `routes`. */
+export interface SourceInput {
+  queue?: string;
+  routes?: SourceRoute[];
+  /** With routes: only the first matching route takes a request (a switch); default: every one (fan-out). */
+  first?: boolean;
+  /** With routes: the queue that takes what no route matched (without it: answered, not stored). */
+  fallback?: string;
+  /** Signature check: `{ type: 'stripe' | 'github' | 'shopify' | 'standard-webhooks' | 'hmac-sha256' | 'token', secret, ... }`. */
+  verify?: { type: string; secret: string; [option: string]: unknown };
+  dedupe?: string | { kind: string; windowSec?: number } | { header: string; windowSec?: number };
+  response?: { status?: number; headers?: Record<string, string>; body?: string };
+  handshake?: { type: 'meta'; verifyToken: string };
+  maxBodyBytes?: number;
+}
+
+export type { SourceCounts };
+
+/** A source as the API shows it. Verify secrets and handshake tokens are never shown. */
+export interface Source {
+  name: string;
+  tenant: string;
+  /** Defined in sluice.yaml: change it there (PUT and DELETE answer 409 SLUICE_ERR_SOURCE_IN_FILE). */
+  fromFile: boolean;
+  config: Omit<SourceInput, 'verify' | 'handshake'> & { verify?: { type: string; [option: string]: unknown }; handshake?: { type: 'meta' } };
+  /** This node's counts since it started. */
+  counts: SourceCounts;
+}
+
+/** A request for the dry run (`POST /v1/sources/{name}/test`): what ingest would have received. */
+export interface SourceTestRequest {
+  /** Default POST. */
+  method?: string;
+  headers?: Record<string, string>;
+  /** The query string (without "?"), or parameters. */
+  query?: string | Record<string, string | string[]>;
+  /** The sub-path after /in/{name}; default "/". */
+  path?: string;
+  /** A string is the raw body text; any other JSON value is sent as its JSON text. */
+  body?: unknown;
+}
+
+/** The dry run's answer: every route, whether it matched and why, and where messages would go. */
+export type SourceTestResult = RoutingExplanation;
 
 // ── schedules ─────────────────────────────────────────────────
 

@@ -178,6 +178,35 @@ describe('SluiceClient', () => {
     expect(await apiError(client.getSchedule('client-every'))).toMatchObject({ status: 404, code: 'SLUICE_ERR_SCHEDULE_NOT_FOUND' });
   });
 
+  it('sources: put, get, list, test, delete; the file\'s source is shown, and changed only in the file', async () => {
+    const made = await client.putSource('client-src', {
+      routes: [{ name: 'orders', queue: 'jobs', when: { path: 'body.kind', op: 'in', value: ['order', 'refund'] } }],
+      first: true,
+    });
+    expect(made).toEqual({
+      name: 'client-src',
+      tenant: 'default',
+      fromFile: false,
+      config: { routes: [{ name: 'orders', queue: 'jobs', when: { path: 'body.kind', op: 'in', value: ['order', 'refund'] } }], first: true },
+      counts: { routes: { orders: 0 }, fallback: 0, unrouted: 0 },
+    });
+    expect(await client.getSource('client-src')).toEqual(made);
+    const listed = await client.listSources({ tenant: 'default' });
+    expect(listed.sources.map((s) => [s.name, s.fromFile])).toEqual([['client-src', false], ['shop', true], ['tiny', true]]);
+    const tested = await client.testSource('client-src', { body: { kind: 'refund' } });
+    expect(tested).toEqual({
+      routes: [{ index: 0, name: 'orders', queue: 'jobs', matched: true, selected: true, why: { result: true, path: 'body.kind', op: 'in', value: ['order', 'refund'], actual: 'refund' } }],
+      first: true,
+      targets: [{ route: 'orders', queue: 'jobs' }],
+    });
+    expect(await apiError(client.putSource('shop', { queue: 'jobs' }))).toMatchObject({ status: 409, code: 'SLUICE_ERR_SOURCE_IN_FILE' });
+    const invalid = await apiError(client.putSource('client-src', { routes: [{ queue: 'nope' }] }));
+    expect(invalid).toMatchObject({ status: 400, code: 'SLUICE_ERR_VALIDATION' });
+    expect(invalid.problem?.errors).toEqual([{ field: 'routes.0.queue', message: 'no queue named nope' }]);
+    await client.deleteSource('client-src');
+    expect(await apiError(client.getSource('client-src'))).toMatchObject({ status: 404, code: 'SLUICE_ERR_SOURCE_NOT_FOUND' });
+  });
+
   it('domain and tenant limits', async () => {
     expect(await client.setDomainLimit('api.client-test.example', { concurrency: 5, ratePerSecond: 10, burst: 5 })).toEqual({
       host: 'api.client-test.example',

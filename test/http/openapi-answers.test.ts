@@ -145,6 +145,23 @@ describe('answers match the OpenAPI document', () => {
     await api.call('DELETE', '/v1/schedules/tock');
     await api.call('DELETE', '/v1/queues/out?force=true');
 
+    // Sources, and the dry run with a nested explanation.
+    const when = { any: [{ path: 'body.a', op: 'eq', value: 1 }, { not: { path: 'headers.x-b', op: 'exists' } }] };
+    expect((await api.call('PUT', '/v1/sources/routed', { routes: [{ name: 'a', queue: 'inbox', when }, { queue: 'inbox' }], fallback: 'inbox' })).status).toBe(201);
+    const guarded = { queue: 'inbox', verify: { type: 'token', secret: 'tok', query: 'token' }, response: { status: 200, headers: { 'x-a': 'b' } } };
+    expect((await api.call('PUT', '/v1/sources/guarded', guarded)).status).toBe(201);
+    expect((await api.call('PUT', '/v1/sources/routed', { routes: [{ name: 'a', queue: 'inbox', when }], first: true })).status).toBe(200);
+    expect((await api.call('GET', '/v1/sources')).body.sources).toHaveLength(5);
+    await api.call('GET', '/v1/sources/routed');
+    expect((await api.call('POST', '/v1/sources/routed/test', { headers: { 'x-b': '1' }, body: { a: 1 } })).body.routes[0].why.parts).toHaveLength(2);
+    await api.call('POST', '/v1/sources/routed/test', { method: 'PUT', path: '/x', query: { q: ['1', '2'] }, body: 'not json' });
+    await api.call('POST', '/v1/sources/hooks/test', {});
+    expect((await api.call('PUT', '/v1/sources/hooks', { queue: 'inbox' })).status).toBe(409);
+    expect((await api.call('PUT', '/v1/sources/bad', { queue: 'nope' })).status).toBe(400);
+    await api.call('GET', '/v1/sources/nope');
+    await api.call('DELETE', '/v1/sources/guarded');
+    await api.call('DELETE', '/v1/sources/routed');
+
     // Limits and tenants, with a tenant key where the answer differs.
     await api.call('PUT', `/v1/limits/domains/${sink.domain}`, { concurrency: 2, ratePerSecond: 5, burst: 2 });
     await api.call('GET', '/v1/limits/domains');
