@@ -8,8 +8,11 @@ const HISTORY_POINTS = 300;
 const CHART_SERIES = 6;
 const MULTIPLES = 4;
 const PALETTE = ['#2563eb', '#16a34a', '#d97706', '#db2777', '#7c3aed', '#0891b2', '#dc2626'];
+/** Sources change rarely and their counts are this node's: read them again at most this often. */
+const SOURCES_EVERY_MS = 5000;
+const CONDITION_TEXT_MAX = 160;
 
-const state = { key: null, abort: null, history: [], events: [], last: null, charts: {}, deadIds: [], pending: null };
+const state = { key: null, abort: null, history: [], events: [], last: null, charts: {}, deadIds: [], pending: null, sourcesAt: 0 };
 
 // ── DOM helpers ──────────────────────────────────────────────
 
@@ -96,6 +99,7 @@ function signOut(message) {
   if (state.abort) state.abort.abort();
   state.key = null;
   state.history = [];
+  state.sourcesAt = 0;
   $('app').hidden = true;
   $('login').hidden = false;
   $('signout').hidden = true;
@@ -177,6 +181,7 @@ function onSnapshot(snapshot) {
   renderTenants(snapshot);
   renderDeadQueues(snapshot);
   renderCharts();
+  if (Date.now() - state.sourcesAt >= SOURCES_EVERY_MS) loadSources();
 }
 
 function renderTiles(s, perSecond) {
@@ -258,6 +263,66 @@ function renderTenants(s) {
     el('td', { class: 'num', text: num(t.ready) }),
     el('td', { class: 'num', text: num(t.dead) })));
   fill($('tenants-table').tBodies[0], rows, 'No tenants.', 6);
+}
+
+// ── sources ──────────────────────────────────────────────────
+
+async function loadSources() {
+  state.sourcesAt = Date.now();
+  try {
+    const { sources } = await api('GET', '/v1/sources');
+    renderSources(sources);
+  } catch (error) {
+    $('sources-note').textContent = `Could not read sources: ${error.message}`;
+  }
+}
+
+/** One row per route (a source with one queue: one row), then its fallback and unrouted requests. */
+function renderSources(sources) {
+  const rows = [];
+  for (const source of sources) {
+    const lines = sourceLines(source);
+    lines.forEach((line, i) => {
+      const head = i === 0 ? [
+        el('td', { class: 'mono', rowspan: lines.length }, source.name, source.fromFile ? el('span', { class: 'badge badge-file', text: 'sluice.yaml' }) : null),
+        el('td', { rowspan: lines.length, text: source.tenant }),
+      ] : [];
+      rows.push(el('tr', { 'data-source': source.name, 'data-route': line.route, class: line.kind === 'unrouted' && line.count > 0 ? 'row-alert' : '' },
+        ...head,
+        el('td', { class: line.kind === 'route' ? 'mono' : 'muted', text: line.label }),
+        el('td', { class: 'mono', text: line.queue }),
+        el('td', { class: 'mono clip', title: line.when, text: line.when }),
+        el('td', { class: 'num', text: line.count === null ? '—' : num(line.count) })));
+    });
+  }
+  fill($('sources-table').tBodies[0], rows, 'No sources.', 6);
+  $('sources-note').textContent = `${sources.length} source${sources.length === 1 ? '' : 's'} · counts are this node's, since it started`;
+}
+
+function sourceLines(source) {
+  const config = source.config;
+  if (!config.routes) return [{ kind: 'queue', route: '', label: '—', queue: config.queue, when: 'every request', count: null }];
+  const lines = config.routes.map((route, index) => {
+    const label = route.name === undefined ? String(index) : route.name;
+    return { kind: 'route', route: label, label, queue: route.queue || `workflow ${route.workflow}`, when: route.when ? conditionText(route.when) : 'every request', count: source.counts.routes[label] || 0 };
+  });
+  if (config.first) lines[0].label = `${lines[0].label} (first match only)`;
+  if (config.fallback) lines.push({ kind: 'fallback', route: '(fallback)', label: 'fallback', queue: config.fallback, when: 'no route matched', count: source.counts.fallback });
+  else lines.push({ kind: 'unrouted', route: '(unrouted)', label: 'unrouted', queue: '—', when: 'no route matched: answered, not stored', count: source.counts.unrouted });
+  return lines;
+}
+
+/** A condition in one line of text: `body.type prefix "invoice."`, `(a and b)`, `not (c)`. */
+function conditionText(condition) {
+  const text = conditionPart(condition);
+  return text.length > CONDITION_TEXT_MAX ? `${text.slice(0, CONDITION_TEXT_MAX - 1)}…` : text;
+}
+
+function conditionPart(c) {
+  if (c.all) return `(${c.all.map(conditionPart).join(' and ')})`;
+  if (c.any) return `(${c.any.map(conditionPart).join(' or ')})`;
+  if (c.not) return `not ${conditionPart(c.not)}`;
+  return c.op === 'exists' ? `${c.path} exists` : `${c.path} ${c.op} ${JSON.stringify(c.value)}`;
 }
 
 // ── event log ────────────────────────────────────────────────

@@ -110,6 +110,39 @@ describe('GET /dashboard', () => {
     expect(problems.filter((text) => !/Failed to load resource/.test(text))).toEqual([]);
   });
 
+  it.runIf(runBrowser)("shows each source's routes with this node's counts, its fallback and the file's sources, as text only", { timeout: 90_000 }, async () => {
+    sluice = await startSluice({ queues: { billing: { mode: 'pull' }, inbox: { mode: 'pull' } }, sources: { filed: { queue: 'inbox' } } });
+    const made = await sluice.api('PUT', '/v1/sources/stripe', {
+      routes: [
+        { name: 'invoices', queue: 'billing', when: { path: 'body.type', op: 'prefix', value: 'invoice.' } },
+        { name: 'odd', queue: 'billing', when: { all: [{ path: 'headers.x-odd', op: 'exists' }, { not: { path: 'body.type', op: 'eq', value: HOSTILE_HEADER } }] } },
+      ],
+      fallback: 'inbox',
+    });
+    expect(made.status).toBe(201);
+    for (const type of ['invoice.paid', 'invoice.sent', 'charge.failed']) {
+      expect((await fetch(`${sluice.url}/in/stripe`, { method: 'POST', body: JSON.stringify({ type }) })).status).toBe(202);
+    }
+
+    browser = await launch();
+    const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    await page.goto(`${sluice.url}/dashboard`);
+    await page.fill('#key-input', sluice.key);
+    await page.click('#connect');
+
+    const cells = (route: string) => page.locator(`#sources-table tr[data-source="stripe"][data-route="${route}"] td`).allTextContents();
+    await expect.poll(async () => (await cells('invoices')).slice(-4), { timeout: 15_000 }).toEqual(['invoices', 'billing', 'body.type prefix "invoice."', '2']);
+    expect(await cells('odd')).toEqual(['odd', 'billing', `(headers.x-odd exists and not body.type eq ${JSON.stringify(HOSTILE_HEADER)})`, '0']);
+    expect(await cells('(fallback)')).toEqual(['fallback', 'inbox', 'no route matched', '1']);
+    expect((await page.locator('#sources-table tr[data-source="filed"] td').allTextContents()).map((text) => text.trim())).toEqual(['filedsluice.yaml', 'default', '—', 'inbox', 'every request', '—']);
+    expect(await page.locator('#sources-table img, #sources-table script').count()).toBe(0);
+    expect(problems).toEqual([]);
+    mkdirSync('test-results', { recursive: true });
+    await page.locator('#sources-table').screenshot({ path: 'test-results/dashboard-sources.png' });
+  });
+
   it.runIf(runBrowser)('lists dead letters and replays the selected one after asking', { timeout: 90_000 }, async () => {
     let status = 404;
     const target = await new Sink(() => ({ status })).start();
