@@ -18,6 +18,8 @@ import limits from './scenarios/limits.js';
 import paced from './scenarios/paced.js';
 import pull from './scenarios/pull.js';
 import push from './scenarios/push.js';
+import routeConditions from './scenarios/route-conditions.js';
+import routeFanout from './scenarios/route-fanout.js';
 import pgBacklog from './scenarios/pg-backlog.js';
 import pgIngest from './scenarios/pg-ingest.js';
 import pgNodes from './scenarios/pg-nodes.js';
@@ -32,7 +34,7 @@ import { MAIN, requireBuild } from './lib/sluice-process.js';
 import { execFileSync } from 'node:child_process';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-const SCENARIOS = [ingest, stored, pull, push, limits, paced, lateness, spacing, isolation, domains, crash, pgIngest, pgPull, pgBacklog, pgNodes, pgPush, pgRedis];
+const SCENARIOS = [ingest, stored, routeFanout, routeConditions, pull, push, limits, paced, lateness, spacing, isolation, domains, crash, pgIngest, pgPull, pgBacklog, pgNodes, pgPush, pgRedis];
 const NOT_MEASURED = [];
 
 function parseArgs(argv) {
