@@ -16,6 +16,7 @@ import ingest from './scenarios/ingest.js';
 import isolation from './scenarios/isolation.js';
 import limits from './scenarios/limits.js';
 import paced from './scenarios/paced.js';
+import priority from './scenarios/priority.js';
 import pull from './scenarios/pull.js';
 import push from './scenarios/push.js';
 import routeConditions from './scenarios/route-conditions.js';
@@ -34,7 +35,7 @@ import { MAIN, requireBuild } from './lib/sluice-process.js';
 import { execFileSync } from 'node:child_process';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-const SCENARIOS = [ingest, stored, routeFanout, routeConditions, pull, push, limits, paced, lateness, spacing, isolation, domains, crash, pgIngest, pgPull, pgBacklog, pgNodes, pgPush, pgRedis];
+const SCENARIOS = [ingest, stored, routeFanout, routeConditions, pull, push, limits, paced, priority, lateness, spacing, isolation, domains, crash, pgIngest, pgPull, pgBacklog, pgNodes, pgPush, pgRedis];
 const NOT_MEASURED = [];
 
 function parseArgs(argv) {

@@ -99,12 +99,22 @@ export function registerClientCommands(program: Command): void {
       print(await client(options).setDomainLimit(host, limit));
     });
 
-  const schedule = program.command('schedule').description('cron and interval schedules');
+  const schedule = program.command('schedule').description('cron, interval and solar schedules');
   connected(schedule.command('add <name> <url>'))
     .description('add a schedule that sends to <url>')
     .option('--cron <expr>', 'cron expression (5 or 6 fields)')
     .option('--every <interval>', 'fixed interval, e.g. 30s, 5m, 1h')
-    .option('--timezone <tz>', 'IANA time zone for cron', 'UTC')
+    .option('--solar <event>', 'once a day at sunrise | sunset | solarNoon | dawn | dusk (needs --latitude, --longitude)')
+    .option('--latitude <degrees>', 'solar: latitude, north positive (e.g. --latitude=-33.86)', decimal)
+    .option('--longitude <degrees>', 'solar: longitude, east positive', decimal)
+    .option('--offset-minutes <minutes>', 'solar: run this long after the event (negative: before)', decimal)
+    .option('--timezone <tz>', 'IANA time zone of the cron, the solar dates and the exclusions', 'UTC')
+    .option('--exclude-date <date...>', 'skip these local dates, YYYY-MM-DD (repeatable)')
+    .option('--exclude-weekdays <days>', 'skip these local weekdays, e.g. sat,sun')
+    .option('--exclude-time <from-to...>', 'skip this local window, e.g. 12:00-13:30; 22:00-06:00 wraps (repeatable)')
+    .option('--start-at <time>', 'no run before this (RFC 3339); with --every the runs count from it')
+    .option('--end-at <time>', 'no run after this (RFC 3339)')
+    .option('--max-runs <n>', 'stop after this many runs', integer)
     .option('-X, --method <method>', 'HTTP method', 'POST')
     .option('--json <json>', 'body as JSON')
     .option('--data <body>', 'body text')
@@ -115,10 +125,35 @@ export function registerClientCommands(program: Command): void {
       if (options.queue !== undefined) message.queue = options.queue;
       if (options.json !== undefined) message.body = JSON.parse(options.json);
       if (options.data !== undefined) message.body = options.data;
-      // Both or neither of --cron and --every go to the server as given: its 400 says which it needs.
+      // Several or none of --cron, --every and --solar go to the server as given: its 400 says which it needs.
       const schedule = { name, timezone: options.timezone, missed: options.missed, message, cron: options.cron, every: options.every } as ScheduleInput;
+      Object.assign(schedule, scheduleOptions(options));
       print(await client(options).addSchedule(schedule));
     });
+}
+
+/** The solar event, exclusions and ends of `sluice schedule add`, as the API takes them; the server checks them. */
+function scheduleOptions(options: Record<string, string | string[] | number | undefined>): Partial<ScheduleInput> {
+  const fields: Record<string, unknown> = {};
+  if (options.solar !== undefined) {
+    fields.solar = { event: options.solar, latitude: options.latitude, longitude: options.longitude, offsetMinutes: options.offsetMinutes };
+  }
+  const exclude: Record<string, unknown> = {};
+  if (options.excludeDate !== undefined) exclude.dates = options.excludeDate;
+  if (typeof options.excludeWeekdays === 'string') exclude.weekdays = options.excludeWeekdays.split(',').map((day) => day.trim().toLowerCase());
+  if (Array.isArray(options.excludeTime)) exclude.times = options.excludeTime.map(timeWindow);
+  if (Object.keys(exclude).length > 0) fields.exclude = exclude;
+  if (options.startAt !== undefined) fields.startAt = options.startAt;
+  if (options.endAt !== undefined) fields.endAt = options.endAt;
+  if (options.maxRuns !== undefined) fields.maxRuns = options.maxRuns;
+  return fields as Partial<ScheduleInput>;
+}
+
+/** "12:00-13:30" → { from: "12:00", to: "13:30" }. */
+function timeWindow(text: string): { from: string; to: string } {
+  const match = /^\s*(\S+?)\s*-\s*(\S+)\s*$/.exec(text);
+  if (!match) throw new InvalidArgumentError(`a window looks like 12:00-13:30, got ${text}`);
+  return { from: match[1]!, to: match[2]! };
 }
 
 /** `sluice sources list|get|put|delete|test`: sources through the API, one call each. */
@@ -176,6 +211,12 @@ function parseHeaders(lines: string[]): Record<string, string> {
     headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
   }
   return headers;
+}
+
+function decimal(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('not a number');
+  return n;
 }
 
 function integer(value: string): number {

@@ -292,36 +292,83 @@ export interface ScheduleMessageInput {
   queue?: string;
 }
 
+/** When a schedule does not run, read on the clock of its time zone. */
+export interface ScheduleExclusions {
+  /** Local dates, `YYYY-MM-DD`. */
+  dates?: string[];
+  weekdays?: ('mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun')[];
+  /** Local windows `[from, to)`, `HH:MM`; `to` before `from` wraps past midnight. */
+  times?: { from: string; to: string }[];
+}
+
+export type SolarEvent = 'sunrise' | 'sunset' | 'solarNoon' | 'dawn' | 'dusk';
+
+/** Once a day at a solar event at a place (dawn and dusk: civil twilight), plus an offset. */
+export interface SolarTiming {
+  event: SolarEvent;
+  /** Degrees, north positive. */
+  latitude: number;
+  /** Degrees, east positive. */
+  longitude: number;
+  /** -720 to 720 minutes after the event (default 0). */
+  offsetMinutes?: number;
+}
+
 interface ScheduleFields {
-  /** IANA time zone of a cron (default UTC). */
+  /** IANA time zone of a cron, of a solar schedule's dates and of the exclusions (default UTC). */
   timezone?: string;
   /** Ticks missed while Sluice was down: `skip`, `once` (default) or `all`. */
   missed?: 'skip' | 'once' | 'all';
   paused?: boolean;
   tenant?: string;
   message: ScheduleMessageInput;
+  exclude?: ScheduleExclusions;
+  /** RFC 3339; the first run is not before it (with `every`, runs count from it). */
+  startAt?: string;
+  /** RFC 3339; no run after it. */
+  endAt?: string;
+  /** Most runs; skipped ticks do not count. */
+  maxRuns?: number;
 }
 
-/** When a schedule runs: a cron expression, or a fixed interval (`30s`, `5m`, `1h`). */
-export type ScheduleTiming = { cron: string; every?: never } | { every: string; cron?: never };
+/** When a schedule runs: a cron expression, a fixed interval (`30s`, `5m`, `1h`), or a solar event. */
+export type ScheduleTiming =
+  | { cron: string; every?: never; solar?: never }
+  | { every: string; cron?: never; solar?: never }
+  | { solar: SolarTiming; cron?: never; every?: never };
 
 export type ScheduleInput = { name: string } & ScheduleFields & ScheduleTiming;
 
-/** Fields to change; a new `cron` replaces `every` and the other way round. */
-export type SchedulePatch = Partial<ScheduleFields> & Partial<{ cron: string; every: string }>;
+/**
+ * Fields to change; a new `cron`, `every` or `solar` replaces the other two; `null` removes an
+ * optional field (`endAt: null`: no end).
+ */
+export type SchedulePatch = Partial<ScheduleFields> &
+  Partial<{ cron: string; every: string; solar: SolarTiming }> &
+  Partial<Record<'exclude' | 'startAt' | 'endAt' | 'maxRuns', null>>;
 
 export interface Schedule {
   name: string;
   cron?: string;
   every?: string;
+  solar?: Required<SolarTiming>;
   timezone: string;
   missed: 'skip' | 'once' | 'all';
   paused: boolean;
   tenant: string;
   message: { url?: string; method: HttpMethod; headers: Record<string, string>; body?: unknown; queue: string };
-  /** Null while paused. */
+  exclude?: ScheduleExclusions;
+  startAt?: string;
+  endAt?: string;
+  maxRuns?: number;
+  /** Null while paused, and once completed. */
   nextRunAt: string | null;
+  /** When a tick last sent a message. */
   lastRunAt: string | null;
+  /** Runs so far; skipped ticks do not count. */
+  runs: number;
+  /** `completed`: no run left (maxRuns reached, or none before endAt). */
+  state: 'active' | 'paused' | 'completed';
 }
 
 /** One schedule as `GET /v1/schedules/{name}` shows it: with its next 5 run times. */

@@ -5,6 +5,7 @@ import { dedupeConfigSchema } from '../ingest/dedupe.js';
 import { CronParseError, isValidTimeZone, parseCron } from '../scheduler/cron.js';
 import { EveryParseError, parseEvery } from '../scheduler/every.js';
 import { MAX_ROUTES, routeSchema } from '../routing/routes.js';
+import { checkScheduleTiming, scheduleTimingFields } from './schedule-timing.js';
 
 /**
  * The one schema of Sluice's configuration: every option, its default and what it means.
@@ -20,6 +21,9 @@ const name = z
 export const nameSchema = name;
 
 const positiveInt = z.number().int().positive();
+
+/** A message's priority: 0 (least urgent) to 9 (most); 5 when not given. */
+export const prioritySchema = z.number().int().min(0).max(9).meta({ description: '0 (least urgent) to 9 (most urgent); 5 when not given' });
 
 /** An HTTP field name: an RFC 9110 token. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -151,6 +155,8 @@ export const queueConfigSchema = z
     /** Push: sign deliveries with Standard Webhooks headers using this whsec_ secret. */
     signingSecret: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must look like whsec_<base64>').optional(),
     paused: z.boolean().default(false),
+    /** Stamped on each message created in the queue (ingest, API, schedules) that names none. */
+    priority: prioritySchema.default(5),
   })
   .strict();
 export type QueueConfig = z.infer<typeof queueConfigSchema>;
@@ -217,6 +223,7 @@ export const messageTemplateSchema = z
     headers: headerMapSchema,
     body: z.unknown().optional(),
     queue: name.default('outbound'),
+    priority: prioritySchema.optional(),
   })
   .strict();
 
@@ -233,11 +240,12 @@ export const scheduleFieldsSchema = z
     paused: z.boolean().default(false),
     tenant: name.default('default'),
     message: messageTemplateSchema,
+    ...scheduleTimingFields,
   })
   .strict();
 
 export const scheduleConfigSchema = scheduleFieldsSchema
-  .refine((s) => (s.cron === undefined) !== (s.every === undefined), { message: 'give exactly one of cron or every' })
+  .superRefine(checkScheduleTiming)
   .superRefine((s, ctx) => {
     // Here and not only when the runner saves it, so that sluice.yaml (exit 2 naming
     // `schedules.<name>.cron`), POST and PATCH refuse alike.

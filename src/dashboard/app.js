@@ -10,9 +10,12 @@ const MULTIPLES = 4;
 const PALETTE = ['#2563eb', '#16a34a', '#d97706', '#db2777', '#7c3aed', '#0891b2', '#dc2626'];
 /** Sources change rarely and their counts are this node's: read them again at most this often. */
 const SOURCES_EVERY_MS = 5000;
+/** Schedules (their runs, their state) are read again at most this often. */
+const SCHEDULES_EVERY_MS = 5000;
+const WEEKDAY_ORDER = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 const CONDITION_TEXT_MAX = 160;
 
-const state = { key: null, abort: null, history: [], events: [], last: null, charts: {}, deadIds: [], pending: null, sourcesAt: 0 };
+const state = { key: null, abort: null, history: [], events: [], last: null, charts: {}, deadIds: [], pending: null, sourcesAt: 0, schedulesAt: 0 };
 
 // ── DOM helpers ──────────────────────────────────────────────
 
@@ -100,6 +103,7 @@ function signOut(message) {
   state.key = null;
   state.history = [];
   state.sourcesAt = 0;
+  state.schedulesAt = 0;
   $('app').hidden = true;
   $('login').hidden = false;
   $('signout').hidden = true;
@@ -182,6 +186,7 @@ function onSnapshot(snapshot) {
   renderDeadQueues(snapshot);
   renderCharts();
   if (Date.now() - state.sourcesAt >= SOURCES_EVERY_MS) loadSources();
+  if (Date.now() - state.schedulesAt >= SCHEDULES_EVERY_MS) loadSchedules();
 }
 
 function renderTiles(s, perSecond) {
@@ -323,6 +328,69 @@ function conditionPart(c) {
   if (c.any) return `(${c.any.map(conditionPart).join(' or ')})`;
   if (c.not) return `not ${conditionPart(c.not)}`;
   return c.op === 'exists' ? `${c.path} exists` : `${c.path} ${c.op} ${JSON.stringify(c.value)}`;
+}
+
+// ── schedules ────────────────────────────────────────────────
+
+async function loadSchedules() {
+  state.schedulesAt = Date.now();
+  try {
+    const { schedules } = await api('GET', '/v1/schedules');
+    renderSchedules(schedules);
+  } catch (error) {
+    $('schedules-note').textContent = `Could not read schedules: ${error.message}`;
+  }
+}
+
+function renderSchedules(schedules) {
+  const rows = schedules.map((s) => el('tr', { 'data-schedule': s.name },
+    el('td', { class: 'mono', text: s.name }),
+    el('td', { text: s.tenant }),
+    el('td', { class: 'mono', text: timingText(s) }),
+    el('td', { text: s.timezone }),
+    el('td', { class: 'clip', title: exclusionText(s.exclude), text: exclusionText(s.exclude) }),
+    el('td', { text: endText(s) }),
+    el('td', { class: 'num', text: s.maxRuns === undefined ? num(s.runs) : `${num(s.runs)} / ${num(s.maxRuns)}` }),
+    el('td', { text: s.lastRunAt ? `${span(Date.now() - Date.parse(s.lastRunAt))} ago` : '—' }),
+    el('td', { title: s.nextRunAt || '', text: s.nextRunAt ? `in ${span(Date.parse(s.nextRunAt) - Date.now())}` : '—' }),
+    el('td', {}, el('span', { class: `badge badge-${s.state}`, text: s.state }))));
+  fill($('schedules-table').tBodies[0], rows, 'No schedules.', 10);
+  const completed = schedules.filter((s) => s.state === 'completed').length;
+  $('schedules-note').textContent = `${schedules.length} schedule${schedules.length === 1 ? '' : 's'}${completed ? `, ${completed} completed` : ''}`;
+}
+
+/** A span of time in the unit that reads best: schedules run minutes to days apart. */
+function span(msv) {
+  const value = Math.max(0, msv);
+  if (value < 3_600_000) return ms(value);
+  return value < 86_400_000 ? `${(value / 3_600_000).toFixed(1)} h` : `${(value / 86_400_000).toFixed(1)} d`;
+}
+
+/** `cron 0 9 * * 1-5`, `every 5m`, `sunset +30 min at 52.52, 13.40`. */
+function timingText(s) {
+  if (s.cron !== undefined) return `cron ${s.cron}`;
+  if (s.every !== undefined) return `every ${s.every}`;
+  const { event, latitude, longitude, offsetMinutes } = s.solar;
+  const offset = offsetMinutes ? ` ${offsetMinutes > 0 ? '+' : '−'}${Math.abs(offsetMinutes)} min` : '';
+  return `${event}${offset} at ${latitude}, ${longitude}`;
+}
+
+/** `sat, sun · 2026-12-25 · 12:00–13:30`, or — without exclusions. */
+function exclusionText(exclude) {
+  if (!exclude) return '—';
+  const parts = [];
+  if (exclude.weekdays && exclude.weekdays.length) parts.push(WEEKDAY_ORDER.filter((day) => exclude.weekdays.includes(day)).join(', '));
+  if (exclude.dates && exclude.dates.length) parts.push(exclude.dates.join(', '));
+  if (exclude.times && exclude.times.length) parts.push(exclude.times.map((w) => `${w.from}–${w.to}`).join(', '));
+  return parts.length ? parts.join(' · ') : '—';
+}
+
+function endText(s) {
+  const parts = [];
+  if (s.startAt) parts.push(`from ${s.startAt}`);
+  if (s.endAt) parts.push(`until ${s.endAt}`);
+  if (s.maxRuns !== undefined) parts.push(`${num(s.maxRuns)} runs`);
+  return parts.length ? parts.join(' · ') : '—';
 }
 
 // ── event log ────────────────────────────────────────────────

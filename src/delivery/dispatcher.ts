@@ -475,6 +475,7 @@ export class Dispatcher {
     }
     const domain = this.domain(lane.domain);
     if (domain.pausedUntil - this.app.clock.now() > RELEASE_WHEN_PAUSED_MS) return;
+    lane.refilling = true;
     this.claimWanted.set(lane.key, lane);
     this.scheduleClaims();
   }
@@ -496,11 +497,17 @@ export class Dispatcher {
       if (batch.length >= CLAIM_LANES_PER_TX || budget <= 0) break;
       const max = Math.min(claimSize(this.domain(lane.domain)), budget);
       this.claimWanted.delete(key);
-      if (lane.exhausted || lane.loading) continue;
+      if (lane.exhausted || lane.loading) {
+        lane.refilling = lane.loading;
+        continue;
+      }
       lane.loading = true;
       budget -= max;
       batch.push({ lane, max });
     }
+    // Lanes left for a later claim (no buffer budget now) are not waited for: the buffers whose
+    // draining frees the budget may be the very ones a wait would hold back.
+    if (budget <= 0) for (const lane of this.claimWanted.values()) lane.refilling = false;
     if (batch.length === 0) return;
     this.claiming = true;
     const now = this.app.clock.now();
@@ -515,6 +522,7 @@ export class Dispatcher {
       this.app.logger.error('claiming lane heads failed', { error: String(error) });
       for (const { lane } of batch) {
         lane.loading = false;
+        lane.refilling = false;
         lane.exhausted = false;
       }
     } finally {
@@ -526,9 +534,11 @@ export class Dispatcher {
 
   private fillLane(lane: Lane, messages: StoredMessage[], max: number): void {
     lane.loading = false;
+    lane.refilling = false;
     lane.exhausted = messages.length < max && !lane.wokenWhileLoading;
     if (lane.wokenWhileLoading) {
       lane.wokenWhileLoading = false;
+      lane.refilling = true;
       this.claimWanted.set(lane.key, lane);
     }
     if (this.stopped || this.lanes.get(lane.key) !== lane) {
@@ -537,7 +547,9 @@ export class Dispatcher {
     }
     const now = this.app.clock.now();
     const early: StoredMessage[] = [];
-    for (const message of messages) (message.deliverAt > now ? early : lane.buffer).push(message);
+    const ready: StoredMessage[] = [];
+    for (const message of messages) (message.deliverAt > now ? early : ready).push(message);
+    lane.addClaimed(ready);
     lane.addEarly(early);
     this.buffered += messages.length;
     if (lane.isIdle()) return this.forget(lane);

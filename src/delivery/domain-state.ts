@@ -111,9 +111,10 @@ export class DomainState {
   }
 
   /**
-   * The next lane to serve, round-robin over tenants (skipping those at their own limit) and
-   * round-robin over each tenant's lanes: two tenants on one domain get equal turns however many
-   * queues or messages each has.
+   * The next lane to serve, round-robin over tenants (skipping those at their own limit); within a
+   * tenant, the lane whose next message is the most urgent, round-robin among lanes of equal
+   * priority: two tenants on one domain get equal turns however many queues or messages each has,
+   * and however urgent each marks them.
    */
   pickLane(now: number, tenantHasRoom: (tenant: string) => boolean): Lane | undefined {
     const count = this.tenantOrder.length;
@@ -132,13 +133,18 @@ export class DomainState {
   private pickTenantLane(tenant: string, now: number): Lane | undefined {
     const lanes = this.tenants.get(tenant)!;
     const start = this.laneCursor.get(tenant) ?? 0;
+    let best: { lane: Lane; index: number; priority: number } | undefined;
     for (let step = 0; step < lanes.length; step += 1) {
       const index = (start + step) % lanes.length;
       const lane = lanes[index]!;
       if (!lane.hasReady(now)) continue;
-      this.laneCursor.set(tenant, (index + 1) % lanes.length);
-      return lane;
+      const priority = lane.headPriority();
+      if (!best || priority > best.priority) best = { lane, index, priority };
     }
-    return undefined;
+    if (!best) return undefined;
+    // A lane whose more urgent messages are being claimed goes first: wait for it (its claim wakes the domain).
+    for (const lane of lanes) if (lane.mayBringMoreUrgent(best.priority, now)) return undefined;
+    this.laneCursor.set(tenant, (best.index + 1) % lanes.length);
+    return best.lane;
   }
 }

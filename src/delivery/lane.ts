@@ -1,8 +1,9 @@
 import { laneKey, type StoredMessage } from '../store/types.js';
 
 /**
- * A (queue, domain) lane: FIFO inside. Only its head lives in memory — a small buffer of claimed
- * messages — while the backlog stays in the store and is claimed in batches as the buffer drains.
+ * A (queue, domain) lane: the most urgent first, FIFO within a priority. Only its head lives in
+ * memory — a small buffer of claimed messages, kept in that order — while the backlog stays in the
+ * store and is claimed in batches as the buffer drains, most urgent first.
  */
 export class Lane {
   readonly key: string;
@@ -22,6 +23,13 @@ export class Lane {
   early: StoredMessage[] = [];
   /** The early due time the dispatcher last set a wake-up for (so it sets one per time, not per look). */
   earlyWakeAt: number | undefined;
+  /**
+   * More of the lane was asked of the store and has not come yet (wanted or loading): until it comes,
+   * the lane may hold messages more urgent than another lane's buffered ones.
+   */
+  refilling = false;
+  /** The priority of the last message the lane handed out (-1: none yet): what a refill is likely to bring. */
+  lastPriority = -1;
   /** Strict ordering: a failed head waiting for its next try; the lane does not move before it. */
   held: { message: StoredMessage; notBefore: number } | undefined;
 
@@ -46,12 +54,29 @@ export class Lane {
 
   /** Take the next message (the held one first, in strict lanes). Call only when hasReady. */
   take(): StoredMessage {
-    if (this.held) {
-      const { message } = this.held;
-      this.held = undefined;
-      return message;
-    }
-    return this.buffer.shift()!;
+    const message = this.held ? this.held.message : this.buffer.shift()!;
+    this.held = undefined;
+    this.lastPriority = message.priority;
+    return message;
+  }
+
+  /**
+   * Whether the tenant should wait for this lane rather than send a message of `priority` from
+   * another: it has nothing ready now, but a refill is under way and its last message was more urgent.
+   */
+  mayBringMoreUrgent(priority: number, now: number): boolean {
+    return this.refilling && this.lastPriority > priority && !this.hasReady(now);
+  }
+
+  /** The priority of the message the lane would hand out next (the held one first), if any. */
+  headPriority(): number {
+    return (this.held?.message ?? this.buffer[0])?.priority ?? -1;
+  }
+
+  /** Claimed messages join the buffer in their place: a more urgent one goes before those waiting. */
+  addClaimed(messages: StoredMessage[]): void {
+    if (messages.length === 0) return;
+    this.buffer = mergeByUrgency(this.buffer, messages.length > 1 ? messages.slice().sort(byUrgency) : messages);
   }
 
   /** Put a message back at the head (it could not be sent after all). */
@@ -66,14 +91,12 @@ export class Lane {
     this.early.sort((a, b) => a.deliverAt - b.deliverAt || seqOf(a) - seqOf(b));
   }
 
-  /** Move the early messages whose time has come into the buffer, keeping it in seq order. */
+  /** Move the early messages whose time has come into the buffer, in their place by urgency. */
   ripen(now: number): void {
     let due = 0;
     while (due < this.early.length && this.early[due]!.deliverAt <= now) due += 1;
     if (due === 0) return;
-    const ripe = this.early.splice(0, due);
-    if (ripe.length > 1) ripe.sort((a, b) => seqOf(a) - seqOf(b));
-    this.buffer = mergeBySeq(this.buffer, ripe);
+    this.addClaimed(this.early.splice(0, due));
   }
 
   /** The earliest deliverAt among the early messages. */
@@ -107,14 +130,19 @@ export class Lane {
 
 const seqOf = (message: StoredMessage): number => Number(message.id);
 
-/** Two runs each in seq order, merged into one. */
-function mergeBySeq(a: StoredMessage[], b: StoredMessage[]): StoredMessage[] {
+/** The order messages of a lane go out in: highest priority first, then by arrival. */
+function byUrgency(a: StoredMessage, b: StoredMessage): number {
+  return b.priority - a.priority || seqOf(a) - seqOf(b);
+}
+
+/** Two runs each in urgency order, merged into one. */
+function mergeByUrgency(a: StoredMessage[], b: StoredMessage[]): StoredMessage[] {
   if (a.length === 0) return b;
-  if (seqOf(a[a.length - 1]!) < seqOf(b[0]!)) return a.concat(b);
+  if (byUrgency(a[a.length - 1]!, b[0]!) < 0) return a.concat(b);
   const merged: StoredMessage[] = [];
   let i = 0;
   let j = 0;
-  while (i < a.length && j < b.length) merged.push(seqOf(a[i]!) <= seqOf(b[j]!) ? a[i++]! : b[j++]!);
+  while (i < a.length && j < b.length) merged.push(byUrgency(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!);
   while (i < a.length) merged.push(a[i++]!);
   while (j < b.length) merged.push(b[j++]!);
   return merged;

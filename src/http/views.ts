@@ -49,6 +49,7 @@ export const messageViewSchema = apiSchema(
     receivedAt: timestampSchema,
     deliverAt: timestampSchema,
     attemptCount: z.number().int().meta({ description: 'Pull: times received; push: delivery attempts made' }),
+    priority: z.number().int().meta({ description: '0 (least urgent) to 9 (most urgent)' }),
     origin: z.string().meta({ description: '`api`, `schedule:<name>` or `source:<name>`' }),
     url: z.string().optional().meta({ description: 'Push: the delivery target' }),
     domain: z.string().optional().meta({ description: 'Push: the limit key of the target' }),
@@ -112,6 +113,7 @@ export function messageView(message: StoredMessage, attempts?: AttemptRecord[]):
     receivedAt: new Date(message.receivedAt).toISOString(),
     deliverAt: new Date(message.deliverAt).toISOString(),
     attemptCount: message.attempts,
+    priority: message.priority,
     origin: message.origin,
   };
   if (message.url !== undefined) view.url = message.url;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
-import { headerMapSchema, nameSchema } from '../config/schema.js';
+import { headerMapSchema, nameSchema, prioritySchema } from '../config/schema.js';
 import { retryPolicySchema } from '../delivery/retry-policy.js';
 import type { TargetCheck } from '../delivery/targets.js';
 import type { Principal } from '../http/auth.js';
@@ -31,6 +31,7 @@ export const outboundMessageSchema = z
     queue: nameSchema.optional().meta({ description: "A push queue of the caller's; absent: the tenant's default outbound queue" }),
     idempotencyKey: z.string().min(1).max(256).optional().meta({ description: 'The same key within 24 h answers the first message, 200' }),
     retry: retryPolicySchema.optional().meta({ description: "Replaces the queue's retry policy for this message" }),
+    priority: prioritySchema.optional().meta({ description: "0 (least urgent) to 9 (most urgent); absent: the queue's priority (5 unless set)" }),
   })
   .strict()
   .refine((m) => m.body === undefined || m.bodyBase64 === undefined, { message: 'give body or bodyBase64, not both', path: ['bodyBase64'] })
@@ -79,6 +80,7 @@ export function toNewMessage(app: OutboundDeps, principal: Principal, input: Out
     receivedAt: now,
     deliverAt,
     origin: 'api',
+    priority: input.priority ?? queue.config.priority,
   };
   if (input.retry) message.retry = JSON.stringify(input.retry);
   if (input.idempotencyKey) message.dedupe = { scope: `idempotency:${queue.tenant}`, key: input.idempotencyKey, expiresAt: now + IDEMPOTENCY_WINDOW_MS };

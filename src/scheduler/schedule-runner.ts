@@ -11,8 +11,8 @@ import type { QueueRegistry } from '../queues/registry.js';
 import type { Store } from '../store/store.js';
 import type { DueTimer } from './due-timer.js';
 import type { NewMessage, ScheduleRecord } from '../store/types.js';
-import { parseCron, type RunTimes } from './cron.js';
-import { everyRunTimes, parseEvery } from './every.js';
+import type { RunTimes } from './cron.js';
+import { LOOKAHEAD_MS, scheduleRunTimes } from './schedule-times.js';
 
 /** What the schedule runner is handed by the composition root. */
 export interface SchedulerDeps extends TargetCheck {
@@ -24,8 +24,8 @@ export interface SchedulerDeps extends TargetCheck {
   readonly dispatcher: Dispatcher | undefined;
 }
 
-/** Each top-level field of a schedule is one setting of sluice.yaml; cron and every replace each other, so they are one. */
-const SCHEDULE_SETTINGS = settingsOf(Object.keys(scheduleConfigSchema.shape), [['cron', 'every']]);
+/** Each top-level field of a schedule is one setting of sluice.yaml; cron, every and solar replace each other, so they are one. */
+const SCHEDULE_SETTINGS = settingsOf(Object.keys(scheduleConfigSchema.shape), [['cron', 'every', 'solar']]);
 
 /** `missed: all` catches up at most this many ticks per schedule. */
 const MAX_CATCH_UP = 1_000;
@@ -37,10 +37,15 @@ export interface LiveSchedule {
   times: RunTimes;
 }
 
+/** `completed`: no run left (maxRuns reached, or none before endAt); a PATCH that extends it makes it active again. */
+export type ScheduleState = 'active' | 'paused' | 'completed';
+
 /**
- * Cron and interval schedules. Each tick creates one message from the template and moves the
- * schedule to its next run in the same transaction (Store.fireSchedule), so a crash neither fires
- * a tick twice nor loses one. The due timer wakes us at the earliest next run.
+ * Cron, interval and solar schedules. Each tick creates one message from the template and moves the
+ * schedule to its next run in the same transaction (Store.fireSchedule), which also counts the runs,
+ * so a crash neither fires a tick twice, nor loses one, nor miscounts it. The due timer wakes us at
+ * the earliest next run. A schedule with no next run (maxRuns reached, or none before endAt) is
+ * completed: its stored next run is empty.
  */
 export class ScheduleRunner {
   private readonly schedules = new Map<string, LiveSchedule>();
@@ -97,7 +102,7 @@ export class ScheduleRunner {
         await this.fire(live, due, now);
       } catch (error) {
         this.app.logger.error('schedule tick failed', { schedule: live.record.name, error: String(error) });
-        live.record.nextRunAt = live.times.next(now);
+        live.record.nextRunAt = nextRunOf(live, now);
       }
     }
   }
@@ -108,13 +113,18 @@ export class ScheduleRunner {
     if (queue?.tenant !== live.record.tenant) {
       throw new SluiceError('SLUICE_ERR_VALIDATION', `message.queue: schedule ${live.record.name} may not send to queue ${live.config.message.queue}`);
     }
-    const ticks = this.ticksToFire(live, due, now);
-    const next = live.times.next(now);
+    const runs = live.record.runs ?? 0;
+    // Catch-up never passes maxRuns: the earliest ticks go, up to the runs left.
+    const ticks = this.ticksToFire(live, due, now).slice(0, runsLeft(live.config, runs));
+    const next = nextRunOf(live, now, runs + ticks.length);
     const messages = ticks.map((tick) => this.messageFor(live, tick));
-    const fired = await this.app.store.fireSchedule(live.record.name, due, next, messages, now);
+    // The store counts the messages in the transaction that appends them, if the row still has the
+    // next run and the count read here: a node with an old count fires nothing and reads it again.
+    const fired = await this.app.store.fireSchedule(live.record.name, { runAt: due, runs }, next, messages, now);
     if (!fired) return this.reloadOne(live.record.name);
     live.record.nextRunAt = next;
-    live.record.lastRunAt = now;
+    live.record.runs = runs + ticks.length;
+    if (ticks.length > 0) live.record.lastRunAt = now;
     for (const message of messages) this.app.queues.noteAppended(message);
     this.app.dispatcher?.wakeLanes(messages.map((message) => ({ queue: message.queue, domain: message.domain })));
   }
@@ -161,19 +171,22 @@ export class ScheduleRunner {
     return this.schedules.get(name);
   }
 
-  /** Validate and store a schedule; its next run is computed from now. */
+  /**
+   * Validate and store a schedule; its next run is computed from now. It keeps the runs counted so
+   * far, so a change that extends its end (endAt, maxRuns) makes a completed schedule active again.
+   */
   async save(name: string, config: ScheduleConfig, createdAt?: number): Promise<LiveSchedule> {
     const now = this.app.clock.now();
     const created = createdAt ?? now;
     const times = runTimesOf(config, created);
     this.checkTemplate(config);
-    const record: ScheduleRecord = { name, tenant: config.tenant, spec: config, paused: config.paused, createdAt: created };
-    const next = times.next(now);
-    if (next !== undefined) record.nextRunAt = next;
-    const previous = this.schedules.get(name)?.record.lastRunAt;
-    if (previous !== undefined) record.lastRunAt = previous;
-    await this.app.store.upsertSchedule(record);
+    const previous = this.schedules.get(name)?.record;
+    const record: ScheduleRecord = { name, tenant: config.tenant, spec: config, paused: config.paused, createdAt: created, runs: previous?.runs ?? 0 };
     const live = { record, config, times };
+    const next = nextRunOf(live, now);
+    if (next !== undefined) record.nextRunAt = next;
+    if (previous?.lastRunAt !== undefined) record.lastRunAt = previous.lastRunAt;
+    await this.app.store.upsertSchedule(record);
     this.schedules.set(name, live);
     if (!config.paused && next !== undefined) this.app.dueTimer.hint(next);
     return live;
@@ -247,15 +260,42 @@ function liveOf(record: ScheduleRecord): LiveSchedule {
   }
 }
 
-/** The run times of a schedule's cron or every; errors are 400s naming the field. */
+/** The run times of a schedule (its timing, exclusions, start and end); errors are 400s naming the field. */
 export function runTimesOf(config: ScheduleConfig, anchor: number): RunTimes {
   try {
-    if (config.cron !== undefined) return parseCron(config.cron, config.timezone);
-    return everyRunTimes(parseEvery(config.every!), anchor);
+    return scheduleRunTimes(config, anchor);
   } catch (error) {
-    const field = config.cron !== undefined ? ((error as { field?: string }).field ?? 'cron') : 'every';
+    const field = config.cron !== undefined ? ((error as { field?: string }).field ?? 'cron') : config.every !== undefined ? 'every' : 'solar';
     throw new SluiceError('SLUICE_ERR_VALIDATION', `${field}: ${(error as Error).message}`, {
       extra: { errors: [{ field, message: (error as Error).message }] },
     });
   }
+}
+
+/** How many more runs `maxRuns` allows (Infinity without one). */
+function runsLeft(config: ScheduleConfig, runs: number): number {
+  return config.maxRuns === undefined ? Number.POSITIVE_INFINITY : Math.max(0, config.maxRuns - runs);
+}
+
+/** The run after `after`, or undefined when the schedule is completed (maxRuns reached, or no run before endAt). */
+function nextRunOf(live: LiveSchedule, after: number, runs = live.record.runs ?? 0): number | undefined {
+  return runsLeft(live.config, runs) > 0 ? live.times.next(after) : undefined;
+}
+
+/** Whether a schedule still runs; completed wins over paused. */
+export function scheduleState(live: LiveSchedule): ScheduleState {
+  if (live.record.nextRunAt === undefined) return 'completed';
+  return live.record.paused ? 'paused' : 'active';
+}
+
+/**
+ * Its next `count` runs after `now` (fewer when the runs left or the end allow fewer), none when it
+ * is completed, and none beyond LOOKAHEAD_MS (five years) from now.
+ */
+export function upcomingRuns(live: LiveSchedule, now: number, count: number): number[] {
+  if (live.record.nextRunAt === undefined) return [];
+  const wanted = Math.min(count, runsLeft(live.config, live.record.runs ?? 0));
+  const runs: number[] = [];
+  for (let at = live.times.next(now); at !== undefined && at <= now + LOOKAHEAD_MS && runs.length < wanted; at = live.times.next(at)) runs.push(at);
+  return runs;
 }

@@ -85,3 +85,25 @@ export function offsetChangeBetween(from: number, to: number, offset: number, ti
   }
   return high;
 }
+
+/**
+ * The instant the zone's clock first reads `wall` after `from` (a wall reading later than the one at
+ * `from`). When the offset changes before the clock gets there, the change instead: there the reading
+ * jumps (forward over `wall`, or back below it), and the caller looks again from it. Callers ask for
+ * readings less than a day ahead, and no zone changes its offset twice within a day.
+ */
+export function nextInstantOfWall(from: number, wall: number, timeZone: string): number {
+  const offset = offsetAt(from, timeZone);
+  const candidate = Math.max(wall - offset, from + 1);
+  if (offsetAt(candidate, timeZone) === offset) return candidate;
+  return offsetChangeBetween(from, candidate, offset, timeZone);
+}
+
+/**
+ * The instant of a wall reading that is not in a gap or an overlap (a local noon): the reading minus
+ * the offset in force then. Two looks settle a guess made with the offset at the reading itself.
+ */
+export function instantOfWall(wall: number, timeZone: string): number {
+  const first = wall - offsetAt(wall, timeZone);
+  return wall - offsetAt(first, timeZone);
+}

@@ -1,4 +1,4 @@
-import type { AttemptRecord, HeaderPair, MessageState, StoredMessage } from './types.js';
+import { DEFAULT_PRIORITY, type AttemptRecord, type HeaderPair, type MessageState, type StoredMessage } from './types.js';
 
 /**
  * The columns of a stored message that both backends keep under the same names, as their SQL returns
@@ -24,6 +24,7 @@ export interface MessageColumns {
   origin: string;
   retry: string | null;
   last_error: string | null;
+  priority: number;
 }
 
 export function storedMessage(id: number, row: MessageColumns): StoredMessage {
@@ -43,6 +44,7 @@ export function storedMessage(id: number, row: MessageColumns): StoredMessage {
     attempts: row.attempts,
     updatedAt: row.updated_at,
     origin: row.origin,
+    priority: row.priority ?? DEFAULT_PRIORITY,
   };
   if (row.url !== null) message.url = row.url;
   if (row.lease_until !== null) message.leaseUntil = row.lease_until;

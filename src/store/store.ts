@@ -15,6 +15,7 @@ import type {
   QueueCounts,
   QueueDeletion,
   QueueRecord,
+  ScheduleMark,
   ScheduleRecord,
   SourceRecord,
   StoredMessage,
@@ -161,11 +162,13 @@ export interface Store {
   listSchedules(): Promise<ScheduleRecord[]>;
   deleteSchedule(name: string): Promise<boolean>;
   /**
-   * Fire one schedule tick: append its messages and move the schedule's next run, in one transaction,
-   * so a crash neither fires a tick twice nor loses it. Fails (returns false) if the schedule's
-   * nextRunAt is no longer `expectedRunAt` (another node or a PATCH got there first).
+   * Fire one schedule tick: append its messages, move the schedule's next run and add the messages to
+   * its run count (lastRunAt becomes `now` when there are any), in one transaction, so a crash
+   * neither fires a tick twice, nor loses it, nor counts it wrong. Fails (returns false), changing
+   * nothing, if the schedule's nextRunAt or run count is no longer what `expected` says (another
+   * node or a PATCH got there first): so maxRuns holds even for a node that read an old count.
    */
-  fireSchedule(name: string, expectedRunAt: number, nextRunAt: number | undefined, messages: NewMessage[], now: number): Promise<boolean>;
+  fireSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, messages: NewMessage[], now: number): Promise<boolean>;
 
   /**
    * Store a source made through the API, or replace its config (its tenant and createdAt stay).

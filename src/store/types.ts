@@ -20,6 +20,9 @@ export const MESSAGE_STATES: readonly MessageState[] = [
   'cancelled',
 ];
 
+/** A message's priority when none is given: 0 is the least urgent, 9 the most. */
+export const DEFAULT_PRIORITY = 5;
+
 /** Receives a pull message may have before it goes to dead, for a queue whose limit is not known. */
 export const DEFAULT_MAX_RECEIVES = 10;
 
@@ -50,6 +53,11 @@ export interface MessageFields {
   origin: string;
   /** Per-message retry override, JSON of a RetryPolicy. */
   retry?: string;
+  /**
+   * 0 (least urgent) to 9 (most); DEFAULT_PRIORITY when absent. Ready messages of a lane or pull
+   * queue go out highest priority first, FIFO within a priority.
+   */
+  priority?: number;
 }
 
 /** A message as the writer hands it to the store. */
@@ -73,6 +81,7 @@ export type AppendResult = { id: string; duplicate: boolean; deliverAt: number }
 export interface StoredMessage extends MessageFields {
   id: string;
   state: MessageState;
+  priority: number;
   /** Pull: times received; push: delivery attempts made. */
   attempts: number;
   leaseUntil?: number;
@@ -163,9 +172,22 @@ export interface ScheduleRecord {
   /** JSON of a ScheduleConfig. */
   spec: unknown;
   paused: boolean;
+  /** Absent once the schedule is completed (no run left). */
   nextRunAt?: number;
+  /** When a tick last sent something. */
   lastRunAt?: number;
   createdAt: number;
+  /**
+   * Runs so far (skipped ticks do not count), as the store counted them: fireSchedule adds each
+   * tick's messages; upsertSchedule never writes it (a new row starts at 0). Always set when read.
+   */
+  runs?: number;
+}
+
+/** A schedule as the node that fires it read it: its next run and its run count (Store.fireSchedule checks both). */
+export interface ScheduleMark {
+  runAt: number;
+  runs: number;
 }
 
 export interface TenantRecord {

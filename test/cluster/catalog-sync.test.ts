@@ -310,8 +310,9 @@ describePostgres('catalog sync: node A re-reads what node B changed', () => {
     const a = await startNode(storeA);
     expect(a.schedules.get('s-move')?.record.nextRunAt).toBe(T0 + 30_000);
 
-    // What node B's runner stores when it fires the tick (its messages aside).
-    expect(await storeB.fireSchedule('s-move', T0 + 30_000, T0 + 60_000, [], T0 + 30_000)).toBe(true);
+    // What node B's runner stores when it fires the tick: its one message (in a queue of its own, so
+    // that the check below sees that A wrote none), counted.
+    expect(await storeB.fireSchedule('s-move', { runAt: T0 + 30_000, runs: 0 }, T0 + 60_000, [newMessage()], T0 + 30_000)).toBe(true);
     await b.schedules.save('s-new', schedule({ cron: '0 9 * * *' }));
     await b.schedules.save('s-keep', schedule({ every: '1h', paused: true }));
     await b.schedules.remove('s-gone');
@@ -321,7 +322,7 @@ describePostgres('catalog sync: node A re-reads what node B changed', () => {
     await a.sync.reload(['schedules']);
 
     expect(a.schedules.list().map((live) => live.record).sort((x, y) => x.name.localeCompare(y.name))).toEqual(stored);
-    expect(a.schedules.get('s-move')?.record).toMatchObject({ nextRunAt: T0 + 60_000, lastRunAt: T0 + 30_000 });
+    expect(a.schedules.get('s-move')?.record).toMatchObject({ nextRunAt: T0 + 60_000, lastRunAt: T0 + 30_000, runs: 1 });
     expect(a.schedules.get('s-new')?.config.cron).toBe('0 9 * * *');
     expect(a.schedules.get('s-keep')?.record.paused).toBe(true);
     expect(a.schedules.get('s-gone')).toBeUndefined();

@@ -94,9 +94,10 @@ describePostgres('PostgreSQL store: two nodes on one schema', () => {
   it('a schedule tick fired by both nodes at once fires once', async () => {
     const [a, b] = await twoNodes();
     await a.upsertSchedule({ name: 's', tenant: 'default', spec: {}, paused: false, nextRunAt: 1_000, createdAt: 0 });
-    const fired = await Promise.all([a, b].map((store) => store.fireSchedule('s', 1_000, 2_000, [newMessage()], 1_000)));
+    const fired = await Promise.all([a, b].map((store) => store.fireSchedule('s', { runAt: 1_000, runs: 0 }, 2_000, [newMessage()], 1_000)));
     expect(fired.filter(Boolean)).toHaveLength(1);
     expect((await b.queueCounts()).get('q')!.states.ready).toBe(1);
+    expect((await a.listSchedules())[0]).toMatchObject({ runs: 1, nextRunAt: 2_000 });
   });
 
   it('both nodes ticking one schedule: every tick fires once, none is lost', async () => {
@@ -106,13 +107,14 @@ describePostgres('PostgreSQL store: two nodes on one schema', () => {
     const ticker = async (store: Store) => {
       let fired = 0;
       for (;;) {
-        const due = (await store.listSchedules())[0]!.nextRunAt!;
-        if (due > 20_000) return fired;
-        if (await store.fireSchedule('s', due, due + 1_000, [newMessage({ receivedAt: due })], due)) fired += 1;
+        const { nextRunAt: due, runs } = (await store.listSchedules())[0]!;
+        if (due! > 20_000) return fired;
+        if (await store.fireSchedule('s', { runAt: due!, runs: runs! }, due! + 1_000, [newMessage({ receivedAt: due! })], due!)) fired += 1;
       }
     };
     const fired = await Promise.all([ticker(a), ticker(b), ticker(a), ticker(b)]);
     expect(fired.reduce((sum, n) => sum + n, 0)).toBe(20);
+    expect((await b.listSchedules())[0]!.runs).toBe(20);
     const { messages } = await a.listMessages({ queue: 'q', limit: 100 });
     expect(messages.map((m) => m.receivedAt).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => (i + 1) * 1_000));
   });

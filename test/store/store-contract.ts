@@ -354,10 +354,34 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
 
     it('fires a schedule tick exactly once', async () => {
       await store.upsertSchedule({ name: 's', tenant: 'default', spec: {}, paused: false, nextRunAt: 1_000, createdAt: 0 });
-      expect(await store.fireSchedule('s', 1_000, 2_000, [newMessage()], 1_000)).toBe(true);
-      expect(await store.fireSchedule('s', 1_000, 2_000, [newMessage()], 1_000)).toBe(false);
+      expect(await store.fireSchedule('s', { runAt: 1_000, runs: 0 }, 2_000, [newMessage()], 1_000)).toBe(true);
+      expect(await store.fireSchedule('s', { runAt: 1_000, runs: 0 }, 2_000, [newMessage()], 1_000)).toBe(false);
       expect((await store.queueCounts()).get('q')!.states.ready).toBe(1);
-      expect((await store.listSchedules())[0]).toMatchObject({ nextRunAt: 2_000, lastRunAt: 1_000 });
+      expect((await store.listSchedules())[0]).toMatchObject({ nextRunAt: 2_000, lastRunAt: 1_000, runs: 1 });
+    });
+
+    it('counts schedule runs with the fire: never twice, never from an old count, kept by upserts', async () => {
+      await store.upsertSchedule({ name: 's', tenant: 'default', spec: {}, paused: false, nextRunAt: 1_000, createdAt: 0 });
+      expect((await store.listSchedules())[0]!.runs).toBe(0);
+      // A catch-up of three ticks counts three.
+      expect(await store.fireSchedule('s', { runAt: 1_000, runs: 0 }, 4_000, [newMessage(), newMessage(), newMessage()], 3_500)).toBe(true);
+      expect((await store.listSchedules())[0]).toMatchObject({ runs: 3, nextRunAt: 4_000, lastRunAt: 3_500 });
+      // A node that read an old count fires nothing, even at the right next run.
+      expect(await store.fireSchedule('s', { runAt: 4_000, runs: 2 }, 5_000, [newMessage()], 4_000)).toBe(false);
+      // Ticks skipped (missed: skip) move the schedule on and count nothing; lastRunAt stays.
+      expect(await store.fireSchedule('s', { runAt: 4_000, runs: 3 }, 9_000, [], 8_500)).toBe(true);
+      expect((await store.listSchedules())[0]).toMatchObject({ runs: 3, nextRunAt: 9_000, lastRunAt: 3_500 });
+      // A PATCH (upsert) changes the row but never the count, whatever the record says; the last run ends it.
+      await store.upsertSchedule({ name: 's', tenant: 'default', spec: { changed: true }, paused: false, nextRunAt: 9_000, lastRunAt: 3_500, createdAt: 0, runs: 0 });
+      expect(await store.fireSchedule('s', { runAt: 9_000, runs: 3 }, undefined, [newMessage()], 9_000)).toBe(true);
+      const [completed] = await store.listSchedules();
+      expect(completed).toMatchObject({ runs: 4, spec: { changed: true }, lastRunAt: 9_000 });
+      expect(completed!.nextRunAt).toBeUndefined();
+      expect((await store.queueCounts()).get('q')!.states.ready).toBe(4); // 3 + 0 (refused) + 0 (skipped) + 1
+      // Deleted and made again: a new row counts from 0.
+      await store.deleteSchedule('s');
+      await store.upsertSchedule({ name: 's', tenant: 'default', spec: {}, paused: false, nextRunAt: 1_000, createdAt: 10_000, runs: 4 });
+      expect((await store.listSchedules())[0]!.runs).toBe(0);
     });
 
     it('keeps a queue name with its tenant while any message of it is stored', async () => {

@@ -274,6 +274,7 @@ function toMessage(
     receivedAt: now,
     deliverAt: now,
     origin,
+    priority: queue.config.priority,
   };
   if (queue.config.mode === 'push') {
     message.url = joinTarget(queue.config.url!, subPath, query);

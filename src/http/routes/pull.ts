@@ -41,6 +41,7 @@ const pulledMessageSchema = apiSchema(
     query: z.string(),
     headers: headersViewSchema,
     contentType: z.string().nullable(),
+    priority: z.number().int().meta({ description: '0 (least urgent) to 9 (most urgent): a lease takes the most urgent first' }),
     ...bodyFieldsShape,
   }),
 );
@@ -186,6 +187,7 @@ function pulledView(message: LeasedMessage): z.output<typeof pulledMessageSchema
     query: message.query,
     headers,
     contentType: headers['content-type'] ?? null,
+    priority: message.priority,
     ...bodyFields(message.body),
   };
 }

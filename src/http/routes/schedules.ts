@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { nameSchema, scheduleConfigSchema, scheduleFieldsSchema, type ScheduleConfig } from '../../config/schema.js';
 import { defaultQueueName } from '../../queues/tenant-queues.js';
-import { nextRuns } from '../../scheduler/cron.js';
-import type { LiveSchedule } from '../../scheduler/schedule-runner.js';
+import { scheduleState, upcomingRuns, type LiveSchedule } from '../../scheduler/schedule-runner.js';
 import type { ApiDeps } from '../deps.js';
 import type { Principal } from '../auth.js';
 import { canAccess } from '../auth.js';
@@ -17,20 +16,26 @@ import { requireKnownTenant } from './tenants.js';
 const createSchema = z.object({ name: nameSchema }).passthrough();
 const nameParam = { name: nameSchema };
 const TEMPLATE_QUEUE_NOTE = "A template that names no queue sends to the tenant's default outbound queue.";
+const TIMINGS = ['cron', 'every', 'solar'] as const;
 
 /** One schedule as scheduleView shows it. */
 const scheduleViewSchema = apiSchema(
   'Schedule',
   scheduleFieldsSchema.extend({
     name: z.string(),
-    nextRunAt: timestampSchema.nullable().meta({ description: 'null while paused' }),
-    lastRunAt: timestampSchema.nullable(),
-    nextRuns: z.array(timestampSchema).optional().meta({ description: 'The next 5 run times; not in a listing' }),
+    nextRunAt: timestampSchema.nullable().meta({ description: 'null while paused, and once completed' }),
+    lastRunAt: timestampSchema.nullable().meta({ description: 'When a tick last sent a message' }),
+    runs: z.number().int().meta({ description: 'Runs so far; skipped ticks (exclusions, missed: skip) do not count' }),
+    state: z.enum(['active', 'paused', 'completed']).meta({ description: 'completed: no run left (maxRuns reached, or none before endAt)' }),
+    nextRuns: z
+      .array(timestampSchema)
+      .optional()
+      .meta({ description: 'The next 5 run times within five years (fewer near its end); empty once completed; not in a listing' }),
   }),
 );
 type ScheduleView = z.output<typeof scheduleViewSchema>;
 
-/** Cron and interval schedules: create, list, inspect (with the next 5 runs), patch, delete. */
+/** Cron, interval and solar schedules: create, list, inspect (with the next 5 runs), patch, delete. */
 export function registerScheduleRoutes(router: Router, app: ApiDeps): void {
   router.add('POST', '/v1/schedules', async (ctx) => {
     const { name, ...raw } = await readJson(ctx.req, createSchema, app.apiBodyLimit);
@@ -40,8 +45,8 @@ export function registerScheduleRoutes(router: Router, app: ApiDeps): void {
     const live = await committing(app.logger, 'schedule', { name }, () => app.schedules.save(name, config));
     return { status: 201, body: scheduleView(live, app.clock.now(), 5) };
   }, {
-    summary: 'Create a cron or interval schedule',
-    description: `Give exactly one of \`cron\` or \`every\`. ${TEMPLATE_QUEUE_NOTE} A tenant key makes schedules of its own tenant.`,
+    summary: 'Create a cron, interval or solar schedule',
+    description: `Give exactly one of \`cron\`, \`every\` or \`solar\`; \`exclude\`, \`startAt\`, \`endAt\` and \`maxRuns\` narrow it, read in its \`timezone\`. ${TEMPLATE_QUEUE_NOTE} A tenant key makes schedules of its own tenant.`,
     tag: 'schedules',
     auth: 'tenant',
     // What the handler validates: the name, then the rest as a schedule.
@@ -73,9 +78,10 @@ export function registerScheduleRoutes(router: Router, app: ApiDeps): void {
     const live = visible(app, ctx.params.name!, ctx.principal);
     const patch = await readJson(ctx.req, z.record(z.string(), z.unknown()), app.apiBodyLimit);
     const merged: Record<string, unknown> = { ...live.config, ...patch };
-    // A new cron replaces every, and the other way round.
-    if ('cron' in patch) delete merged.every;
-    if ('every' in patch) delete merged.cron;
+    // A new cron, every or solar replaces the other two; a field given as null is removed (endAt: null ends nothing).
+    const timings = TIMINGS.filter((field) => patch[field] !== undefined && patch[field] !== null);
+    if (timings.length > 0) for (const other of TIMINGS) if (!timings.includes(other)) delete merged[other];
+    for (const [field, value] of Object.entries(patch)) if (value === null) delete merged[field];
     const config = await ownedConfig(app, withTenant(merged, ctx.principal, live.record.tenant), ctx.principal);
     const saved = await committing(app.logger, 'schedule', { name: live.record.name }, () =>
       app.schedules.save(live.record.name, config, live.record.createdAt),
@@ -83,7 +89,7 @@ export function registerScheduleRoutes(router: Router, app: ApiDeps): void {
     return { status: 200, body: scheduleView(saved, app.clock.now(), 5) };
   }, {
     summary: 'Change a schedule: pause, resume, or any of its fields',
-    description: `The fields given replace the stored ones; a new \`cron\` replaces \`every\` and the other way round. ${TEMPLATE_QUEUE_NOTE}`,
+    description: `The fields given replace the stored ones, and one given as null is removed; a new \`cron\`, \`every\` or \`solar\` replaces the other two. Runs counted so far stay: extending \`endAt\` or \`maxRuns\` makes a completed schedule active again. ${TEMPLATE_QUEUE_NOTE}`,
     tag: 'schedules',
     auth: 'tenant',
     params: nameParam,
@@ -148,7 +154,9 @@ function scheduleView(live: LiveSchedule, now: number, upcoming: number): Schedu
     ...live.config,
     nextRunAt: live.record.paused ? null : iso(live.record.nextRunAt),
     lastRunAt: iso(live.record.lastRunAt),
+    runs: live.record.runs ?? 0,
+    state: scheduleState(live),
   };
-  if (upcoming > 0) view.nextRuns = nextRuns(live.times, now, upcoming).map((ms) => new Date(ms).toISOString());
+  if (upcoming > 0) view.nextRuns = upcomingRuns(live, now, upcoming).map((ms) => new Date(ms).toISOString());
   return view;
 }

@@ -5,6 +5,7 @@ import {
   type FileSettingRecord,
   type NewMessage,
   type QueueRecord,
+  type ScheduleMark,
   type ScheduleRecord,
   type SourceRecord,
   type TenantRecord,
@@ -130,10 +131,10 @@ export class PostgresCatalog {
   }
 
   async listSchedules(): Promise<ScheduleRecord[]> {
-    type Row = { name: string; tenant: string; spec: string; paused: boolean; next_run_at: number | null; last_run_at: number | null; created_at: number };
+    type Row = { name: string; tenant: string; spec: string; paused: boolean; next_run_at: number | null; last_run_at: number | null; created_at: number; runs: number };
     const rows = (await this.db.query<Row>({ text: 'SELECT * FROM schedules ORDER BY name COLLATE "C"' })).rows;
     return rows.map((row) => {
-      const schedule: ScheduleRecord = { name: row.name, tenant: row.tenant, spec: JSON.parse(row.spec) as unknown, paused: row.paused, createdAt: row.created_at };
+      const schedule: ScheduleRecord = { name: row.name, tenant: row.tenant, spec: JSON.parse(row.spec) as unknown, paused: row.paused, createdAt: row.created_at, runs: row.runs };
       if (row.next_run_at !== null) schedule.nextRunAt = row.next_run_at;
       if (row.last_run_at !== null) schedule.lastRunAt = row.last_run_at;
       return schedule;
@@ -207,22 +208,25 @@ export async function replaceFileSettingsIn(tx: Queryable, settings: FileSetting
 }
 
 /**
- * Inside a transaction (`tx`): fire one schedule tick. The compare-and-set on next_run_at is the
- * UPDATE's WHERE: of two nodes firing the same tick, the second waits for the first's row lock, then
- * re-reads the row (READ COMMITTED), finds next_run_at moved and changes nothing. The tick's messages
- * are appended in the same transaction, so a tick is neither lost nor fired twice.
+ * Inside a transaction (`tx`): fire one schedule tick. The compare-and-set on next_run_at and runs is
+ * the UPDATE's WHERE: of two nodes firing the same tick, the second waits for the first's row lock,
+ * then re-reads the row (READ COMMITTED), finds it moved and changes nothing. The tick's messages
+ * are appended and counted in the same transaction, so a tick is neither lost, nor fired twice, nor
+ * counted twice.
  */
 export async function fireScheduleIn(
   tx: Queryable,
   name: string,
-  expectedRunAt: number,
+  expected: ScheduleMark,
   nextRunAt: number | undefined,
   messages: NewMessage[],
   now: number,
 ): Promise<boolean> {
   const moved = await tx.query({
-    text: 'UPDATE schedules SET next_run_at = $3, last_run_at = $4 WHERE name = $1 AND next_run_at = $2',
-    values: [name, expectedRunAt, nextRunAt ?? null, now],
+    text: `UPDATE schedules SET next_run_at = $4, runs = runs + $6::integer,
+             last_run_at = CASE WHEN $6::integer > 0 THEN $5 ELSE last_run_at END
+           WHERE name = $1 AND next_run_at = $2 AND runs = $3`,
+    values: [name, expected.runAt, expected.runs, nextRunAt ?? null, now, messages.length],
   });
   if ((moved.rowCount ?? 0) === 0) return false;
   await appendMessages(tx, messages, now);

@@ -245,13 +245,25 @@ CREATE TABLE sources (
     name: 'message priorities',
     sql: `
 -- Priorities (0 least urgent … 9 most, 5 by default): ready messages go out highest priority first,
--- FIFO within a priority. The ready indexes are ordered exactly as the lease and claim queries order
--- (priority DESC, seq), so those still read the first entries of an index and never sort a backlog.
+-- FIFO within a priority. A lane is claimed in (priority DESC, seq) order, so its index gains the
+-- priority. Pull queues keep (queue, seq), which listings read in arrival order; messages of any
+-- other priority than the default are also in a small partial index by priority, from which a lease
+-- takes the more urgent ones before and the less urgent ones after the default (lease-batch.ts).
+-- Ingest at the default priority maintains nothing more.
 ALTER TABLE messages ADD COLUMN priority smallint NOT NULL DEFAULT 5;
-DROP INDEX messages_ready_queue;
-CREATE INDEX messages_ready_queue ON messages (queue, priority DESC, seq) WHERE state = 'ready';
 DROP INDEX messages_ready_lane;
 CREATE INDEX messages_ready_lane ON messages (queue, domain, priority DESC, seq) WHERE state = 'ready' AND domain <> '';
+CREATE INDEX messages_ready_priority ON messages (queue, priority DESC, seq) WHERE state = 'ready' AND priority <> 5;
+`,
+  },
+  {
+    version: 7,
+    name: 'schedules count their runs',
+    sql: `
+-- Schedules count their runs (maxRuns, GET's runs): a tick adds its messages to the count in the
+-- transaction that appends them, and only if next_run_at and runs are still what the firing node
+-- read (catalog.ts, fireScheduleIn), so of two nodes the second counts nothing. Rows start at 0.
+ALTER TABLE schedules ADD COLUMN runs integer NOT NULL DEFAULT 0;
 `,
   },
 ];

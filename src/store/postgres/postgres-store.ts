@@ -18,6 +18,7 @@ import type {
   QueueCounts,
   QueueDeletion,
   QueueRecord,
+  ScheduleMark,
   ScheduleRecord,
   SourceRecord,
   StoredMessage,
@@ -341,8 +342,8 @@ export class PostgresStore implements Store {
     return deleted;
   }
 
-  async fireSchedule(name: string, expectedRunAt: number, nextRunAt: number | undefined, messages: NewMessage[], now: number) {
-    const fired = await this.transaction((tx) => fireScheduleIn(tx, name, expectedRunAt, nextRunAt, messages, now));
+  async fireSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, messages: NewMessage[], now: number) {
+    const fired = await this.transaction((tx) => fireScheduleIn(tx, name, expected, nextRunAt, messages, now));
     if (fired) this.catalogChanged('schedules');
     return fired;
   }

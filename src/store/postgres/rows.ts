@@ -10,7 +10,7 @@ export interface MessageRow extends MessageColumns {
 
 /** The message columns every query that returns messages selects, qualified by `m`. */
 export const MESSAGE_COLUMNS = `m.id, m.queue, m.tenant, m.state, m.method, m.path, m.query, m.url, m.domain, m.received_at,
-  m.deliver_at, m.attempts, m.lease_token, m.lease_until, m.updated_at, m.origin, m.retry, m.last_error, m.payload_id`;
+  m.deliver_at, m.attempts, m.lease_token, m.lease_until, m.updated_at, m.origin, m.retry, m.last_error, m.payload_id, m.priority`;
 
 export function toStoredMessage(row: MessageRow): StoredMessage {
   return storedMessage(row.id, row);

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { ApiKeyRecord, DomainLimitRecord, FileSettingRecord, QueueRecord, ScheduleRecord, SourceRecord, TenantRecord } from '../types.js';
+import type { ApiKeyRecord, DomainLimitRecord, FileSettingRecord, QueueRecord, ScheduleMark, ScheduleRecord, SourceRecord, TenantRecord } from '../types.js';
 
 /**
  * The small, rarely written tables: queue definitions, tenants, API keys, domain limits, schedules,
@@ -44,8 +44,12 @@ export class SqliteCatalog {
       ),
       listSchedules: db.prepare('SELECT * FROM schedules ORDER BY name'),
       deleteSchedule: db.prepare('DELETE FROM schedules WHERE name = ?'),
-      scheduleNextRun: db.prepare('SELECT next_run_at FROM schedules WHERE name = ?'),
-      moveSchedule: db.prepare('UPDATE schedules SET next_run_at = ?, last_run_at = ? WHERE name = ?'),
+      scheduleNextRun: db.prepare('SELECT next_run_at, runs FROM schedules WHERE name = ?'),
+      // last_run_at moves only when the tick sent something (a skipped catch-up runs nothing).
+      moveSchedule: db.prepare(
+        `UPDATE schedules SET next_run_at = @nextRunAt, runs = runs + @count,
+           last_run_at = CASE WHEN @count > 0 THEN @now ELSE last_run_at END WHERE name = @name`,
+      ),
       // The owner's row only: another tenant's source of that name is left as it is (0 changes).
       upsertSource: db.prepare(
         `INSERT INTO sources (name, tenant, config, created_at) VALUES (@name, @tenant, @config, @createdAt)
@@ -167,7 +171,7 @@ export class SqliteCatalog {
   }
 
   listSchedules(): ScheduleRecord[] {
-    type Row = { name: string; tenant: string; spec: string; paused: number; next_run_at: number | null; last_run_at: number | null; created_at: number };
+    type Row = { name: string; tenant: string; spec: string; paused: number; next_run_at: number | null; last_run_at: number | null; created_at: number; runs: number };
     return (this.statements.listSchedules.all() as Row[]).map((row) => {
       const schedule: ScheduleRecord = {
         name: row.name,
@@ -175,6 +179,7 @@ export class SqliteCatalog {
         spec: JSON.parse(row.spec) as unknown,
         paused: row.paused === 1,
         createdAt: row.created_at,
+        runs: row.runs,
       };
       if (row.next_run_at !== null) schedule.nextRunAt = row.next_run_at;
       if (row.last_run_at !== null) schedule.lastRunAt = row.last_run_at;
@@ -215,11 +220,14 @@ export class SqliteCatalog {
     })();
   }
 
-  /** Inside a transaction: move a schedule on if it still expects `expectedRunAt`. */
-  advanceSchedule(name: string, expectedRunAt: number, nextRunAt: number | undefined, now: number): boolean {
-    const row = this.statements.scheduleNextRun.get(name) as { next_run_at: number | null } | undefined;
-    if (!row || row.next_run_at !== expectedRunAt) return false;
-    this.statements.moveSchedule.run(nextRunAt ?? null, now, name);
+  /**
+   * Inside a transaction: move a schedule on and count `count` runs, if it is still as the caller
+   * read it (its next run and its count).
+   */
+  advanceSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, count: number, now: number): boolean {
+    const row = this.statements.scheduleNextRun.get(name) as { next_run_at: number | null; runs: number } | undefined;
+    if (!row || row.next_run_at !== expected.runAt || row.runs !== expected.runs) return false;
+    this.statements.moveSchedule.run({ nextRunAt: nextRunAt ?? null, count, now, name });
     return true;
   }
 }

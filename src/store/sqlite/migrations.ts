@@ -234,17 +234,27 @@ CREATE TABLE sources (
 `,
   },
   {
-    // Priorities (0 least urgent … 9 most, 5 by default): a queue's ready messages go out highest
-    // priority first, FIFO within a priority. The two ready indexes gain the priority between the
-    // queue (and domain) and seq, so that claiming a lane or leasing from one priority of a pull
-    // queue still reads the first entries of an index and never sorts.
+    // Priorities (0 least urgent … 9 most, 5 by default): ready messages go out highest priority
+    // first, FIFO within a priority. A lane is claimed in (priority DESC, seq) order, so its index
+    // gains the priority. Pull queues keep their (queue, seq) index, which listings and the oldest
+    // ready age read in arrival order; messages of any other priority than the default are also in
+    // a small partial index by priority, from which leasing reads each priority in turn (see
+    // SqliteStore.readUnleased). Ingest at the default priority maintains nothing more.
     version: 8,
     sql: `
 ALTER TABLE messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 5;
 DROP INDEX messages_ready_lane;
 CREATE INDEX messages_ready_lane ON messages(queue, domain, priority DESC, seq) WHERE state = 'ready' AND domain <> '';
-DROP INDEX messages_ready_queue;
-CREATE INDEX messages_ready_queue ON messages(queue, priority, seq) WHERE state = 'ready';
+CREATE INDEX messages_ready_priority ON messages(queue, priority, seq) WHERE state = 'ready' AND priority <> 5;
+`,
+  },
+  {
+    // Schedules count their runs (maxRuns, GET's runs): a tick adds its messages to the count in the
+    // transaction that appends them and moves next_run_at, so the count survives a crash and a
+    // restart, and a tick counted is a tick sent. Rows already stored start at 0.
+    version: 9,
+    sql: `
+ALTER TABLE schedules ADD COLUMN runs INTEGER NOT NULL DEFAULT 0;
 `,
   },
 ];

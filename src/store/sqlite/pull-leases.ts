@@ -1,4 +1,5 @@
 import { MinHeap } from '../../util/min-heap.js';
+import { DEFAULT_PRIORITY } from '../types.js';
 
 /** One pull message out on lease. */
 export interface PullLease {
@@ -10,6 +11,17 @@ export interface PullLease {
   until: number;
   /** Receives including this one. The stored row keeps the count before it until the lease ends. */
   attempts: number;
+  /** The message's priority: an ended lease makes it ready again in that priority's scan. */
+  priority: number;
+}
+
+/**
+ * The key of one priority of a pull queue: each has its own scan start and returned rows, since
+ * leasing reads the priorities in turn, each in seq order. The default priority's key is the queue's
+ * name, so a queue whose messages all have it keeps one scan as before.
+ */
+export function scanKey(queue: string, priority: number): string {
+  return priority === DEFAULT_PRIORITY ? queue : `${queue}\u0000${priority}`;
 }
 
 /**
@@ -20,7 +32,8 @@ export interface PullLease {
  * as they were. So a pull costs one small insert instead of an update of every message row and two
  * indexes; the row is written once, when the lease ends (ack, nack, expiry).
  *
- * Each queue has a scan start: every ready row below it is leased, or noted as returned. Leasing
+ * Each queue has a scan start per priority (scanKey): every ready row of that priority below it is
+ * leased, or noted as returned. Leasing
  * takes the returned rows first, oldest first, then reads ready rows from the scan start and moves
  * it on. Anything that makes an older row ready again (a lease that ends without an ack, a due
  * scheduled message, a replay) notes it as returned instead of moving the scan start back: moved
@@ -99,10 +112,12 @@ export class PullLeases {
     bump(this.openByQueue, lease.queue, -1);
   }
 
-  /** The queue is gone: end its leases and forget where its scan stood. */
+  /** The queue is gone: end its leases and forget where its scans stood. */
   forgetQueue(queue: string): void {
     for (const lease of [...this.bySeq.values()]) if (lease.queue === queue) this.end(lease);
-    this.scanStart.delete(queue);
+    const ofQueue = (key: string) => key === queue || key.startsWith(`${queue}\u0000`);
+    for (const key of [...this.scanStart.keys()]) if (ofQueue(key)) this.scanStart.delete(key);
+    for (const key of [...this.returned.keys()]) if (ofQueue(key)) this.returned.delete(key);
   }
 
   /** Leases whose time is up at `now`, oldest first. The caller ends each one. */

@@ -12,7 +12,7 @@ export interface MessageRow extends MessageColumns {
 
 /** The messages columns, in the order `messageRowFrom` reads them. */
 export const MESSAGE_COLUMNS =
-  'seq, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, attempts, lease_token, lease_until, updated_at, origin, retry, last_error, payload_seq';
+  'seq, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, attempts, lease_token, lease_until, updated_at, origin, retry, last_error, payload_seq, priority';
 
 const NO_BODY = Buffer.alloc(0);
 
@@ -42,6 +42,7 @@ export function messageRowFrom(values: unknown[]): MessageRow {
     retry: values[16] as string | null,
     last_error: values[17] as string | null,
     payload_seq: values[18] as number | null,
+    priority: values[19] as number,
     headers: '[]',
     body: NO_BODY,
   };

@@ -18,18 +18,19 @@ import type {
   QueueCounts,
   QueueDeletion,
   QueueRecord,
+  ScheduleMark,
   ScheduleRecord,
   SourceRecord,
   StoredMessage,
   TenantRecord,
 } from '../types.js';
-import { DEFAULT_MAX_RECEIVES, laneKey, queueNameTaken, sourceNameTaken, storedSize } from '../types.js';
+import { DEFAULT_MAX_RECEIVES, DEFAULT_PRIORITY, laneKey, queueNameTaken, sourceNameTaken, storedSize } from '../types.js';
 import { SqliteCatalog } from './catalog.js';
 import { Checkpointer } from './checkpointer.js';
 import { openDatabase, type Durability } from './database.js';
 import { MessageListing } from './message-listing.js';
 import { WalSync } from './wal-sync.js';
-import { PullLeases, type PullLease } from './pull-leases.js';
+import { PullLeases, scanKey, type PullLease } from './pull-leases.js';
 import { QueueCountsLedger } from './queue-counts.js';
 import { messageRowFrom, parseId, parseReceipt, toAttempt, toStoredMessage, type AttemptRow, type MessageRow } from './rows.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -43,6 +44,16 @@ function withPayload(row: MessageRow, payload: Payload | undefined): MessageRow 
   row.headers = payload?.headers ?? '[]';
   row.body = payload?.body ?? Buffer.alloc(0);
   return row;
+}
+
+function inSeqOrder(rows: MessageRow[]): boolean {
+  for (let index = 1; index < rows.length; index += 1) if (rows[index]!.seq < rows[index - 1]!.seq) return false;
+  return true;
+}
+
+/** Ready messages in the order they go out: highest priority first, then by arrival. */
+function byUrgency(a: MessageRow, b: MessageRow): number {
+  return b.priority - a.priority || a.seq - b.seq;
 }
 
 /** Most payload bytes a queue's read-ahead may hold, and most queues read ahead at once (see SqliteStore.readAheadFor). */
@@ -75,6 +86,11 @@ export class SqliteStore implements Store {
   private readonly acking = new Set<number>();
   /** The batch a queue's next pull would get, read while the consumer works on the last one. */
   private readonly readAhead = new Map<string, { from: number; rows: MessageRow[]; next: number }>();
+  /**
+   * Per pull queue: the priorities other than the default that may have ready, unleased rows. A queue
+   * not in it is read as one scan (the default priority), as before priorities existed.
+   */
+  private readonly urgencies = new Map<string, Set<number>>();
   /** fsync durability: acknowledged writes wait for an fsync of the WAL, off the event loop. */
   private readonly walSync: WalSync | undefined;
   /** Copies the WAL into the database file on its own thread (none in memory). */
@@ -198,8 +214,9 @@ export class SqliteStore implements Store {
       message.origin,
       message.retry ?? null,
       payloadSeq,
+      message.priority ?? DEFAULT_PRIORITY,
     );
-    if (message.domain === '' && state === 'ready') this.becameReady(message.queue, seq); // ids only grow (migration 4): a safeguard, it rarely moves the scan start
+    if (message.domain === '' && state === 'ready') this.becameReady(message.queue, seq, message.priority ?? DEFAULT_PRIORITY); // ids only grow (migration 4): a safeguard, it rarely moves the scan start
     if (shared) this.counts.addBytes(message.queue, shared.bytes); // each routed message counts the payload it names
     else {
       const headers = JSON.stringify(message.headers);
@@ -224,11 +241,11 @@ export class SqliteStore implements Store {
     try {
       this.transact(() => this.sql.insertPullLease.run(token, queue, until, JSON.stringify(rows.map((row) => row.seq))));
     } catch (error) {
-      for (const row of rows) this.leases.rewind(queue, row.seq); // those taken from the returned ones go back
+      for (const row of rows) this.becameReady(queue, row.seq, row.priority); // those taken from the returned ones go back
       throw error;
     }
-    this.leases.scanned(queue, next);
-    for (const row of rows) this.leases.add({ seq: row.seq, queue, tenant: row.tenant, token, until, attempts: row.attempts + 1 });
+    for (const [key, at] of next) this.leases.scanned(key, at);
+    for (const row of rows) this.leases.add({ seq: row.seq, queue, tenant: row.tenant, token, until, attempts: row.attempts + 1, priority: row.priority });
     const leased = (ahead ? rows : this.withPayloads(rows)).map((row) => ({ ...this.present(toStoredMessage(row)), receipt: `${row.seq}.${token}` }));
     setImmediate(() => this.readAheadFor(queue, max));
     return leased;
@@ -241,9 +258,10 @@ export class SqliteStore implements Store {
    * one of it was cancelled.
    */
   private readAheadFor(queue: string, max: number): void {
-    if (!this.db.open || this.readAhead.has(queue) || this.oldestReturned(queue)) return;
+    // Only for a queue of one priority: a more urgent message arriving would not be seen by it.
+    if (!this.db.open || this.readAhead.has(queue) || this.urgencies.has(queue) || this.oldestReturned(queue)) return;
     const from = this.leases.scanFrom(queue);
-    const { rows, next } = this.readUnleased(queue, max);
+    const { rows, next } = this.readUnleasedAt(queue, DEFAULT_PRIORITY, max);
     if (rows.length < max) return; // near the end of the queue: newer messages may still arrive
     const bytes = this.withPayloads(rows).reduce((total, row) => total + row.body.length, 0);
     if (bytes > READ_AHEAD_MAX_BYTES) return;
@@ -256,42 +274,80 @@ export class SqliteStore implements Store {
    * scheduled message, a replay): leasing must see it, in seq order, so the scan start moves back to
    * it and a read-ahead that passed over it is dropped.
    */
-  private becameReady(queue: string, seq: number): void {
-    this.leases.rewind(queue, seq);
-    if (seq < (this.readAhead.get(queue)?.next ?? 0)) this.readAhead.delete(queue);
+  private becameReady(queue: string, seq: number, priority: number): void {
+    this.leases.rewind(scanKey(queue, priority), seq);
+    if (priority !== DEFAULT_PRIORITY) {
+      let urgencies = this.urgencies.get(queue);
+      if (!urgencies) this.urgencies.set(queue, (urgencies = new Set()));
+      urgencies.add(priority);
+      this.readAhead.delete(queue);
+    } else if (seq < (this.readAhead.get(queue)?.next ?? 0)) this.readAhead.delete(queue);
   }
 
   /** The read-ahead of `queue` (payloads included) if it is still what a read now would give. */
-  private takeReadAhead(queue: string, max: number): { rows: MessageRow[]; next: number } | undefined {
+  private takeReadAhead(queue: string, max: number): { rows: MessageRow[]; next: [string, number][] } | undefined {
     const ahead = this.readAhead.get(queue);
     this.readAhead.delete(queue);
-    if (!ahead || ahead.from !== this.leases.scanFrom(queue) || ahead.rows.length < max) return undefined;
-    return { rows: ahead.rows, next: ahead.next };
+    if (!ahead || ahead.from !== this.leases.scanFrom(queue) || ahead.rows.length < max || this.urgencies.has(queue)) return undefined;
+    return { rows: ahead.rows, next: [[queue, ahead.next]] };
   }
 
   /**
-   * Up to `max` ready rows of `queue` that are not leased, oldest first: the rows returned below the
-   * scan start, then rows from it on. `next` is where the scan start moves once these are leased.
-   * It reads the rows it gives, plus returned entries gone stale, and never passes over leased rows
-   * (see PullLeases): a pull of 1 behind 20,000 open leases reads one row.
+   * Up to `max` ready rows of `queue` that are not leased: highest priority first, and within each
+   * priority oldest first (readUnleasedAt). `next` holds where each priority's scan start moves
+   * once these are leased.
    */
-  private readUnleased(queue: string, max: number): { rows: MessageRow[]; next: number } {
-    const rows = this.takeReturnedRows(queue, max);
-    const from = this.leases.scanFrom(queue);
-    if (rows.length === max) return { rows, next: from };
-    const found = (this.sql.readyFrom.all(queue, from, max - rows.length) as unknown[][]).map(messageRowFrom);
+  private readUnleased(queue: string, max: number): { rows: MessageRow[]; next: [string, number][] } {
+    const urgencies = this.urgencies.get(queue);
+    if (!urgencies) {
+      const { rows, next } = this.readUnleasedAt(queue, DEFAULT_PRIORITY, max);
+      return { rows, next: [[queue, next]] };
+    }
+    const rows: MessageRow[] = [];
+    const next: [string, number][] = [];
+    for (const priority of [...urgencies, DEFAULT_PRIORITY].sort((a, b) => b - a)) {
+      if (rows.length === max) break;
+      const read = this.readUnleasedAt(queue, priority, max - rows.length);
+      rows.push(...read.rows);
+      next.push([scanKey(queue, priority), read.next]);
+      // Nothing more of this priority is ready and unleased: its rows come back through becameReady.
+      if (priority !== DEFAULT_PRIORITY && read.drained) urgencies.delete(priority);
+    }
+    if (urgencies.size === 0) this.urgencies.delete(queue);
+    return { rows, next };
+  }
+
+  /**
+   * Up to `max` ready rows of one priority of `queue` that are not leased, oldest first: the rows
+   * returned below the scan start, then rows from it on. `next` is where the scan start moves once
+   * these are leased: past the last row read, or, once the read found fewer than it asked for, past
+   * every id issued so far (the rows passed over there are of other priorities, or leased). It reads
+   * the rows it gives, plus returned entries gone stale, and never passes over leased rows (see
+   * PullLeases): a pull of 1 behind 20,000 open leases reads one row. `drained`: nothing more of this
+   * priority is ready and unleased.
+   */
+  private readUnleasedAt(queue: string, priority: number, max: number): { rows: MessageRow[]; next: number; drained: boolean } {
+    const key = scanKey(queue, priority);
+    const rows = this.takeReturnedRows(key, queue, max);
+    const from = this.leases.scanFrom(key);
+    if (rows.length === max) return { rows, next: from, drained: false };
+    const wanted = max - rows.length;
+    const found = (
+      (priority === DEFAULT_PRIORITY ? this.sql.readyFrom.all(queue, from, wanted) : this.sql.readyFromPriority.all(queue, priority, from, wanted)) as unknown[][]
+    ).map(messageRowFrom);
     // Rows from the scan start on are never leased (PullLeases); checked all the same, as handing
     // one message to two consumers would be the worse failure.
     for (const row of found) if (!this.leases.isLeased(row.seq) && !this.acking.has(row.seq)) rows.push(row);
-    return { rows, next: found.length > 0 ? found.at(-1)!.seq + 1 : from };
+    const drained = found.length < wanted;
+    return { rows, next: drained ? Math.max(from, this.lastId + 1) : found.at(-1)!.seq + 1, drained: drained && this.leases.peekReturned(key) === undefined };
   }
 
-  /** Up to `max` rows noted as returned, oldest first, each still ready and unleased; taken off the note. */
-  private takeReturnedRows(queue: string, max: number): MessageRow[] {
+  /** Up to `max` rows noted as returned under `key` (a priority of `queue`), oldest first, each still ready and unleased; taken off the note. */
+  private takeReturnedRows(key: string, queue: string, max: number): MessageRow[] {
     const rows: MessageRow[] = [];
     let last = 0;
     while (rows.length < max) {
-      const seq = this.leases.takeReturned(queue);
+      const seq = this.leases.takeReturned(key);
       if (seq === undefined) break;
       if (seq === last) continue; // noted twice
       last = seq;
@@ -301,14 +357,30 @@ export class SqliteStore implements Store {
     return rows;
   }
 
-  /** The oldest row noted as returned that is still ready and unleased; stale entries before it go. */
-  private oldestReturned(queue: string): MessageRow | undefined {
-    for (let seq = this.leases.peekReturned(queue); seq !== undefined; seq = this.leases.peekReturned(queue)) {
+  /** The oldest row noted as returned under `key` (default: the queue's default priority) that is still ready and unleased; stale entries before it go. */
+  private oldestReturned(queue: string, key = queue): MessageRow | undefined {
+    for (let seq = this.leases.peekReturned(key); seq !== undefined; seq = this.leases.peekReturned(key)) {
       const row = this.unleasedRow(queue, seq);
       if (row) return row;
-      this.leases.takeReturned(queue);
+      this.leases.takeReturned(key);
     }
     return undefined;
+  }
+
+  /** The oldest ready row of `queue` that is not leased, whatever its priority (for the oldest-ready age). */
+  private oldestReady(queue: string): MessageRow | undefined {
+    let oldest: MessageRow | undefined;
+    for (const priority of [DEFAULT_PRIORITY, ...(this.urgencies.get(queue) ?? [])]) {
+      const key = scanKey(queue, priority);
+      const from = this.leases.scanFrom(key);
+      const values = (
+        priority === DEFAULT_PRIORITY ? this.sql.readyFrom.all(queue, from, 1) : this.sql.readyFromPriority.all(queue, priority, from, 1)
+      ) as unknown[][];
+      for (const row of [this.oldestReturned(queue, key), values[0] && messageRowFrom(values[0])]) {
+        if (row && (!oldest || row.seq < oldest.seq)) oldest = row;
+      }
+    }
+    return oldest;
   }
 
   /** The row at `seq` if it is a ready row of `queue` that nobody holds. */
@@ -373,7 +445,7 @@ export class SqliteStore implements Store {
   /** The row was never touched by the lease (it is written when a lease ends), so ending it is all. */
   async returnUnsent(queue: string, receipts: string[]): Promise<number> {
     const { held } = this.holdings(queue, receipts);
-    this.endLeases(held, (lease) => this.becameReady(lease.queue, lease.seq));
+    this.endLeases(held, (lease) => this.becameReady(lease.queue, lease.seq, lease.priority));
     return held.length;
   }
 
@@ -393,7 +465,7 @@ export class SqliteStore implements Store {
       return 'scheduled';
     }
     this.sql.settleLease.run('ready', null, lease.attempts, null, now, lease.seq);
-    this.becameReady(lease.queue, lease.seq);
+    this.becameReady(lease.queue, lease.seq, lease.priority);
     return 'ready';
   }
 
@@ -459,6 +531,11 @@ export class SqliteStore implements Store {
 
   /** At open: the leases stored before a restart are open again, with their deadlines. */
   private restoreLeases(): void {
+    for (const { queue, priority } of this.sql.readyPriorities.all() as { queue: string; priority: number }[]) {
+      let urgencies = this.urgencies.get(queue);
+      if (!urgencies) this.urgencies.set(queue, (urgencies = new Set()));
+      urgencies.add(priority);
+    }
     type Stored = { token: string; queue: string; until: number; seqs: string };
     const stored = this.sql.allPullLeases.all() as Stored[];
     const found = new Map<number, PullLease>();
@@ -467,8 +544,10 @@ export class SqliteStore implements Store {
         const previous = found.get(seq);
         if (previous?.token === row.token) previous.until = Math.max(previous.until, row.until);
         else if (!previous) {
-          const ready = this.sql.readyState.get(seq, row.queue) as { attempts: number; tenant: string } | undefined;
-          if (ready) found.set(seq, { seq, queue: row.queue, tenant: ready.tenant, token: row.token, until: row.until, attempts: ready.attempts + 1 });
+          const ready = this.sql.readyState.get(seq, row.queue) as { attempts: number; tenant: string; priority: number } | undefined;
+          if (ready) {
+            found.set(seq, { seq, queue: row.queue, tenant: ready.tenant, token: row.token, until: row.until, attempts: ready.attempts + 1, priority: ready.priority });
+          }
         }
       }
     }
@@ -488,9 +567,9 @@ export class SqliteStore implements Store {
     const last = new Map<string, number>();
     for (const lease of leases) last.set(lease.queue, Math.max(last.get(lease.queue) ?? 0, lease.seq));
     for (const [queue, seq] of last) {
-      this.leases.scanned(queue, seq + 1);
-      for (const ready of this.sql.readySeqsBelow.iterate(queue, seq + 1) as Iterable<number>) {
-        if (!this.leases.isLeased(ready)) this.leases.rewind(queue, ready);
+      for (const priority of [DEFAULT_PRIORITY, ...(this.urgencies.get(queue) ?? [])]) this.leases.scanned(scanKey(queue, priority), seq + 1);
+      for (const ready of this.sql.readySeqsBelow.iterate(queue, seq + 1) as Iterable<{ seq: number; priority: number }>) {
+        if (!this.leases.isLeased(ready.seq)) this.leases.rewind(scanKey(queue, ready.priority), ready.seq);
       }
     }
   }
@@ -544,9 +623,9 @@ export class SqliteStore implements Store {
   }
 
   private promoteDue(statement: Database.Statement, now: number, dueBy: number, noteReady: (queue: string, domain: string) => void): number {
-    const rows = statement.all(now, dueBy, WAKE_CHUNK) as { seq: number; queue: string; domain: string }[];
+    const rows = statement.all(now, dueBy, WAKE_CHUNK) as { seq: number; queue: string; domain: string; priority: number }[];
     for (const row of rows) {
-      if (row.domain === '') this.becameReady(row.queue, row.seq);
+      if (row.domain === '') this.becameReady(row.queue, row.seq, row.priority);
       this.counts.move(row.queue, 'scheduled', 'ready', 1, row.domain);
       noteReady(row.queue, row.domain);
     }
@@ -559,7 +638,7 @@ export class SqliteStore implements Store {
     noteReady: (queue: string, domain: string) => void,
     report: WakeReport,
   ): number {
-    type Expired = { seq: number; queue: string; domain: string; state: 'leased' | 'inflight'; attempts: number };
+    type Expired = { seq: number; queue: string; domain: string; state: 'leased' | 'inflight'; attempts: number; priority: number };
     const rows = this.sql.expiredLeases.all(now, WAKE_CHUNK) as Expired[];
     for (const row of rows) {
       if (row.state === 'leased' && row.attempts >= (maxReceives.get(row.queue) ?? DEFAULT_MAX_RECEIVES)) {
@@ -570,7 +649,7 @@ export class SqliteStore implements Store {
       }
       this.sql.release.run(now, row.seq);
       this.counts.move(row.queue, row.state, 'ready', 1, row.domain);
-      if (row.state === 'leased') this.becameReady(row.queue, row.seq); // a pull lease stored by an earlier version
+      if (row.state === 'leased') this.becameReady(row.queue, row.seq, row.priority); // a pull lease stored by an earlier version
       noteReady(row.queue, row.domain);
     }
     return rows.length;
@@ -622,7 +701,7 @@ export class SqliteStore implements Store {
       }
       return requests.map(({ lane }) => byLane.get(laneKey(lane.queue, lane.domain))!);
     });
-    return claimed.map((rows) => this.withPayloads(rows.sort((a, b) => a.seq - b.seq)).map(toStoredMessage));
+    return claimed.map((rows) => this.withPayloads(rows.sort((a, b) => a.seq - b.seq)).sort(byUrgency).map(toStoredMessage));
   }
 
   /**
@@ -647,7 +726,7 @@ export class SqliteStore implements Store {
    * point read per row; a sparse batch (lanes interleaved with others) keeps the point reads.
    */
   private withPayloads(rows: MessageRow[]): MessageRow[] {
-    if (rows.length < 2) return rows.map((row) => this.withPayload(row));
+    if (rows.length < 2 || !inSeqOrder(rows)) return rows.map((row) => this.withPayload(row)); // several priorities: not in seq order
     const first = rows[0]!.seq;
     const last = rows[rows.length - 1]!.seq;
     if (last - first + 1 > rows.length * 2 + 16) return rows.map((row) => this.withPayload(row));
@@ -778,10 +857,10 @@ export class SqliteStore implements Store {
         seqs === undefined
           ? this.sql.replayAllDead.all(now, now, queue, tenant, limit ?? -1)
           : seqs.flatMap((seq) => this.sql.replayOneDead.all(now, now, queue, tenant, seq))
-      ) as { seq: number; domain: string }[];
+      ) as { seq: number; domain: string; priority: number }[];
       for (const row of rows) {
         this.counts.move(queue, 'dead', 'ready', 1, row.domain);
-        if (row.domain === '') this.becameReady(queue, row.seq);
+        if (row.domain === '') this.becameReady(queue, row.seq, row.priority);
       }
       const domains = new Set(rows.map((row) => row.domain).filter((domain) => domain !== ''));
       return { replayed: rows.map((row) => String(row.seq)), lanes: [...domains].map((domain) => ({ queue, domain })) };
@@ -824,7 +903,7 @@ export class SqliteStore implements Store {
       const leased = this.leases.openIn(queue);
       counts.states.ready -= leased;
       counts.states.leased += leased;
-      if (counts.states.ready > 0) counts.oldestReadyAt = (this.oldestReturned(queue) ?? this.readUnleased(queue, 1).rows[0])?.received_at;
+      if (counts.states.ready > 0) counts.oldestReadyAt = this.oldestReady(queue)?.received_at;
     }
     return snapshot;
   }
@@ -911,9 +990,9 @@ export class SqliteStore implements Store {
     return this.catalog.deleteSchedule(name);
   }
 
-  async fireSchedule(name: string, expectedRunAt: number, nextRunAt: number | undefined, messages: NewMessage[], now: number) {
+  async fireSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, messages: NewMessage[], now: number) {
     const fired = this.write(() => {
-      if (!this.catalog.advanceSchedule(name, expectedRunAt, nextRunAt, now)) return false;
+      if (!this.catalog.advanceSchedule(name, expected, nextRunAt, messages.length, now)) return false;
       this.appendAll(messages, now);
       return true;
     });

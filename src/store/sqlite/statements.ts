@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { MESSAGE_COLUMNS } from './rows.js';
+import { DEFAULT_PRIORITY } from '../types.js';
 
 /**
  * Every hot query, prepared once. Each is shaped for one index (see migrations.ts):
@@ -14,8 +15,8 @@ export function prepareStatements(db: Database.Database) {
   return named({
     insertMessage: db.prepare(
       `INSERT INTO messages (seq, queue, tenant, state, method, path, query, url, domain,
-                             received_at, deliver_at, updated_at, origin, retry, payload_seq)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                             received_at, deliver_at, updated_at, origin, retry, payload_seq, priority)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     highestId: db.prepare('SELECT max(high, (SELECT coalesce(max(seq), 0) FROM messages)) AS high FROM message_ids'),
     raiseHighestId: db.prepare('UPDATE message_ids SET high = ? WHERE only = 1 AND high < ?'),
@@ -42,9 +43,17 @@ export function prepareStatements(db: Database.Database) {
     // start (readyFrom) or rows noted as returned below it (readyRow), and the row is written once,
     // when its lease ends.
     // Raw mode (arrays, see messageRowFrom): these read a whole pull batch.
+    // The default priority through the queue's (queue, seq) index (rows of other priorities are
+    // passed over: they are few, and each read moves the scan start past them), any other priority
+    // through the partial messages_ready_priority index (migration 8).
     readyFrom: db
-      .prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE queue = ? AND state = 'ready' AND seq >= ? ORDER BY seq LIMIT ?`)
+      .prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE queue = ? AND state = 'ready' AND priority = ${DEFAULT_PRIORITY} AND seq >= ? ORDER BY seq LIMIT ?`)
       .raw(true),
+    readyFromPriority: db
+      .prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE queue = ? AND state = 'ready' AND priority <> ${DEFAULT_PRIORITY} AND priority = ? AND seq >= ? ORDER BY seq LIMIT ?`)
+      .raw(true),
+    // Priorities other than the default that have ready pull rows, at open.
+    readyPriorities: db.prepare(`SELECT DISTINCT queue, priority FROM messages WHERE state = 'ready' AND priority <> ${DEFAULT_PRIORITY} AND domain = ''`),
     settleLease: db.prepare(
       `UPDATE messages SET state = ?, deliver_at = COALESCE(?, deliver_at), attempts = ?, last_error = COALESCE(?, last_error), updated_at = ?
        WHERE seq = ? AND state = 'ready'`,
@@ -59,9 +68,9 @@ export function prepareStatements(db: Database.Database) {
     insertPullLease: db.prepare('INSERT INTO pull_leases (token, queue, until, seqs) VALUES (?, ?, ?, ?)'),
     deletePullLease: db.prepare('DELETE FROM pull_leases WHERE token = ?'),
     allPullLeases: db.prepare('SELECT token, queue, until, seqs FROM pull_leases'),
-    readyState: db.prepare(`SELECT attempts, tenant FROM messages WHERE seq = ? AND queue = ? AND state = 'ready'`),
+    readyState: db.prepare(`SELECT attempts, tenant, priority FROM messages WHERE seq = ? AND queue = ? AND state = 'ready'`),
     readyRow: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE seq = ? AND queue = ? AND state = 'ready'`).raw(true),
-    readySeqsBelow: db.prepare(`SELECT seq FROM messages WHERE queue = ? AND state = 'ready' AND seq < ? ORDER BY seq`).pluck(),
+    readySeqsBelow: db.prepare(`SELECT seq, priority FROM messages WHERE queue = ? AND state = 'ready' AND seq < ? ORDER BY seq`),
     toDead: db.prepare(
       `UPDATE messages SET state = 'dead', last_error = ?, lease_token = NULL, lease_until = NULL, updated_at = ? WHERE seq = ?`,
     ),
@@ -69,15 +78,15 @@ export function prepareStatements(db: Database.Database) {
     promotePushDue: db.prepare(
       `UPDATE messages SET state = 'ready', updated_at = ?
        WHERE seq IN (SELECT seq FROM messages WHERE state = 'scheduled' AND domain <> '' AND deliver_at <= ? ORDER BY deliver_at LIMIT ?)
-       RETURNING seq, queue, domain`,
+       RETURNING seq, queue, domain, priority`,
     ),
     promotePullDue: db.prepare(
       `UPDATE messages SET state = 'ready', updated_at = ?
        WHERE seq IN (SELECT seq FROM messages WHERE state = 'scheduled' AND domain = '' AND deliver_at <= ? ORDER BY deliver_at LIMIT ?)
-       RETURNING seq, queue, domain`,
+       RETURNING seq, queue, domain, priority`,
     ),
     expiredLeases: db.prepare(
-      `SELECT seq, queue, domain, state, attempts FROM messages
+      `SELECT seq, queue, domain, state, attempts, priority FROM messages
        WHERE state IN ('leased', 'inflight') AND lease_until <= ? ORDER BY lease_until LIMIT ?`,
     ),
     release: db.prepare(
@@ -97,7 +106,7 @@ export function prepareStatements(db: Database.Database) {
     claimLane: db.prepare(
       `UPDATE messages SET state = 'inflight', lease_until = ?, updated_at = ?
        WHERE seq IN (SELECT seq FROM messages WHERE queue = ? AND domain = ? AND state = 'ready' AND domain <> ''
-                     ORDER BY seq LIMIT ?)
+                     ORDER BY priority DESC, seq LIMIT ?)
        RETURNING *`,
     ),
     // The head of each of many lanes in one statement: [[queue, domain], ...] as JSON. When many
@@ -106,7 +115,7 @@ export function prepareStatements(db: Database.Database) {
       `UPDATE messages SET state = 'inflight', lease_until = ?, updated_at = ?
        WHERE seq IN (SELECT (SELECT m.seq FROM messages m
                              WHERE m.queue = lane.value ->> 0 AND m.domain = lane.value ->> 1 AND m.state = 'ready' AND m.domain <> ''
-                             ORDER BY m.seq LIMIT 1)
+                             ORDER BY m.priority DESC, m.seq LIMIT 1)
                      FROM json_each(?) AS lane)
        RETURNING *`,
     ),
@@ -150,11 +159,11 @@ export function prepareStatements(db: Database.Database) {
     cancel: db.prepare(`UPDATE messages SET state = 'cancelled', updated_at = ? WHERE seq = ?`),
     replayAllDead: db.prepare(
       `UPDATE messages SET state = 'ready', attempts = 0, deliver_at = ?, last_error = NULL, updated_at = ?
-       WHERE seq IN (SELECT seq FROM messages WHERE queue = ? AND tenant = ? AND state = 'dead' ORDER BY seq LIMIT ?) RETURNING seq, domain`,
+       WHERE seq IN (SELECT seq FROM messages WHERE queue = ? AND tenant = ? AND state = 'dead' ORDER BY seq LIMIT ?) RETURNING seq, domain, priority`,
     ),
     replayOneDead: db.prepare(
       `UPDATE messages SET state = 'ready', attempts = 0, deliver_at = ?, last_error = NULL, updated_at = ?
-       WHERE queue = ? AND tenant = ? AND state = 'dead' AND seq = ? RETURNING seq, domain`,
+       WHERE queue = ? AND tenant = ? AND state = 'dead' AND seq = ? RETURNING seq, domain, priority`,
     ),
     // Deleting a queue scans the whole table: no index covers finished messages by queue (see
     // migration 1), and deleting a queue is a rare act of the operator, not worth an index on ingest.

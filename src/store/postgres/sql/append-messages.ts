@@ -1,4 +1,4 @@
-import { storedSize, type AppendResult, type NewMessage } from '../../types.js';
+import { DEFAULT_PRIORITY, storedSize, type AppendResult, type NewMessage } from '../../types.js';
 import type { Queryable } from './queryable.js';
 
 /**
@@ -51,9 +51,9 @@ input AS (
   SELECT ids.id, u.*
   FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
               $10::bigint[], $11::bigint[], $12::text[], $13::text[], $14::text[], $15::bytea[],
-              $16::text[], $17::text[], $18::bigint[], $20::int[]${routed ? ', $21::int[]' : ''})
+              $16::text[], $17::text[], $18::bigint[], $20::int[], $21::smallint[]${routed ? ', $22::int[]' : ''})
        WITH ORDINALITY AS u(queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, origin,
-                            retry, headers, body, dedupe_scope, dedupe_key, dedupe_expires, stored_bytes,${routed ? ' lead_ord,' : ''} ord)
+                            retry, headers, body, dedupe_scope, dedupe_key, dedupe_expires, stored_bytes, priority,${routed ? ' lead_ord,' : ''} ord)
   JOIN ids USING (ord)
 ),
 claimed AS (
@@ -67,8 +67,8 @@ claimed AS (
 ${answers},
 stored AS (
   INSERT INTO messages (id, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at,
-                        updated_at, origin, retry, stored_bytes${routed ? ', payload_id' : ''})
-  SELECT id, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, $19, origin, retry, stored_bytes${routed ? ', payload_id' : ''}
+                        updated_at, origin, retry, stored_bytes, priority${routed ? ', payload_id' : ''})
+  SELECT id, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, $19, origin, retry, stored_bytes, priority${routed ? ', payload_id' : ''}
   FROM answers WHERE answer = id
 ),
 stored_payloads AS (
@@ -112,6 +112,7 @@ export async function appendUnique(db: Queryable, messages: NewMessage[], now: n
       column((m) => m.dedupe?.expiresAt ?? null),
       now,
       column(storedSize),
+      column((m) => m.priority ?? DEFAULT_PRIORITY),
       ...(routed ? [messages.map((message, index) => leadOrdinality(message, index))] : []),
     ],
   });

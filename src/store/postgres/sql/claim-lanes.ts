@@ -7,8 +7,8 @@ import type { Queryable } from './queryable.js';
 /**
  * Claim the oldest ready messages of many (queue, domain) lanes in one statement: the lanes arrive
  * as three arrays, and for each a LATERAL subquery reads the first `max` entries of
- * `messages_ready_lane (queue, domain, seq) WHERE state = 'ready' AND domain <> ''` (index order, no
- * sort), `FOR UPDATE SKIP LOCKED`. A claim is the row: inflight with a deadline that any node's wake
+ * `messages_ready_lane (queue, domain, priority DESC, seq) WHERE state = 'ready' AND domain <> ''`
+ * (index order, no sort: the most urgent first, FIFO within a priority), `FOR UPDATE SKIP LOCKED`. A claim is the row: inflight with a deadline that any node's wake
  * reclaims once it passes, and a token (`lease_token`, one per call) that the outcome must show, so an
  * outcome of a claim that expired and was taken again changes nothing (complete-deliveries.ts).
  * Payloads are joined in the same statement.
@@ -32,11 +32,11 @@ WITH claimed AS (
                  SELECT 1 FROM messages o
                  WHERE o.queue = lane.queue AND o.domain = lane.domain AND o.state = 'inflight'
                    AND left(o.lease_token, ${NODE_ID_LENGTH}) <> $7))
-             ORDER BY seq LIMIT lane.max FOR UPDATE SKIP LOCKED) AS head
+             ORDER BY priority DESC, seq LIMIT lane.max FOR UPDATE SKIP LOCKED) AS head
   )
   RETURNING ${MESSAGE_COLUMNS}
 )
-SELECT m.*, p.headers, p.body FROM claimed m JOIN payloads p ON p.id = coalesce(m.payload_id, m.id) ORDER BY m.id`;
+SELECT m.*, p.headers, p.body FROM claimed m JOIN payloads p ON p.id = coalesce(m.payload_id, m.id) ORDER BY m.priority DESC, m.id`;
 
 /** Inside a transaction: the strict lanes whose lock this transaction got (the others are being claimed elsewhere). */
 export async function lockStrictLanes(tx: Queryable, lanes: LaneRef[]): Promise<Set<string>> {
