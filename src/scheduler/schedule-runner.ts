@@ -24,8 +24,14 @@ export interface SchedulerDeps extends TargetCheck {
   readonly dispatcher: Dispatcher | undefined;
 }
 
-/** Each top-level field of a schedule is one setting of sluice.yaml; cron, every and solar replace each other, so they are one. */
-const SCHEDULE_SETTINGS = settingsOf(Object.keys(scheduleConfigSchema.shape), [['cron', 'every', 'solar']]);
+/**
+ * Each top-level field of a schedule is one setting of sluice.yaml; cron, every and solar replace each
+ * other, so they are one. That one keeps the name it had before solar ("cron/every"): databases know
+ * what the file last applied by it, and a file without solar gives the same value as then.
+ */
+const SCHEDULE_SETTINGS = settingsOf(Object.keys(scheduleConfigSchema.shape), [['cron', 'every', 'solar']]).map((setting) =>
+  setting.fields.includes('solar') ? { ...setting, name: 'cron/every' } : setting,
+);
 
 /** `missed: all` catches up at most this many ticks per schedule. */
 const MAX_CATCH_UP = 1_000;
