@@ -26,6 +26,7 @@ export function registerClientCommands(program: Command): void {
     .option('--delay <ms>', 'deliver after this many ms', integer)
     .option('--queue <queue>', "push queue (default: the key's tenant's default queue)")
     .option('--idempotency-key <key>', 'same key within 24 h returns the first message')
+    .option('--priority <0-9>', "0 (least urgent) to 9 (most urgent); default: the queue's", integer)
     .action(async (url: string | undefined, options) => {
       const message: OutboundMessageInput = { method: options.method.toUpperCase() };
       if (url !== undefined) message.url = url;
@@ -36,6 +37,7 @@ export function registerClientCommands(program: Command): void {
       if (options.at !== undefined) message.deliverAt = /^\d+$/.test(options.at) ? Number(options.at) : options.at;
       if (options.delay !== undefined) message.delayMs = options.delay;
       if (options.idempotencyKey) message.idempotencyKey = options.idempotencyKey;
+      if (options.priority !== undefined) message.priority = options.priority;
       print(await client(options).send(message));
     });
 

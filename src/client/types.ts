@@ -51,6 +51,8 @@ export interface OutboundMessageInput {
   /** The same key within 24 hours answers the first message (200) and stores nothing. */
   idempotencyKey?: string;
   retry?: RetryPolicyInput;
+  /** 0 (least urgent) to 9 (most urgent); absent: the queue's priority (5 unless set). */
+  priority?: number;
 }
 
 export interface CreatedMessage {
@@ -91,6 +93,8 @@ export interface Message {
   receivedAt: string;
   deliverAt: string;
   attemptCount: number;
+  /** 0 (least urgent) to 9 (most urgent). */
+  priority: number;
   /** `api`, or `source:<name>` for ingested requests. */
   origin: string;
   /** Push messages: the target and its limit key. */
@@ -144,6 +148,8 @@ export interface PulledMessage {
   query: string;
   headers: Record<string, string>;
   contentType: string | null;
+  /** 0 (least urgent) to 9 (most urgent): a pull takes the most urgent first. */
+  priority: number;
   body?: string;
   bodyBase64?: string;
 }
@@ -184,6 +190,8 @@ export interface QueueInput {
   /** Push: sign deliveries with Standard Webhooks headers; `whsec_<base64>`. */
   signingSecret?: string;
   paused?: boolean;
+  /** Stamped on messages created in the queue that name none: 0 (least urgent) to 9 (default 5). */
+  priority?: number;
 }
 
 /** A queue with its depth. The signing secret is never shown: `signing` says whether one is set. */
@@ -199,6 +207,7 @@ export interface Queue {
   retry: RetryPolicy;
   timeouts: { connectMs: number; responseMs: number };
   paused: boolean;
+  priority: number;
   signing: boolean;
   /** Messages by state; null before the first count after a change. */
   depth: Record<MessageState, number> | null;
@@ -290,6 +299,8 @@ export interface ScheduleMessageInput {
   body?: unknown;
   /** A push queue of the schedule's tenant; default: the tenant's default queue. */
   queue?: string;
+  /** 0 (least urgent) to 9 (most urgent); absent: the queue's priority. */
+  priority?: number;
 }
 
 /** When a schedule does not run, read on the clock of its time zone. */

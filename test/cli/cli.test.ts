@@ -59,8 +59,10 @@ describe('client commands', () => {
   it('send, queues, limits set, schedule add, pull and dead replay talk to the API', async () => {
     const key = 'sk_cli_test_0123456789abcdef';
     const server = await spawnSluice(['--data-dir', join(dir, 'data2')], { SLUICE_ADMIN_KEY: key }, dir);
-    const sent = await sluice(server.url, key, 'send', 'https://example.com/hook', '--json', '{"a":1}', '--delay', '60000');
+    const sent = await sluice(server.url, key, 'send', 'https://example.com/hook', '--json', '{"a":1}', '--delay', '60000', '--priority', '8');
     expect(sent.state).toBe('scheduled');
+    const stored = await fetch(`${server.url}/v1/messages/${sent.id}`, { headers: { authorization: `Bearer ${key}` } });
+    expect(((await stored.json()) as { priority: number }).priority).toBe(8);
     const queues = await sluice(server.url, key, 'queues');
     expect(queues.queues.find((q: { name: string }) => q.name === 'outbound').depth.scheduled).toBe(1);
     const limit = await sluice(server.url, key, 'limits', 'set', 'example.com', '--concurrency', '3', '--rate', '5', '--burst', '2');

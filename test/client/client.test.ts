@@ -71,6 +71,7 @@ describe('SluiceClient', () => {
       query: 'shop=a',
       headers: expect.objectContaining({ 'content-type': 'application/json' }),
       contentType: 'application/json',
+      priority: 5,
       body: '{"order":1}',
     });
 
