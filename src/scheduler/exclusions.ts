@@ -62,7 +62,7 @@ export class ExcludingRunTimes implements RunTimes {
   }
 
   /** Undefined when `instant` is not excluded; else an instant after it from which to look again. */
-  endOfExclusion(instant: number): number | undefined {
+  private endOfExclusion(instant: number): number | undefined {
     const wall = wallTimeAt(instant, this.timeZone);
     const midnight = Math.floor(wall / DAY_MS) * DAY_MS;
     const date = new Date(midnight);

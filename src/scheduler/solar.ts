@@ -6,12 +6,15 @@ import { instantOfWall, wallTimeAt } from './timezone.js';
  * publishes for its Solar Calculator (after Meeus, "Astronomical Algorithms"): the sun's declination
  * and the equation of time from the Julian century, then the hour angle at which the sun's centre
  * reaches a zenith angle of 90.833° (sunrise and sunset: 34′ of refraction plus the 16′ radius of the
- * disc) or 96° (civil twilight, 6° below the horizon). NOAA states these are good to about a minute
- * between ±72° of latitude; each event here is computed with the sun's position at the event itself
- * (four refinements of a first estimate), as NOAA's calculator refines its own.
+ * disc) or 96° (civil twilight, 6° below the horizon). NOAA gives its results as "theoretically
+ * accurate to within a minute for locations between +/- 72° latitude, and within 10 minutes outside
+ * of those latitudes" (gml.noaa.gov/grad/solcalc/calcdetails.html). Each event here is computed with
+ * the sun's position at the event itself (four refinements of a first estimate), as NOAA's
+ * calculator refines its own.
  *
- * Written here, not taken from a library: the whole of it is these few equations, and the scheduler
- * needs them per local date in an IANA zone, which none of the small libraries does.
+ * Hand-written on purpose (issue 17 asks for it): it is these few public equations, checked against
+ * published tables in test/scheduler/solar.test.ts, and the scheduler needs the event of each local
+ * date in an IANA zone, which it reads with timezone.ts like the cron schedules.
  */
 
 export const SOLAR_EVENTS = ['sunrise', 'sunset', 'solarNoon', 'dawn', 'dusk'] as const;
