@@ -30,8 +30,20 @@ export type Condition = LeafCondition | { all: Condition[] } | { any: Condition[
  */
 export const UNREADABLE: unique symbol = Symbol('unreadable');
 
-/** What a path reads: the value, `undefined` when the path names nothing, or UNREADABLE. */
-export type Resolve = (path: string) => JsonValue | undefined | typeof UNREADABLE;
+/**
+ * What a path reads: the value, `undefined` when the path names nothing, or UNREADABLE. It gets the
+ * path split at its dots (`body.a.b` → body, a, b), split once per condition, not per request.
+ */
+export type Resolve = (segments: readonly string[]) => JsonValue | undefined | typeof UNREADABLE;
+
+/** Each leaf's path split at its dots, kept with the leaf (conditions are checked on every request). */
+const splitPaths = new WeakMap<LeafCondition, readonly string[]>();
+
+function segmentsOf(leaf: LeafCondition): readonly string[] {
+  let segments = splitPaths.get(leaf);
+  if (segments === undefined) splitPaths.set(leaf, (segments = leaf.path.split('.')));
+  return segments;
+}
 
 /** Most nesting of all/any/not. */
 export const MAX_CONDITION_DEPTH = 8;
@@ -159,7 +171,7 @@ export function evaluate(condition: Condition, resolve: Resolve): boolean {
   if ('all' in condition) return condition.all.every((item) => evaluate(item, resolve));
   if ('any' in condition) return condition.any.some((item) => evaluate(item, resolve));
   if ('not' in condition) return !evaluate(condition.not, resolve);
-  return test(condition, resolve(condition.path));
+  return test(condition, resolve(segmentsOf(condition)));
 }
 
 /** One step of an explanation: a condition, whether it held, and for a leaf the value it read. */
@@ -197,7 +209,7 @@ export function explain(condition: Condition, resolve: Resolve): Explanation {
     const part = explain(condition.not, resolve);
     return { combinator: 'not', result: !part.result, parts: [part] };
   }
-  const actual = resolve(condition.path);
+  const actual = resolve(segmentsOf(condition));
   const step: Explanation = { result: test(condition, actual), path: condition.path, op: condition.op };
   if (condition.value !== undefined) step.value = condition.value;
   if (actual === UNREADABLE) step.unreadable = true;

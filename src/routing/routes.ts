@@ -68,8 +68,7 @@ export function requestResolver(request: RoutedRequest): Resolve {
   let json: JsonValue | typeof UNREADABLE | undefined;
   let headers: Map<string, string> | undefined;
   let query: URLSearchParams | undefined;
-  return (path) => {
-    const segments = path.split('.');
+  return (segments) => {
     switch (segments[0]) {
       case 'method':
         return segments.length === 1 ? request.method : undefined;

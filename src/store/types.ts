@@ -69,7 +69,9 @@ export interface NewMessage extends MessageFields {
    * The first of them is the `lead`: it carries the dedupe key and its payload is stored. Each other
    * one `follows` the lead that stands that many places before it in the same append: its own
    * headers and body (the same ones) are not stored again, and when the lead is a duplicate, so is it
-   * (with the lead's id). Stores keep a routed request's messages together, in one transaction.
+   * (with the lead's id). A follower differs from its lead only in queue, tenant, url, domain and
+   * priority: a store may take every other field from the lead. Stores keep a routed request's
+   * messages together, in one transaction.
    */
   payload?: 'lead' | { follows: number };
 }

@@ -295,7 +295,8 @@ describe('combinators', () => {
 
   it('stops at the first deciding part (evaluate), but explain reads every part', () => {
     const seen: string[] = [];
-    const resolve = (path: string) => {
+    const resolve = (segments: readonly string[]) => {
+      const path = segments.join('.');
       seen.push(path);
       return path === 'query.a' ? 'x' : undefined;
     };

@@ -179,8 +179,9 @@ async function ingestRouted(
     app.queues.release(reservation);
   }
   app.sources.count(sourceName, labels, choice.fallback !== undefined);
+  // One request, one ingest latency (on the first event); a message received in each queue.
   const latencyMs = performance.now() - started;
-  for (const queue of queues) app.events.emit('received', { queue: queue.name, origin, count: 1, latencyMs });
+  queues.forEach((queue, index) => app.events.emit('received', { queue: queue.name, origin, count: 1, latencyMs: index === 0 ? latencyMs : undefined }));
   respond(res, source, results[0]!.id, [...new Set(results.map((result) => result.id))]);
 }
 

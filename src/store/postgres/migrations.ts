@@ -227,9 +227,11 @@ ALTER TABLE nodes ADD COLUMN shared_limits boolean NOT NULL DEFAULT false;
     sql: `
 -- Routing: the messages of one routed request share its one payload row. payload_id is NULL for a
 -- message with a payload of its own (payloads.id = id); the messages of one routed request all carry
--- the id of the payload they share. A shared payload goes with the last message naming it (purge.ts).
+-- the id of the payload they share. A shared payload counts the messages naming it (refs; NULL: one
+-- message owns it) and goes with the last of them (purge.ts): a count, not an index on payload_id
+-- that every routed message would add an entry to.
 ALTER TABLE messages ADD COLUMN payload_id bigint;
-CREATE INDEX messages_shared_payload ON messages (payload_id) WHERE payload_id IS NOT NULL;
+ALTER TABLE payloads ADD COLUMN refs integer;
 
 -- Sources made through the API (PUT /v1/sources/{name}), owned by a tenant like queues.
 CREATE TABLE sources (

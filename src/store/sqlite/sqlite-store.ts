@@ -46,6 +46,17 @@ function withPayload(row: MessageRow, payload: Payload | undefined): MessageRow 
   return row;
 }
 
+/** How many messages of `messages` share the payload of the lead at `lead`: itself and its followers. */
+function sharers(messages: NewMessage[], lead: number): number {
+  let count = 1;
+  for (let index = lead + 1; index < messages.length; index += 1) {
+    const payload = messages[index]!.payload;
+    if (typeof payload !== 'object' || index - payload.follows !== lead) break;
+    count += 1;
+  }
+  return count;
+}
+
 function inSeqOrder(rows: MessageRow[]): boolean {
   for (let index = 1; index < rows.length; index += 1) if (rows[index]!.seq < rows[index - 1]!.seq) return false;
   return true;
@@ -168,15 +179,16 @@ export class SqliteStore implements Store {
   private appendAll(messages: NewMessage[], now: number): AppendResult[] {
     const results: AppendResult[] = [];
     let shared = { seq: 0, bytes: 0 }; // the payload of the routed request being appended
-    for (const message of messages) {
+    for (const [index, message] of messages.entries()) {
       if (message.payload === undefined) results.push(this.appendOne(message, now));
       else if (message.payload === 'lead') {
-        const result = this.appendOne(message, now);
+        const result = this.appendOne(message, now, undefined, sharers(messages, index));
         results.push(result);
         shared = { seq: result.duplicate ? 0 : Number(result.id), bytes: storedSize(message) };
       } else {
-        const lead = results[results.length - message.payload.follows]!;
-        results.push(lead.duplicate ? lead : this.appendOne(message, now, shared));
+        const at = results.length - message.payload.follows;
+        const lead = results[at]!;
+        results.push(lead.duplicate ? lead : this.appendOne(message, now, shared, undefined, messages[at]!));
       }
     }
     this.sql.raiseHighestId.run(this.lastId, this.lastId);
@@ -185,16 +197,17 @@ export class SqliteStore implements Store {
 
   /**
    * Append one message with its payload, or (`shared`) one that names the payload of the routed
-   * request it belongs to. A routed request's first message (payload 'lead') names its own payload.
+   * request it belongs to, taking from its `lead` every field a follower does not have of its own
+   * (NewMessage.payload). A routed request's lead names its own payload, shared by `refs` messages.
    */
-  private appendOne(message: NewMessage, now: number, shared?: { seq: number; bytes: number }): AppendResult {
-    if (message.dedupe) {
+  private appendOne(message: NewMessage, now: number, shared?: { seq: number; bytes: number }, refs?: number, lead = message): AppendResult {
+    if (message.dedupe && !shared) {
       const first = this.sql.findDedupe.get(message.dedupe.scope, message.dedupe.key, now) as
         | { message_seq: number; deliver_at: number | null }
         | undefined;
       if (first) return { id: String(first.message_seq), duplicate: true, deliverAt: first.deliver_at ?? message.deliverAt };
     }
-    const state: MessageState = message.deliverAt > now ? 'scheduled' : 'ready';
+    const state: MessageState = lead.deliverAt > now ? 'scheduled' : 'ready';
     // An id given up by a rolled-back commit is skipped, never issued twice.
     const seq = ++this.lastId;
     const payloadSeq = shared ? shared.seq : message.payload === 'lead' ? seq : null;
@@ -203,16 +216,16 @@ export class SqliteStore implements Store {
       message.queue,
       message.tenant,
       state,
-      message.method,
-      message.path,
-      message.query,
+      lead.method,
+      lead.path,
+      lead.query,
       message.url ?? null,
       message.domain,
-      message.receivedAt,
-      message.deliverAt,
+      lead.receivedAt,
+      lead.deliverAt,
       now,
-      message.origin,
-      message.retry ?? null,
+      lead.origin,
+      lead.retry ?? null,
       payloadSeq,
       message.priority ?? DEFAULT_PRIORITY,
     );
@@ -220,12 +233,13 @@ export class SqliteStore implements Store {
     if (shared) this.counts.addBytes(message.queue, shared.bytes); // each routed message counts the payload it names
     else {
       const headers = JSON.stringify(message.headers);
-      this.sql.insertPayload.run(seq, headers, message.body);
+      if (refs === undefined) this.sql.insertPayload.run(seq, headers, message.body);
+      else this.sql.insertSharedPayload.run(seq, headers, message.body, refs);
       this.counts.addBytes(message.queue, message.body.byteLength + Buffer.byteLength(headers)); // storedSize
     }
     if (message.dedupe) this.sql.upsertDedupe.run(message.dedupe.scope, message.dedupe.key, seq, message.dedupe.expiresAt);
     this.counts.move(message.queue, undefined, state, 1, message.domain);
-    return { id: String(seq), duplicate: false, deliverAt: message.deliverAt };
+    return { id: String(seq), duplicate: false, deliverAt: lead.deliverAt };
   }
 
   // ── pull ────────────────────────────────────────────────────
@@ -710,9 +724,9 @@ export class SqliteStore implements Store {
    */
   private dropPayload(row: { seq: number; payload_seq: number | null }): number {
     if (row.payload_seq === null) return (this.sql.deletePayload.get(row.seq) as number | undefined) ?? 0;
-    const bytes = (this.sql.payloadBytes.get(row.payload_seq) as number | undefined) ?? 0;
-    this.sql.deleteSharedPayload.run(row.payload_seq, row.payload_seq);
-    return bytes;
+    const left = this.sql.releaseSharedPayload.get(row.payload_seq) as { refs: number; bytes: number } | undefined;
+    if (left && left.refs <= 0) this.sql.deletePayload.get(row.payload_seq);
+    return left?.bytes ?? 0;
   }
 
   /** A state row returned by an UPDATE, completed with its payload (read by primary key). */

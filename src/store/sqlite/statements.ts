@@ -27,8 +27,8 @@ export function prepareStatements(db: Database.Database) {
     deletePayload: db.prepare('DELETE FROM payloads WHERE seq = ? RETURNING length(body) + octet_length(headers) AS bytes').pluck(),
     // A payload shared by routed messages: its size (each of them counts it), and its deletion once
     // the last message naming it is gone.
-    payloadBytes: db.prepare('SELECT length(body) + octet_length(headers) FROM payloads WHERE seq = ?').pluck(),
-    deleteSharedPayload: db.prepare('DELETE FROM payloads WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM messages WHERE payload_seq = ?)'),
+    insertSharedPayload: db.prepare('INSERT INTO payloads (seq, headers, body, refs) VALUES (?, ?, ?, ?)'),
+    releaseSharedPayload: db.prepare('UPDATE payloads SET refs = refs - 1 WHERE seq = ? RETURNING refs, length(body) + octet_length(headers) AS bytes'),
     findDedupe: db.prepare(
       `SELECT d.message_seq, m.deliver_at FROM dedupe d LEFT JOIN messages m ON m.seq = d.message_seq
        WHERE d.scope = ? AND d.key = ? AND d.expires_at > ?`,

@@ -24,8 +24,8 @@ import type { Queryable } from './queryable.js';
  *   for every batch: 5.3 billion rows over one 531,000-message benchmark.)
  * - Routed requests (NewMessage.payload) take a second form of the statement, so that batches without
  *   them pay nothing for it: each input names the ordinality of its lead (the lead its own), the lead's
- *   payload is stored once and every message of the request names it in payload_id, and a follower
- *   answers as its lead does when the lead is a duplicate.
+ *   payload is stored once, counting the messages that name it (refs), every message of the request
+ *   names it in payload_id, and a follower answers as its lead does when the lead is a duplicate.
  */
 function appendStatement(routed: boolean): string {
   const answers = routed
@@ -35,7 +35,8 @@ function appendStatement(routed: boolean): string {
 ),
 answers AS (
   SELECT a.*, l.id AS payload_id,
-         CASE WHEN l.ord IS NULL OR l.ord = a.ord OR l.own_answer = l.id THEN a.own_answer ELSE l.own_answer END AS answer
+         CASE WHEN l.ord IS NULL OR l.ord = a.ord OR l.own_answer = l.id THEN a.own_answer ELSE l.own_answer END AS answer,
+         CASE WHEN l.ord = a.ord THEN (SELECT count(*) FROM first_answers f WHERE f.lead_ord = a.ord)::int END AS refs
   FROM first_answers a LEFT JOIN first_answers l ON l.ord = a.lead_ord
 )`
     : `answers AS (
@@ -72,7 +73,7 @@ stored AS (
   FROM answers WHERE answer = id
 ),
 stored_payloads AS (
-  INSERT INTO payloads (id, headers, body) SELECT id, headers, body FROM answers WHERE answer = id${routed ? ' AND (payload_id IS NULL OR payload_id = id)' : ''}
+  INSERT INTO payloads (id, headers, body${routed ? ', refs' : ''}) SELECT id, headers, body${routed ? ', refs' : ''} FROM answers WHERE answer = id${routed ? ' AND (payload_id IS NULL OR payload_id = id)' : ''}
 )
 SELECT a.ord, a.answer AS id, a.answer <> a.id AS duplicate,
        CASE WHEN a.answer <> a.id THEN (SELECT m.deliver_at FROM messages m WHERE m.id = a.answer) ELSE a.deliver_at END AS deliver_at

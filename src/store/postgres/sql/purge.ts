@@ -1,16 +1,15 @@
 import type { Queryable } from './queryable.js';
 
 /**
- * Two CTEs that delete the payloads of the messages in CTE `gone` (columns id, payload_id), which the
- * same statement deletes: each one's own, and each shared one that no message outside `gone` still
- * names. Two statements, not one with OR: an OR of two IN lists is planned as a scan of payloads.
+ * CTEs that take the payloads of the messages in CTE `gone` (columns id, payload_id), which the same
+ * statement deletes: each one's own is deleted; a shared one loses a reference per message gone, and
+ * is deleted once none is left.
  */
 export const deletePayloadsOf = (gone: string): string => `
 gone_payloads AS (DELETE FROM payloads WHERE id IN (SELECT id FROM ${gone} WHERE payload_id IS NULL)),
-gone_shared_payloads AS (
-  DELETE FROM payloads WHERE id IN (
-    SELECT g.payload_id FROM ${gone} g WHERE g.payload_id IS NOT NULL AND NOT EXISTS (
-      SELECT 1 FROM messages o WHERE o.payload_id = g.payload_id AND o.id NOT IN (SELECT id FROM ${gone}))))`;
+released AS (SELECT payload_id AS id, count(*)::int AS n FROM ${gone} WHERE payload_id IS NOT NULL GROUP BY payload_id),
+still_shared AS (UPDATE payloads p SET refs = p.refs - r.n FROM released r WHERE p.id = r.id AND p.refs > r.n),
+gone_shared_payloads AS (DELETE FROM payloads p USING released r WHERE p.id = r.id AND p.refs <= r.n)`;
 
 /**
  * Retention: delete up to $2 finished messages (delivered, acked, cancelled) last changed before $1,
@@ -18,9 +17,10 @@ gone_shared_payloads AS (
  * every dedupe key expired by $3, in one statement. SKIP LOCKED: two nodes purging at once take
  * different rows. The count returned is that of deleted messages.
  *
- * A payload shared by routed messages (payload_id) goes once no message outside this purge names it.
- * Two nodes purging the last two messages of one routed request at the same moment each still see
- * the other's, and leave the payload row behind: a few bytes kept, never a payload lost.
+ * A payload shared by routed messages (payload_id) loses one reference per message purged and goes
+ * with the last. Two nodes purging the last two messages of one routed request at the same moment
+ * both read the count before the other's change, and the second then changes nothing: the payload
+ * row stays behind. A few bytes kept, never a payload lost.
  */
 const TEXT = `
 WITH doomed AS (
