@@ -93,31 +93,34 @@ export function handleIngest(app: ApiDeps, req: IncomingMessage, res: ServerResp
   if (method !== 'POST' && method !== 'PUT' && method !== 'PATCH') {
     return sendProblem(res, methodNotAllowed(), path);
   }
-  ingest(app, sourceName, source, req, res, subPath, query).catch((error: unknown) => sendProblem(res, error, path));
+  ingest({ app, sourceName, source, req, res, subPath, query }).catch((error: unknown) => sendProblem(res, error, path));
 }
 
-async function ingest(
-  app: ApiDeps,
-  sourceName: string,
-  source: SourceConfig,
-  req: IncomingMessage,
-  res: ServerResponse,
-  subPath: string,
-  query: string,
-): Promise<void> {
+/** One ingest request and what it was sent to. */
+interface IngestCall {
+  app: ApiDeps;
+  sourceName: string;
+  source: SourceConfig;
+  req: IncomingMessage;
+  res: ServerResponse;
+  subPath: string;
+  query: string;
+}
+
+async function ingest(call: IngestCall): Promise<void> {
+  const { app, sourceName, source, req, res, subPath, query } = call;
   const started = performance.now();
-  if (source.routes) return ingestRouted(app, sourceName, source, req, res, subPath, query, started);
+  if (source.routes) return ingestRouted(call, started);
   const queue = app.queues.get(source.queue!);
   if (!queue) throw new SluiceError('SLUICE_ERR_QUEUE_NOT_FOUND', `source ${sourceName} feeds a queue that no longer exists`);
   if (app.stopping) throw shuttingDown();
   // A token is checked from the headers or query before any of the body is read; such a request is
   // then authenticated, and its body does not count toward the room for unauthenticated ones.
-  const early = verifyEarly(app, sourceName, source, req, query);
+  const early = verifyEarly(call);
   const reservation = admit(app, queue);
   let result;
   try {
-    const body = await readBody(req, source.maxBodyBytes ?? app.config.server.maxBodyBytes, app.bodies.watch(req, res, !early));
-    const input = verifyLate(app, sourceName, source, req, body, query, early);
+    const { body, input } = await readVerified(call, early);
     const message = toMessage(app, `source:${sourceName}`, queue, req.method ?? 'POST', headerPairs(req.rawHeaders), body, subPath, query);
     withDedupe(app, message, sourceName, source, input);
     reportRefusal(app, queue, () => app.queues.reserveBytes(reservation, message));
@@ -134,20 +137,10 @@ async function ingest(
  * the fallback), all in one commit, sharing one stored payload (the first is the lead). Nothing
  * matched and no fallback: answered as usual, counted and logged, nothing stored.
  */
-async function ingestRouted(
-  app: ApiDeps,
-  sourceName: string,
-  source: SourceConfig,
-  req: IncomingMessage,
-  res: ServerResponse,
-  subPath: string,
-  query: string,
-  started: number,
-): Promise<void> {
+async function ingestRouted(call: IngestCall, started: number): Promise<void> {
+  const { app, sourceName, source, req, res, subPath, query } = call;
   if (app.stopping) throw shuttingDown();
-  const early = verifyEarly(app, sourceName, source, req, query);
-  const body = await readBody(req, source.maxBodyBytes ?? app.config.server.maxBodyBytes, app.bodies.watch(req, res, !early));
-  const input = verifyLate(app, sourceName, source, req, body, query, early);
+  const { body, input } = await readVerified(call, verifyEarly(call));
   const method = req.method ?? 'POST';
   const headers = headerPairs(req.rawHeaders);
   const choice = chooseRoutes(source, { method, path: subPath, query, headers, body });
@@ -201,29 +194,23 @@ function shuttingDown(): SluiceError {
 }
 
 /** A source verified by a token in the headers or query is checked before its body is read: true when it was. */
-function verifyEarly(app: ApiDeps, sourceName: string, source: SourceConfig, req: IncomingMessage, query: string): boolean {
+function verifyEarly({ app, sourceName, source, req, query }: IngestCall): boolean {
   const early = source.verify !== undefined && verifiesBeforeBody(source.verify);
   if (early) verify(app, sourceName, source, { headers: req.headers, rawBody: NO_BODY, query: new URLSearchParams(query) });
   return early;
 }
 
 /**
- * Once the body is read: the signature check (unless done early) and what dedupe keys read. A source
- * with neither (the hot path) builds none of it.
+ * Read the body (within the source's limit; a request not verified `early` counts toward the room
+ * for unauthenticated bodies), then check its signature unless done early. `input` is what dedupe
+ * keys read; a source with neither verify nor dedupe (the hot path) builds none of it.
  */
-function verifyLate(
-  app: ApiDeps,
-  sourceName: string,
-  source: SourceConfig,
-  req: IncomingMessage,
-  body: Buffer,
-  query: string,
-  early: boolean,
-): VerifyInput | undefined {
+async function readVerified({ app, sourceName, source, req, res, query }: IngestCall, early: boolean): Promise<{ body: Buffer; input: VerifyInput | undefined }> {
+  const body = await readBody(req, source.maxBodyBytes ?? app.config.server.maxBodyBytes, app.bodies.watch(req, res, !early));
   const input: VerifyInput | undefined =
     source.verify || source.dedupe ? { headers: req.headers, rawBody: body, query: new URLSearchParams(query) } : undefined;
   if (!early && input) verify(app, sourceName, source, input);
-  return input;
+  return { body, input };
 }
 
 /** Throws 401 unless the request passes the source's verification (none configured: it passes). */
