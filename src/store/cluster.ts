@@ -3,12 +3,13 @@ import type { LaneRef } from './types.js';
 /**
  * The parts of the catalog a node keeps in memory, each re-read when another node changes it.
  * `tenants` covers each tenant's concurrency limit and quotas; `limits` the domain limits; `sources`
- * the sources made through the API.
+ * the sources made through the API; `secrets` the vault's sealed secrets; `templates` the templates
+ * made through the API.
  */
-export type CatalogKind = 'queues' | 'sources' | 'tenants' | 'keys' | 'limits' | 'schedules';
+export type CatalogKind = 'queues' | 'sources' | 'tenants' | 'keys' | 'limits' | 'schedules' | 'secrets' | 'templates';
 
 /** Every kind, in the order a reload takes them: queues first, since sources and schedules send into them. */
-export const CATALOG_KINDS: readonly CatalogKind[] = ['queues', 'sources', 'tenants', 'keys', 'limits', 'schedules'];
+export const CATALOG_KINDS: readonly CatalogKind[] = ['queues', 'sources', 'tenants', 'keys', 'limits', 'schedules', 'secrets', 'templates'];
 
 /** Whether a string (a notification's payload, say) names a kind. */
 export function isCatalogKind(value: string): value is CatalogKind {

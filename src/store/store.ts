@@ -15,10 +15,13 @@ import type {
   QueueCounts,
   QueueDeletion,
   QueueRecord,
+  ResealedSecret,
   ScheduleMark,
   ScheduleRecord,
+  SecretRecord,
   SourceRecord,
   StoredMessage,
+  TemplateRecord,
   TenantRecord,
 } from './types.js';
 
@@ -177,6 +180,27 @@ export interface Store {
   upsertSource(source: SourceRecord): Promise<void>;
   listSources(): Promise<SourceRecord[]>;
   deleteSource(name: string): Promise<boolean>;
+
+  // ── the vault and templates (secrets/, templates/) ──────────
+  /**
+   * Store a sealed secret, or replace its seal (its createdAt stays). The store never sees a value:
+   * only what the vault sealed.
+   */
+  upsertSecret(secret: SecretRecord): Promise<void>;
+  /** Every tenant's secrets, sealed, ordered by tenant and name. */
+  listSecrets(): Promise<SecretRecord[]>;
+  deleteSecret(tenant: string, name: string): Promise<boolean>;
+  /**
+   * Key rotation: write each new seal in one transaction, but only where the row still holds the
+   * seal it was made from (a secret changed or deleted meanwhile is left alone). Returns how many
+   * rows were written.
+   */
+  resealSecrets(changes: ResealedSecret[]): Promise<number>;
+  /** Store a template made through the API, or replace its config (its createdAt stays). */
+  upsertTemplate(template: TemplateRecord): Promise<void>;
+  /** Every tenant's stored templates, ordered by tenant and name. */
+  listTemplates(): Promise<TemplateRecord[]>;
+  deleteTemplate(tenant: string, name: string): Promise<boolean>;
 
   // ── sluice.yaml settings as last applied (config/file-settings.ts) ──
   listFileSettings(): Promise<FileSettingRecord[]>;

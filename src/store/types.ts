@@ -294,3 +294,40 @@ export const SOURCE_NAME_TAKEN = 'SLUICE_STORE_SOURCE_NAME_TAKEN';
 export function sourceNameTaken(name: string): Error {
   return Object.assign(new Error(`source name ${name} is taken`), { code: SOURCE_NAME_TAKEN });
 }
+
+/**
+ * A secret of the vault (PUT /v1/secrets/{name}) as stored: sealed, never its value. `tenant` and
+ * `name` are the associated data of the seal, so a sealed value copied to another row does not open.
+ */
+export interface SecretRecord {
+  tenant: string;
+  name: string;
+  /** The sealed value (secrets/seal.ts): base64 of nonce, ciphertext and tag. */
+  sealed: string;
+  /** The version of the vault key that sealed it: the key's fingerprint (secrets/vault-key.ts). */
+  keyId: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One secret re-sealed under another key: written only while its row still holds `from`. */
+export interface ResealedSecret {
+  tenant: string;
+  name: string;
+  /** The sealed value the re-seal was made from; a row changed since (a PUT) is left as it is. */
+  from: string;
+  sealed: string;
+  keyId: string;
+}
+
+/**
+ * A template made through the API (PUT /v1/templates/{name}), owned by its tenant and named within
+ * it. `config` is a TemplateConfig as parsed; sluice.yaml's templates are never stored.
+ */
+export interface TemplateRecord {
+  tenant: string;
+  name: string;
+  config: unknown;
+  createdAt: number;
+  updatedAt: number;
+}

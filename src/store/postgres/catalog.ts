@@ -5,9 +5,12 @@ import {
   type FileSettingRecord,
   type NewMessage,
   type QueueRecord,
+  type ResealedSecret,
   type ScheduleMark,
   type ScheduleRecord,
+  type SecretRecord,
   type SourceRecord,
+  type TemplateRecord,
   type TenantRecord,
 } from '../types.js';
 import { appendMessages } from './sql/append-messages.js';
@@ -15,7 +18,7 @@ import type { Queryable } from './sql/queryable.js';
 
 /**
  * The small, rarely written tables: queue definitions, tenants, API keys, domain limits, schedules,
- * sources made through the API, file settings. Plain statements; none of this is on a hot path. JSON documents (queue config,
+ * sources made through the API, file settings, the vault's sealed secrets, templates. Plain statements; none of this is on a hot path. JSON documents (queue config,
  * schedule spec) are stored as text, exactly as given, like the SQLite store does. What must run in
  * one transaction is a function of the transaction (`…In(tx, …)`) below the class.
  */
@@ -170,6 +173,71 @@ export class PostgresCatalog {
 
   async listFileSettings(): Promise<FileSettingRecord[]> {
     return (await this.db.query<FileSettingRecord>({ text: 'SELECT kind, name, setting, value FROM file_settings' })).rows;
+  }
+
+  async upsertSecret(secret: SecretRecord): Promise<void> {
+    await this.db.query({
+      text: `INSERT INTO secrets (tenant, name, sealed, key_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (tenant, name) DO UPDATE SET sealed = excluded.sealed, key_id = excluded.key_id, updated_at = excluded.updated_at`,
+      values: [secret.tenant, secret.name, secret.sealed, secret.keyId, secret.createdAt, secret.updatedAt],
+    });
+  }
+
+  async listSecrets(): Promise<SecretRecord[]> {
+    type Row = { tenant: string; name: string; sealed: string; key_id: string; created_at: number; updated_at: number };
+    const text = 'SELECT tenant, name, sealed, key_id, created_at, updated_at FROM secrets ORDER BY tenant COLLATE "C", name COLLATE "C"';
+    return (await this.db.query<Row>({ text })).rows.map((row) => ({
+      tenant: row.tenant,
+      name: row.name,
+      sealed: row.sealed,
+      keyId: row.key_id,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }));
+  }
+
+  async deleteSecret(tenant: string, name: string): Promise<boolean> {
+    return ((await this.db.query({ text: 'DELETE FROM secrets WHERE tenant = $1 AND name = $2', values: [tenant, name] })).rowCount ?? 0) > 0;
+  }
+
+  /**
+   * One statement for the whole rotation (one transaction): each row is written only while it still
+   * holds the seal its new one was made from, so a PUT on another node meanwhile is never undone.
+   */
+  async resealSecrets(changes: ResealedSecret[]): Promise<number> {
+    if (changes.length === 0) return 0;
+    const column = (pick: (change: ResealedSecret) => string) => changes.map(pick);
+    const written = await this.db.query({
+      text: `UPDATE secrets s SET sealed = c.sealed, key_id = c.key_id
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS c(tenant, name, from_sealed, sealed, key_id)
+             WHERE s.tenant = c.tenant AND s.name = c.name AND s.sealed = c.from_sealed`,
+      values: [column((c) => c.tenant), column((c) => c.name), column((c) => c.from), column((c) => c.sealed), column((c) => c.keyId)],
+    });
+    return written.rowCount ?? 0;
+  }
+
+  async upsertTemplate(template: TemplateRecord): Promise<void> {
+    await this.db.query({
+      text: `INSERT INTO templates (tenant, name, config, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (tenant, name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at`,
+      values: [template.tenant, template.name, JSON.stringify(template.config), template.createdAt, template.updatedAt],
+    });
+  }
+
+  async listTemplates(): Promise<TemplateRecord[]> {
+    type Row = { tenant: string; name: string; config: string; created_at: number; updated_at: number };
+    const text = 'SELECT tenant, name, config, created_at, updated_at FROM templates ORDER BY tenant COLLATE "C", name COLLATE "C"';
+    return (await this.db.query<Row>({ text })).rows.map((row) => ({
+      tenant: row.tenant,
+      name: row.name,
+      config: JSON.parse(row.config) as unknown,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }));
+  }
+
+  async deleteTemplate(tenant: string, name: string): Promise<boolean> {
+    return ((await this.db.query({ text: 'DELETE FROM templates WHERE tenant = $1 AND name = $2', values: [tenant, name] })).rowCount ?? 0) > 0;
   }
 }
 

@@ -268,6 +268,33 @@ CREATE INDEX messages_ready_priority ON messages (queue, priority DESC, seq) WHE
 ALTER TABLE schedules ADD COLUMN runs integer NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 8,
+    name: 'the vault and templates',
+    sql: `
+-- Secrets and templates (PUT /v1/secrets/{name}, PUT /v1/templates/{name}), owned by a tenant and
+-- named within it. A secret is kept only sealed (AES-256-GCM, secrets/seal.ts) with the fingerprint
+-- of the key that sealed it; its value is never stored. Every node reads both into memory and
+-- re-reads them when another node signals a change (catalog kinds 'secrets' and 'templates').
+CREATE TABLE secrets (
+  tenant     text   NOT NULL,
+  name       text   NOT NULL,
+  sealed     text   NOT NULL,
+  key_id     text   NOT NULL,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL,
+  PRIMARY KEY (tenant, name)
+);
+CREATE TABLE templates (
+  tenant     text   NOT NULL,
+  name       text   NOT NULL,
+  config     text   NOT NULL,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL,
+  PRIMARY KEY (tenant, name)
+);
+`,
+  },
 ];
 
 /** Schema names are put into SQL (search_path, CREATE SCHEMA): only plain lower-case identifiers. */

@@ -18,10 +18,13 @@ import type {
   QueueCounts,
   QueueDeletion,
   QueueRecord,
+  ResealedSecret,
   ScheduleMark,
   ScheduleRecord,
+  SecretRecord,
   SourceRecord,
   StoredMessage,
+  TemplateRecord,
   TenantRecord,
 } from '../types.js';
 import { DEFAULT_MAX_RECEIVES, laneKey, sourceNameTaken } from '../types.js';
@@ -358,6 +361,36 @@ export class PostgresStore implements Store {
   async deleteSource(name: string): Promise<boolean> {
     const deleted = await this.catalog.deleteSource(name);
     if (deleted) this.catalogChanged('sources');
+    return deleted;
+  }
+
+  async upsertSecret(secret: SecretRecord): Promise<void> {
+    await this.catalog.upsertSecret(secret);
+    this.catalogChanged('secrets');
+  }
+  async listSecrets(): Promise<SecretRecord[]> {
+    return this.catalog.listSecrets();
+  }
+  async deleteSecret(tenant: string, name: string): Promise<boolean> {
+    const deleted = await this.catalog.deleteSecret(tenant, name);
+    if (deleted) this.catalogChanged('secrets');
+    return deleted;
+  }
+  async resealSecrets(changes: ResealedSecret[]): Promise<number> {
+    const written = await this.catalog.resealSecrets(changes);
+    if (written > 0) this.catalogChanged('secrets');
+    return written;
+  }
+  async upsertTemplate(template: TemplateRecord): Promise<void> {
+    await this.catalog.upsertTemplate(template);
+    this.catalogChanged('templates');
+  }
+  async listTemplates(): Promise<TemplateRecord[]> {
+    return this.catalog.listTemplates();
+  }
+  async deleteTemplate(tenant: string, name: string): Promise<boolean> {
+    const deleted = await this.catalog.deleteTemplate(tenant, name);
+    if (deleted) this.catalogChanged('templates');
     return deleted;
   }
 

@@ -1,9 +1,22 @@
 import type Database from 'better-sqlite3';
-import type { ApiKeyRecord, DomainLimitRecord, FileSettingRecord, QueueRecord, ScheduleMark, ScheduleRecord, SourceRecord, TenantRecord } from '../types.js';
+import type {
+  ApiKeyRecord,
+  DomainLimitRecord,
+  FileSettingRecord,
+  QueueRecord,
+  ResealedSecret,
+  ScheduleMark,
+  ScheduleRecord,
+  SecretRecord,
+  SourceRecord,
+  TemplateRecord,
+  TenantRecord,
+} from '../types.js';
 
 /**
  * The small, rarely written tables: queue definitions, tenants, API keys, domain limits, schedules,
- * sources made through the API. Plain prepared statements; none of this is on a hot path.
+ * sources made through the API, the vault's sealed secrets, templates. Plain prepared statements;
+ * none of this is on a hot path.
  */
 export class SqliteCatalog {
   private readonly statements;
@@ -57,6 +70,19 @@ export class SqliteCatalog {
       ),
       listSources: db.prepare('SELECT name, tenant, config, created_at FROM sources ORDER BY name'),
       deleteSource: db.prepare('DELETE FROM sources WHERE name = ?'),
+      upsertSecret: db.prepare(
+        `INSERT INTO secrets (tenant, name, sealed, key_id, created_at, updated_at) VALUES (@tenant, @name, @sealed, @keyId, @createdAt, @updatedAt)
+         ON CONFLICT (tenant, name) DO UPDATE SET sealed = excluded.sealed, key_id = excluded.key_id, updated_at = excluded.updated_at`,
+      ),
+      listSecrets: db.prepare('SELECT tenant, name, sealed, key_id, created_at, updated_at FROM secrets ORDER BY tenant, name'),
+      deleteSecret: db.prepare('DELETE FROM secrets WHERE tenant = ? AND name = ?'),
+      resealSecret: db.prepare('UPDATE secrets SET sealed = @sealed, key_id = @keyId WHERE tenant = @tenant AND name = @name AND sealed = @from'),
+      upsertTemplate: db.prepare(
+        `INSERT INTO templates (tenant, name, config, created_at, updated_at) VALUES (@tenant, @name, @config, @createdAt, @updatedAt)
+         ON CONFLICT (tenant, name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at`,
+      ),
+      listTemplates: db.prepare('SELECT tenant, name, config, created_at, updated_at FROM templates ORDER BY tenant, name'),
+      deleteTemplate: db.prepare('DELETE FROM templates WHERE tenant = ? AND name = ?'),
       listFileSettings: db.prepare('SELECT kind, name, setting, value FROM file_settings'),
       clearFileSettings: db.prepare('DELETE FROM file_settings'),
       addFileSetting: db.prepare('INSERT INTO file_settings (kind, name, setting, value) VALUES (@kind, @name, @setting, @value)'),
@@ -207,6 +233,50 @@ export class SqliteCatalog {
 
   deleteSource(name: string): boolean {
     return this.statements.deleteSource.run(name).changes > 0;
+  }
+
+  upsertSecret(secret: SecretRecord): void {
+    this.statements.upsertSecret.run(secret);
+  }
+
+  listSecrets(): SecretRecord[] {
+    type Row = { tenant: string; name: string; sealed: string; key_id: string; created_at: number; updated_at: number };
+    return (this.statements.listSecrets.all() as Row[]).map((row) => ({
+      tenant: row.tenant,
+      name: row.name,
+      sealed: row.sealed,
+      keyId: row.key_id,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }));
+  }
+
+  deleteSecret(tenant: string, name: string): boolean {
+    return this.statements.deleteSecret.run(tenant, name).changes > 0;
+  }
+
+  /** In one transaction: each new seal where the row still holds the one it was made from. */
+  resealSecrets(changes: ResealedSecret[]): number {
+    return this.db.transaction(() => changes.reduce((written, change) => written + this.statements.resealSecret.run(change).changes, 0))();
+  }
+
+  upsertTemplate(template: TemplateRecord): void {
+    this.statements.upsertTemplate.run({ ...template, config: JSON.stringify(template.config) });
+  }
+
+  listTemplates(): TemplateRecord[] {
+    type Row = { tenant: string; name: string; config: string; created_at: number; updated_at: number };
+    return (this.statements.listTemplates.all() as Row[]).map((row) => ({
+      tenant: row.tenant,
+      name: row.name,
+      config: JSON.parse(row.config) as unknown,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }));
+  }
+
+  deleteTemplate(tenant: string, name: string): boolean {
+    return this.statements.deleteTemplate.run(tenant, name).changes > 0;
   }
 
   listFileSettings(): FileSettingRecord[] {

@@ -258,4 +258,30 @@ CREATE INDEX messages_ready_priority ON messages(queue, priority, seq) WHERE sta
 ALTER TABLE schedules ADD COLUMN runs INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    // The vault and templates (PUT /v1/secrets/{name}, PUT /v1/templates/{name}), both owned by a
+    // tenant and named within it: two tenants may each have a secret `api_token`. A secret is kept
+    // only sealed (AES-256-GCM, secrets/seal.ts) with the fingerprint of the key that sealed it, so a
+    // rotation knows which rows it has yet to re-seal; its value is never in this file, nor in the WAL.
+    version: 10,
+    sql: `
+CREATE TABLE secrets (
+  tenant     TEXT    NOT NULL,
+  name       TEXT    NOT NULL,
+  sealed     TEXT    NOT NULL,           -- base64 of nonce, ciphertext and tag; tenant and name are its associated data
+  key_id     TEXT    NOT NULL,           -- fingerprint of the vault key that sealed it
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant, name)
+) WITHOUT ROWID;
+CREATE TABLE templates (
+  tenant     TEXT    NOT NULL,
+  name       TEXT    NOT NULL,
+  config     TEXT    NOT NULL,           -- JSON of the template as PUT took it
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant, name)
+) WITHOUT ROWID;
+`,
+  },
 ];

@@ -18,10 +18,13 @@ import type {
   QueueCounts,
   QueueDeletion,
   QueueRecord,
+  ResealedSecret,
   ScheduleMark,
   ScheduleRecord,
+  SecretRecord,
   SourceRecord,
   StoredMessage,
+  TemplateRecord,
   TenantRecord,
 } from '../types.js';
 import { DEFAULT_MAX_RECEIVES, DEFAULT_PRIORITY, laneKey, queueNameTaken, sourceNameTaken, storedSize } from '../types.js';
@@ -1023,6 +1026,36 @@ export class SqliteStore implements Store {
   }
   async deleteSource(name: string): Promise<boolean> {
     const deleted = this.catalog.deleteSource(name);
+    await this.durable();
+    return deleted;
+  }
+
+  async upsertSecret(secret: SecretRecord): Promise<void> {
+    this.catalog.upsertSecret(secret);
+    await this.durable();
+  }
+  async listSecrets(): Promise<SecretRecord[]> {
+    return this.catalog.listSecrets();
+  }
+  async deleteSecret(tenant: string, name: string): Promise<boolean> {
+    const deleted = this.catalog.deleteSecret(tenant, name);
+    await this.durable();
+    return deleted;
+  }
+  async resealSecrets(changes: ResealedSecret[]): Promise<number> {
+    const written = this.catalog.resealSecrets(changes);
+    await this.durable();
+    return written;
+  }
+  async upsertTemplate(template: TemplateRecord): Promise<void> {
+    this.catalog.upsertTemplate(template);
+    await this.durable();
+  }
+  async listTemplates(): Promise<TemplateRecord[]> {
+    return this.catalog.listTemplates();
+  }
+  async deleteTemplate(tenant: string, name: string): Promise<boolean> {
+    const deleted = this.catalog.deleteTemplate(tenant, name);
     await this.durable();
     return deleted;
   }
