@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 /** The built CLI; SLUICE_BENCH_MAIN may point at another build (e.g. to compare before and after a change). */
 export const MAIN = process.env.SLUICE_BENCH_MAIN ?? fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 export const BENCH_KEY = 'sk_bench_admin_0123456789abcdef';
+const BENCH_SECRET_KEY = Buffer.alloc(32, 0x42).toString('base64');
 
 /** Fail early with a clear message when `npm run build` has not produced the CLI. */
 export function requireBuild() {
@@ -33,7 +34,8 @@ export async function startSluice(dir, config, options = {}) {
   }
   const child = spawn(process.execPath, [...profileArgs(), ...(options.nodeArgs ?? []), ...args], {
     cwd: dir,
-    env: { ...process.env, SLUICE_ADMIN_KEY: BENCH_KEY, SLUICE_LOG_LEVEL: 'warn' },
+    // The vault key: required on PostgreSQL (none is generated there), harmless on SQLite.
+    env: { ...process.env, SLUICE_ADMIN_KEY: BENCH_KEY, SLUICE_SECRET_KEY: BENCH_SECRET_KEY, SLUICE_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const url = await waitForListening(child, options.startTimeoutMs ?? 60_000);

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { parseVaultKey, parseVaultKeys, type VaultKey } from '../secrets/vault-key.js';
 import { configSchema, type SluiceConfig } from './schema.js';
 
 /** Thrown when configuration cannot be used; the message names the offending path. */
@@ -28,6 +29,12 @@ export interface LoadedConfig {
   sqlitePath: string;
   /** From SLUICE_ADMIN_KEY; undefined means "use the stored one, or generate it". */
   adminKey?: string;
+  /**
+   * The vault's keys from SLUICE_SECRET_KEY (first, the one that seals) and SLUICE_SECRET_KEY_PREVIOUS
+   * (older ones that only open); undefined means "use the key file of the data dir, or make it"
+   * (SQLite only: secrets/keyring.ts).
+   */
+  vaultKeys?: VaultKey[];
   /** The file the configuration came from, if any. */
   source?: string;
 }
@@ -71,7 +78,25 @@ export function completeConfig(
   addImplicitQueues(config, raw === undefined);
   const dataDir = resolve(cwd, overrides.dataDir ?? env.SLUICE_DATA_DIR ?? './data');
   const sqlitePath = config.storage.sqlite ? resolve(cwd, config.storage.sqlite) : join(dataDir, 'sluice.db');
-  return { config, dataDir, sqlitePath, adminKey: adminKeyFrom(env) };
+  return { config, dataDir, sqlitePath, adminKey: adminKeyFrom(env), vaultKeys: vaultKeysFrom(env) };
+}
+
+/** The vault's keys from the environment, when SLUICE_SECRET_KEY is set; a malformed key stops the start (its text is never shown). */
+function vaultKeysFrom(env: NodeJS.ProcessEnv): VaultKey[] | undefined {
+  const current = env.SLUICE_SECRET_KEY;
+  const previous = env.SLUICE_SECRET_KEY_PREVIOUS;
+  if (!current) {
+    if (previous) throw new ConfigError('SLUICE_SECRET_KEY_PREVIOUS: only with SLUICE_SECRET_KEY, the key that seals from now on');
+    return undefined;
+  }
+  const read = (origin: string, parse: () => VaultKey[]): VaultKey[] => {
+    try {
+      return parse();
+    } catch (error) {
+      throw new ConfigError(`${origin}: ${(error as Error).message}`);
+    }
+  };
+  return [...read('SLUICE_SECRET_KEY', () => [parseVaultKey(current)]), ...read('SLUICE_SECRET_KEY_PREVIOUS', () => parseVaultKeys(previous ?? ''))];
 }
 
 /** Fewer characters can be guessed by an attacker who can reach the API; generated keys have far more. */

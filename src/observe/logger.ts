@@ -23,6 +23,13 @@ const REDACTED = [
   'signature',
   'password',
   'token',
+  // The vault: a secret's value (PUT /v1/secrets/{name} takes `{ value }`), a signing secret, a vault key.
+  'value',
+  'signingSecret',
+  'secretKey',
+  '*.value',
+  '*.signingSecret',
+  '*.*.secret',
   'headers.authorization',
   'headers.cookie',
   'headers["proxy-authorization"]',

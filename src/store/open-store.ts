@@ -48,6 +48,9 @@ export async function openBackend(loaded: LoadedConfig, options: BackendOptions)
     if (!loaded.adminKey) {
       throw new ConfigError('SLUICE_ADMIN_KEY: on PostgreSQL every node needs the same admin key from SLUICE_ADMIN_KEY (none is generated)');
     }
+    if (!loaded.vaultKeys) {
+      throw new ConfigError('SLUICE_SECRET_KEY: on PostgreSQL every node needs the same vault key from SLUICE_SECRET_KEY (none is generated)');
+    }
     const store = await PostgresStore.open({
       connectionString: storage.postgres,
       schema: storage.postgresSchema,

@@ -12,6 +12,8 @@ import { eventually } from '../support/sluice.js';
 import { maxInWindow } from '../support/windows.js';
 
 const KEY = 'sk_cluster_test_0123456789abcdef';
+/** Every node of a cluster needs the same vault key. */
+const VAULT_KEY = Buffer.alloc(32, 7).toString('base64');
 const dir = mkdtempSync(join(tmpdir(), 'sluice-cluster-'));
 const schemas: string[] = [];
 afterAll(async () => {
@@ -35,7 +37,7 @@ async function cluster(config: Record<string, unknown>): Promise<{ schema: strin
   schemas.push(schema);
   const yaml = join(dir, `${schema}.yaml`);
   writeFileSync(yaml, stringify({ ...config, storage: { postgres: postgresUrl, postgresSchema: schema, postgresPoolSize: 4 }, limits: { perNode: true, ...(config.limits as object) } }));
-  const start = (i: number) => spawnSluice(['--config', yaml, '--data-dir', join(dir, `${schema}-node${i}`)], { SLUICE_ADMIN_KEY: KEY }, dir);
+  const start = (i: number) => spawnSluice(['--config', yaml, '--data-dir', join(dir, `${schema}-node${i}`)], { SLUICE_ADMIN_KEY: KEY, SLUICE_SECRET_KEY: VAULT_KEY }, dir);
   return { schema, start };
 }
 

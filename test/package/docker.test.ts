@@ -129,7 +129,7 @@ describe('compose.yaml', () => {
     for (const node of nodes) expect(compose.services[node]!.build).toBe('.');
   });
 
-  it('gives every node the same database, limits mode and admin key, and only names the code reads', () => {
+  it('gives every node the same database, limits mode, admin key and vault key, and only names the code reads', () => {
     const known = environmentNamesInCode();
     const environments = nodes.map((node) => compose.services[node]!.environment!);
     for (const environment of environments) {
@@ -138,6 +138,8 @@ describe('compose.yaml', () => {
       expect(environment.SLUICE_REDIS_URL).toBe('redis://redis:6379');
       expect(environment.SLUICE_LIMITS_PER_NODE).toBeUndefined();
       expect(environment.SLUICE_ADMIN_KEY).toMatch(/^\$\{SLUICE_ADMIN_KEY:\?/);
+      // On PostgreSQL the vault key is required too, the same on every node.
+      expect(environment.SLUICE_SECRET_KEY).toMatch(/^\$\{SLUICE_SECRET_KEY:\?/);
       expect(Object.keys(environment).filter((name) => !known.has(name))).toEqual([]);
     }
     expect(new Set(environments.map((environment) => JSON.stringify(environment))).size).toBe(1);

@@ -9,6 +9,8 @@ import type { Logger } from '../../src/observe/logger.js';
 import { Sluice } from '../../src/sluice.js';
 
 export const ADMIN_KEY = 'sk_test_admin_0123456789abcdef';
+/** The vault key of nodes on PostgreSQL (every node of a cluster needs the same; on SQLite one is made in the data dir). */
+export const SECRET_KEY = Buffer.alloc(32, 0x5a).toString('base64');
 
 export interface TestSluice {
   app: Sluice;
@@ -25,11 +27,15 @@ export interface TestSluice {
  * Start a real Sluice in this process on 127.0.0.1 port 0, on a fresh SQLite file in a temp dir.
  * `config` is written as sluice.yaml, so it goes through the same loader and schema as a user's.
  */
-export async function startSluice(config: Record<string, unknown> = {}, options: { clock?: Clock; dir?: string; logger?: Logger } = {}): Promise<TestSluice> {
+export async function startSluice(
+  config: Record<string, unknown> = {},
+  options: { clock?: Clock; dir?: string; logger?: Logger; env?: Record<string, string> } = {},
+): Promise<TestSluice> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'sluice-test-'));
   const yaml = { ...config, server: { port: 0, ...(config.server as object) }, log: { level: 'silent' } };
   writeFileSync(join(dir, 'sluice.yaml'), stringify(yaml));
-  const env = { SLUICE_ADMIN_KEY: ADMIN_KEY };
+  const onPostgres = (config.storage as { postgres?: unknown } | undefined)?.postgres !== undefined;
+  const env = { SLUICE_ADMIN_KEY: ADMIN_KEY, ...(onPostgres ? { SLUICE_SECRET_KEY: SECRET_KEY } : {}), ...options.env };
   const loaded = loadConfig({ configPath: join(dir, 'sluice.yaml'), dataDir: join(dir, 'data') }, env, dir);
   const app = await Sluice.start({ loaded, clock: options.clock, logger: options.logger, announce: () => {} });
   const url = app.url;
