@@ -40,6 +40,10 @@ import { openRedisLimits, SharedLimits } from './delivery/shared-limits.js';
 import { Dispatcher, PUSH_LEAD_MS, PUSH_WAKE_LEAD_MS, type DispatcherDeps } from './delivery/dispatcher.js';
 import { ScheduleRunner, type SchedulerDeps } from './scheduler/schedule-runner.js';
 import { Telemetry, type TelemetryDeps } from './observe/telemetry.js';
+import { Keyring } from './secrets/keyring.js';
+import { SecretVault } from './secrets/vault.js';
+import { secretReference } from './templates/placeholders.js';
+import { TemplateCatalog } from './templates/template-catalog.js';
 
 /** How often the last use of tenant keys is written (a request only notes it in memory). */
 const KEY_USAGE_WRITE_MS = 60_000;
@@ -96,6 +100,10 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   readonly sources = new SourceRegistry();
   /** Sources made through the API: stored, and put in `sources`. */
   readonly sourceCatalog: SourceCatalog;
+  /** Templates of sluice.yaml and of the API. */
+  readonly templates: TemplateCatalog;
+  /** Each tenant's secrets, sealed with the vault key (made once the data dir is locked). */
+  vault!: SecretVault;
   readonly dueTimer: DueTimer;
   readonly telemetry: Telemetry;
   readonly ssrf: SsrfGuard;
@@ -134,6 +142,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     this.writer = new GroupCommitWriter(this.store, this.clock, loaded.config.storage.maxBatch, this.cluster ? SHARED_COMMITS_IN_FLIGHT : undefined);
     this.queues = new QueueRegistry(this.store);
     this.sourceCatalog = new SourceCatalog(this.store, this.sources);
+    this.templates = new TemplateCatalog(this.store);
     this.apiBodyLimit = Math.max(loaded.config.server.maxBodyBytes, 32 * 1024 * 1024);
     this.dueTimer = new DueTimer(
       this.clock,
@@ -196,11 +205,15 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     const now = this.clock.now();
     const adminKey = resolveAdminKey(this.loaded, announce);
     this.auth = new Authenticator(adminKey, () => this.clock.now());
+    this.vault = new SecretVault(this.store, Keyring.resolve(this.loaded, announce), this.clock);
+    await this.loadVault();
     this.checkQueueTargets();
     const file = await FileSettings.load(this.store);
     await this.queues.load(this.config.queues, now, file, this.logger);
     this.checkSources();
     await this.loadStoredSources();
+    await this.loadTemplates(now);
+    this.checkVaultReferences();
     await this.loadTenants(now, file);
     await this.loadDomainLimits(file);
     await this.ensureTenantQueues(now);
@@ -290,6 +303,48 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
       if (entry.fromFile) continue;
       const problem = sourceTargetProblem(entry.config, entry.tenant, (queue) => this.queues.get(queue));
       if (problem) this.logger.warn('a stored source cannot send where it routes', { source: entry.name, field: problem.path.join('.'), problem: problem.message });
+    }
+  }
+
+  /** The vault's sealed secrets; those sealed under a key this node does not hold are named in a warning. */
+  private async loadVault(): Promise<void> {
+    const unopenable = await this.vault.load();
+    if (unopenable.length === 0) return;
+    const versions = [...new Set(unopenable.map((secret) => secret.keyVersion))];
+    this.logger.warn('secrets are sealed under a vault key this node does not hold: give it in SLUICE_SECRET_KEY_PREVIOUS, or their messages wait and retry', {
+      count: unopenable.length,
+      keyVersions: versions,
+    });
+  }
+
+  /**
+   * sluice.yaml's templates (the tenant default's; each must send to one of its push queues), then
+   * the stored ones; a stored template with the name of a file template is left aside, and said.
+   */
+  private async loadTemplates(now: number): Promise<void> {
+    for (const [name, template] of Object.entries(this.config.templates)) {
+      if (template.queue === undefined) continue;
+      const queue = this.queues.get(template.queue);
+      if (!queue || queue.tenant !== 'default') throw new ConfigError(`templates.${name}.queue: no queue named ${template.queue} of the tenant default`);
+      if (queue.config.mode !== 'push') throw new ConfigError(`templates.${name}.queue: ${template.queue} is a pull queue; templates send to push queues`);
+    }
+    this.templates.setFileTemplates(this.config.templates, now);
+    for (const name of await this.templates.load()) {
+      this.logger.warn("a template made through the API has the name of a sluice.yaml template: the file's is used on this node", { template: name });
+    }
+  }
+
+  /** Queues that sign and sources that verify with a vault secret of their tenant that is not there (yet): said, not refused. */
+  private checkVaultReferences(): void {
+    const missing = (tenant: string, secret: string | undefined) => secret !== undefined && !this.vault.has(tenant, secret);
+    for (const queue of this.queues.all()) {
+      const secret = queue.config.signingSecret === undefined ? undefined : secretReference(queue.config.signingSecret);
+      if (missing(queue.tenant, secret)) this.logger.warn('a queue signs with a vault secret that is not in the vault: its deliveries go to dead until it is', { queue: queue.name, secretName: secret });
+    }
+    for (const source of this.sources.list()) {
+      const text = (source.config.verify as { secret?: unknown } | undefined)?.secret;
+      const secret = typeof text === 'string' ? secretReference(text) : undefined;
+      if (missing(source.tenant, secret)) this.logger.warn('a source verifies with a vault secret that is not in the vault: it answers 503 until it is', { source: source.name, secretName: secret });
     }
   }
 

@@ -1,8 +1,8 @@
 /**
  * Keeping one node's memory of the catalog in step with a database other nodes change too.
  *
- * Each node reads queues, sources, tenants, keys, limits and schedules into memory at start and
- * serves them from there. When another node changes one of them, this node hears the kind of change
+ * Each node reads queues, sources, tenants, keys, limits, schedules, the vault's sealed secrets and
+ * templates into memory at start and serves them from there. When another node changes one of them, this node hears the kind of change
  * (how it hears it is not this file's business) and re-reads that part from the store: CatalogSync
  * does the re-reading, one pass at a time. The parts it refreshes are handed in, typed as the few methods it
  * calls, so this file depends on no storage backend and on no composition root.
@@ -13,6 +13,8 @@ import type { Logger } from '../observe/logger.js';
 import type { QueueRegistry } from '../queues/registry.js';
 import type { SourceCatalog } from '../routing/source-catalog.js';
 import type { ScheduleRunner } from '../scheduler/schedule-runner.js';
+import type { SecretVault } from '../secrets/vault.js';
+import type { TemplateCatalog } from '../templates/template-catalog.js';
 import type { Store } from '../store/store.js';
 import { CATALOG_KINDS, type CatalogKind } from '../store/cluster.js';
 
@@ -30,6 +32,10 @@ export interface CatalogSyncDeps {
   readonly schedules: Pick<ScheduleRunner, 'reload'> | undefined;
   /** Sources made through the API; absent: this node keeps none (sluice.yaml's only). */
   readonly sourceCatalog?: Pick<SourceCatalog, 'reload'>;
+  /** The vault's sealed secrets; absent while the node starts. */
+  readonly vault?: Pick<SecretVault, 'reload'> | undefined;
+  /** Templates made through the API. */
+  readonly templates?: Pick<TemplateCatalog, 'reload'>;
   readonly logger: Logger;
 }
 
@@ -99,7 +105,7 @@ export class CatalogSync {
   }
 
   private async read(kind: CatalogKind): Promise<void> {
-    const { store, queues, auth, dispatcher, schedules, sourceCatalog } = this.deps;
+    const { store, queues, auth, dispatcher, schedules, sourceCatalog, vault, templates } = this.deps;
     switch (kind) {
       case 'queues':
         return this.reportUnreadable(kind, await queues.reload());
@@ -119,6 +125,12 @@ export class CatalogSync {
         return;
       case 'schedules':
         if (schedules) this.reportUnreadable(kind, await schedules.reload());
+        return;
+      case 'secrets':
+        if (vault) this.reportUnreadable(kind, await vault.reload());
+        return;
+      case 'templates':
+        if (templates) this.reportUnreadable(kind, await templates.reload());
         return;
     }
   }

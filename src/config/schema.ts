@@ -5,6 +5,7 @@ import { dedupeConfigSchema } from '../ingest/dedupe.js';
 import { CronParseError, isValidTimeZone, parseCron } from '../scheduler/cron.js';
 import { EveryParseError, parseEvery } from '../scheduler/every.js';
 import { MAX_ROUTES, routeSchema } from '../routing/routes.js';
+import { secretReference, urlTemplateProblem } from '../templates/placeholders.js';
 import { checkScheduleTiming, scheduleTimingFields } from './schedule-timing.js';
 
 /**
@@ -152,8 +153,14 @@ export const queueConfigSchema = z
     visibilityTimeoutMs: positiveInt.max(12 * 3_600_000).default(30_000),
     retry: retryPolicySchema.prefault({}),
     timeouts: timeoutsSchema.prefault({}),
-    /** Push: sign deliveries with Standard Webhooks headers using this whsec_ secret. */
-    signingSecret: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must look like whsec_<base64>').optional(),
+    /**
+     * Push: sign deliveries with Standard Webhooks headers using this whsec_ secret, or the vault
+     * secret `{{ secrets.name }}` of the queue's tenant holding one (read at each delivery).
+     */
+    signingSecret: z
+      .string()
+      .refine((secret) => /^whsec_[A-Za-z0-9+/=]+$/.test(secret) || secretReference(secret) !== undefined, 'must look like whsec_<base64>, or name a vault secret as {{ secrets.name }}')
+      .optional(),
     paused: z.boolean().default(false),
     /** Stamped on each message created in the queue (ingest, API, schedules) that names none. */
     priority: prioritySchema.default(5),
@@ -215,6 +222,36 @@ export const sourceConfigSchema = z
   });
 export type SourceConfig = z.infer<typeof sourceConfigSchema>;
 
+/** The variables of a message made from a template: a JSON object (a `__proto__` key stays a key). */
+export const templateVarsSchema = z
+  .custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), 'must be an object of variables')
+  .meta({ type: 'object', description: 'Values for `{{ vars.… }}`: any JSON; a dotted path reads into objects and arrays' });
+
+/**
+ * A webhook defined once (PUT /v1/templates/{name}, sluice.yaml `templates:`), with `{{ vars.a.b }}`
+ * and `{{ secrets.name }}` in any string: url, header values, body (templates/render.ts). Variables
+ * are filled when a message is made from it; secrets when the message is sent.
+ */
+export const templateConfigSchema = z
+  .object({
+    /** The target; absent: the queue's url. A secret may stand in its path or query, not in its scheme, host or port. */
+    url: z.string().min(1).max(8_192).optional(),
+    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
+    headers: headerMapSchema,
+    /** A string is sent as text; any other JSON value as JSON, where a string that is exactly one placeholder takes the variable's JSON value. */
+    body: z.unknown().optional(),
+    /** A push queue of the template's tenant; absent: the tenant's default outbound queue. */
+    queue: name.optional(),
+    retry: retryPolicySchema.optional(),
+    priority: prioritySchema.optional(),
+  })
+  .strict()
+  .superRefine((template, ctx) => {
+    const problem = template.url === undefined ? undefined : urlTemplateProblem(template.url);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['url'], message: problem });
+  });
+export type TemplateConfig = z.infer<typeof templateConfigSchema>;
+
 /** The template a schedule turns into one message at each tick. */
 export const messageTemplateSchema = z
   .object({
@@ -224,8 +261,27 @@ export const messageTemplateSchema = z
     body: z.unknown().optional(),
     queue: name.default('outbound'),
     priority: prioritySchema.optional(),
+    /**
+     * A template of the schedule's tenant to make each message from (its url, method, headers, body,
+     * retry and queue; `queue` here is used when the template names none), instead of url, headers
+     * and body here. Its secrets are filled when each message is sent.
+     */
+    template: name.optional(),
+    /** With `template`: its variables, filled at each tick. */
+    vars: templateVarsSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((message, ctx) => {
+    if (message.template === undefined) {
+      if (message.vars !== undefined) ctx.addIssue({ code: 'custom', path: ['vars'], message: 'only with a template' });
+      return;
+    }
+    const given: string[] = [];
+    if (message.url !== undefined) given.push('url');
+    if (message.body !== undefined) given.push('body');
+    if (Object.keys(message.headers).length > 0) given.push('headers');
+    for (const field of given) ctx.addIssue({ code: 'custom', path: [field], message: 'not with a template: the template gives it' });
+  });
 
 /** A schedule's fields without the checks across them: what PATCH may send a subset of. */
 export const scheduleFieldsSchema = z
@@ -351,6 +407,8 @@ export const configSchema = z
     queues: z.record(name, queueConfigSchema).default({}),
     sources: z.record(name, sourceConfigSchema).default({}),
     schedules: z.record(name, scheduleConfigSchema).default({}),
+    /** Templates of the tenant `default`, the same shape as PUT /v1/templates/{name}; changed only here. */
+    templates: z.record(name, templateConfigSchema).default({}),
     log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') }).strict().prefault({}),
   })
   .strict()

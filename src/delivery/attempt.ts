@@ -58,7 +58,7 @@ export function policyOf(message: StoredMessage, config: QueueConfig): RetryPoli
 }
 
 /**
- * Judge one attempt. 2xx delivered. Refused by the SSRF guard or a bad URL: dead at once. Network
+ * Judge one attempt. 2xx delivered. Refused by the SSRF guard, a bad URL or a secret gone from the vault: dead at once. Network
  * errors, timeouts, 408/425/429/5xx: retry with full-jitter backoff until maxAttempts. A 429/503
  * with Retry-After pauses the domain until then and does not use up an attempt.
  */
@@ -69,14 +69,15 @@ export function judge(
   now: number,
   random: () => number = Math.random,
 ): Verdict {
-  if (result.error && (result.error.code === 'ssrf_refused' || result.error.code === 'invalid_url')) {
+  if (result.error && (result.error.code === 'ssrf_refused' || result.error.code === 'invalid_url' || result.error.code === 'secret_missing')) {
     return { kind: 'dead', reason: result.error.message, circuitFailure: false };
   }
   const status = result.status;
   const outcome = result.error ? 'retry' : classifyOutcome(status, policy);
   if (outcome === 'success') return { kind: 'delivered', circuitFailure: false };
   const reason = result.error ? `${result.error.code}: ${result.error.message}` : `HTTP ${status}`;
-  const circuitFailure = result.error !== undefined || (status !== undefined && status >= 500);
+  // A secret this node cannot open is no fault of the domain: no request was made.
+  const circuitFailure = (result.error !== undefined && result.error.code !== 'secret_unavailable') || (status !== undefined && status >= 500);
   if (outcome === 'dead') return { kind: 'dead', reason, circuitFailure };
   const throttle = status === 429 || status === 503 || result.error?.code === 'timeout';
   const retryAfter = status === 429 || status === 503 ? parseRetryAfter(result.headers?.['retry-after'], now) : undefined;

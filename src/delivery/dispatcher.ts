@@ -13,6 +13,8 @@ import { Lane } from './lane.js';
 import { DomainLimitTable } from './limits.js';
 import { inProcessLimits, type LimitBackend, type Permit } from './limit-backend.js';
 import { SharedLimitBackend, type LimitHost, type SharedLimits } from './shared-limits.js';
+import type { SecretSource } from '../secrets/vault.js';
+import { prepareSend, scrubResult } from './send-secrets.js';
 
 /** What the dispatcher is handed by the composition root. */
 export interface DispatcherDeps {
@@ -33,6 +35,8 @@ export interface DispatcherDeps {
    * fast path: nothing leaves memory); with them each delivery needs a permit from Redis too.
    */
   readonly sharedLimits?: SharedLimits | undefined;
+  /** The vault: secrets of messages made from templates and vault signing secrets are filled from it at send time. */
+  readonly vault?: SecretSource;
 }
 
 /** While deliveries are paused (DispatcherDeps.deliveryPaused), a domain looks again this often. */
@@ -361,9 +365,14 @@ export class Dispatcher {
     this.globalInFlight += 1;
     this.started += 1;
     const attempt = message.attempts + 1;
-    const request = buildRequest(message, queue.config, attempt, now);
-    const task = this.client
-      .send(request)
+    // Secrets go in now, in the message's tenant; `message` itself keeps its placeholders (a strict lane may hold it for the next try).
+    const prepared = prepareSend(message, queue, this.app.vault);
+    const sent = prepared === undefined
+      ? this.client.send(buildRequest(message, queue.config, attempt, now))
+      : prepared.ok
+        ? this.client.send(buildRequest(prepared.message, prepared.config, attempt, now)).then((result) => scrubResult(result, prepared.values))
+        : Promise.resolve(prepared.result);
+    const task = sent
       .then((result) => this.finish(domain, lane, message, attempt, now, result, permit))
       .catch((error: unknown) => this.app.logger.error('delivery bookkeeping failed', { id: message.id, error: String(error) }));
     this.inFlight.add(task);

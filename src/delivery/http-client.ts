@@ -39,8 +39,12 @@ export interface DeliveryResult {
   error?: { code: DeliveryErrorCode; message: string };
 }
 
-/** Why an attempt produced no complete response. `ssrf_refused` and `invalid_url` will never succeed on retry. */
-export type DeliveryErrorCode = 'ssrf_refused' | 'connect_timeout' | 'timeout' | 'network' | 'invalid_url';
+/**
+ * Why an attempt produced no complete response. `ssrf_refused` and `invalid_url` will never succeed on
+ * retry. `secret_missing` and `secret_unavailable` come from no request at all: a secret the message
+ * needs is not in the vault, or is sealed under a key this node does not hold (send-secrets.ts).
+ */
+export type DeliveryErrorCode = 'ssrf_refused' | 'connect_timeout' | 'timeout' | 'network' | 'invalid_url' | 'secret_missing' | 'secret_unavailable';
 
 /** Options of {@link DeliveryClient}. */
 export interface DeliveryClientOptions {

@@ -150,6 +150,26 @@ export function validate<T extends z.ZodType>(schema: T, value: unknown): z.infe
   throw new SluiceError('SLUICE_ERR_VALIDATION', `${first.field}: ${first.message}`, { extra: { errors } });
 }
 
+/**
+ * Validate several values, each against its own schema, throwing one 400 that names every bad field
+ * of all of them, each prefixed by its `at` (`messages.3.`).
+ */
+export function validateAll<T extends z.ZodType>(items: { schema: T; value: unknown; at: string }[]): z.infer<T>[] {
+  const errors: { field: string; message: string }[] = [];
+  const parsed = items.map(({ schema, value, at }) => {
+    const result = schema.safeParse(value);
+    if (result.success) return result.data;
+    for (const issue of result.error.issues) {
+      const field = [at.replace(/\.$/, ''), ...issue.path.map(String)].filter((part) => part !== '').join('.') || '(body)';
+      errors.push({ field, message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message });
+    }
+    return undefined;
+  });
+  if (errors.length === 0) return parsed as z.infer<T>[];
+  const first = errors[0]!;
+  throw new SluiceError('SLUICE_ERR_VALIDATION', `${first.field}: ${first.message}`, { extra: { errors } });
+}
+
 /** Refuse anything but GET and HEAD: the plain routes and page files read, never change. */
 export function allowGet(req: IncomingMessage): void {
   if (req.method === 'GET' || req.method === 'HEAD') return;

@@ -13,6 +13,8 @@ import type { SourceCatalog } from '../routing/source-catalog.js';
 import type { SourceRegistry } from '../routing/source-registry.js';
 import type { DueTimer } from '../scheduler/due-timer.js';
 import type { ScheduleRunner } from '../scheduler/schedule-runner.js';
+import type { SecretVault } from '../secrets/vault.js';
+import type { TemplateCatalog } from '../templates/template-catalog.js';
 import type { Store } from '../store/store.js';
 import type { Authenticator } from './auth.js';
 import type { IncompleteBodies } from './incomplete-bodies.js';
@@ -34,6 +36,10 @@ export interface ApiDeps extends TargetCheck {
   readonly sources: SourceRegistry;
   /** Sources made through the API: stored, and put in `sources` as they change. */
   readonly sourceCatalog: SourceCatalog;
+  /** Each tenant's secrets, sealed; values are opened only to send, sign or verify. */
+  readonly vault: SecretVault;
+  /** Templates of sluice.yaml and of the API. */
+  readonly templates: TemplateCatalog;
   readonly waiters: PullWaiters;
   readonly dueTimer: DueTimer;
   readonly telemetry: Telemetry;

@@ -18,11 +18,14 @@ export const ERRORS = {
   SLUICE_ERR_QUEUE_NOT_FOUND: { status: 404, title: 'Unknown queue' },
   SLUICE_ERR_MESSAGE_NOT_FOUND: { status: 404, title: 'Unknown message' },
   SLUICE_ERR_SCHEDULE_NOT_FOUND: { status: 404, title: 'Unknown schedule' },
+  SLUICE_ERR_SECRET_NOT_FOUND: { status: 404, title: 'Unknown secret' },
+  SLUICE_ERR_TEMPLATE_NOT_FOUND: { status: 404, title: 'Unknown template' },
   SLUICE_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   SLUICE_ERR_BODY_TIMEOUT: { status: 408, title: 'Request body not received in time' },
   SLUICE_ERR_CONFLICT: { status: 409, title: 'Conflict with the current state' },
   SLUICE_ERR_WRONG_QUEUE_MODE: { status: 409, title: 'The queue is not in the mode this route needs' },
   SLUICE_ERR_SOURCE_IN_FILE: { status: 409, title: 'The source is defined in sluice.yaml; change it there' },
+  SLUICE_ERR_TEMPLATE_IN_FILE: { status: 409, title: 'The template is defined in sluice.yaml; change it there' },
   SLUICE_ERR_BODY_TOO_LARGE: { status: 413, title: 'Body too large' },
   SLUICE_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Expected application/json' },
   SLUICE_ERR_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
@@ -31,6 +34,7 @@ export const ERRORS = {
   SLUICE_ERR_STORAGE_UNAVAILABLE: { status: 503, title: 'Storage could not commit' },
   SLUICE_ERR_OVERLOADED: { status: 503, title: 'Too many request bodies arriving at once' },
   SLUICE_ERR_SHUTTING_DOWN: { status: 503, title: 'Sluice is shutting down' },
+  SLUICE_ERR_SECRET_UNAVAILABLE: { status: 503, title: 'A vault secret this request needs is not available' },
   SLUICE_ERR_INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

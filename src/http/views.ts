@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MESSAGE_STATES, type AttemptRecord, type HeaderPair, type MessageState, type StoredMessage } from '../store/types.js';
+import { SECRET_SLOTS_HEADER, secretNamesOf } from '../templates/secret-slots.js';
 import { apiSchema } from './api-schemas.js';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -54,6 +55,10 @@ export const messageViewSchema = apiSchema(
     url: z.string().optional().meta({ description: 'Push: the delivery target' }),
     domain: z.string().optional().meta({ description: 'Push: the limit key of the target' }),
     lastError: z.string().optional(),
+    secrets: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'Made from a template: the vault secrets filled in when it is sent, in its tenant (they stand as `{{ secrets.name }}` here)' }),
     attempts: z.array(attemptViewSchema).optional().meta({ description: 'Only when one message is asked for' }),
   }),
 );
@@ -81,11 +86,13 @@ export function bodyFields(body: Buffer): { body: string } | { bodyBase64: strin
 
 /**
  * Headers as a lower-case object; repeated headers are joined with ", " as HTTP allows. The object
- * has no prototype, so a header named `constructor` or `__proto__` is read and set as itself.
+ * has no prototype, so a header named `constructor` or `__proto__` is read and set as itself. The
+ * stored list of a message's secret slots (templates/secret-slots.ts) is no header and not shown.
  */
 export function headerObject(pairs: HeaderPair[]): Record<string, string> {
   const headers = Object.create(null) as Record<string, string>;
   for (const [name, value] of pairs) {
+    if (name === SECRET_SLOTS_HEADER) continue;
     const key = name.toLowerCase();
     const before = headers[key];
     headers[key] = before === undefined ? value : `${before}, ${value}`;
@@ -119,6 +126,8 @@ export function messageView(message: StoredMessage, attempts?: AttemptRecord[]):
   if (message.url !== undefined) view.url = message.url;
   if (message.domain !== '') view.domain = message.domain;
   if (message.lastError !== undefined) view.lastError = message.lastError;
+  const secrets = secretNamesOf(message);
+  if (secrets.length > 0) view.secrets = secrets;
   if (attempts) view.attempts = attempts.map(attemptView);
   return view;
 }

@@ -3,6 +3,8 @@ import { settingsOf, type FileSettings } from '../config/file-settings.js';
 import { readStoredRow, StoredRowError } from '../config/stored-row.js';
 import { SluiceError } from '../http/errors.js';
 import { toNewMessage } from '../queues/outbound-message.js';
+import type { TemplateCatalog } from '../templates/template-catalog.js';
+import { templateMessage } from '../templates/template-message.js';
 import type { Clock } from '../clock.js';
 import type { Dispatcher } from '../delivery/dispatcher.js';
 import type { TargetCheck } from '../delivery/targets.js';
@@ -22,7 +24,16 @@ export interface SchedulerDeps extends TargetCheck {
   readonly queues: QueueRegistry;
   readonly dueTimer: DueTimer;
   readonly dispatcher: Dispatcher | undefined;
+  /** For messages made from a template (`message: { template, vars }`); absent: such a schedule cannot fire. */
+  readonly templates?: Pick<TemplateCatalog, 'get'>;
 }
+
+/**
+ * A schedule's template may name secrets that are not in the vault yet (a sluice.yaml schedule is
+ * saved at the first start, before anyone could PUT them): its messages are made anyway, and one
+ * whose secret is still missing when it is sent goes to dead with an error naming the secret.
+ */
+const SECRETS_CHECKED_AT_SEND = { has: () => true };
 
 /**
  * Each top-level field of a schedule is one setting of sluice.yaml; cron, every and solar replace each
@@ -115,8 +126,9 @@ export class ScheduleRunner {
 
   private async fire(live: LiveSchedule, due: number, now: number): Promise<void> {
     // The queue may have changed hands since the schedule was saved: never send into another tenant's.
+    // (A template's message is made as its tenant's, which refuses another tenant's queue itself.)
     const queue = this.app.queues.get(live.config.message.queue);
-    if (queue?.tenant !== live.record.tenant) {
+    if (live.config.message.template === undefined && queue?.tenant !== live.record.tenant) {
       throw new SluiceError('SLUICE_ERR_VALIDATION', `message.queue: schedule ${live.record.name} may not send to queue ${live.config.message.queue}`);
     }
     const runs = live.record.runs ?? 0;
@@ -156,6 +168,7 @@ export class ScheduleRunner {
 
   private messageFor(live: LiveSchedule, tick: number): NewMessage {
     const template = live.config.message;
+    if (template.template !== undefined) return this.fromTemplate(live.record.tenant, live.config.message, tick, `schedule:${live.record.name}`);
     if (!template.url && !this.app.queues.get(template.queue)?.config.url) {
       throw new SluiceError('SLUICE_ERR_VALIDATION', 'message.url: the schedule has no url and its queue has none');
     }
@@ -165,6 +178,21 @@ export class ScheduleRunner {
     message.origin = `schedule:${live.record.name}`;
     message.deliverAt = tick;
     return message;
+  }
+
+  /**
+   * A tick's message made from a template of the schedule's tenant, its variables filled now (a
+   * missing one fails the tick, naming it); the schedule's queue is used when the template names none.
+   */
+  private fromTemplate(tenant: string, message: ScheduleConfig['message'], tick: number, origin: string): NewMessage {
+    const { templates, queues, clock } = this.app;
+    if (!templates) throw new SluiceError('SLUICE_ERR_VALIDATION', 'message.template: this node keeps no templates');
+    const deps = { templates, vault: SECRETS_CHECKED_AT_SEND, queues, clock, domainOf: (url: string) => this.app.domainOf(url), refuseForbiddenTarget: (url: string, domain: string, field: string) => this.app.refuseForbiddenTarget(url, domain, field) };
+    const input = { template: message.template!, vars: message.vars, priority: message.priority, deliverAt: tick };
+    const made = templateMessage(deps, tenant, input, 'message.', { queue: message.queue });
+    made.origin = origin;
+    made.deliverAt = tick;
+    return made;
   }
 
   // ── management (API) ────────────────────────────────────────
@@ -204,12 +232,22 @@ export class ScheduleRunner {
   }
 
   private checkTemplate(config: ScheduleConfig): void {
+    if (config.message.template !== undefined) return this.checkMessageTemplate(config);
     const queue = this.app.queues.get(config.message.queue);
     if (!queue) throw new SluiceError('SLUICE_ERR_VALIDATION', `message.queue: no queue named ${config.message.queue}`);
     if (queue.config.mode !== 'push') throw new SluiceError('SLUICE_ERR_VALIDATION', `message.queue: ${queue.name} is a pull queue`);
     if (!config.message.url && !queue.config.url) throw new SluiceError('SLUICE_ERR_VALIDATION', 'message.url: required (the queue has no url)');
     const url = config.message.url ?? queue.config.url!;
     this.app.refuseForbiddenTarget(url, this.app.domainOf(url), 'message.url');
+  }
+
+  /**
+   * A schedule whose message names a template: a message is made from it now, for the schedule's
+   * tenant, so that an unknown template, a missing variable or a queue it cannot send to is a 400
+   * when the schedule is saved rather than a failed tick later.
+   */
+  private checkMessageTemplate(config: ScheduleConfig): void {
+    this.fromTemplate(config.tenant, config.message, this.app.clock.now(), 'schedule');
   }
 
   /**

@@ -162,6 +162,28 @@ describe('answers match the OpenAPI document', () => {
     await api.call('DELETE', '/v1/sources/guarded');
     await api.call('DELETE', '/v1/sources/routed');
 
+    // The vault and templates: a message made from a template, its secret filled when it is sent.
+    expect((await api.call('PUT', '/v1/secrets/api_token', { value: 'tok_0123456789' })).status).toBe(204);
+    await api.call('PUT', '/v1/secrets/api_token', { value: 5 });
+    await api.call('GET', '/v1/secrets');
+    await api.call('GET', '/v1/secrets/api_token');
+    await api.call('GET', '/v1/secrets/nope');
+    const template = { url: `${sink.origin}/t/{{ vars.id }}`, headers: { authorization: 'Bearer {{ secrets.api_token }}' }, body: { id: '{{ vars.id }}' } };
+    expect((await api.call('PUT', '/v1/templates/call', template)).status).toBe(201);
+    expect((await api.call('PUT', '/v1/templates/call', template)).status).toBe(200);
+    await api.call('PUT', '/v1/templates/bad', { url: 'https://{{ secrets.api_token }}/' });
+    await api.call('GET', '/v1/templates');
+    await api.call('GET', '/v1/templates/call');
+    await api.call('GET', '/v1/templates/nope');
+    const made = await api.call('POST', '/v1/messages', { template: 'call', vars: { id: 7 }, delayMs: 3_600_000 });
+    expect((await api.call('GET', `/v1/messages/${made.body.id}`)).body.secrets).toEqual(['api_token']);
+    await api.call('POST', '/v1/messages', { template: 'call', vars: {} });
+    await api.call('POST', '/v1/messages/batch', { messages: [{ template: 'call', vars: { id: 8 }, delayMs: 3_600_000 }] });
+    expect((await api.call('POST', '/v1/secrets/rotate-key')).body.resealed).toBe(1);
+    await api.call('DELETE', `/v1/messages/${made.body.id}`);
+    await api.call('DELETE', '/v1/templates/call');
+    await api.call('DELETE', '/v1/secrets/api_token');
+
     // Limits and tenants, with a tenant key where the answer differs.
     await api.call('PUT', `/v1/limits/domains/${sink.domain}`, { concurrency: 2, ratePerSecond: 5, burst: 2 });
     await api.call('GET', '/v1/limits/domains');

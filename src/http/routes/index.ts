@@ -10,6 +10,8 @@ import { registerMessageRoutes } from './messages.js';
 import { registerPullRoutes } from './pull.js';
 import { registerQueueRoutes } from './queues.js';
 import { registerScheduleRoutes } from './schedules.js';
+import { registerSecretRoutes } from './secrets.js';
+import { registerTemplateRoutes } from './templates.js';
 import { registerSourceRoutes } from './sources.js';
 import { registerTenantRoutes } from './tenants.js';
 import { registerObserveRoutes, observePlainRoutes } from './observe.js';
@@ -21,6 +23,8 @@ export function registerApiRoutes(router: Router, app: ApiDeps): void {
   registerSourceRoutes(router, app);
   registerMessageRoutes(router, app);
   registerScheduleRoutes(router, app);
+  registerSecretRoutes(router, app);
+  registerTemplateRoutes(router, app);
   registerLimitRoutes(router, app);
   registerTenantRoutes(router, app);
   registerObserveRoutes(router, app);

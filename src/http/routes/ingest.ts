@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { SourceConfig } from '../../config/schema.js';
 import { dedupeKey, dedupeWindowSec } from '../../ingest/dedupe.js';
 import { verifiesBeforeBody, verifyRequest, type VerifyInput } from '../../ingest/verify/index.js';
+import { withVaultSecret } from '../../secrets/verify-secret.js';
 import type { HeaderPair, NewMessage } from '../../store/types.js';
 import type { Queue, Reservation } from '../../queues/registry.js';
 import { chooseRoutes, routeLabel } from '../../routing/routes.js';
@@ -216,7 +217,12 @@ async function readVerified({ app, sourceName, source, req, res, query }: Ingest
 /** Throws 401 unless the request passes the source's verification (none configured: it passes). */
 function verify(app: ApiDeps, sourceName: string, source: SourceConfig, input: VerifyInput): void {
   if (!source.verify) return;
-  const verdict = verifyRequest(source.verify, input, app.clock.now());
+  const config = withVaultSecret(source.verify, () => app.sources.get(sourceName)?.tenant ?? 'default', app.vault);
+  if ('failure' in config) {
+    app.events.emit('signature-refused', { source: sourceName, reason: config.failure });
+    throw new SluiceError('SLUICE_ERR_SECRET_UNAVAILABLE', 'this source cannot verify requests now; retry later', { headers: { 'retry-after': '60' } });
+  }
+  const verdict = verifyRequest(config, input, app.clock.now());
   if (verdict.ok) return;
   app.events.emit('signature-refused', { source: sourceName, reason: verdict.reason });
   throw new SluiceError('SLUICE_ERR_SIGNATURE', verdict.reason);

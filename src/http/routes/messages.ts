@@ -2,17 +2,25 @@ import { z } from 'zod';
 import { nameSchema } from '../../config/schema.js';
 import type { ApiDeps } from '../deps.js';
 import { outboundMessageSchema, toNewMessage } from '../../queues/outbound-message.js';
+import { templateMessage, templateMessageSchema } from '../../templates/template-message.js';
 import { MESSAGE_STATES, storedSize, type NewMessage } from '../../store/types.js';
 import type { Principal } from '../auth.js';
 import { canAccess } from '../auth.js';
-import { readJson, validate } from '../context.js';
+import { readJson, validate, validateAll } from '../context.js';
 import { SluiceError } from '../errors.js';
 import { committing } from '../storage-failure.js';
 import type { Router } from '../router.js';
 import { messagePageSchema, messageStateSchema, messageView, messageViewSchema, timestampSchema } from '../views.js';
 import { pageQuery, pageSchema } from './paging.js';
+import { actingTenant, tenantQuerySchema } from './tenant-scope.js';
 
-const batchSchema = z.object({ messages: z.array(outboundMessageSchema).min(1).max(10_000) }).strict();
+/** A message as given (url, headers, body …), or made from a template (`{ template, vars }`): the presence of `template` decides. */
+const messageInputSchema = z.union([outboundMessageSchema, templateMessageSchema]);
+const batchSchema = z.object({ messages: z.array(messageInputSchema).min(1).max(10_000) }).strict();
+/** The batch as read: each message is validated as the one kind it is, its errors named `messages.<i>.<field>`. */
+const batchEnvelopeSchema = z.object({ messages: z.array(z.unknown()).min(1).max(10_000) }).strict();
+const TEMPLATE_NOTE =
+  "Or `{ template, vars }` (with `deliverAt`, `delayMs`, `priority`, `idempotencyKey`): a message made from a template of the caller's tenant (the admin's `?tenant=`, else `default`); every missing variable is a 400 naming it, its secrets are filled when it is sent.";
 const listSchema = z.object({ queue: nameSchema.optional(), state: z.enum(MESSAGE_STATES as [string, ...string[]]).optional() }).strip();
 const idParam = { id: z.string().meta({ description: 'A message id' }) };
 
@@ -26,22 +34,24 @@ const batchCreatedSchema = z.object({
 /** Outbound and scheduled webhooks: create one or a batch, inspect, list, cancel. */
 export function registerMessageRoutes(router: Router, app: ApiDeps): void {
   router.add('POST', '/v1/messages', async (ctx) => {
-    const input = await readJson(ctx.req, outboundMessageSchema, app.apiBodyLimit);
-    const message = toNewMessage(app, ctx.principal, input, '');
-    const [result] = await committing(app.logger, 'message', { queue: message.queue }, () => appendAdmitted(app, [message]));
-    app.events.emit('received', { queue: message.queue, origin: 'api', count: 1 });
+    const input = await readJson(ctx.req, z.unknown(), app.apiBodyLimit);
+    const [message] = await newMessages(app, ctx.principal, ctx.query, [input], () => '');
+    const [result] = await committing(app.logger, 'message', { queue: message!.queue }, () => appendAdmitted(app, [message!]));
+    app.events.emit('received', { queue: message!.queue, origin: 'api', count: 1 });
     return { status: result!.duplicate ? 200 : 201, body: await createdView(app, result!.id, result!.deliverAt) };
   }, {
     summary: 'Send an outbound webhook, now or at a time',
+    description: TEMPLATE_NOTE,
     tag: 'messages',
     auth: 'tenant',
-    body: outboundMessageSchema,
+    query: tenantQuerySchema,
+    body: messageInputSchema,
     response: { status: [201, 200], schema: createdSchema, description: '201: stored. 200: the idempotencyKey was seen within 24 h; the first message, nothing new stored' },
     errors: ['SLUICE_ERR_QUEUE_NOT_FOUND', 'SLUICE_ERR_WRONG_QUEUE_MODE'],
   });
   router.add('POST', '/v1/messages/batch', async (ctx) => {
-    const input = await readJson(ctx.req, batchSchema, app.apiBodyLimit);
-    const messages = input.messages.map((item, index) => toNewMessage(app, ctx.principal, item, `messages.${index}.`));
+    const input = await readJson(ctx.req, batchEnvelopeSchema, app.apiBodyLimit);
+    const messages = await newMessages(app, ctx.principal, ctx.query, input.messages, (index) => `messages.${index}.`);
     const results = await committing(app.logger, 'batch', { count: messages.length }, () => appendAdmitted(app, messages));
     app.events.emit('received', { queue: messages[0]!.queue, origin: 'api', count: messages.length });
     const now = app.clock.now();
@@ -54,8 +64,10 @@ export function registerMessageRoutes(router: Router, app: ApiDeps): void {
     return { status: 201, body: { messages: views } };
   }, {
     summary: 'Send up to 10,000 outbound webhooks in one commit, all or nothing',
+    description: `Each message as POST /v1/messages takes it. ${TEMPLATE_NOTE}`,
     tag: 'messages',
     auth: 'tenant',
+    query: tenantQuerySchema,
     body: batchSchema,
     response: { status: 201, schema: batchCreatedSchema, description: 'All stored, in the order given' },
     errors: ['SLUICE_ERR_QUEUE_NOT_FOUND', 'SLUICE_ERR_WRONG_QUEUE_MODE'],
@@ -103,6 +115,20 @@ export function registerMessageRoutes(router: Router, app: ApiDeps): void {
     response: { status: 200, schema: z.object({ id: z.string(), state: z.literal('cancelled') }), description: 'Cancelled' },
     errors: ['SLUICE_ERR_MESSAGE_NOT_FOUND', 'SLUICE_ERR_CONFLICT'],
   });
+}
+
+/**
+ * The stored messages for what a request gave: each validated as a plain message or, when it names a
+ * `template`, as a message made from one (in the tenant the request acts for). Every bad field of
+ * every message is named (`at(i)` prefixes message i's) before any is made.
+ */
+async function newMessages(app: ApiDeps, principal: Principal, query: URLSearchParams, inputs: unknown[], at: (index: number) => string): Promise<NewMessage[]> {
+  const templated = (input: unknown) => typeof input === 'object' && input !== null && !Array.isArray(input) && 'template' in input;
+  const parsed = validateAll(inputs.map((input, index) => ({ schema: templated(input) ? templateMessageSchema : outboundMessageSchema, value: input, at: at(index) })));
+  const tenant = parsed.some((_, index) => templated(inputs[index])) ? await actingTenant(app, principal, query) : undefined;
+  return parsed.map((input, index) =>
+    'template' in input ? templateMessage(app, tenant!, input, at(index)) : toNewMessage(app, principal, input, at(index)),
+  );
 }
 
 /**

@@ -4,6 +4,7 @@ import type { ApiDeps } from '../deps.js';
 import { routedQueues } from '../../routing/routes.js';
 import type { Queue } from '../../queues/registry.js';
 import { checkReservedName } from '../../queues/tenant-queues.js';
+import { secretReference } from '../../templates/placeholders.js';
 import type { QueueCounts } from '../../store/types.js';
 import { readJson, validate } from '../context.js';
 import { SluiceError } from '../errors.js';
@@ -81,6 +82,7 @@ export function registerQueueRoutes(router: Router, app: ApiDeps): void {
     if (config.url) app.refuseForbiddenTarget(config.url, app.domainOf(config.url), 'url');
     if (ctx.principal.kind === 'admin') await requireKnownTenant(app, config.tenant);
     checkReservedName(name, config.tenant);
+    checkSigningSecret(app, config.signingSecret, config.tenant);
     const queue = await app.queues.upsert(name, config, app.clock.now());
     return { status: existing ? 200 : 201, body: queueView(queue, undefined, app.clock.now()) };
   }, {
@@ -210,4 +212,12 @@ export function queueView(queue: Queue, counts: QueueCounts | undefined, now: nu
     storedBytes: counts?.storedBytes ?? 0,
     oldestReadyAgeMs: counts?.oldestReadyAt === undefined ? null : Math.max(0, now - counts.oldestReadyAt),
   };
+}
+
+/** A signing secret from the vault (`{{ secrets.name }}`) must be in the queue tenant's vault now; it is read at each delivery. */
+function checkSigningSecret(app: ApiDeps, signingSecret: string | undefined, tenant: string): void {
+  const name = signingSecret === undefined ? undefined : secretReference(signingSecret);
+  if (name === undefined || app.vault.has(tenant, name)) return;
+  const message = `no secret ${name} in the vault of tenant ${tenant}`;
+  throw new SluiceError('SLUICE_ERR_VALIDATION', `signingSecret: ${message}`, { extra: { errors: [{ field: 'signingSecret', message }] } });
 }

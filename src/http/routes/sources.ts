@@ -4,6 +4,7 @@ import { CONDITION_OPS } from '../../routing/conditions.js';
 import { explainRouting, type RoutedRequest } from '../../routing/routes.js';
 import type { SourceEntry } from '../../routing/source-registry.js';
 import { sourceTargetProblem } from '../../routing/source-targets.js';
+import { mentionsSecrets, secretReference } from '../../templates/placeholders.js';
 import { SOURCE_NAME_TAKEN } from '../../store/types.js';
 import type { ApiDeps } from '../deps.js';
 import { canAccess, type Principal } from '../auth.js';
@@ -224,7 +225,7 @@ function inFile(name: string): SluiceError {
  */
 function checkedConfig(app: ApiDeps, body: unknown, tenant: string): SourceConfig {
   const config = validate(sourceConfigSchema, body);
-  const problem = sourceTargetProblem(config, tenant, (queue) => app.queues.get(queue)) ?? bodyLimitProblem(app, config) ?? vaultProblem(config);
+  const problem = sourceTargetProblem(config, tenant, (queue) => app.queues.get(queue)) ?? bodyLimitProblem(app, config) ?? vaultProblem(app, config, tenant);
   if (problem) {
     const field = problem.path.join('.');
     throw new SluiceError('SLUICE_ERR_VALIDATION', `${field}: ${problem.message}`, { extra: { errors: [{ field, message: problem.message }] } });
@@ -240,12 +241,16 @@ function bodyLimitProblem(app: ApiDeps, config: SourceConfig): { path: string[];
 }
 
 /**
- * A verify secret written `{{ secrets.name }}` would be taken as that very text today: refused until
- * secrets from the vault can fill it, rather than failing every signature in silence.
+ * A verify secret may be a secret of the owner's vault, `{{ secrets.name }}`, read at each request: it
+ * must be there now (a typo would fail every request), and be the whole value (a vault secret inside
+ * other text would be taken as that very text).
  */
-function vaultProblem(config: SourceConfig): { path: string[]; message: string } | undefined {
+function vaultProblem(app: ApiDeps, config: SourceConfig, tenant: string): { path: string[]; message: string } | undefined {
   const secret = (config.verify as { secret?: unknown } | undefined)?.secret;
-  if (typeof secret === 'string' && /\{\{\s*secrets\./.test(secret)) return { path: ['verify', 'secret'], message: 'secrets from the vault ({{ secrets.name }}) are not available yet: give the secret itself' };
+  if (typeof secret !== 'string' || !mentionsSecrets(secret)) return undefined;
+  const name = secretReference(secret);
+  if (name === undefined) return { path: ['verify', 'secret'], message: 'a vault secret is the whole value: {{ secrets.name }}' };
+  if (!app.vault.has(tenant, name)) return { path: ['verify', 'secret'], message: `no secret ${name} in the vault of tenant ${tenant}` };
   return undefined;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { secretReference } from '../../templates/placeholders.js';
 import {
   decodeBase64,
   failed,
@@ -36,6 +37,8 @@ export function parseStandardWebhookSecrets(secret: string): Buffer[] {
 }
 
 const standardSecretSchema = z.string().superRefine((secret, ctx) => {
+  // A vault secret of the source's tenant ({{ secrets.name }}): its form is checked when it is read (secrets/verify-secret.ts).
+  if (secretReference(secret) !== undefined) return;
   try {
     parseStandardWebhookSecrets(secret);
   } catch (error) {
@@ -47,7 +50,7 @@ const standardSecretSchema = z.string().superRefine((secret, ctx) => {
 export const standardWebhooksVerifySchema = z
   .object({
     type: z.literal('standard-webhooks'),
-    /** `whsec_<base64>`; several separated by spaces are all accepted (rotation). */
+    /** `whsec_<base64>`; several separated by spaces are all accepted (rotation); or a vault secret, `{{ secrets.name }}`. */
     secret: standardSecretSchema,
     /** How far `webhook-timestamp` may be from now, in seconds, either direction (default 300). */
     toleranceSec: toleranceSchema,
