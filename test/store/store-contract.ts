@@ -485,6 +485,51 @@ export function storeContract(name: string, makeStore: () => Promise<{ store: St
       expect((await store.listSources())[1]).toMatchObject({ name: 'zeta', tenant: 'b' });
     });
 
+    it('keeps sealed secrets per tenant and name; a reseal writes only rows still holding the seal it was made from', async () => {
+      expect(await store.listSecrets()).toEqual([]);
+      const secret = (tenant: string, name: string, sealed: string, at: number) => ({ tenant, name, sealed, keyId: 'k1', createdAt: at, updatedAt: at });
+      await store.upsertSecret(secret('b', 'api_token', 'sealed-b', 5));
+      await store.upsertSecret(secret('a', 'api_token', 'sealed-a', 6));
+      await store.upsertSecret(secret('a', 'zeta', 'sealed-z', 7));
+      // Replaced: the seal, its key and updatedAt change; createdAt stays.
+      await store.upsertSecret({ ...secret('a', 'api_token', 'sealed-a2', 8), keyId: 'k2' });
+      expect(await store.listSecrets()).toEqual([
+        { tenant: 'a', name: 'api_token', sealed: 'sealed-a2', keyId: 'k2', createdAt: 6, updatedAt: 8 },
+        secret('a', 'zeta', 'sealed-z', 7),
+        secret('b', 'api_token', 'sealed-b', 5),
+      ]);
+      const written = await store.resealSecrets([
+        { tenant: 'a', name: 'zeta', from: 'sealed-z', sealed: 'resealed-z', keyId: 'k3' },
+        { tenant: 'b', name: 'api_token', from: 'an older seal', sealed: 'resealed-b', keyId: 'k3' }, // changed meanwhile: left alone
+        { tenant: 'c', name: 'gone', from: 'x', sealed: 'y', keyId: 'k3' },
+      ]);
+      expect(written).toBe(1);
+      expect(await store.resealSecrets([])).toBe(0);
+      expect((await store.listSecrets()).map((row) => [row.tenant, row.name, row.sealed, row.keyId, row.updatedAt])).toEqual([
+        ['a', 'api_token', 'sealed-a2', 'k2', 8],
+        ['a', 'zeta', 'resealed-z', 'k3', 7],
+        ['b', 'api_token', 'sealed-b', 'k1', 5],
+      ]);
+      expect(await store.deleteSecret('a', 'api_token')).toBe(true);
+      expect(await store.deleteSecret('a', 'api_token')).toBe(false);
+      expect((await store.listSecrets()).map((row) => `${row.tenant}/${row.name}`)).toEqual(['a/zeta', 'b/api_token']);
+    });
+
+    it('keeps templates per tenant and name, their config as given', async () => {
+      expect(await store.listTemplates()).toEqual([]);
+      const config = { url: 'https://api.example.com/{{ vars.id }}', method: 'POST', headers: { authorization: 'Bearer {{ secrets.t }}' }, body: { n: '{{ vars.n }}', list: [1, null] } };
+      await store.upsertTemplate({ tenant: 'b', name: 'notify', config, createdAt: 5, updatedAt: 5 });
+      await store.upsertTemplate({ tenant: 'a', name: 'notify', config: { url: 'https://a.example/' }, createdAt: 6, updatedAt: 6 });
+      await store.upsertTemplate({ tenant: 'a', name: 'notify', config: { url: 'https://a2.example/' }, createdAt: 9, updatedAt: 9 });
+      expect(await store.listTemplates()).toEqual([
+        { tenant: 'a', name: 'notify', config: { url: 'https://a2.example/' }, createdAt: 6, updatedAt: 9 },
+        { tenant: 'b', name: 'notify', config, createdAt: 5, updatedAt: 5 },
+      ]);
+      expect(await store.deleteTemplate('b', 'notify')).toBe(true);
+      expect(await store.deleteTemplate('b', 'notify')).toBe(false);
+      expect((await store.listTemplates()).map((row) => row.tenant)).toEqual(['a']);
+    });
+
     it('replaces the remembered file settings as a whole', async () => {
       expect(await store.listFileSettings()).toEqual([]);
       const url = (value: string) => ({ kind: 'queue' as const, name: 'q', setting: 'url', value });
