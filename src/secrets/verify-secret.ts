@@ -1,4 +1,5 @@
 import { parseStandardWebhookSecrets, type VerifyConfig } from '../ingest/verify/index.js';
+import type { HeaderPair, MessageFields } from '../store/types.js';
 import { secretReference } from '../templates/placeholders.js';
 import type { SecretSource } from './vault.js';
 
@@ -24,4 +25,41 @@ export function withVaultSecret(config: VerifyConfig, tenant: () => string, vaul
     }
   }
   return { ...config, secret: secret.value };
+}
+
+/** What a hidden token is stored as. */
+const HIDDEN = '[vault secret]';
+
+/**
+ * A source that verifies with a token from the vault gets that token in every request, in a header
+ * or a query parameter: the message is stored with it replaced (the rest of the request as it came),
+ * so the vault's secret is not written in plain text with every message nor shown by the message
+ * API. Changes `message` in place; does nothing for any other source.
+ */
+export function hideVaultToken(config: VerifyConfig, message: Pick<MessageFields, 'headers' | 'query'>): void {
+  if (config.type !== 'token' || secretReference(config.secret) === undefined) return;
+  if (config.header !== undefined) {
+    const name = config.header.toLowerCase();
+    message.headers = message.headers.map((pair): HeaderPair => (pair[0].toLowerCase() === name ? [pair[0], HIDDEN] : pair));
+  }
+  if (config.query !== undefined) {
+    const name = config.query;
+    message.query = message.query
+      .split('&')
+      .map((part) => {
+        const rawName = part.split('=', 1)[0]!;
+        return decodedName(rawName) === name ? `${rawName}=${encodeURIComponent(HIDDEN)}` : part;
+      })
+      .join('&');
+  }
+}
+
+/** A query parameter's name as URLSearchParams reads it (`+` is a space, percent-escapes decoded). */
+function decodedName(raw: string): string {
+  const spaced = raw.replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    return spaced;
+  }
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { SourceConfig } from '../../config/schema.js';
 import { dedupeKey, dedupeWindowSec } from '../../ingest/dedupe.js';
 import { verifiesBeforeBody, verifyRequest, type VerifyInput } from '../../ingest/verify/index.js';
-import { withVaultSecret } from '../../secrets/verify-secret.js';
+import { hideVaultToken, withVaultSecret } from '../../secrets/verify-secret.js';
 import type { HeaderPair, NewMessage } from '../../store/types.js';
 import type { Queue, Reservation } from '../../queues/registry.js';
 import { chooseRoutes, routeLabel } from '../../routing/routes.js';
@@ -123,6 +123,7 @@ async function ingest(call: IngestCall): Promise<void> {
   try {
     const { body, input } = await readVerified(call, early);
     const message = toMessage(app, `source:${sourceName}`, queue, req.method ?? 'POST', headerPairs(req.rawHeaders), body, subPath, query);
+    if (source.verify) hideVaultToken(source.verify, message);
     withDedupe(app, message, sourceName, source, input);
     reportRefusal(app, queue, () => app.queues.reserveBytes(reservation, message));
     result = await committing(app.logger, 'ingest', { source: sourceName }, () => app.writer.append(message));
@@ -160,6 +161,7 @@ async function ingestRouted(call: IngestCall, started: number): Promise<void> {
   const origin = `source:${sourceName}`;
   const messages = queues.map((queue, index) => {
     const message = toMessage(app, origin, queue, method, headers, body, subPath, query);
+    if (source.verify) hideVaultToken(source.verify, message);
     message.payload = index === 0 ? 'lead' : { follows: index };
     return message;
   });
