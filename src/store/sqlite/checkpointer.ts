@@ -2,8 +2,15 @@ import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { compiledScript } from './compiled-script.js';
 
-/** How often the checkpoint thread copies the WAL into the database file. */
+/** How often the checkpoint thread copies the WAL into the database file while writes are heavy… */
 export const CHECKPOINT_EVERY_MS = 200;
+/**
+ * …and while they are light: a pass that found fewer than QUIET_FRAMES new frames waits this long
+ * for the next. Each pass that copies anything fsyncs the database file; at a few commits a second
+ * (paced delivery, an idle node's bookkeeping) five passes a second cost more CPU than the writes.
+ */
+export const CHECKPOINT_QUIET_MS = 1_000;
+export const QUIET_FRAMES = 64;
 /** The writer finishes a pass (and so restarts the WAL) once the WAL holds this many frames (~4 MB)… */
 const RESTART_AT_FRAMES = 1_000;
 /** …if at most this many are left to copy; past HARD_LIMIT_FRAMES (~64 MB) it checkpoints whatever is left. */
@@ -42,7 +49,9 @@ export class Checkpointer {
     private readonly writer: Database.Database,
   ) {
     writer.pragma('wal_autocheckpoint = 0');
-    this.worker = new Worker(compiledScript('checkpoint-worker'), { workerData: { path, everyMs: CHECKPOINT_EVERY_MS } });
+    this.worker = new Worker(compiledScript('checkpoint-worker'), {
+      workerData: { path, everyMs: CHECKPOINT_EVERY_MS, quietMs: CHECKPOINT_QUIET_MS, quietFrames: QUIET_FRAMES },
+    });
     this.worker.on('message', (pass: CheckpointPass) => this.passed(pass));
     // Without the thread, the writer checkpoints as it did before: nothing is lost but the speed.
     this.worker.on('error', () => this.fallBack());
