@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { SluiceClient } from '../client/client.js';
-import type { OutboundMessageInput, ScheduleInput, ScheduleMessageInput, SourceInput, SourceTestRequest } from '../client/types.js';
+import type { OutboundMessageInput, ScheduleInput, ScheduleMessageInput, SourceInput, SourceTestRequest, TemplateMessageInput } from '../client/types.js';
+import { registerVaultCommands, templateVars } from './vault-commands.js';
 
 interface Connection {
   url?: string;
@@ -27,7 +28,12 @@ export function registerClientCommands(program: Command): void {
     .option('--queue <queue>', "push queue (default: the key's tenant's default queue)")
     .option('--idempotency-key <key>', 'same key within 24 h returns the first message')
     .option('--priority <0-9>', "0 (least urgent) to 9 (most urgent); default: the queue's", integer)
+    .option('--template <name>', 'make the message from this template (its url, method, headers, body and queue) instead')
+    .option('--var <path=value...>', 'with --template: a variable, as a string (repeatable), e.g. --var user.email=a@b.c')
+    .option('--var-json <path=json...>', 'with --template: a variable as JSON (repeatable), e.g. --var-json user.age=42')
+    .option('--tenant <tenant>', "with --template, admin key: the tenant whose template (default: default)")
     .action(async (url: string | undefined, options) => {
+      if (options.template !== undefined) return print(await sendTemplate(url, options));
       const message: OutboundMessageInput = { method: options.method.toUpperCase() };
       if (url !== undefined) message.url = url;
       if (options.queue !== undefined) message.queue = options.queue;
@@ -63,6 +69,7 @@ export function registerClientCommands(program: Command): void {
     .action(async (name: string, options) => print(await client(options).deleteQueue(name, options.force === true)));
 
   registerSourceCommands(program, connected);
+  registerVaultCommands(program, { connected, client, print, readDocument });
 
   const keys = program.command('keys').description("tenants' API keys (admin key)");
   connected(keys.command('list'))
@@ -132,6 +139,19 @@ export function registerClientCommands(program: Command): void {
       Object.assign(schedule, scheduleOptions(options));
       print(await client(options).addSchedule(schedule));
     });
+}
+
+/** `sluice send --template`: the template gives url, method, headers, body and queue, so none of them may be given too. */
+function sendTemplate(url: string | undefined, options: Record<string, any>) {
+  const given = [url === undefined ? undefined : 'a url', ...(['header', 'data', 'json', 'queue'] as const).map((name) => (options[name] === undefined ? undefined : `--${name}`))];
+  const clashes = given.filter((name) => name !== undefined);
+  if (clashes.length > 0) throw new InvalidArgumentError(`--template gives the url, headers, body and queue: not with ${clashes.join(', ')}`);
+  const message: TemplateMessageInput = { template: options.template, vars: templateVars(options.var, options.varJson) };
+  if (options.at !== undefined) message.deliverAt = /^\d+$/.test(options.at) ? Number(options.at) : options.at;
+  if (options.delay !== undefined) message.delayMs = options.delay;
+  if (options.idempotencyKey) message.idempotencyKey = options.idempotencyKey;
+  if (options.priority !== undefined) message.priority = options.priority;
+  return client(options).send(message, options.tenant ? { tenant: options.tenant } : {});
 }
 
 /** The solar event, exclusions and ends of `sluice schedule add`, as the API takes them; the server checks them. */

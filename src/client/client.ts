@@ -16,6 +16,7 @@ import type {
   Health,
   IngestOptions,
   IngestResult,
+  KeyRotation,
   ListMessagesOptions,
   MessagePage,
   MessageState,
@@ -32,12 +33,16 @@ import type {
   ScheduleInput,
   SchedulePatch,
   ScheduleWithRuns,
+  SecretInfo,
   Source,
   SourceInput,
   SourceTestRequest,
   SourceTestResult,
   StatsSnapshot,
   StatsStreamEvent,
+  Template,
+  TemplateInput,
+  TemplateMessageInput,
   Tenant,
   TenantLimitInput,
   TenantLimitState,
@@ -96,13 +101,16 @@ export class SluiceClient {
    *   idempotencyKey: 'reminder-42',
    * });
    */
-  send(message: OutboundMessageInput): Promise<CreatedMessage> {
-    return this.request('POST', '/v1/messages', message);
+  send(message: OutboundMessageInput | TemplateMessageInput, options: { tenant?: string } = {}): Promise<CreatedMessage> {
+    return this.request('POST', `/v1/messages${queryString(options)}`, message);
   }
 
-  /** Up to 10,000 messages in one commit: all are stored, or none (a 400 names the bad item). */
-  sendBatch(messages: OutboundMessageInput[]): Promise<{ messages: BatchCreatedMessage[] }> {
-    return this.request('POST', '/v1/messages/batch', { messages });
+  /**
+   * Up to 10,000 messages in one commit: all are stored, or none (a 400 names the bad item). Messages
+   * made from a template use the caller's tenant's (the admin's `tenant` option, else `default`).
+   */
+  sendBatch(messages: (OutboundMessageInput | TemplateMessageInput)[], options: { tenant?: string } = {}): Promise<{ messages: BatchCreatedMessage[] }> {
+    return this.request('POST', `/v1/messages/batch${queryString(options)}`, { messages });
   }
 
   /** One message with its delivery attempts (status, latency, error, first KiB of the response). */
@@ -260,6 +268,56 @@ export class SluiceClient {
    */
   testSource(name: string, request: SourceTestRequest = {}): Promise<SourceTestResult> {
     return this.request('POST', `/v1/sources/${segment(name)}/test`, request);
+  }
+
+  // ── the vault and templates ─────────────────────────────────
+
+  /**
+   * Store a secret (or replace it: messages already waiting are sent with the new value). The value
+   * is never shown again. `tenant`: admin key only (a tenant key always acts for its own).
+   *
+   * @example
+   * await sluice.putSecret('crm_token', process.env.CRM_TOKEN!);
+   * await sluice.putTemplate('remind', { url: 'https://crm.example.com/v1/tasks', headers: { authorization: 'Bearer {{ secrets.crm_token }}' }, body: { user: '{{ vars.user }}' } });
+   * await sluice.send({ template: 'remind', vars: { user: 42 } });
+   */
+  async putSecret(name: string, value: string, options: { tenant?: string } = {}): Promise<void> {
+    await this.request('PUT', `/v1/secrets/${segment(name)}${queryString(options)}`, { value });
+  }
+
+  /** Secrets' names and times, never values: the caller's (every tenant's for the admin without `tenant`). */
+  listSecrets(options: { tenant?: string } = {}): Promise<{ secrets: SecretInfo[] }> {
+    return this.request('GET', `/v1/secrets${queryString(options)}`);
+  }
+
+  getSecret(name: string, options: { tenant?: string } = {}): Promise<SecretInfo> {
+    return this.request('GET', `/v1/secrets/${segment(name)}${queryString(options)}`);
+  }
+
+  /** Messages waiting to be sent with it go to dead when their time comes. */
+  async deleteSecret(name: string, options: { tenant?: string } = {}): Promise<void> {
+    await this.request('DELETE', `/v1/secrets/${segment(name)}${queryString(options)}`);
+  }
+
+  /** Re-seal every secret under the current vault key (admin key; see the README's "Templates and secrets"). */
+  rotateSecretKey(): Promise<KeyRotation> {
+    return this.request('POST', '/v1/secrets/rotate-key');
+  }
+
+  putTemplate(name: string, template: TemplateInput, options: { tenant?: string } = {}): Promise<Template> {
+    return this.request('PUT', `/v1/templates/${segment(name)}${queryString(options)}`, template);
+  }
+
+  listTemplates(options: { tenant?: string } = {}): Promise<{ templates: Template[] }> {
+    return this.request('GET', `/v1/templates${queryString(options)}`);
+  }
+
+  getTemplate(name: string, options: { tenant?: string } = {}): Promise<Template> {
+    return this.request('GET', `/v1/templates/${segment(name)}${queryString(options)}`);
+  }
+
+  async deleteTemplate(name: string, options: { tenant?: string } = {}): Promise<void> {
+    await this.request('DELETE', `/v1/templates/${segment(name)}${queryString(options)}`);
   }
 
   // ── schedules ───────────────────────────────────────────────

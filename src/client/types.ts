@@ -55,6 +55,22 @@ export interface OutboundMessageInput {
   priority?: number;
 }
 
+/**
+ * A message made from a template for `POST /v1/messages`: the template's url, method, headers, body,
+ * queue and retry, with `vars` filled in now and its secrets when it is sent.
+ */
+export interface TemplateMessageInput {
+  /** A template of the caller's tenant (the admin's `tenant` option, else `default`). */
+  template: string;
+  /** Values for `{{ vars.… }}`: any JSON; each one the template uses must be given. */
+  vars?: Record<string, unknown>;
+  deliverAt?: string | number;
+  delayMs?: number;
+  idempotencyKey?: string;
+  /** Absent: the template's priority, else the queue's. */
+  priority?: number;
+}
+
 export interface CreatedMessage {
   id: string;
   deliverAt: string;
@@ -101,6 +117,8 @@ export interface Message {
   url?: string;
   domain?: string;
   lastError?: string;
+  /** Made from a template: the vault secrets filled in when it is sent (they stand as `{{ secrets.name }}` here). */
+  secrets?: string[];
 }
 
 export interface MessageWithAttempts extends Message {
@@ -187,7 +205,7 @@ export interface QueueInput {
   visibilityTimeoutMs?: number;
   retry?: RetryPolicyInput;
   timeouts?: { connectMs?: number; responseMs?: number };
-  /** Push: sign deliveries with Standard Webhooks headers; `whsec_<base64>`. */
+  /** Push: sign deliveries with Standard Webhooks headers; `whsec_<base64>`, or a vault secret of the queue's tenant as `{{ secrets.name }}`. */
   signingSecret?: string;
   paused?: boolean;
   /** Stamped on messages created in the queue that name none: 0 (least urgent) to 9 (default 5). */
@@ -297,10 +315,14 @@ export interface ScheduleMessageInput {
   method?: HttpMethod;
   headers?: Record<string, string>;
   body?: unknown;
-  /** A push queue of the schedule's tenant; default: the tenant's default queue. */
+  /** A push queue of the schedule's tenant; default: the tenant's default queue (with a template: when it names none). */
   queue?: string;
   /** 0 (least urgent) to 9 (most urgent); absent: the queue's priority. */
   priority?: number;
+  /** A template of the schedule's tenant to make each message from, instead of url, headers and body. */
+  template?: string;
+  /** With `template`: its variables. */
+  vars?: Record<string, unknown>;
 }
 
 /** When a schedule does not run, read on the clock of its time zone. */
@@ -518,4 +540,59 @@ export interface IngestResult {
   id: string | undefined;
   /** The answer's body as text (a source may configure its own). */
   body: string;
+}
+
+// ── the vault and templates ───────────────────────────────────
+
+/** A secret as the API shows it: never its value. */
+export interface SecretInfo {
+  name: string;
+  tenant: string;
+  createdAt: string;
+  updatedAt: string;
+  /** The version (fingerprint) of the vault key that sealed it. */
+  keyVersion: string;
+}
+
+/** What `POST /v1/secrets/rotate-key` did. */
+export interface KeyRotation {
+  /** The version of the key every secret is now sealed under. */
+  keyVersion: string;
+  /** A new key was made in the data dir; false: the key is SLUICE_SECRET_KEY. */
+  generated: boolean;
+  resealed: number;
+  /** Secrets still under a key the node does not hold. */
+  remaining: number;
+}
+
+/**
+ * A template for `PUT /v1/templates/{name}`: any string of `url`, header values and `body` may hold
+ * `{{ vars.a.b }}` and `{{ secrets.name }}`. In a JSON body, a string that is exactly one placeholder
+ * takes the variable's JSON value.
+ */
+export interface TemplateInput {
+  /** Absent: the queue's url. A secret may stand in its path or query, not its scheme, host or port. */
+  url?: string;
+  method?: HttpMethod;
+  headers?: Record<string, string>;
+  body?: unknown;
+  /** A push queue of the template's tenant; absent: the tenant's default queue. */
+  queue?: string;
+  retry?: RetryPolicyInput;
+  priority?: number;
+}
+
+/** A template as the API shows it. */
+export interface Template {
+  name: string;
+  tenant: string;
+  /** Defined in sluice.yaml (tenant default): change it there (PUT and DELETE answer 409 SLUICE_ERR_TEMPLATE_IN_FILE). */
+  fromFile: boolean;
+  config: TemplateInput & { method: HttpMethod; headers: Record<string, string> };
+  /** The variables it uses (dotted paths). */
+  vars: string[];
+  /** The secrets it uses. */
+  secrets: string[];
+  createdAt: string;
+  updatedAt: string;
 }

@@ -232,6 +232,30 @@ describe('SluiceClient', () => {
     expect((await client.listTenantLimits()).tenants).toContainEqual({ tenant: 'default', inFlight: expect.any(Number), concurrency: 7, maxDepth: null, depth: expect.any(Number), maxStoredBytes: null, storedBytes: expect.any(Number) });
   });
 
+  it('secrets and templates: put, list, get, send from a template, rotate the key, delete', async () => {
+    await client.putSecret('client_token', 'tok_client_0123456789');
+    expect(await client.listSecrets({ tenant: 'default' })).toEqual({ secrets: [{ name: 'client_token', tenant: 'default', createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO), keyVersion: expect.any(String) }] });
+    expect((await client.getSecret('client_token')).name).toBe('client_token');
+    const template = await client.putTemplate('client-call', { url: `${sink.origin}/templated/{{ vars.id }}`, headers: { authorization: 'Bearer {{ secrets.client_token }}' }, body: { id: '{{ vars.id }}' } });
+    expect(template).toMatchObject({ name: 'client-call', tenant: 'default', fromFile: false, vars: ['id'], secrets: ['client_token'], config: { method: 'POST' } });
+    expect((await client.listTemplates()).templates.map((t) => t.name)).toContain('client-call');
+    expect((await client.getTemplate('client-call')).secrets).toEqual(['client_token']);
+    const sent = await client.send({ template: 'client-call', vars: { id: 'a b' } });
+    const batch = await client.sendBatch([{ template: 'client-call', vars: { id: 2 }, delayMs: 3_600_000 }], { tenant: 'default' });
+    expect(batch.messages).toHaveLength(1);
+    await eventually(() => sink.arrivals.some((arrival) => arrival.url === '/templated/a%20b'), 'the templated delivery');
+    expect(sink.arrivals.find((arrival) => arrival.url === '/templated/a%20b')!.headers.authorization).toBe('Bearer tok_client_0123456789');
+    expect((await client.getMessage(sent.id)).secrets).toEqual(['client_token']);
+    const rotation = await client.rotateSecretKey();
+    expect(rotation).toMatchObject({ generated: true, resealed: 1, remaining: 0 });
+    const missing = await apiError(client.send({ template: 'client-call', vars: {} }));
+    expect(missing.problem?.errors?.[0]?.field).toBe('vars.id');
+    await client.cancelMessage(batch.messages[0]!.id);
+    await client.deleteTemplate('client-call');
+    await client.deleteSecret('client_token');
+    expect((await apiError(client.getSecret('client_token'))).code).toBe('SLUICE_ERR_SECRET_NOT_FOUND');
+  });
+
   it('tenants and keys: create, list, use, revoke', async () => {
     expect(await client.createTenant('client-acme', { concurrency: 3 })).toEqual({ name: 'client-acme', concurrency: 3, defaultQueue: 'outbound.client-acme' });
     expect((await client.listTenants()).tenants).toContainEqual({ name: 'client-acme', concurrency: 3, createdAt: expect.any(Number) });
