@@ -129,7 +129,7 @@ describe('sources through the API', () => {
       ['first without routes', { queue: 'billing', first: true }, 'first'],
       ['two routes of one name', { routes: [{ name: 'a', queue: 'billing' }, { name: 'a', queue: 'inbox' }] }, 'routes.1.name'],
       ['an unknown field', { queue: 'billing', colour: 'blue' }, '(body)'],
-      ['a secret from the vault', { queue: 'billing', verify: { type: 'token', secret: '{{ secrets.hook }}', header: 'x-token' } }, 'verify.secret'],
+      ['a secret not in the vault', { queue: 'billing', verify: { type: 'token', secret: '{{ secrets.hook }}', header: 'x-token' } }, 'verify.secret'],
     ];
     for (const [what, body, field] of cases) {
       const refused = await sluice.api('PUT', '/v1/sources/bad', body);
