@@ -109,8 +109,8 @@ export function registerClientCommands(program: Command): void {
     });
 
   const schedule = program.command('schedule').description('cron, interval and solar schedules');
-  connected(schedule.command('add <name> <url>'))
-    .description('add a schedule that sends to <url>')
+  connected(schedule.command('add <name> [url]'))
+    .description('add a schedule that sends to <url>, or makes its messages from --template')
     .option('--cron <expr>', 'cron expression (5 or 6 fields)')
     .option('--every <interval>', 'fixed interval, e.g. 30s, 5m, 1h')
     .option('--solar <event>', 'once a day at sunrise | sunset | solarNoon | dawn | dusk (needs --latitude, --longitude)')
@@ -129,8 +129,13 @@ export function registerClientCommands(program: Command): void {
     .option('--data <body>', 'body text')
     .option('--queue <queue>', "push queue (default: the tenant's default queue)")
     .option('--missed <policy>', 'skip | once | all', 'once')
-    .action(async (name: string, url: string, options) => {
-      const message: ScheduleMessageInput = { url, method: options.method.toUpperCase() };
+    .option('--template <name>', "make each message from this template of the schedule's tenant, instead of a url")
+    .option('--var <path=value...>', 'with --template: a variable, as a string (repeatable)')
+    .option('--var-json <path=json...>', 'with --template: a variable as JSON (repeatable)')
+    .action(async (name: string, url: string | undefined, options) => {
+      if ((url === undefined) === (options.template === undefined)) throw new InvalidArgumentError('give a url or --template (one of them)');
+      const message: ScheduleMessageInput =
+        options.template === undefined ? { url, method: options.method.toUpperCase() } : { template: options.template, vars: templateVars(options.var, options.varJson) };
       if (options.queue !== undefined) message.queue = options.queue;
       if (options.json !== undefined) message.body = JSON.parse(options.json);
       if (options.data !== undefined) message.body = options.data;

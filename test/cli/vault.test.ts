@@ -68,6 +68,11 @@ it('sluice secrets and templates: a value read from stdin or the environment, ne
   expect([clash.code, clash.stderr]).toEqual([1, expect.stringMatching(/not with a url/)]);
   expect((await cli(['secrets', 'put', 'empty'], { input: '\n' })).stderr).toMatch(/empty/);
 
+  const scheduled = await json(['schedule', 'add', 'weekly', '--template', 'notify', '--every', '1h', '--var', 'user.email=w@b.c', '--var', 'user.id=9', '--var-json', 'user.age=1']);
+  expect(scheduled.message).toMatchObject({ template: 'notify', vars: { user: { email: 'w@b.c', id: '9', age: 1 } } });
+  expect((await cli(['schedule', 'add', 'neither', '--every', '1h'])).stderr).toMatch(/a url or --template/);
+  await sluice.api('DELETE', '/v1/schedules/weekly');
+
   expect(await json(['secrets', 'rotate-key'])).toMatchObject({ generated: true, resealed: 2, remaining: 0 });
   expect(await json(['templates', 'delete', 'notify'])).toEqual({ name: 'notify', deleted: true });
   expect(await json(['secrets', 'delete', 'api_token'])).toEqual({ name: 'api_token', deleted: true });

@@ -12,13 +12,17 @@ import { committing } from '../storage-failure.js';
 import type { Router } from '../router.js';
 import { messagePageSchema, messageStateSchema, messageView, messageViewSchema, timestampSchema } from '../views.js';
 import { pageQuery, pageSchema } from './paging.js';
-import { actingTenant, tenantQuerySchema } from './tenant-scope.js';
+import { actingTenant } from './tenant-scope.js';
 
 /** A message as given (url, headers, body …), or made from a template (`{ template, vars }`): the presence of `template` decides. */
 const messageInputSchema = z.union([outboundMessageSchema, templateMessageSchema]);
 const batchSchema = z.object({ messages: z.array(messageInputSchema).min(1).max(10_000) }).strict();
 /** The batch as read: each message is validated as the one kind it is, its errors named `messages.<i>.<field>`. */
 const batchEnvelopeSchema = z.object({ messages: z.array(z.unknown()).min(1).max(10_000) }).strict();
+/** `?tenant=` of the admin: whose templates messages made from one use (a message as given is owned by its queue's tenant). */
+const templateTenantSchema = z
+  .object({ tenant: nameSchema.optional().meta({ description: "Admin key only: the tenant whose template a `{ template }` message is made from (default: `default`). A tenant key always uses its own." }) })
+  .strip();
 const TEMPLATE_NOTE =
   "Or `{ template, vars }` (with `deliverAt`, `delayMs`, `priority`, `idempotencyKey`): a message made from a template of the caller's tenant (the admin's `?tenant=`, else `default`); every missing variable is a 400 naming it, its secrets are filled when it is sent.";
 const listSchema = z.object({ queue: nameSchema.optional(), state: z.enum(MESSAGE_STATES as [string, ...string[]]).optional() }).strip();
@@ -44,7 +48,7 @@ export function registerMessageRoutes(router: Router, app: ApiDeps): void {
     description: TEMPLATE_NOTE,
     tag: 'messages',
     auth: 'tenant',
-    query: tenantQuerySchema,
+    query: templateTenantSchema,
     body: messageInputSchema,
     response: { status: [201, 200], schema: createdSchema, description: '201: stored. 200: the idempotencyKey was seen within 24 h; the first message, nothing new stored' },
     errors: ['SLUICE_ERR_QUEUE_NOT_FOUND', 'SLUICE_ERR_WRONG_QUEUE_MODE'],
@@ -67,7 +71,7 @@ export function registerMessageRoutes(router: Router, app: ApiDeps): void {
     description: `Each message as POST /v1/messages takes it. ${TEMPLATE_NOTE}`,
     tag: 'messages',
     auth: 'tenant',
-    query: tenantQuerySchema,
+    query: templateTenantSchema,
     body: batchSchema,
     response: { status: 201, schema: batchCreatedSchema, description: 'All stored, in the order given' },
     errors: ['SLUICE_ERR_QUEUE_NOT_FOUND', 'SLUICE_ERR_WRONG_QUEUE_MODE'],
