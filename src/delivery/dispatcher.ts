@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { DomainLimit, SluiceConfig } from '../config/schema.js';
+import type { DomainLimit, QueueConfig, SluiceConfig } from '../config/schema.js';
 import type { EventBus } from '../observe/events.js';
 import type { Logger } from '../observe/logger.js';
 import type { QueueRegistry } from '../queues/registry.js';
@@ -365,18 +365,23 @@ export class Dispatcher {
     this.globalInFlight += 1;
     this.started += 1;
     const attempt = message.attempts + 1;
-    // Secrets go in now, in the message's tenant; `message` itself keeps its placeholders (a strict lane may hold it for the next try).
-    const prepared = prepareSend(message, queue, this.app.vault);
-    const sent = prepared === undefined
-      ? this.client.send(buildRequest(message, queue.config, attempt, now))
-      : prepared.ok
-        ? this.client.send(buildRequest(prepared.message, prepared.config, attempt, now)).then((result) => scrubResult(result, prepared.values))
-        : Promise.resolve(prepared.result);
-    const task = sent
+    const task = this.transmit(message, queue, attempt, now)
       .then((result) => this.finish(domain, lane, message, attempt, now, result, permit))
       .catch((error: unknown) => this.app.logger.error('delivery bookkeeping failed', { id: message.id, error: String(error) }));
     this.inFlight.add(task);
     void task.finally(() => this.inFlight.delete(task));
+  }
+
+  /**
+   * Send one attempt. Secrets go in now, in the message's tenant (send-secrets.ts), and come out of
+   * what the target answered; `message` itself keeps its placeholders (a strict lane may hold it
+   * for its next try). A secret that cannot be had is the attempt's result, with no request made.
+   */
+  private transmit(message: StoredMessage, queue: { tenant: string; config: QueueConfig }, attempt: number, now: number): Promise<DeliveryResult> {
+    const prepared = prepareSend(message, queue, this.app.vault);
+    if (prepared === undefined) return this.client.send(buildRequest(message, queue.config, attempt, now));
+    if (!prepared.ok) return Promise.resolve(prepared.result);
+    return this.client.send(buildRequest(prepared.message, prepared.config, attempt, now)).then((result) => scrubResult(result, prepared.values));
   }
 
   private finish(domain: DomainState, lane: Lane, message: StoredMessage, attempt: number, startedAt: number, result: DeliveryResult, permit?: Permit): void {
