@@ -22,12 +22,16 @@ import type { Queryable } from './queryable.js';
  *   duplicates alone. (A LEFT JOIN of the answers on `messages` did the same, but a plan made while
  *   the table was empty, kept by a pooled connection for its prepared statement, read the whole table
  *   for every batch: 5.3 billion rows over one 531,000-message benchmark.)
- * - Routed requests (NewMessage.payload) take a second form of the statement, so that batches without
- *   them pay nothing for it: each input names the ordinality of its lead (the lead its own), the lead's
+ * - Batches with a priority other than the default, and batches with routed requests, take other
+ *   forms of the statement, so that ingest's usual batch carries neither (the column's default
+ *   fills the priority). Routed requests (NewMessage.payload): each input names the ordinality of its lead (the lead its own), the lead's
  *   payload is stored once, counting the messages that name it (refs), every message of the request
  *   names it in payload_id, and a follower answers as its lead does when the lead is a duplicate.
  */
-function appendStatement(routed: boolean): string {
+function appendStatement(routed: boolean, prioritized: boolean): string {
+  // Optional inputs after $20, numbered in this order.
+  const optional = [prioritized && 'priority', routed && 'lead_ord'].filter((name): name is string => Boolean(name));
+  const param = (name: string) => `$${21 + optional.indexOf(name)}::${name === 'priority' ? 'smallint' : 'int'}[]`;
   const answers = routed
     ? `first_answers AS (
   SELECT input.*, COALESCE(c.message_id, input.id) AS own_answer
@@ -52,9 +56,9 @@ input AS (
   SELECT ids.id, u.*
   FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
               $10::bigint[], $11::bigint[], $12::text[], $13::text[], $14::text[], $15::bytea[],
-              $16::text[], $17::text[], $18::bigint[], $20::int[], $21::smallint[]${routed ? ', $22::int[]' : ''})
+              $16::text[], $17::text[], $18::bigint[], $20::int[]${optional.map((name) => `, ${param(name)}`).join('')})
        WITH ORDINALITY AS u(queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, origin,
-                            retry, headers, body, dedupe_scope, dedupe_key, dedupe_expires, stored_bytes, priority,${routed ? ' lead_ord,' : ''} ord)
+                            retry, headers, body, dedupe_scope, dedupe_key, dedupe_expires, stored_bytes,${optional.map((name) => ` ${name},`).join('')} ord)
   JOIN ids USING (ord)
 ),
 claimed AS (
@@ -68,8 +72,8 @@ claimed AS (
 ${answers},
 stored AS (
   INSERT INTO messages (id, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at,
-                        updated_at, origin, retry, stored_bytes, priority${routed ? ', payload_id' : ''})
-  SELECT id, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, $19, origin, retry, stored_bytes, priority${routed ? ', payload_id' : ''}
+                        updated_at, origin, retry, stored_bytes${prioritized ? ', priority' : ''}${routed ? ', payload_id' : ''})
+  SELECT id, queue, tenant, state, method, path, query, url, domain, received_at, deliver_at, $19, origin, retry, stored_bytes${prioritized ? ', priority' : ''}${routed ? ', payload_id' : ''}
   FROM answers WHERE answer = id
 ),
 stored_payloads AS (
@@ -81,17 +85,24 @@ FROM answers a
 ORDER BY a.ord`;
 }
 
-export const APPEND_STATEMENT = appendStatement(false);
-const APPEND_ROUTED_STATEMENT = appendStatement(true);
+/** The statement for a batch of messages all at the default priority, none routed: ingest's usual batch. */
+export const APPEND_STATEMENT = appendStatement(false, false);
+/** The four forms by [routed][prioritized], each a prepared statement of its own. */
+const FORMS = [false, true].map((routed) =>
+  [false, true].map((prioritized) => ({
+    name: `sluice_append${routed ? '_routed' : ''}${prioritized ? '_prioritized' : ''}`,
+    text: routed || prioritized ? appendStatement(routed, prioritized) : APPEND_STATEMENT,
+  })),
+);
 
 /** Append `messages` (their dedupe keys unique within the batch) in one statement. */
 export async function appendUnique(db: Queryable, messages: NewMessage[], now: number): Promise<AppendResult[]> {
   if (messages.length === 0) return [];
   const column = <T>(pick: (message: NewMessage) => T) => messages.map(pick);
   const routed = messages.some((message) => message.payload !== undefined);
+  const prioritized = messages.some((message) => message.priority !== undefined && message.priority !== DEFAULT_PRIORITY);
   const result = await db.query<{ id: number; duplicate: boolean; deliver_at: number }>({
-    name: routed ? 'sluice_append_routed' : 'sluice_append_messages',
-    text: routed ? APPEND_ROUTED_STATEMENT : APPEND_STATEMENT,
+    ...FORMS[Number(routed)]![Number(prioritized)]!,
     values: [
       messages.length,
       column((m) => m.queue),
@@ -113,7 +124,7 @@ export async function appendUnique(db: Queryable, messages: NewMessage[], now: n
       column((m) => m.dedupe?.expiresAt ?? null),
       now,
       column(storedSize),
-      column((m) => m.priority ?? DEFAULT_PRIORITY),
+      ...(prioritized ? [column((m) => m.priority ?? DEFAULT_PRIORITY)] : []),
       ...(routed ? [messages.map((message, index) => leadOrdinality(message, index))] : []),
     ],
   });
