@@ -1,4 +1,14 @@
-import { DEFAULT_PRIORITY, type AttemptRecord, type HeaderPair, type MessageState, type StoredMessage } from './types.js';
+import {
+  DEFAULT_PRIORITY,
+  type AttemptRecord,
+  type HeaderPair,
+  type MessageState,
+  type QueueRecord,
+  type SecretRecord,
+  type SourceRecord,
+  type StoredMessage,
+  type TemplateRecord,
+} from './types.js';
 
 /**
  * The columns of a stored message that both backends keep under the same names, as their SQL returns
@@ -69,4 +79,43 @@ export function toAttempt(row: AttemptRow): AttemptRecord {
   if (row.error !== null) record.error = row.error;
   if (row.response !== null) record.response = row.response;
   return record;
+}
+
+/** A queues or sources row (a name owned by a tenant, its definition as JSON), the same in both backends. */
+export interface NamedConfigRow {
+  name: string;
+  tenant: string;
+  config: string;
+  created_at: number;
+}
+
+export function toNamedConfig(row: NamedConfigRow): QueueRecord & SourceRecord {
+  return { name: row.name, tenant: row.tenant, config: JSON.parse(row.config) as unknown, createdAt: row.created_at };
+}
+
+/** A secrets row, the same in both backends. */
+export interface SecretRow {
+  tenant: string;
+  name: string;
+  sealed: string;
+  key_id: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export function toSecret(row: SecretRow): SecretRecord {
+  return { tenant: row.tenant, name: row.name, sealed: row.sealed, keyId: row.key_id, createdAt: row.created_at, updatedAt: row.updated_at };
+}
+
+/** A templates row, the same in both backends. */
+export interface TemplateRow {
+  tenant: string;
+  name: string;
+  config: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export function toTemplate(row: TemplateRow): TemplateRecord {
+  return { tenant: row.tenant, name: row.name, config: JSON.parse(row.config) as unknown, createdAt: row.created_at, updatedAt: row.updated_at };
 }

@@ -13,6 +13,7 @@ import {
   type TemplateRecord,
   type TenantRecord,
 } from '../types.js';
+import { toNamedConfig, toSecret, toTemplate, type NamedConfigRow, type SecretRow, type TemplateRow } from '../rows.js';
 import { appendMessages } from './sql/append-messages.js';
 import type { Queryable } from './sql/queryable.js';
 
@@ -26,9 +27,7 @@ export class PostgresCatalog {
   constructor(private readonly db: Queryable) {}
 
   async listQueues(): Promise<QueueRecord[]> {
-    type Row = { name: string; tenant: string; config: string; created_at: number };
-    const rows = (await this.db.query<Row>({ text: 'SELECT name, tenant, config, created_at FROM queues ORDER BY name COLLATE "C"' })).rows;
-    return rows.map((row) => ({ name: row.name, tenant: row.tenant, config: JSON.parse(row.config) as unknown, createdAt: row.created_at }));
+    return (await this.db.query<NamedConfigRow>({ text: 'SELECT name, tenant, config, created_at FROM queues ORDER BY name COLLATE "C"' })).rows.map(toNamedConfig);
   }
 
   async upsertTenant(tenant: TenantRecord): Promise<void> {
@@ -162,9 +161,7 @@ export class PostgresCatalog {
   }
 
   async listSources(): Promise<SourceRecord[]> {
-    type Row = { name: string; tenant: string; config: string; created_at: number };
-    const rows = (await this.db.query<Row>({ text: 'SELECT name, tenant, config, created_at FROM sources ORDER BY name COLLATE "C"' })).rows;
-    return rows.map((row) => ({ name: row.name, tenant: row.tenant, config: JSON.parse(row.config) as unknown, createdAt: row.created_at }));
+    return (await this.db.query<NamedConfigRow>({ text: 'SELECT name, tenant, config, created_at FROM sources ORDER BY name COLLATE "C"' })).rows.map(toNamedConfig);
   }
 
   async deleteSource(name: string): Promise<boolean> {
@@ -184,16 +181,8 @@ export class PostgresCatalog {
   }
 
   async listSecrets(): Promise<SecretRecord[]> {
-    type Row = { tenant: string; name: string; sealed: string; key_id: string; created_at: number; updated_at: number };
     const text = 'SELECT tenant, name, sealed, key_id, created_at, updated_at FROM secrets ORDER BY tenant COLLATE "C", name COLLATE "C"';
-    return (await this.db.query<Row>({ text })).rows.map((row) => ({
-      tenant: row.tenant,
-      name: row.name,
-      sealed: row.sealed,
-      keyId: row.key_id,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    }));
+    return (await this.db.query<SecretRow>({ text })).rows.map(toSecret);
   }
 
   async deleteSecret(tenant: string, name: string): Promise<boolean> {
@@ -225,15 +214,8 @@ export class PostgresCatalog {
   }
 
   async listTemplates(): Promise<TemplateRecord[]> {
-    type Row = { tenant: string; name: string; config: string; created_at: number; updated_at: number };
     const text = 'SELECT tenant, name, config, created_at, updated_at FROM templates ORDER BY tenant COLLATE "C", name COLLATE "C"';
-    return (await this.db.query<Row>({ text })).rows.map((row) => ({
-      tenant: row.tenant,
-      name: row.name,
-      config: JSON.parse(row.config) as unknown,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    }));
+    return (await this.db.query<TemplateRow>({ text })).rows.map(toTemplate);
   }
 
   async deleteTemplate(tenant: string, name: string): Promise<boolean> {

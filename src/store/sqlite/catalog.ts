@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { toNamedConfig, toSecret, toTemplate, type NamedConfigRow, type SecretRow, type TemplateRow } from '../rows.js';
 import type {
   ApiKeyRecord,
   DomainLimitRecord,
@@ -94,12 +95,7 @@ export class SqliteCatalog {
   }
 
   listQueues(): QueueRecord[] {
-    return (this.statements.listQueues.all() as { name: string; tenant: string; config: string; created_at: number }[]).map((row) => ({
-      name: row.name,
-      tenant: row.tenant,
-      config: JSON.parse(row.config) as unknown,
-      createdAt: row.created_at,
-    }));
+    return (this.statements.listQueues.all() as NamedConfigRow[]).map(toNamedConfig);
   }
 
   /** Inside a transaction: the definition and the ownership of a queue go. */
@@ -223,12 +219,7 @@ export class SqliteCatalog {
   }
 
   listSources(): SourceRecord[] {
-    return (this.statements.listSources.all() as { name: string; tenant: string; config: string; created_at: number }[]).map((row) => ({
-      name: row.name,
-      tenant: row.tenant,
-      config: JSON.parse(row.config) as unknown,
-      createdAt: row.created_at,
-    }));
+    return (this.statements.listSources.all() as NamedConfigRow[]).map(toNamedConfig);
   }
 
   deleteSource(name: string): boolean {
@@ -240,15 +231,7 @@ export class SqliteCatalog {
   }
 
   listSecrets(): SecretRecord[] {
-    type Row = { tenant: string; name: string; sealed: string; key_id: string; created_at: number; updated_at: number };
-    return (this.statements.listSecrets.all() as Row[]).map((row) => ({
-      tenant: row.tenant,
-      name: row.name,
-      sealed: row.sealed,
-      keyId: row.key_id,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    }));
+    return (this.statements.listSecrets.all() as SecretRow[]).map(toSecret);
   }
 
   deleteSecret(tenant: string, name: string): boolean {
@@ -265,14 +248,7 @@ export class SqliteCatalog {
   }
 
   listTemplates(): TemplateRecord[] {
-    type Row = { tenant: string; name: string; config: string; created_at: number; updated_at: number };
-    return (this.statements.listTemplates.all() as Row[]).map((row) => ({
-      tenant: row.tenant,
-      name: row.name,
-      config: JSON.parse(row.config) as unknown,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    }));
+    return (this.statements.listTemplates.all() as TemplateRow[]).map(toTemplate);
   }
 
   deleteTemplate(tenant: string, name: string): boolean {
