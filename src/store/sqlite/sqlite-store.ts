@@ -322,7 +322,7 @@ export class SqliteStore implements Store {
     }
     const rows: MessageRow[] = [];
     const next: [string, number][] = [];
-    for (const priority of [...urgencies, DEFAULT_PRIORITY].sort((a, b) => b - a)) {
+    for (const priority of this.readyPriorities(queue)) {
       if (rows.length === max) break;
       const read = this.readUnleasedAt(queue, priority, max - rows.length);
       rows.push(...read.rows);
@@ -349,14 +349,23 @@ export class SqliteStore implements Store {
     const from = this.leases.scanFrom(key);
     if (rows.length === max) return { rows, next: from, drained: false };
     const wanted = max - rows.length;
-    const found = (
-      (priority === DEFAULT_PRIORITY ? this.sql.readyFrom.all(queue, from, wanted) : this.sql.readyFromPriority.all(queue, priority, from, wanted)) as unknown[][]
-    ).map(messageRowFrom);
+    const found = this.readyRows(queue, priority, from, wanted);
     // Rows from the scan start on are never leased (PullLeases); checked all the same, as handing
     // one message to two consumers would be the worse failure.
     for (const row of found) if (!this.leases.isLeased(row.seq) && !this.acking.has(row.seq)) rows.push(row);
     const drained = found.length < wanted;
     return { rows, next: drained ? Math.max(from, this.lastId + 1) : found.at(-1)!.seq + 1, drained: drained && this.leases.peekReturned(key) === undefined };
+  }
+
+  /** The priorities of `queue` that may have ready, unleased rows, most urgent first (the default always). */
+  private readyPriorities(queue: string): number[] {
+    return [DEFAULT_PRIORITY, ...(this.urgencies.get(queue) ?? [])].sort((a, b) => b - a);
+  }
+
+  /** Up to `max` ready rows of one priority of `queue` from seq `from` on, in seq order (leased ones included). */
+  private readyRows(queue: string, priority: number, from: number, max: number): MessageRow[] {
+    const values = priority === DEFAULT_PRIORITY ? this.sql.readyFrom.all(queue, from, max) : this.sql.readyFromPriority.all(queue, priority, from, max);
+    return (values as unknown[][]).map(messageRowFrom);
   }
 
   /** Up to `max` rows noted as returned under `key` (a priority of `queue`), oldest first, each still ready and unleased; taken off the note. */
@@ -387,13 +396,9 @@ export class SqliteStore implements Store {
   /** The oldest ready row of `queue` that is not leased, whatever its priority (for the oldest-ready age). */
   private oldestReady(queue: string): MessageRow | undefined {
     let oldest: MessageRow | undefined;
-    for (const priority of [DEFAULT_PRIORITY, ...(this.urgencies.get(queue) ?? [])]) {
+    for (const priority of this.readyPriorities(queue)) {
       const key = scanKey(queue, priority);
-      const from = this.leases.scanFrom(key);
-      const values = (
-        priority === DEFAULT_PRIORITY ? this.sql.readyFrom.all(queue, from, 1) : this.sql.readyFromPriority.all(queue, priority, from, 1)
-      ) as unknown[][];
-      for (const row of [this.oldestReturned(queue, key), values[0] && messageRowFrom(values[0])]) {
+      for (const row of [this.oldestReturned(queue, key), this.readyRows(queue, priority, this.leases.scanFrom(key), 1)[0]]) {
         if (row && (!oldest || row.seq < oldest.seq)) oldest = row;
       }
     }
@@ -584,7 +589,7 @@ export class SqliteStore implements Store {
     const last = new Map<string, number>();
     for (const lease of leases) last.set(lease.queue, Math.max(last.get(lease.queue) ?? 0, lease.seq));
     for (const [queue, seq] of last) {
-      for (const priority of [DEFAULT_PRIORITY, ...(this.urgencies.get(queue) ?? [])]) this.leases.scanned(scanKey(queue, priority), seq + 1);
+      for (const priority of this.readyPriorities(queue)) this.leases.scanned(scanKey(queue, priority), seq + 1);
       for (const ready of this.sql.readySeqsBelow.iterate(queue, seq + 1) as Iterable<{ seq: number; priority: number }>) {
         if (!this.leases.isLeased(ready.seq)) this.leases.rewind(scanKey(queue, ready.priority), ready.seq);
       }
