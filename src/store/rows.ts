@@ -8,6 +8,12 @@ import {
   type SourceRecord,
   type StoredMessage,
   type TemplateRecord,
+  type RunRecord,
+  type RunState,
+  type RunStep,
+  type StepResponse,
+  type StepState,
+  type WorkflowRecord,
 } from './types.js';
 
 /**
@@ -118,4 +124,78 @@ export interface TemplateRow {
 
 export function toTemplate(row: TemplateRow): TemplateRecord {
   return { tenant: row.tenant, name: row.name, config: JSON.parse(row.config) as unknown, createdAt: row.created_at, updatedAt: row.updated_at };
+}
+
+/** A workflows row: the same columns as a templates row. */
+export type WorkflowRow = TemplateRow;
+
+export function toWorkflow(row: WorkflowRow): WorkflowRecord {
+  return toTemplate(row);
+}
+
+/** A workflow_runs row, the same in both backends but for the id (SQLite: seq). */
+export interface RunRow {
+  id: string | number;
+  tenant: string;
+  workflow: string;
+  definition: string;
+  vars: string;
+  state: RunState;
+  error: string | null;
+  idempotency_key: string | null;
+  created_at: number | string;
+  updated_at: number | string;
+  version: number;
+}
+
+export function toRun(row: RunRow): RunRecord {
+  const run: RunRecord = {
+    id: String(row.id),
+    tenant: row.tenant,
+    workflow: row.workflow,
+    definition: JSON.parse(row.definition) as unknown,
+    vars: JSON.parse(row.vars) as unknown,
+    state: row.state,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    version: Number(row.version),
+  };
+  if (row.error !== null) run.error = row.error;
+  if (row.idempotency_key !== null) run.idempotencyKey = row.idempotency_key;
+  return run;
+}
+
+/** A workflow_steps row, the same in both backends. */
+export interface StepRow {
+  seq: number;
+  name: string;
+  state: StepState;
+  message_id: string | null;
+  attempts: number;
+  response: string | null;
+  error: string | null;
+  updated_at: number | string;
+}
+
+export function toRunStep(row: StepRow): RunStep {
+  const step: RunStep = { seq: Number(row.seq), name: row.name, state: row.state, attempts: Number(row.attempts), updatedAt: Number(row.updated_at) };
+  if (row.message_id !== null) step.messageId = row.message_id;
+  if (row.response !== null) step.response = JSON.parse(row.response) as StepResponse;
+  if (row.error !== null) step.error = row.error;
+  return step;
+}
+
+/** A step's columns as both backends bind them. */
+export function stepParams(runId: string | number, step: RunStep): { run: string | number; seq: number; name: string; state: StepState; messageId: string | null; attempts: number; response: string | null; error: string | null; updatedAt: number } {
+  return {
+    run: runId,
+    seq: step.seq,
+    name: step.name,
+    state: step.state,
+    messageId: step.messageId ?? null,
+    attempts: step.attempts,
+    response: step.response === undefined ? null : JSON.stringify(step.response),
+    error: step.error ?? null,
+    updatedAt: step.updatedAt,
+  };
 }

@@ -23,6 +23,13 @@ import type {
   StoredMessage,
   TemplateRecord,
   TenantRecord,
+  ListRunsFilter,
+  NewRun,
+  RunChange,
+  RunPage,
+  RunStart,
+  RunWithSteps,
+  WorkflowRecord,
 } from './types.js';
 
 export * from './types.js';
@@ -201,6 +208,24 @@ export interface Store {
   /** Every tenant's stored templates, ordered by tenant and name. */
   listTemplates(): Promise<TemplateRecord[]>;
   deleteTemplate(tenant: string, name: string): Promise<boolean>;
+
+  // ── workflows and their runs (workflows/) ───────────────────
+  /** Store a workflow made through the API, or replace its config (its createdAt stays). */
+  upsertWorkflow(workflow: WorkflowRecord): Promise<void>;
+  /** Every tenant's stored workflows, ordered by tenant and name. */
+  listWorkflows(): Promise<WorkflowRecord[]>;
+  deleteWorkflow(tenant: string, name: string): Promise<boolean>;
+  /**
+   * Start a run: its row, its first step rows and the first step's message, in one transaction
+   * (the step row gets the message's id). With an idempotency key that a run of the same tenant and
+   * workflow already has, nothing is written and that run is answered (`created: false`).
+   */
+  startRun(run: NewRun, now: number): Promise<RunStart>;
+  getRun(id: string): Promise<RunWithSteps | undefined>;
+  /** Runs newest first, filtered, one page at a time. */
+  listRuns(filter: ListRunsFilter): Promise<RunPage>;
+  /** Apply a change to a run (cancel, resume) on its own; false, changing nothing, when the run is not at change.version. */
+  changeRun(change: RunChange, now: number): Promise<boolean>;
 
   // ── sluice.yaml settings as last applied (config/file-settings.ts) ──
   listFileSettings(): Promise<FileSettingRecord[]>;

@@ -127,7 +127,13 @@ export type DeliveryOutcome = { claim?: string } & (
   | { id: string; kind: 'hold'; attempt: AttemptRecord; leaseUntil: number }
   /** Handed back without an attempt (domain paused, shutdown): ready again at once, same place in line. */
   | { id: string; kind: 'release' }
-);
+) & {
+  /**
+   * A workflow step's message: how its run moves on, applied in the same transaction as the outcome
+   * (and not at all when the outcome no longer applies, or the run is no longer at the change's version).
+   */
+  run?: RunChange;
+};
 
 export interface ListMessagesFilter {
   tenant?: string;
@@ -330,4 +336,147 @@ export interface TemplateRecord {
   config: unknown;
   createdAt: number;
   updatedAt: number;
+}
+
+/**
+ * A workflow made through the API (PUT /v1/workflows/{name}), owned by its tenant and named within
+ * it. `config` is a WorkflowConfig as parsed; sluice.yaml's workflows are never stored.
+ */
+export interface WorkflowRecord {
+  tenant: string;
+  name: string;
+  config: unknown;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Where a workflow run is: `running` until it ends one of the other three ways. */
+export type RunState = 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export const RUN_STATES: readonly RunState[] = ['running', 'succeeded', 'failed', 'cancelled'];
+
+/**
+ * One step of a run as it went: `pending` while its message waits or is being sent, then
+ * `succeeded` (delivered), `failed` (dead, or its request could not be made), `skipped` (its `when`
+ * was false) or `cancelled` (the run was cancelled while it waited).
+ */
+export type StepState = 'pending' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+
+/** What a step's target answered, as kept with the run: the body's first 64 KiB, secrets scrubbed. */
+export interface StepResponse {
+  status?: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * One step a run took, in order (`seq` 0, 1, …): a run that loops through branches takes the same
+ * step again under a new seq. `steps.<name>` in a later step reads the last seq of that name.
+ */
+export interface RunStep {
+  seq: number;
+  name: string;
+  state: StepState;
+  /** The step's message, once it has one (skipped steps, and requests that could not be made, have none). */
+  messageId?: string;
+  attempts: number;
+  response?: StepResponse;
+  error?: string;
+  updatedAt: number;
+}
+
+/** A workflow run as stored: the definition it started with (a redefinition does not reach it) and its variables. */
+export interface RunRecord {
+  id: string;
+  tenant: string;
+  workflow: string;
+  /** The WorkflowConfig the run started with. */
+  definition: unknown;
+  vars: unknown;
+  state: RunState;
+  error?: string;
+  idempotencyKey?: string;
+  createdAt: number;
+  updatedAt: number;
+  /**
+   * Bumped by every change of the run. A RunChange names the version it was worked out from and
+   * applies only to that one: a change made from a stale read (the run was cancelled meanwhile, or
+   * another node moved it) changes nothing.
+   */
+  version: number;
+}
+
+/** A run as read back, with the steps it took so far. */
+export interface RunWithSteps {
+  run: RunRecord;
+  steps: RunStep[];
+}
+
+/** A run to start: its first steps (skipped ones, then the pending one whose message is `message`). */
+export interface NewRun {
+  tenant: string;
+  workflow: string;
+  definition: unknown;
+  vars: unknown;
+  /** `running`, or already over (every step skipped, or the first request could not be made). */
+  state: RunState;
+  error?: string;
+  /** The same key for the same tenant and workflow within a day gives the first run back. */
+  idempotencyKey?: string;
+  steps: RunStep[];
+  /** The message of the last step in `steps` when that one is pending. */
+  message?: NewMessage;
+}
+
+/** What starting a run did: its id, and whether it is new or an earlier run with the same idempotency key. */
+export interface RunStart {
+  id: string;
+  state: RunState;
+  created: boolean;
+}
+
+/**
+ * How a run moves on, in one transaction: its new state, the step rows to write (a row whose seq
+ * exists is replaced, others are added), the next step's message (its id goes into the pending step
+ * row, the last of `steps`), and messages of the run to cancel (scheduled or ready ones; cancelling
+ * a run). Applies only while the run is at `version`; applied, the version goes up by one.
+ */
+export interface RunChange {
+  runId: string;
+  version: number;
+  state: RunState;
+  error?: string;
+  steps: RunStep[];
+  message?: NewMessage;
+  cancelMessages?: string[];
+}
+
+export interface ListRunsFilter {
+  tenant?: string;
+  workflow?: string;
+  state?: RunState;
+  limit: number;
+  /** Exclusive: runs older than this id (a previous page's nextCursor). */
+  before?: string;
+}
+
+export interface RunPage {
+  runs: RunRecord[];
+  nextCursor?: string;
+}
+
+/**
+ * The message of a workflow step names its run and step in its origin, `workflow:<run id>:<seq>`,
+ * so the delivery that finishes it can move the run on.
+ */
+export function stepOrigin(runId: string, seq: number): string {
+  return `workflow:${runId}:${seq}`;
+}
+
+/** The run and step a message's origin names, or undefined for a message of no workflow. */
+export function stepOf(origin: string): { runId: string; seq: number } | undefined {
+  if (!origin.startsWith('workflow:')) return undefined;
+  const [, runId, seq] = origin.split(':');
+  const n = Number(seq);
+  return runId && Number.isInteger(n) ? { runId, seq: n } : undefined;
 }

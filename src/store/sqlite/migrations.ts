@@ -284,4 +284,48 @@ CREATE TABLE templates (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    // Workflows (PUT /v1/workflows/{name}) and their runs. A run keeps the definition it started
+    // with, its variables and one row per step it took (a loop takes a step again under a new seq),
+    // with the step's response (64 KiB). The message of a pending step names the run and step in its
+    // origin, and the transaction that records its delivery also moves the run on.
+    version: 11,
+    sql: `
+CREATE TABLE workflows (
+  tenant     TEXT    NOT NULL,
+  name       TEXT    NOT NULL,
+  config     TEXT    NOT NULL,           -- JSON of the workflow as PUT took it
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant, name)
+) WITHOUT ROWID;
+CREATE TABLE workflow_runs (
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,  -- the run's id; never reused
+  tenant          TEXT    NOT NULL,
+  workflow        TEXT    NOT NULL,
+  definition      TEXT    NOT NULL,      -- JSON of the workflow as the run started with it
+  vars            TEXT    NOT NULL,
+  state           TEXT    NOT NULL,
+  error           TEXT,
+  idempotency_key TEXT,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  version         INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX workflow_runs_idempotency ON workflow_runs(tenant, workflow, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX workflow_runs_by_workflow ON workflow_runs(tenant, workflow, seq);
+CREATE TABLE workflow_steps (
+  run_seq    INTEGER NOT NULL,
+  seq        INTEGER NOT NULL,
+  name       TEXT    NOT NULL,
+  state      TEXT    NOT NULL,
+  message_id TEXT,
+  attempts   INTEGER NOT NULL,
+  response   TEXT,                        -- JSON of { status, headers, body }
+  error      TEXT,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (run_seq, seq)
+) WITHOUT ROWID;
+`,
+  },
 ];

@@ -26,9 +26,18 @@ import type {
   StoredMessage,
   TemplateRecord,
   TenantRecord,
+  ListRunsFilter,
+  NewRun,
+  RunChange,
+  RunPage,
+  RunStart,
+  RunStep,
+  RunWithSteps,
+  WorkflowRecord,
 } from '../types.js';
-import { DEFAULT_MAX_RECEIVES, DEFAULT_PRIORITY, laneKey, queueNameTaken, sourceNameTaken, storedSize } from '../types.js';
+import { DEFAULT_MAX_RECEIVES, DEFAULT_PRIORITY, laneKey, queueNameTaken, sourceNameTaken, stepOrigin, storedSize } from '../types.js';
 import { SqliteCatalog } from './catalog.js';
+import { SqliteWorkflowRuns } from './workflow-runs.js';
 import { Checkpointer } from './checkpointer.js';
 import { openDatabase, type Durability } from './database.js';
 import { MessageListing } from './message-listing.js';
@@ -93,6 +102,7 @@ export class SqliteStore implements Store {
   private readonly sql: Statements;
   private readonly counts: QueueCountsLedger;
   private readonly catalog: SqliteCatalog;
+  private readonly runs: SqliteWorkflowRuns;
   private readonly listing: MessageListing;
   private readonly leases = new PullLeases();
   /** Acks answered but not written yet (see ack). */
@@ -119,6 +129,7 @@ export class SqliteStore implements Store {
     this.sql = prepareStatements(this.db);
     this.counts = new QueueCountsLedger(this.db);
     this.catalog = new SqliteCatalog(this.db);
+    this.runs = new SqliteWorkflowRuns(this.db);
     this.lastId = (this.sql.highestId.get() as { high: number }).high;
     this.listing = new MessageListing({
       sql: this.sql,
@@ -768,13 +779,14 @@ export class SqliteStore implements Store {
 
   async completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<void> {
     this.write(() => {
-      for (const outcome of outcomes) this.completeOne(outcome, now);
+      for (const outcome of outcomes) if (this.completeOne(outcome, now) && outcome.run) this.moveRun(outcome.run, now);
     });
   }
 
-  private completeOne(outcome: DeliveryOutcome, now: number): void {
+  /** Inside a transaction: record one outcome; false when it no longer applied (the message is not in flight). */
+  private completeOne(outcome: DeliveryOutcome, now: number): boolean {
     const seq = parseId(outcome.id);
-    if (seq === undefined) return;
+    if (seq === undefined) return false;
     let row: { queue: string; domain: string } | undefined;
     let to: MessageState;
     switch (outcome.kind) {
@@ -803,9 +815,10 @@ export class SqliteStore implements Store {
         row = this.sql.releaseInflight.get(now, seq) as typeof row;
         break;
     }
-    if (!row) return;
+    if (!row) return false;
     this.counts.move(row.queue, 'inflight', to, 1, row.domain);
     if ('attempt' in outcome && outcome.attempt) this.insertAttempt(seq, outcome.attempt);
+    return true;
   }
 
   private insertAttempt(seq: number, attempt: AttemptRecord): void {
@@ -857,19 +870,22 @@ export class SqliteStore implements Store {
   async cancel(id: string, now: number, withdrawn = false): Promise<MessageState | undefined> {
     const seq = parseId(id);
     if (seq === undefined) return undefined;
-    const state = this.write((): MessageState | undefined => {
-      const row = this.sql.getState.get(seq) as { queue: string; state: MessageState; domain: string } | undefined;
-      if (!row) return undefined;
-      if (row.state === 'ready' && this.leases.isLeased(seq)) return 'leased';
-      const cancellable = row.state === 'scheduled' || row.state === 'ready' || (withdrawn && row.state === 'inflight');
-      if (!cancellable) return row.state;
-      this.sql.cancel.run(now, seq);
-      this.counts.move(row.queue, row.state, 'cancelled', 1, row.domain);
-      if (this.readAhead.get(row.queue)?.rows.some((ahead) => ahead.seq === seq)) this.readAhead.delete(row.queue);
-      return 'cancelled';
-    });
+    const state = this.write(() => this.cancelOne(seq, now, withdrawn));
     await this.durable();
     return state;
+  }
+
+  /** Inside a transaction: cancel one message if it is scheduled or ready (or in flight and withdrawn); its state after. */
+  private cancelOne(seq: number, now: number, withdrawn: boolean): MessageState | undefined {
+    const row = this.sql.getState.get(seq) as { queue: string; state: MessageState; domain: string } | undefined;
+    if (!row) return undefined;
+    if (row.state === 'ready' && this.leases.isLeased(seq)) return 'leased';
+    const cancellable = row.state === 'scheduled' || row.state === 'ready' || (withdrawn && row.state === 'inflight');
+    if (!cancellable) return row.state;
+    this.sql.cancel.run(now, seq);
+    this.counts.move(row.queue, row.state, 'cancelled', 1, row.domain);
+    if (this.readAhead.get(row.queue)?.rows.some((ahead) => ahead.seq === seq)) this.readAhead.delete(row.queue);
+    return 'cancelled';
   }
 
   async replayDead(queue: string, tenant: string, ids: string[] | undefined, now: number, limit?: number) {
@@ -1063,6 +1079,64 @@ export class SqliteStore implements Store {
     const deleted = this.catalog.deleteTemplate(tenant, name);
     await this.durable();
     return deleted;
+  }
+
+  async upsertWorkflow(workflow: WorkflowRecord): Promise<void> {
+    this.runs.upsertWorkflow(workflow);
+    await this.durable();
+  }
+  async listWorkflows(): Promise<WorkflowRecord[]> {
+    return this.runs.listWorkflows();
+  }
+  async deleteWorkflow(tenant: string, name: string): Promise<boolean> {
+    const deleted = this.runs.deleteWorkflow(tenant, name);
+    await this.durable();
+    return deleted;
+  }
+
+  async startRun(run: NewRun, now: number): Promise<RunStart> {
+    const start = this.write((): RunStart => {
+      const earlier = this.runs.runByKey(run);
+      if (earlier) return { ...earlier, created: false };
+      const id = this.runs.insertRun(run, now);
+      this.writeSteps(id, run.steps, run.message, now);
+      return { id, state: run.state, created: true };
+    });
+    await this.durable();
+    return start;
+  }
+
+  async getRun(id: string): Promise<RunWithSteps | undefined> {
+    return this.runs.getRun(id);
+  }
+
+  async listRuns(filter: ListRunsFilter): Promise<RunPage> {
+    return this.runs.listRuns(filter);
+  }
+
+  async changeRun(change: RunChange, now: number): Promise<boolean> {
+    const changed = this.write(() => this.moveRun(change, now));
+    await this.durable();
+    return changed;
+  }
+
+  /** Inside a transaction: apply a run change if the run is still at its version. */
+  private moveRun(change: RunChange, now: number): boolean {
+    if (!this.runs.moveRun(change, now)) return false;
+    for (const id of change.cancelMessages ?? []) {
+      const seq = parseId(id);
+      if (seq !== undefined) this.cancelOne(seq, now, false);
+    }
+    this.writeSteps(change.runId, change.steps, change.message, now);
+    return true;
+  }
+
+  /** Inside a transaction: step rows, the last one getting the id of `message` (appended here, its origin naming the step). */
+  private writeSteps(runId: string, steps: RunStep[], message: NewMessage | undefined, now: number): void {
+    const last = steps.at(-1);
+    let messageId: string | undefined;
+    if (message && last) messageId = this.appendAll([{ ...message, origin: stepOrigin(runId, last.seq) }], now)[0]!.id;
+    for (const step of steps) this.runs.putStep(runId, step === last && messageId !== undefined ? { ...step, messageId } : step);
   }
 
   async listFileSettings(): Promise<FileSettingRecord[]> {
