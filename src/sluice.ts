@@ -43,7 +43,7 @@ import { Telemetry, type TelemetryDeps } from './observe/telemetry.js';
 import { Keyring } from './secrets/keyring.js';
 import { SecretVault } from './secrets/vault.js';
 import { secretReference } from './templates/placeholders.js';
-import { TemplateCatalog } from './templates/template-catalog.js';
+import { templateCatalog, type TemplateCatalog } from './templates/template-catalog.js';
 
 /** How often the last use of tenant keys is written (a request only notes it in memory). */
 const KEY_USAGE_WRITE_MS = 60_000;
@@ -142,7 +142,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     this.writer = new GroupCommitWriter(this.store, this.clock, loaded.config.storage.maxBatch, this.cluster ? SHARED_COMMITS_IN_FLIGHT : undefined);
     this.queues = new QueueRegistry(this.store);
     this.sourceCatalog = new SourceCatalog(this.store, this.sources);
-    this.templates = new TemplateCatalog(this.store);
+    this.templates = templateCatalog(this.store);
     this.apiBodyLimit = Math.max(loaded.config.server.maxBodyBytes, 32 * 1024 * 1024);
     this.dueTimer = new DueTimer(
       this.clock,
@@ -328,7 +328,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
       if (!queue || queue.tenant !== 'default') throw new ConfigError(`templates.${name}.queue: no queue named ${template.queue} of the tenant default`);
       if (queue.config.mode !== 'push') throw new ConfigError(`templates.${name}.queue: ${template.queue} is a pull queue; templates send to push queues`);
     }
-    this.templates.setFileTemplates(this.config.templates, now);
+    this.templates.setFileEntries(this.config.templates, now);
     for (const name of await this.templates.load()) {
       this.logger.warn("a template made through the API has the name of a sluice.yaml template: the file's is used on this node", { template: name });
     }
