@@ -44,6 +44,7 @@ import { Keyring } from './secrets/keyring.js';
 import { SecretVault } from './secrets/vault.js';
 import { secretReference } from './templates/placeholders.js';
 import { templateCatalog, type TemplateCatalog } from './templates/template-catalog.js';
+import { WorkflowRunner } from './workflows/runner.js';
 
 /** How often the last use of tenant keys is written (a request only notes it in memory). */
 const KEY_USAGE_WRITE_MS = 60_000;
@@ -102,6 +103,8 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
   readonly sourceCatalog: SourceCatalog;
   /** Templates of sluice.yaml and of the API. */
   readonly templates: TemplateCatalog;
+  /** Workflows of sluice.yaml and of the API, and their runs. */
+  readonly workflows: WorkflowRunner;
   /** Each tenant's secrets, sealed with the vault key (made once the data dir is locked). */
   vault!: SecretVault;
   readonly dueTimer: DueTimer;
@@ -143,6 +146,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     this.queues = new QueueRegistry(this.store);
     this.sourceCatalog = new SourceCatalog(this.store, this.sources);
     this.templates = templateCatalog(this.store);
+    this.workflows = new WorkflowRunner(this);
     this.apiBodyLimit = Math.max(loaded.config.server.maxBodyBytes, 32 * 1024 * 1024);
     this.dueTimer = new DueTimer(
       this.clock,
@@ -213,6 +217,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     this.checkSources();
     await this.loadStoredSources();
     await this.loadTemplates(now);
+    await this.loadWorkflows(now);
     this.checkVaultReferences();
     await this.loadTenants(now, file);
     await this.loadDomainLimits(file);
@@ -322,15 +327,29 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
    * the stored ones; a stored template with the name of a file template is left aside, and said.
    */
   private async loadTemplates(now: number): Promise<void> {
-    for (const [name, template] of Object.entries(this.config.templates)) {
-      if (template.queue === undefined) continue;
-      const queue = this.queues.get(template.queue);
-      if (!queue || queue.tenant !== 'default') throw new ConfigError(`templates.${name}.queue: no queue named ${template.queue} of the tenant default`);
-      if (queue.config.mode !== 'push') throw new ConfigError(`templates.${name}.queue: ${template.queue} is a pull queue; templates send to push queues`);
-    }
+    this.checkFileQueues('templates', this.config.templates);
     this.templates.setFileEntries(this.config.templates, now);
     for (const name of await this.templates.load()) {
       this.logger.warn("a template made through the API has the name of a sluice.yaml template: the file's is used on this node", { template: name });
+    }
+  }
+
+  /** sluice.yaml's workflows (the tenant default's, sending to its push queues), then the stored ones, as templates. */
+  private async loadWorkflows(now: number): Promise<void> {
+    this.checkFileQueues('workflows', this.config.workflows);
+    this.workflows.catalog.setFileEntries(this.config.workflows, now);
+    for (const name of await this.workflows.catalog.load()) {
+      this.logger.warn("a workflow made through the API has the name of a sluice.yaml workflow: the file's is used on this node", { workflow: name });
+    }
+  }
+
+  /** A template or workflow of sluice.yaml that names a queue must name a push queue of the tenant default. */
+  private checkFileQueues(kind: 'templates' | 'workflows', entries: Record<string, { queue?: string | undefined }>): void {
+    for (const [name, entry] of Object.entries(entries)) {
+      if (entry.queue === undefined) continue;
+      const queue = this.queues.get(entry.queue);
+      if (!queue || queue.tenant !== 'default') throw new ConfigError(`${kind}.${name}.queue: no queue named ${entry.queue} of the tenant default`);
+      if (queue.config.mode !== 'push') throw new ConfigError(`${kind}.${name}.queue: ${entry.queue} is a pull queue; ${kind} send to push queues`);
     }
   }
 

@@ -15,6 +15,7 @@ import type { SourceCatalog } from '../routing/source-catalog.js';
 import type { ScheduleRunner } from '../scheduler/schedule-runner.js';
 import type { SecretVault } from '../secrets/vault.js';
 import type { TemplateCatalog } from '../templates/template-catalog.js';
+import type { WorkflowCatalog } from '../workflows/runner.js';
 import type { Store } from '../store/store.js';
 import { CATALOG_KINDS, type CatalogKind } from '../store/cluster.js';
 
@@ -36,6 +37,8 @@ export interface CatalogSyncDeps {
   readonly vault?: Pick<SecretVault, 'reload'> | undefined;
   /** Templates made through the API. */
   readonly templates?: Pick<TemplateCatalog, 'reload'>;
+  /** Workflows made through the API. */
+  readonly workflows?: { readonly catalog: Pick<WorkflowCatalog, 'reload'> };
   readonly logger: Logger;
 }
 
@@ -105,7 +108,7 @@ export class CatalogSync {
   }
 
   private async read(kind: CatalogKind): Promise<void> {
-    const { store, queues, auth, dispatcher, schedules, sourceCatalog, vault, templates } = this.deps;
+    const { store, queues, auth, dispatcher, schedules, sourceCatalog, vault, templates, workflows } = this.deps;
     switch (kind) {
       case 'queues':
         return this.reportUnreadable(kind, await queues.reload());
@@ -131,6 +134,9 @@ export class CatalogSync {
         return;
       case 'templates':
         if (templates) this.reportUnreadable(kind, await templates.reload());
+        return;
+      case 'workflows':
+        if (workflows) this.reportUnreadable(kind, await workflows.catalog.reload());
         return;
     }
   }

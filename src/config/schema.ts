@@ -6,6 +6,8 @@ import { CronParseError, isValidTimeZone, parseCron } from '../scheduler/cron.js
 import { EveryParseError, parseEvery } from '../scheduler/every.js';
 import { MAX_ROUTES, routeSchema } from '../routing/routes.js';
 import { secretReference, urlTemplateProblem } from '../templates/placeholders.js';
+import { conditionSchema } from '../routing/conditions.js';
+import { END, graphIssues, STEP_ROOTS } from '../workflows/graph.js';
 import { checkScheduleTiming, scheduleTimingFields } from './schedule-timing.js';
 
 /**
@@ -252,6 +254,56 @@ export const templateConfigSchema = z
   });
 export type TemplateConfig = z.infer<typeof templateConfigSchema>;
 
+/** The most steps a workflow defines, and the most a run takes (a loop takes steps again). */
+export const MAX_WORKFLOW_STEPS = 100;
+/** A step's own delay, at most a year like any message's. */
+const MAX_STEP_DELAY_MS = 366 * 24 * 3_600_000;
+
+/** One step of a workflow: a request template that may also read earlier steps' responses. */
+export const workflowStepSchema = z
+  .object({
+    name,
+    request: z
+      .object({
+        /** The target; absent: the workflow's queue's url. May hold `{{ vars.… }}`, `{{ steps.… }}` and, outside its origin, `{{ secrets.… }}`. */
+        url: z.string().min(1).max(8_192).optional(),
+        method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
+        headers: headerMapSchema,
+        body: z.unknown().optional(),
+      })
+      .strict()
+      .superRefine((request, ctx) => {
+        const problem = request.url === undefined ? undefined : urlTemplateProblem(request.url, STEP_ROOTS);
+        if (problem) ctx.addIssue({ code: 'custom', path: ['url'], message: problem });
+      }),
+    /** The step runs only when this holds (paths start with vars or steps); else it is skipped. */
+    when: conditionSchema(['vars', 'steps']).optional(),
+    /** Wait this long after the step before it (or after the run's start) before sending. */
+    delayMs: z.number().int().min(0).max(MAX_STEP_DELAY_MS).optional(),
+    retry: retryPolicySchema.optional(),
+    /** Where to go once delivered: a step's name or "end"; absent: the next step. */
+    onSuccess: name.optional(),
+    /** Where to go once the step failed (dead): a step's name or "end"; absent: the run fails. */
+    onFailure: name.optional(),
+  })
+  .strict();
+export type WorkflowStepConfig = z.infer<typeof workflowStepSchema>;
+
+/** A workflow as PUT /v1/workflows/{name} and sluice.yaml's `workflows:` take it. */
+export const workflowConfigSchema = z
+  .object({
+    steps: z.array(workflowStepSchema).min(1).max(MAX_WORKFLOW_STEPS),
+    /** A push queue of the workflow's tenant for every step; absent: the tenant's default outbound queue. */
+    queue: name.optional(),
+    priority: prioritySchema.optional(),
+  })
+  .strict()
+  .superRefine((workflow, ctx) => {
+    for (const issue of graphIssues(workflow.steps)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+  });
+export type WorkflowConfig = z.infer<typeof workflowConfigSchema>;
+export { END as WORKFLOW_END };
+
 /** The template a schedule turns into one message at each tick. */
 export const messageTemplateSchema = z
   .object({
@@ -409,6 +461,8 @@ export const configSchema = z
     schedules: z.record(name, scheduleConfigSchema).default({}),
     /** Templates of the tenant `default`, the same shape as PUT /v1/templates/{name}; changed only here. */
     templates: z.record(name, templateConfigSchema).default({}),
+    /** Workflows of the tenant `default`, the same shape as PUT /v1/workflows/{name}; changed only here. */
+    workflows: z.record(name.refine((value) => value !== 'runs', '"runs" cannot name a workflow'), workflowConfigSchema).default({}),
     log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') }).strict().prefault({}),
   })
   .strict()

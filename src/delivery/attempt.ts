@@ -1,7 +1,8 @@
 import type { QueueConfig } from '../config/schema.js';
 import { signStandardWebhook } from '../ingest/verify/index.js';
-import type { StoredMessage } from '../store/types.js';
+import { stepOf, type StoredMessage } from '../store/types.js';
 import type { DeliveryRequest, DeliveryResult } from './http-client.js';
+import { STEP_RESPONSE_BYTES } from '../workflows/step-response.js';
 import { backoffDelay, classifyOutcome, parseRetryAfter, type RetryPolicy } from './retry-policy.js';
 
 /** What one finished attempt means for the message and for its domain. */
@@ -48,6 +49,8 @@ export function buildRequest(message: StoredMessage, config: QueueConfig, attemp
     responseTimeoutMs: config.timeouts.responseMs,
   };
   if (message.method !== 'GET' && message.method !== 'HEAD') request.body = message.body;
+  // A workflow step's response feeds the steps after it: more of it is kept (attempt records keep their first KiB).
+  if (stepOf(message.origin)) request.maxResponseBytes = STEP_RESPONSE_BYTES;
   return request;
 }
 

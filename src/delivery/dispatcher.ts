@@ -15,6 +15,8 @@ import { inProcessLimits, type LimitBackend, type Permit } from './limit-backend
 import { SharedLimitBackend, type LimitHost, type SharedLimits } from './shared-limits.js';
 import type { SecretSource } from '../secrets/vault.js';
 import { prepareSend, scrubResult } from './send-secrets.js';
+import type { WorkflowRunner } from '../workflows/runner.js';
+import { attemptResponse } from '../workflows/step-response.js';
 
 /** What the dispatcher is handed by the composition root. */
 export interface DispatcherDeps {
@@ -37,6 +39,8 @@ export interface DispatcherDeps {
   readonly sharedLimits?: SharedLimits | undefined;
   /** The vault: secrets of messages made from templates and vault signing secrets are filled from it at send time. */
   readonly vault?: SecretSource;
+  /** Moves workflow runs on when their steps' messages finish (workflows/runner.ts). */
+  readonly workflows?: Pick<WorkflowRunner, 'stepEnded'>;
 }
 
 /** While deliveries are paused (DispatcherDeps.deliveryPaused), a domain looks again this often. */
@@ -384,7 +388,7 @@ export class Dispatcher {
     return this.client.send(buildRequest(prepared.message, prepared.config, attempt, now)).then((result) => scrubResult(result, prepared.values));
   }
 
-  private finish(domain: DomainState, lane: Lane, message: StoredMessage, attempt: number, startedAt: number, result: DeliveryResult, permit?: Permit): void {
+  private finish(domain: DomainState, lane: Lane, message: StoredMessage, attempt: number, startedAt: number, result: DeliveryResult, permit?: Permit): Promise<void> | undefined {
     const now = this.app.clock.now();
     const tenant = this.tenant(lane.tenant);
     domain.inFlight -= 1;
@@ -394,7 +398,8 @@ export class Dispatcher {
     // Aborted by stop(): not the target's fault, so no attempt is counted; it goes out again after a restart.
     if (this.abandoned) {
       this.guard.end(domain, permit, undefined, now);
-      return this.releaseMessages([message]);
+      this.releaseMessages([message]);
+      return undefined;
     }
     const queue = this.app.queues.get(lane.queue);
     const config = queue?.config;
@@ -402,8 +407,9 @@ export class Dispatcher {
     const record = attemptRecord(attempt, startedAt, result);
     this.updateDomainHealth(domain, verdict, result, now);
     this.guard.end(domain, permit, verdict, now);
-    this.recordOutcome(lane, message, record, verdict, result);
+    const recorded = this.recordOutcome(lane, message, record, verdict, result);
     this.afterCompletion(domain, tenant, lane);
+    return recorded;
   }
 
   private updateDomainHealth(domain: DomainState, verdict: Verdict, result: DeliveryResult, now: number): void {
@@ -438,19 +444,26 @@ export class Dispatcher {
     }
   }
 
-  private recordOutcome(lane: Lane, message: StoredMessage, record: AttemptRecord, verdict: Verdict, result: DeliveryResult): void {
+  /** Queue the outcome of an attempt; a workflow step's last one first works out how its run moves on (the promise). */
+  private recordOutcome(lane: Lane, message: StoredMessage, record: AttemptRecord, verdict: Verdict, result: DeliveryResult): Promise<void> | undefined {
     // The claim makes the outcome apply only while this node's claim is the message's current one.
     const claimed = { id: message.id, claim: message.claim };
     const base = { queue: lane.queue, tenant: lane.tenant, domain: lane.domain, latencyMs: record.latencyMs };
     if (verdict.kind === 'delivered') {
       this.app.events.emit('delivered', { ...base, status: result.status ?? 0 });
-      return this.queueOutcome({ ...claimed, kind: 'delivered', attempt: record });
+      const outcome: DeliveryOutcome = { ...claimed, kind: 'delivered', attempt: record };
+      if (this.isStep(message)) return this.queueStepOutcome(outcome, message, result);
+      this.queueOutcome(outcome);
+      return undefined;
     }
     const failed = { ...base, willRetry: verdict.kind === 'retry', ...(result.status === undefined ? {} : { status: result.status }) };
     this.app.events.emit('failed', result.error ? { ...failed, error: result.error.code } : failed);
     if (verdict.kind === 'dead') {
       this.app.events.emit('dead', { id: message.id, queue: lane.queue, reason: verdict.reason, ...lastAttemptOf(result) });
-      return this.queueOutcome({ ...claimed, kind: 'dead', attempt: record, reason: verdict.reason });
+      const outcome: DeliveryOutcome = { ...claimed, kind: 'dead', attempt: record, reason: verdict.reason };
+      if (this.isStep(message)) return this.queueStepOutcome(outcome, message, result);
+      this.queueOutcome(outcome);
+      return undefined;
     }
     record.error ??= verdict.reason;
     if (lane.strict) {
@@ -458,9 +471,30 @@ export class Dispatcher {
       lane.held = { message: held, notBefore: verdict.at };
       this.wakeAt(this.domain(lane.domain), verdict.at);
       const leaseUntil = verdict.at + CLAIM_LEASE_MARGIN_MS;
-      return this.queueOutcome({ ...claimed, kind: 'hold', attempt: record, leaseUntil });
+      this.queueOutcome({ ...claimed, kind: 'hold', attempt: record, leaseUntil });
+      return undefined;
     }
     this.queueOutcome({ ...claimed, kind: 'retry', attempt: record, deliverAt: verdict.at, countsAsAttempt: verdict.counts });
+    return undefined;
+  }
+
+  private isStep(message: StoredMessage): boolean {
+    return this.app.workflows !== undefined && message.origin.startsWith('workflow:');
+  }
+
+  /**
+   * A workflow step's message is done: its run's next move goes with the outcome, in the same
+   * transaction. When it cannot be worked out (the store unreachable), the outcome is not written:
+   * the claim runs out and the step is sent again, as after a crash.
+   */
+  private async queueStepOutcome(outcome: DeliveryOutcome & { kind: 'delivered' | 'dead' }, message: StoredMessage, result: DeliveryResult): Promise<void> {
+    try {
+      const end = { kind: outcome.kind, attempts: outcome.attempt?.attempt ?? message.attempts + 1, result, ...(outcome.kind === 'dead' ? { reason: outcome.reason } : {}) };
+      const run = await this.app.workflows!.stepEnded(message, end);
+      this.queueOutcome(run ? { ...outcome, run } : outcome);
+    } catch (error) {
+      this.app.logger.error('moving a workflow run on failed; the step goes out again when its claim expires', { id: message.id, error: String(error) });
+    }
   }
 
   private afterCompletion(domain: DomainState, tenant: TenantState, lane: Lane): void {
@@ -788,6 +822,6 @@ function attemptRecord(attempt: number, startedAt: number, result: DeliveryResul
   const record: AttemptRecord = { attempt, startedAt, latencyMs: result.latencyMs };
   if (result.status !== undefined) record.status = result.status;
   if (result.error) record.error = `${result.error.code}: ${result.error.message}`;
-  if (result.body !== undefined) record.response = result.body;
+  if (result.body !== undefined) record.response = attemptResponse(result.body);
   return record;
 }

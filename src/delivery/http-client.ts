@@ -25,6 +25,8 @@ export interface DeliveryRequest {
   connectTimeoutMs?: number;
   /** Time for the whole response, body included, counted from the start of the attempt. Default 30000. */
   responseTimeoutMs?: number;
+  /** How much of the response body to keep, instead of the client's maxResponseBytes (a workflow step keeps 64 KiB). */
+  maxResponseBytes?: number;
 }
 
 /** What happened: a status (any, 3xx included: redirects are not followed) or an error, never both missing. */
@@ -120,7 +122,7 @@ export class DeliveryClient {
     const target = parseTarget(request.url);
     if (typeof target === 'string') return { latencyMs: elapsed(), error: { code: 'invalid_url', message: target } };
     if (this.closed) return { latencyMs: elapsed(), error: { code: 'network', message: 'the delivery client is closed' } };
-    const exchange = new Exchange(this.maxResponseBytes, request.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS);
+    const exchange = new Exchange(request.maxResponseBytes ?? this.maxResponseBytes, request.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS);
     try {
       this.agentFor(request.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS).dispatch(
         {

@@ -23,6 +23,8 @@ export interface SluiceEvents {
   'shared-limits': { available: boolean; error?: string };
   /** An ingest request matched none of its source's routes and the source has no fallback: answered, not stored. */
   unrouted: { source: string };
+  /** A workflow run started, took a step, or ended (`state` is the run's after the change). */
+  run: { id: string; tenant: string; workflow: string; state: 'running' | 'succeeded' | 'failed' | 'cancelled'; step?: string; stepState?: string; origin?: string };
   /** An ingest request failed its source's signature check (`reason` never holds the secret or the signature). */
   'signature-refused': { source: string; reason: string };
 }

@@ -291,3 +291,11 @@ export function readJsonPath(value: JsonValue | undefined, segments: readonly st
   }
   return current;
 }
+
+/** Every leaf's path, with where the leaf stands in the condition (`['all', 1, 'path']`). */
+export function conditionPaths(condition: Condition, at: (string | number)[] = []): { path: string; at: (string | number)[] }[] {
+  if ('all' in condition) return condition.all.flatMap((item, index) => conditionPaths(item, [...at, 'all', index]));
+  if ('any' in condition) return condition.any.flatMap((item, index) => conditionPaths(item, [...at, 'any', index]));
+  if ('not' in condition) return conditionPaths(condition.not, [...at, 'not']);
+  return [{ path: condition.path, at: [...at, 'path'] }];
+}

@@ -6,10 +6,10 @@ import type { LaneRef } from './types.js';
  * the sources made through the API; `secrets` the vault's sealed secrets; `templates` the templates
  * made through the API.
  */
-export type CatalogKind = 'queues' | 'sources' | 'tenants' | 'keys' | 'limits' | 'schedules' | 'secrets' | 'templates';
+export type CatalogKind = 'queues' | 'sources' | 'tenants' | 'keys' | 'limits' | 'schedules' | 'secrets' | 'templates' | 'workflows';
 
 /** Every kind, in the order a reload takes them: queues first, since sources and schedules send into them. */
-export const CATALOG_KINDS: readonly CatalogKind[] = ['queues', 'sources', 'tenants', 'keys', 'limits', 'schedules', 'secrets', 'templates'];
+export const CATALOG_KINDS: readonly CatalogKind[] = ['queues', 'sources', 'tenants', 'keys', 'limits', 'schedules', 'secrets', 'templates', 'workflows'];
 
 /** Whether a string (a notification's payload, say) names a kind. */
 export function isCatalogKind(value: string): value is CatalogKind {

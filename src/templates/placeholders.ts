@@ -135,8 +135,8 @@ export function urlOriginEnd(segments: readonly Segment[]): number {
  * in the scheme, host or port (the domain, its limits and the SSRF check are decided when a message
  * is made, before secrets are filled), or, without any placeholder, not an http(s) URL.
  */
-export function urlTemplateProblem(url: string): string | undefined {
-  const segments = parseText(url);
+export function urlTemplateProblem(url: string, roots: ReadonlySet<string> = TEMPLATE_ROOTS): string | undefined {
+  const segments = parseText(url, roots);
   const originEnd = urlOriginEnd(segments);
   const inOrigin = segments.slice(0, originEnd).filter((segment): segment is Placeholder => typeof segment !== 'string');
   if (inOrigin.some((placeholder) => placeholder.root === 'secrets')) {

@@ -4,7 +4,8 @@ import { SluiceError } from '../http/errors.js';
 import { outboundMessageSchema, resolveDeliverAt, toNewMessage, type OutboundDeps, type OutboundMessage } from '../queues/outbound-message.js';
 import type { SecretVault } from '../secrets/vault.js';
 import type { NewMessage } from '../store/types.js';
-import { renderTemplate, type RenderProblem } from './render.js';
+import type { TemplateConfig } from '../config/schema.js';
+import { renderTemplate, type RenderProblem, type RenderScope } from './render.js';
 import { placeSecrets } from './secret-slots.js';
 import type { TemplateCatalog } from './template-catalog.js';
 
@@ -47,8 +48,30 @@ export interface TemplateMessageDeps extends OutboundDeps {
 export function templateMessage(app: TemplateMessageDeps, tenant: string, input: TemplateMessage, at: string, defaults: { queue?: string } = {}): NewMessage {
   const entry = app.templates.get(tenant, input.template);
   if (!entry) throw invalid([{ field: `${at}template`, message: `no template named ${input.template} in tenant ${tenant}` }]);
-  const result = renderTemplate(entry.config, { vars: input.vars ?? {} });
-  const problems: RenderProblem[] = result.ok ? [] : result.problems.map((problem) => ({ ...problem, field: fieldOf(at, problem.field) }));
+  const config = { ...entry.config, queue: entry.config.queue ?? defaults.queue };
+  return renderedMessage(app, tenant, config, { vars: input.vars ?? {} }, input, { at, template: `${at}template.` });
+}
+
+/** When and how a rendered message is sent: the parts of a template message that are not the template. */
+export type RenderedMessageOptions = Pick<TemplateMessage, 'deliverAt' | 'delayMs' | 'idempotencyKey' | 'priority'>;
+
+/**
+ * The stored message a template renders to with `scope` (`vars`, and `steps` for a workflow step),
+ * in `tenant`. Errors name fields under `names.at` for variables (`vars.user.email`) and secrets,
+ * under `names.template` for the template's own fields as rendered (`template.url`).
+ */
+export function renderedMessage(
+  app: Omit<TemplateMessageDeps, 'templates'>,
+  tenant: string,
+  config: TemplateConfig,
+  scope: RenderScope,
+  input: RenderedMessageOptions,
+  names: { at: string; template: string },
+): NewMessage {
+  const { at } = names;
+  const result = renderTemplate(config, scope);
+  const fieldOf = (field: string): string => (field.startsWith('vars.') || field.startsWith('steps.') ? `${at}${field}` : `${names.template}${field}`);
+  const problems: RenderProblem[] = result.ok ? [] : result.problems.map((problem) => ({ ...problem, field: fieldOf(problem.field) }));
   if (!result.ok) throw invalid(problems);
   const { rendered } = result;
   for (const name of rendered.secrets.names) {
@@ -63,23 +86,18 @@ export function templateMessage(app: TemplateMessageDeps, tenant: string, input:
     headers: headers.data!,
     url: rendered.url,
     body: rendered.body,
-    queue: entry.config.queue ?? defaults.queue,
-    retry: entry.config.retry,
-    priority: input.priority ?? entry.config.priority,
+    queue: config.queue,
+    retry: config.retry,
+    priority: input.priority ?? config.priority,
     deliverAt: input.deliverAt,
     delayMs: input.delayMs,
     idempotencyKey: input.idempotencyKey,
   };
-  const message = toNewMessage(app, { kind: 'tenant', tenant }, outbound, `${at}template.`);
+  const message = toNewMessage(app, { kind: 'tenant', tenant }, outbound, names.template);
   if (message.url !== undefined && secretInOrigin(message.url, rendered.secrets.nonce)) {
-    throw invalid([{ field: `${at}template.url`, message: "a secret may not stand in the URL's scheme, host or port" }]);
+    throw invalid([{ field: `${names.template}url`, message: "a secret may not stand in the URL's scheme, host or port" }]);
   }
   return placeSecrets(message, rendered.secrets, rendered.bodyIsText);
-}
-
-/** A renderer's field as the caller names it: variables as given, the template's fields under `template.`. */
-function fieldOf(at: string, field: string): string {
-  return field.startsWith('vars.') ? `${at}${field}` : `${at}template.${field}`;
 }
 
 /** After the variables went in, a sentinel must still be out of the origin (a variable cannot move it there). */

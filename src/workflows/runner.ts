@@ -1,0 +1,230 @@
+import { MAX_WORKFLOW_STEPS, workflowConfigSchema, type WorkflowConfig, type WorkflowStepConfig } from '../config/schema.js';
+import { TenantCatalog } from '../config/tenant-catalog.js';
+import type { DeliveryResult } from '../delivery/http-client.js';
+import { SluiceError } from '../http/errors.js';
+import type { Logger } from '../observe/logger.js';
+import type { EventBus } from '../observe/events.js';
+import { resolveDeliverAt } from '../queues/outbound-message.js';
+import { evaluate, readJsonPath, type JsonValue, type Resolve } from '../routing/conditions.js';
+import type { Store } from '../store/store.js';
+import { stepOf, type NewMessage, type RunChange, type RunRecord, type RunStart, type RunState, type RunStep, type StepResponse, type StoredMessage } from '../store/types.js';
+import { renderedMessage, type TemplateMessageDeps } from '../templates/template-message.js';
+import { branchTarget } from './graph.js';
+
+/**
+ * Workflow runs: starting them, moving them on when a step's message is delivered or dies, and
+ * cancelling them. A run's state lives in the store; each step is an ordinary message (so every
+ * limit applies to it), whose origin names its run and step. When its delivery finishes, the next
+ * step is worked out here and written in the same transaction as the delivery's outcome
+ * (Store.completeDeliveries), so a crash leaves either both or neither: a finished step is never
+ * sent again, and a step whose attempt was in flight is sent again like any message.
+ */
+
+/** What starting a run takes. */
+export interface RunInput {
+  vars?: Record<string, unknown>;
+  deliverAt?: string | number;
+  delayMs?: number;
+  idempotencyKey?: string;
+}
+
+/** What the runner reads and writes. */
+export interface WorkflowDeps extends Omit<TemplateMessageDeps, 'templates'> {
+  readonly store: Pick<Store, 'startRun' | 'getRun' | 'changeRun' | 'upsertWorkflow' | 'listWorkflows' | 'deleteWorkflow'>;
+  readonly events: EventBus;
+  readonly logger: Logger;
+}
+
+/** How a step's message ended, as the dispatcher judged its last attempt. */
+export interface StepEnd {
+  kind: 'delivered' | 'dead';
+  /** Attempts made, this one included. */
+  attempts: number;
+  result: DeliveryResult;
+  reason?: string;
+}
+
+/** Where a run goes next: a step by index, or the end. */
+type Next = number | undefined;
+
+/** A run's planned change, before the store gives it a version. */
+interface Plan {
+  state: RunState;
+  error?: string;
+  steps: RunStep[];
+  message?: NewMessage;
+}
+
+export type WorkflowCatalog = TenantCatalog<WorkflowConfig>;
+
+export class WorkflowRunner {
+  readonly catalog: WorkflowCatalog;
+
+  constructor(private readonly app: WorkflowDeps) {
+    const store = app.store;
+    this.catalog = new TenantCatalog('workflow', workflowConfigSchema, {
+      upsert: (row) => store.upsertWorkflow(row),
+      list: () => store.listWorkflows(),
+      delete: (tenant, name) => store.deleteWorkflow(tenant, name),
+    });
+  }
+
+  /**
+   * Start a run of `tenant`'s workflow `name`: its first step's message (after any skipped ones) is
+   * stored with the run. Throws SLUICE_ERR_WORKFLOW_NOT_FOUND, or a 400 for a bad deliverAt.
+   */
+  async start(tenant: string, name: string, input: RunInput, origin: string): Promise<RunStart> {
+    const entry = this.catalog.get(tenant, name);
+    if (!entry) throw new SluiceError('SLUICE_ERR_WORKFLOW_NOT_FOUND', `no workflow ${name}`);
+    const now = this.app.clock.now();
+    const startAt = resolveDeliverAt(input, now);
+    const vars = input.vars ?? {};
+    const plan = this.walk({ tenant, definition: entry.config, vars }, [], entry.config.steps.length > 0 ? 0 : undefined, now, startAt);
+    const started = await this.app.store.startRun(
+      { tenant, workflow: name, definition: entry.config, vars, ...plan, ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}) },
+      now,
+    );
+    if (started.created) {
+      this.app.events.emit('run', { id: started.id, tenant, workflow: name, state: started.state, origin });
+      this.report(started.id, tenant, name, plan);
+    }
+    return started;
+  }
+
+  /**
+   * A step's message finished: the change that moves its run on, to be written with the delivery's
+   * outcome; undefined when the message is no step of a running run (cancelled meanwhile, or this
+   * is an old copy of a step already moved past).
+   */
+  async stepEnded(message: StoredMessage, end: StepEnd): Promise<RunChange | undefined> {
+    const step = stepOf(message.origin);
+    if (!step) return undefined;
+    const found = await this.app.store.getRun(step.runId);
+    if (!found || found.run.state !== 'running') return undefined;
+    const row = found.steps.find((candidate) => candidate.seq === step.seq);
+    if (!row || row.state !== 'pending' || row.messageId !== message.id) return undefined;
+    const definition = found.run.definition as WorkflowConfig;
+    const index = definition.steps.findIndex((candidate) => candidate.name === row.name);
+    if (index < 0) return undefined;
+    const now = this.app.clock.now();
+    const finished: RunStep = { ...row, state: end.kind === 'delivered' ? 'succeeded' : 'failed', attempts: end.attempts, updatedAt: now };
+    const response = responseOf(end.result);
+    if (response) finished.response = response;
+    if (end.kind === 'dead') finished.error = end.reason ?? 'failed';
+    const history = [...found.steps.filter((candidate) => candidate.seq !== row.seq), finished];
+    const config = definition.steps[index]!;
+    const plan = this.follow(found.run, definition, history, finished, index, config, now);
+    this.report(found.run.id, found.run.tenant, found.run.workflow, { ...plan, steps: [finished, ...plan.steps] });
+    return { runId: found.run.id, version: found.run.version, ...plan, steps: [finished, ...plan.steps] };
+  }
+
+  /** Cancel a run that is still running: its waiting step's message is cancelled with it. Returns the run's state after, or undefined when there is no such run. */
+  async cancel(id: string, tenant?: string): Promise<RunState | undefined> {
+    for (let tries = 0; tries < 5; tries += 1) {
+      const found = await this.app.store.getRun(id);
+      if (!found || (tenant !== undefined && found.run.tenant !== tenant)) return undefined;
+      if (found.run.state !== 'running') return found.run.state;
+      const now = this.app.clock.now();
+      const pending = found.steps.filter((step) => step.state === 'pending');
+      const change: RunChange = {
+        runId: id,
+        version: found.run.version,
+        state: 'cancelled',
+        steps: pending.map((step) => ({ ...step, state: 'cancelled', updatedAt: now })),
+        cancelMessages: pending.flatMap((step) => (step.messageId === undefined ? [] : [step.messageId])),
+      };
+      if (await this.app.store.changeRun(change, now)) {
+        this.app.events.emit('run', { id, tenant: found.run.tenant, workflow: found.run.workflow, state: 'cancelled' });
+        return 'cancelled';
+      }
+    }
+    throw new SluiceError('SLUICE_ERR_CONFLICT', `run ${id} kept changing: try again`);
+  }
+
+  /** After a finished step: where its branch leads, and the steps from there. */
+  private follow(run: RunRecord, definition: WorkflowConfig, history: RunStep[], finished: RunStep, index: number, config: WorkflowStepConfig, now: number): Plan {
+    if (finished.state === 'failed' && config.onFailure === undefined) return { state: 'failed', error: `step ${config.name} failed: ${finished.error ?? ''}`, steps: [] };
+    const branch = finished.state === 'succeeded' ? config.onSuccess : config.onFailure;
+    return this.walk({ tenant: run.tenant, definition, vars: run.vars }, history, branchTarget(definition.steps, branch, index), now, now);
+  }
+
+  /**
+   * From step `at` on: skip each step whose `when` is false, and stop at the first one to send (its
+   * message, due at `base` plus its delay), or at the end of the run. A step whose request cannot be
+   * made fails there and then (its onFailure branch, else the run fails). A run takes at most
+   * MAX_WORKFLOW_STEPS steps.
+   */
+  private walk(run: { tenant: string; definition: WorkflowConfig; vars: unknown }, history: RunStep[], at: Next, now: number, base: number): Plan {
+    const taken: RunStep[] = [];
+    let seq = history.length === 0 ? 0 : Math.max(...history.map((step) => step.seq)) + 1;
+    for (;;) {
+      if (at === undefined) return { state: 'succeeded', steps: taken };
+      if (seq >= MAX_WORKFLOW_STEPS) return { state: 'failed', error: `the run took ${MAX_WORKFLOW_STEPS} steps without ending`, steps: taken };
+      const config = run.definition.steps[at]!;
+      const scope = { vars: run.vars, steps: stepsScope([...history, ...taken]) };
+      if (config.when !== undefined && !evaluate(config.when, resolverOf(scope))) {
+        taken.push({ seq, name: config.name, state: 'skipped', attempts: 0, updatedAt: now });
+        seq += 1;
+        at = branchTarget(run.definition.steps, undefined, at);
+        continue;
+      }
+      try {
+        const message = this.stepMessage(run.tenant, run.definition, config, scope, base + (config.delayMs ?? 0));
+        taken.push({ seq, name: config.name, state: 'pending', attempts: 0, updatedAt: now });
+        return { state: 'running', steps: taken, message };
+      } catch (error) {
+        if (!(error instanceof SluiceError)) throw error;
+        taken.push({ seq, name: config.name, state: 'failed', attempts: 0, error: error.message, updatedAt: now });
+        seq += 1;
+        if (config.onFailure === undefined) return { state: 'failed', error: `step ${config.name}: ${error.message}`, steps: taken };
+        at = branchTarget(run.definition.steps, config.onFailure, at);
+      }
+    }
+  }
+
+  /** A step's request as a message of the workflow's queue and priority, the step's retry policy. */
+  private stepMessage(tenant: string, definition: WorkflowConfig, config: WorkflowStepConfig, scope: { vars: unknown; steps: unknown }, deliverAt: number): NewMessage {
+    const template = { ...config.request, queue: definition.queue, retry: config.retry, priority: definition.priority };
+    const message = renderedMessage(this.app, tenant, template, scope, { deliverAt: Math.max(deliverAt, this.app.clock.now()) }, { at: '', template: 'request.' });
+    return { ...message, origin: 'workflow' };
+  }
+
+  private report(id: string, tenant: string, workflow: string, plan: Plan): void {
+    for (const step of plan.steps) this.app.events.emit('run', { id, tenant, workflow, state: plan.state, step: step.name, stepState: step.state });
+    if (plan.state !== 'running') this.app.logger.info(`workflow run ${plan.state}`, { run: id, workflow, tenant, ...(plan.error ? { error: plan.error } : {}) });
+  }
+}
+
+/** What a finished attempt answered, as the run keeps it (the client kept STEP_RESPONSE_BYTES of the body). */
+function responseOf(result: DeliveryResult): StepResponse | undefined {
+  if (result.status === undefined) return undefined;
+  const response: StepResponse = { status: result.status, headers: { ...(result.headers ?? {}) }, body: result.body ?? '' };
+  return response;
+}
+
+/** `steps.<name>` for templates and conditions: each step's last take, its response body as JSON when it parses. */
+function stepsScope(history: readonly RunStep[]): Record<string, unknown> {
+  const scope: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const step of [...history].sort((a, b) => a.seq - b.seq)) {
+    const entry: Record<string, unknown> = { state: step.state, attempts: step.attempts };
+    if (step.response) entry.response = { status: step.response.status, headers: step.response.headers, body: parseBody(step.response.body) };
+    scope[step.name] = entry;
+  }
+  return scope;
+}
+
+function parseBody(body: string): unknown {
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    return body;
+  }
+}
+
+/** Conditions read `vars.…` and `steps.…`. */
+function resolverOf(scope: { vars: unknown; steps: unknown }): Resolve {
+  return (segments) => {
+    const root = segments[0] === 'vars' ? scope.vars : segments[0] === 'steps' ? scope.steps : undefined;
+    return readJsonPath(root as JsonValue | undefined, segments, 1);
+  };
+}
