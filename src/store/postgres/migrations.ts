@@ -295,6 +295,54 @@ CREATE TABLE templates (
 );
 `,
   },
+  {
+    version: 9,
+    name: 'workflows and their runs',
+    sql: `
+-- Workflows (PUT /v1/workflows/{name}) and their runs, as SQLite's migration 11 has them. A run keeps
+-- the definition it started with, its variables, and one row per step it took (a loop takes a step
+-- again under a new seq) with the step's response. The message of a pending step names the run and
+-- step in its origin; the transaction that records its delivery also moves the run on, and only
+-- while the run is at the version the change was worked out from (version, bumped by every change).
+-- A repeated idempotency key meets the unique index: of two runs started with one key at once, the
+-- second's insert waits for the first's commit and then does nothing (workflow-runs.ts).
+CREATE TABLE workflows (
+  tenant     text   NOT NULL,
+  name       text   NOT NULL,
+  config     text   NOT NULL,          -- JSON of the workflow as PUT took it
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL,
+  PRIMARY KEY (tenant, name)
+);
+CREATE TABLE workflow_runs (
+  id              bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- never reused
+  tenant          text    NOT NULL,
+  workflow        text    NOT NULL,
+  definition      text    NOT NULL,    -- JSON of the workflow as the run started with it
+  vars            text    NOT NULL,
+  state           text    NOT NULL,
+  error           text,
+  idempotency_key text,
+  created_at      bigint  NOT NULL,
+  updated_at      bigint  NOT NULL,
+  version         integer NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX workflow_runs_idempotency ON workflow_runs (tenant, workflow, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX workflow_runs_by_workflow ON workflow_runs (tenant, workflow, id);
+CREATE TABLE workflow_steps (
+  run_id     bigint  NOT NULL,
+  seq        integer NOT NULL,
+  name       text    NOT NULL,
+  state      text    NOT NULL,
+  message_id text,                     -- the step's message id as the API shows it, as in SQLite
+  attempts   integer NOT NULL,
+  response   text,                     -- JSON of { status, headers, body }
+  error      text,
+  updated_at bigint  NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+`,
+  },
 ];
 
 /** Schema names are put into SQL (search_path, CREATE SCHEMA): only plain lower-case identifiers. */

@@ -12,13 +12,20 @@ import type {
   LaneRef,
   LeasedMessage,
   ListMessagesFilter,
+  ListRunsFilter,
   MessagePage,
   MessageState,
   NewMessage,
+  NewRun,
   QueueCounts,
   QueueDeletion,
   QueueRecord,
   ResealedSecret,
+  RunChange,
+  RunPage,
+  RunStart,
+  RunStep,
+  RunWithSteps,
   ScheduleMark,
   ScheduleRecord,
   SecretRecord,
@@ -26,8 +33,9 @@ import type {
   StoredMessage,
   TemplateRecord,
   TenantRecord,
+  WorkflowRecord,
 } from '../types.js';
-import { DEFAULT_MAX_RECEIVES, laneKey, sourceNameTaken } from '../types.js';
+import { DEFAULT_MAX_RECEIVES, laneKey, sourceNameTaken, stepOrigin } from '../types.js';
 import { fireScheduleIn, PostgresCatalog, replaceFileSettingsIn, upsertQueueIn } from './catalog.js';
 import { migrate } from './migrations.js';
 import { checkNodeId, NODE_ID_LENGTH, openPool, redactUrl, type PostgresOptions } from './pool.js';
@@ -44,6 +52,7 @@ import { purge } from './sql/purge.js';
 import type { Queryable } from './sql/queryable.js';
 import { ackReceipts, extendReceipts, nackReceipts, returnUnsentReceipts, type Settled } from './sql/settle-receipts.js';
 import { nextWakeAt, wakeOnce } from './sql/wake.js';
+import { insertRunIn, lockApplyingIn, moveRunIn, PostgresWorkflowRuns, putStepsIn } from './workflow-runs.js';
 
 export type { PostgresOptions } from './pool.js';
 
@@ -57,14 +66,16 @@ const WAKE_CHUNK = 5_000;
  * and deadline. No lease, count or cursor is held in memory, so another node (or this one after a
  * restart) sees exactly what the database holds, and any node's `wake` reclaims what a dead node held
  * once its deadline passes. Every method that writes is one statement (one transaction), except
- * fireSchedule, upsertQueue, deleteQueue, replaceFileSettings and an outcome batch that names a
- * message twice, which each run in one explicit transaction. Each method resolves after its commit:
- * acks, leases and outcomes are durable when they resolve (with the server's default
- * synchronous_commit). Times are the `now` the caller passes (the contract's clock); README.md lists
- * this and the other places where the contract still assumes one node.
+ * fireSchedule, upsertQueue, deleteQueue, replaceFileSettings, startRun, changeRun, and an outcome
+ * batch that names a message twice or carries a run's change, which each run in one explicit
+ * transaction. Each method resolves after its commit: acks, leases and outcomes are durable when
+ * they resolve (with the server's default synchronous_commit). Times are the `now` the caller
+ * passes (the contract's clock); README.md lists this and the other places where the contract still
+ * assumes one node.
  */
 export class PostgresStore implements Store {
   private readonly catalog: PostgresCatalog;
+  private readonly runs: PostgresWorkflowRuns;
   /** Hears every change of the catalog this store commits (the cluster tells the other nodes). */
   catalogChanged: (kind: CatalogKind) => void = () => {};
 
@@ -75,6 +86,7 @@ export class PostgresStore implements Store {
     readonly nodeId: string,
   ) {
     this.catalog = new PostgresCatalog(pool as unknown as Queryable);
+    this.runs = new PostgresWorkflowRuns(pool as unknown as Queryable);
   }
 
   /** Connect, migrate the schema (once across nodes starting together), and return the store. */
@@ -197,13 +209,30 @@ export class PostgresStore implements Store {
     return requests.map(({ lane }) => byLane.get(laneKey(lane.queue, lane.domain))!);
   }
 
-  /** One statement, or one transaction of several when a message has more than one outcome. */
+  /**
+   * One statement, or one transaction of several when a message has more than one outcome or an
+   * outcome carries its run's change (applied with the outcome, or not at all).
+   */
   async completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<void> {
     const rounds = inRounds(outcomes.filter((outcome) => parseId(outcome.id) !== undefined));
-    if (rounds.length <= 1) return completeDeliveries(this.db, rounds[0] ?? [], now);
+    const moveRuns = outcomes.some((outcome) => outcome.run !== undefined);
+    if (rounds.length <= 1 && !moveRuns) return completeDeliveries(this.db, rounds[0] ?? [], now);
     await this.transaction(async (tx) => {
-      for (const round of rounds) await completeDeliveries(tx, round, now);
+      for (const round of rounds) await this.completeRoundIn(tx, round, now);
     });
+  }
+
+  /**
+   * Inside a transaction: one round of outcomes, then the run changes of those that applied. The
+   * messages of outcomes with a run change are locked first, which tells which of them apply; the
+   * others are left out of the round (they would change nothing), so no run moves on an outcome that
+   * did not apply, and none stays behind one that did.
+   */
+  private async completeRoundIn(tx: Queryable, round: DeliveryOutcome[], now: number): Promise<void> {
+    const withRun = round.filter((outcome) => outcome.run !== undefined);
+    const applying = await lockApplyingIn(tx, withRun);
+    await completeDeliveries(tx, round.filter((outcome) => outcome.run === undefined || applying.has(outcome.id)), now);
+    for (const outcome of withRun) if (applying.has(outcome.id)) await this.changeRunIn(tx, outcome.run!, now);
   }
 
   /**
@@ -247,12 +276,7 @@ export class PostgresStore implements Store {
 
   async cancel(id: string, now: number, withdrawn = false): Promise<MessageState | undefined> {
     if (parseId(id) === undefined) return undefined;
-    const cancelled = await this.db.query({
-      text: `UPDATE messages SET state = 'cancelled', lease_token = NULL, lease_until = NULL, updated_at = $2
-             WHERE id = $1 AND (state IN ('scheduled', 'ready') OR ($3 AND state = 'inflight'))`,
-      values: [id, now, withdrawn],
-    });
-    if ((cancelled.rowCount ?? 0) > 0) return 'cancelled';
+    if (await cancelIn(this.db, id, now, withdrawn)) return 'cancelled';
     const found = await this.db.query<{ state: MessageState }>({ text: 'SELECT state FROM messages WHERE id = $1', values: [id] });
     return found.rows[0]?.state;
   }
@@ -394,6 +418,61 @@ export class PostgresStore implements Store {
     return deleted;
   }
 
+  // Workflows are not a catalog kind: no node keeps them in memory yet, so a change signals nothing.
+  async upsertWorkflow(workflow: WorkflowRecord): Promise<void> {
+    await this.runs.upsertWorkflow(workflow);
+  }
+  async listWorkflows(): Promise<WorkflowRecord[]> {
+    return this.runs.listWorkflows();
+  }
+  async deleteWorkflow(tenant: string, name: string): Promise<boolean> {
+    return this.runs.deleteWorkflow(tenant, name);
+  }
+
+  /** One transaction: the run's row, its steps and the step's message; a repeated key writes nothing (insertRunIn). */
+  async startRun(run: NewRun, now: number): Promise<RunStart> {
+    return this.transaction(async (tx) => {
+      const start = await insertRunIn(tx, run, now);
+      if (start.created) await this.writeStepsIn(tx, start.id, run.steps, run.message, now);
+      return start;
+    });
+  }
+
+  async getRun(id: string): Promise<RunWithSteps | undefined> {
+    return this.runs.getRun(id);
+  }
+
+  async listRuns(filter: ListRunsFilter): Promise<RunPage> {
+    return this.runs.listRuns(filter);
+  }
+
+  async changeRun(change: RunChange, now: number): Promise<boolean> {
+    return this.transaction((tx) => this.changeRunIn(tx, change, now));
+  }
+
+  /**
+   * Inside a transaction: apply a run change if the run is still at its version: the run's row, then
+   * the run's scheduled and ready messages it cancels (cancel's statement; in flight ones go on), then
+   * its step rows and next message. False, having changed nothing, when the version moved.
+   */
+  private async changeRunIn(tx: Queryable, change: RunChange, now: number): Promise<boolean> {
+    if (!(await moveRunIn(tx, change, now))) return false;
+    for (const id of change.cancelMessages ?? []) if (parseId(id) !== undefined) await cancelIn(tx, id, now, false);
+    await this.writeStepsIn(tx, change.runId, change.steps, change.message, now);
+    return true;
+  }
+
+  /**
+   * Inside a transaction: append `message` (if any) as the message of the last of `steps`, its origin
+   * naming the run and that step, then write the step rows with its id in that last one.
+   */
+  private async writeStepsIn(tx: Queryable, runId: string, steps: RunStep[], message: NewMessage | undefined, now: number): Promise<void> {
+    const last = steps.at(-1);
+    if (message === undefined || last === undefined) return putStepsIn(tx, runId, steps);
+    const [appended] = await appendMessages(tx, [{ ...message, origin: stepOrigin(runId, last.seq) }], now);
+    await putStepsIn(tx, runId, [...steps.slice(0, -1), { ...last, messageId: appended!.id }]);
+  }
+
   async listFileSettings(): Promise<FileSettingRecord[]> {
     return this.catalog.listFileSettings();
   }
@@ -425,6 +504,19 @@ export class PostgresStore implements Store {
     if (this.pool.ended) return;
     await this.pool.end();
   }
+}
+
+/**
+ * Cancel one message (id already parsed) if it is scheduled or ready, or in flight and `withdrawn`;
+ * whether it was. On the pool, or inside a transaction that cancels a run's messages.
+ */
+async function cancelIn(db: Queryable, id: string, now: number, withdrawn: boolean): Promise<boolean> {
+  const cancelled = await db.query({
+    text: `UPDATE messages SET state = 'cancelled', lease_token = NULL, lease_until = NULL, updated_at = $2
+           WHERE id = $1 AND (state IN ('scheduled', 'ready') OR ($3 AND state = 'inflight'))`,
+    values: [id, now, withdrawn],
+  });
+  return (cancelled.rowCount ?? 0) > 0;
 }
 
 /** The receipts (as "<id>.<token>") that settled nothing. */
