@@ -39,11 +39,15 @@ export interface TenantRows {
 export class TenantCatalog<C> {
   private readonly entries = new Map<string, TenantEntry<C>>();
 
-  /** `kind` names rows in errors ("stored template "x" of tenant "y""). */
+  /**
+   * `kind` names rows in errors ("stored template "x" of tenant "y""). `storedInput` turns a stored
+   * config (as parsed) back into the shape the schema reads, where parsing changed its shape.
+   */
   constructor(
     private readonly kind: string,
     private readonly schema: z.ZodType<C>,
     private readonly rows: TenantRows,
+    private readonly storedInput: (config: unknown) => unknown = (config) => config,
   ) {}
 
   /** sluice.yaml's definitions, at start. */
@@ -118,7 +122,7 @@ export class TenantCatalog<C> {
     const what = `stored ${this.kind} "${record.name}" of tenant "${record.tenant}"`;
     const tenant = readStoredRow(nameSchema, record.tenant, what);
     const name = readStoredRow(nameSchema, record.name, what);
-    return { tenant, name, config: readStoredRow(this.schema, record.config, what) as C, fromFile: false, createdAt: record.createdAt, updatedAt: record.updatedAt };
+    return { tenant, name, config: readStoredRow(this.schema, this.storedInput(record.config), what) as C, fromFile: false, createdAt: record.createdAt, updatedAt: record.updatedAt };
   }
 }
 

@@ -40,7 +40,7 @@ export interface DispatcherDeps {
   /** The vault: secrets of messages made from templates and vault signing secrets are filled from it at send time. */
   readonly vault?: SecretSource;
   /** Moves workflow runs on when their steps' messages finish (workflows/runner.ts). */
-  readonly workflows?: Pick<WorkflowRunner, 'stepEnded'>;
+  readonly workflows?: Pick<WorkflowRunner, 'stepEnded' | 'stepsAppended'>;
 }
 
 /** While deliveries are paused (DispatcherDeps.deliveryPaused), a domain looks again this often. */
@@ -478,6 +478,12 @@ export class Dispatcher {
     return undefined;
   }
 
+  /** Next steps of workflow runs went in with these outcomes: their lanes and the due timer hear of them. */
+  private noteRunMessages(batch: DeliveryOutcome[]): void {
+    const messages = batch.flatMap((outcome) => (outcome.run?.message ? [outcome.run.message] : []));
+    if (messages.length > 0) this.app.workflows?.stepsAppended(messages);
+  }
+
   private isStep(message: StoredMessage): boolean {
     return this.app.workflows !== undefined && message.origin.startsWith('workflow:');
   }
@@ -632,6 +638,7 @@ export class Dispatcher {
     const flush = previous
       .then(() => this.app.store.completeDeliveries(batch, this.app.clock.now()))
       .then(() => this.hintRetries(batch))
+      .then(() => this.noteRunMessages(batch))
       .catch((error: unknown) => this.retryOutcomes(batch, error));
     this.outcomeFlush = flush;
     return flush;

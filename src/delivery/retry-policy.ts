@@ -76,6 +76,19 @@ export const retryPolicySchema = z
   .transform(withDefaults);
 
 /**
+ * A retry policy as stored, in the shape retryPolicySchema reads. Configs (queues, templates,
+ * workflow steps) are stored as parsed, and a parsed policy is flat ({ maxAttempts, initialMs, … })
+ * where users write { backoff: { … } }: put it back the way the schema reads it, so a stored row
+ * parses to exactly what was stored. Anything else in it is kept, so that the schema names it rather
+ * than it vanishing.
+ */
+export function storedRetryInput(retry: unknown): unknown {
+  if (typeof retry !== 'object' || retry === null || !('initialMs' in retry)) return retry;
+  const { initialMs, maxMs, multiplier, ...rest } = retry as Record<string, unknown>;
+  return { ...rest, backoff: { initialMs, maxMs, multiplier } };
+}
+
+/**
  * The delay before the next attempt, with full jitter: uniform over whole milliseconds in
  * `[0, min(maxMs, initialMs * multiplier^(attempt-1))]`. Jitter spreads the retries of messages
  * that failed together, so a recovering backend does not get them back as one wave.

@@ -15,6 +15,7 @@ import type { DueTimer } from '../scheduler/due-timer.js';
 import type { ScheduleRunner } from '../scheduler/schedule-runner.js';
 import type { SecretVault } from '../secrets/vault.js';
 import type { TemplateCatalog } from '../templates/template-catalog.js';
+import type { WorkflowRunner } from '../workflows/runner.js';
 import type { Store } from '../store/store.js';
 import type { Authenticator } from './auth.js';
 import type { IncompleteBodies } from './incomplete-bodies.js';
@@ -40,6 +41,8 @@ export interface ApiDeps extends TargetCheck {
   readonly vault: SecretVault;
   /** Templates of sluice.yaml and of the API. */
   readonly templates: TemplateCatalog;
+  /** Workflows and their runs. */
+  readonly workflows: WorkflowRunner;
   readonly waiters: PullWaiters;
   readonly dueTimer: DueTimer;
   readonly telemetry: Telemetry;

@@ -37,6 +37,7 @@ const TAGS = [
   { name: 'pull', description: 'Consumers lease, acknowledge, hand back and extend messages of pull queues' },
   { name: 'messages', description: 'Outbound webhooks: send now or at a time, inspect, list, cancel' },
   { name: 'schedules', description: 'Cron and interval schedules that send a message at each tick' },
+  { name: 'workflows', description: 'Multi-step webhooks: steps that read earlier responses, with conditions, delays, retries and branches; their runs' },
   { name: 'queues', description: 'Queue definitions, pause and resume, depth, dead letters' },
   { name: 'sources', description: 'Ingest endpoints made through the API: routes to queues with filters, per-route counts, a dry run' },
   { name: 'limits', description: 'Per-domain and per-tenant limits, changed live' },

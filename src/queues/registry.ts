@@ -4,6 +4,7 @@ import { SluiceError } from '../http/errors.js';
 import { queueConfigSchema, type QueueConfig } from '../config/schema.js';
 import { FileSettings, settingsOf } from '../config/file-settings.js';
 import { readStoredRow, StoredRowError } from '../config/stored-row.js';
+import { storedRetryInput } from '../delivery/retry-policy.js';
 import type { Logger } from '../observe/logger.js';
 import type { Store } from '../store/store.js';
 import {
@@ -327,18 +328,10 @@ function queueOf(record: QueueRecord): Queue {
   return { name: record.name, tenant: config.tenant, config };
 }
 
-/**
- * A stored queue config in the shape the schema reads. Queues are stored as parsed, and a parsed
- * retry policy is flat ({ maxAttempts, initialMs, … }) where users write { backoff: { … } }: put it
- * back the way the schema reads it, so the row parses to exactly what was stored.
- */
+/** A stored queue config in the shape the schema reads (its retry policy as users write it). */
 function storedQueueInput(config: unknown): unknown {
   if (typeof config !== 'object' || config === null) return config;
-  const retry = (config as { retry?: unknown }).retry;
-  if (typeof retry !== 'object' || retry === null || !('initialMs' in retry)) return config;
-  // Anything else in it is kept, so that the schema names it rather than it vanishing.
-  const { initialMs, maxMs, multiplier, ...rest } = retry as Record<string, unknown>;
-  return { ...config, retry: { ...rest, backoff: { initialMs, maxMs, multiplier } } };
+  return { ...config, retry: storedRetryInput((config as { retry?: unknown }).retry) };
 }
 
 function bump(map: Map<string, number>, key: string, delta: number): void {

@@ -7,8 +7,9 @@ import type { EventBus } from '../observe/events.js';
 import { resolveDeliverAt } from '../queues/outbound-message.js';
 import { evaluate, readJsonPath, type JsonValue, type Resolve } from '../routing/conditions.js';
 import type { Store } from '../store/store.js';
-import { stepOf, type NewMessage, type RunChange, type RunRecord, type RunStart, type RunState, type RunStep, type StepResponse, type StoredMessage } from '../store/types.js';
+import { stepOf, type AppendResult, type NewMessage, type RunChange, type RunRecord, type RunStart, type RunState, type RunStep, type StepResponse, type StoredMessage } from '../store/types.js';
 import { renderedMessage, type TemplateMessageDeps } from '../templates/template-message.js';
+import { withStoredRetry } from '../templates/template-catalog.js';
 import { branchTarget } from './graph.js';
 
 /**
@@ -33,6 +34,8 @@ export interface WorkflowDeps extends Omit<TemplateMessageDeps, 'templates'> {
   readonly store: Pick<Store, 'startRun' | 'getRun' | 'changeRun' | 'upsertWorkflow' | 'listWorkflows' | 'deleteWorkflow'>;
   readonly events: EventBus;
   readonly logger: Logger;
+  /** Messages stored outside the group-commit writer: their queues, lanes and the due timer hear of them. */
+  afterCommit(messages: NewMessage[], results: AppendResult[]): void;
 }
 
 /** How a step's message ended, as the dispatcher judged its last attempt. */
@@ -66,7 +69,7 @@ export class WorkflowRunner {
       upsert: (row) => store.upsertWorkflow(row),
       list: () => store.listWorkflows(),
       delete: (tenant, name) => store.deleteWorkflow(tenant, name),
-    });
+    }, storedWorkflowInput);
   }
 
   /**
@@ -85,6 +88,7 @@ export class WorkflowRunner {
       now,
     );
     if (started.created) {
+      if (plan.message) this.stepsAppended([plan.message]);
       this.app.events.emit('run', { id: started.id, tenant, workflow: name, state: started.state, origin });
       this.report(started.id, tenant, name, plan);
     }
@@ -116,6 +120,11 @@ export class WorkflowRunner {
     const plan = this.follow(found.run, definition, history, finished, index, config, now);
     this.report(found.run.id, found.run.tenant, found.run.workflow, { ...plan, steps: [finished, ...plan.steps] });
     return { runId: found.run.id, version: found.run.version, ...plan, steps: [finished, ...plan.steps] };
+  }
+
+  /** Step messages went into the store (with a run's start or move): wake what waits for them. */
+  stepsAppended(messages: NewMessage[]): void {
+    this.app.afterCommit(messages, messages.map((message) => ({ id: '', duplicate: false, deliverAt: message.deliverAt })));
   }
 
   /** Cancel a run that is still running: its waiting step's message is cancelled with it. Returns the run's state after, or undefined when there is no such run. */
@@ -193,6 +202,12 @@ export class WorkflowRunner {
     for (const step of plan.steps) this.app.events.emit('run', { id, tenant, workflow, state: plan.state, step: step.name, stepState: step.state });
     if (plan.state !== 'running') this.app.logger.info(`workflow run ${plan.state}`, { run: id, workflow, tenant, ...(plan.error ? { error: plan.error } : {}) });
   }
+}
+
+/** A stored workflow with each step's retry policy back in the shape the schema reads. */
+function storedWorkflowInput(config: unknown): unknown {
+  if (typeof config !== 'object' || config === null || !Array.isArray((config as { steps?: unknown }).steps)) return config;
+  return { ...config, steps: (config as { steps: unknown[] }).steps.map(withStoredRetry) };
 }
 
 /** What a finished attempt answered, as the run keeps it (the client kept STEP_RESPONSE_BYTES of the body). */

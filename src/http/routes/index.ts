@@ -12,6 +12,7 @@ import { registerQueueRoutes } from './queues.js';
 import { registerScheduleRoutes } from './schedules.js';
 import { registerSecretRoutes } from './secrets.js';
 import { registerTemplateRoutes } from './templates.js';
+import { registerWorkflowRoutes } from './workflows.js';
 import { registerSourceRoutes } from './sources.js';
 import { registerTenantRoutes } from './tenants.js';
 import { registerObserveRoutes, observePlainRoutes } from './observe.js';
@@ -25,6 +26,7 @@ export function registerApiRoutes(router: Router, app: ApiDeps): void {
   registerScheduleRoutes(router, app);
   registerSecretRoutes(router, app);
   registerTemplateRoutes(router, app);
+  registerWorkflowRoutes(router, app);
   registerLimitRoutes(router, app);
   registerTenantRoutes(router, app);
   registerObserveRoutes(router, app);

@@ -421,12 +421,15 @@ export class PostgresStore implements Store {
   // Workflows are not a catalog kind: no node keeps them in memory yet, so a change signals nothing.
   async upsertWorkflow(workflow: WorkflowRecord): Promise<void> {
     await this.runs.upsertWorkflow(workflow);
+    this.catalogChanged('workflows');
   }
   async listWorkflows(): Promise<WorkflowRecord[]> {
     return this.runs.listWorkflows();
   }
   async deleteWorkflow(tenant: string, name: string): Promise<boolean> {
-    return this.runs.deleteWorkflow(tenant, name);
+    const deleted = await this.runs.deleteWorkflow(tenant, name);
+    if (deleted) this.catalogChanged('workflows');
+    return deleted;
   }
 
   /** One transaction: the run's row, its steps and the step's message; a repeated key writes nothing (insertRunIn). */

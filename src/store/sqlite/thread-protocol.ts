@@ -118,6 +118,20 @@ function eachMessage(value: unknown, visit: (message: WithBody) => void): void {
   if (Array.isArray(value)) for (const item of value) eachMessage(item, visit);
   else if (hasBody(value)) visit(value);
   else if (isPage(value)) eachMessage(value.messages, visit);
+  else for (const key of carriedKeys(value)) eachMessage((value as Record<string, unknown>)[key], visit);
+}
+
+/**
+ * A workflow run's next message rides inside other values: a NewRun or RunChange (`message`), a
+ * delivery outcome (`run.message`). Their bodies cross packed like any other.
+ */
+function carriedKeys(value: unknown): ('message' | 'run')[] {
+  if (typeof value !== 'object' || value === null) return [];
+  const record = value as Record<string, unknown>;
+  const keys: ('message' | 'run')[] = [];
+  if (hasBody(record.message)) keys.push('message');
+  if (typeof record.run === 'object' && record.run !== null && hasBody((record.run as Record<string, unknown>).message)) keys.push('run');
+  return keys;
 }
 
 /**
@@ -133,7 +147,12 @@ function mapBodies(value: unknown, replace: (message: WithBody) => Uint8Array): 
     const { queue, tenant, url, domain, priority, payload } = value as WithBody & Record<string, unknown>;
     return { queue, tenant, url, domain, priority, payload, body: NOTHING };
   }
-  return isPage(value) ? { ...value, messages: mapBodies(value.messages, replace) } : value;
+  if (isPage(value)) return { ...value, messages: mapBodies(value.messages, replace) };
+  const keys = carriedKeys(value);
+  if (keys.length === 0) return value;
+  const copy = { ...(value as Record<string, unknown>) };
+  for (const key of keys) copy[key] = mapBodies(copy[key], replace);
+  return copy;
 }
 
 /**
