@@ -479,8 +479,10 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
       const result = results[index]!;
       if (result.duplicate) return;
       this.queues.noteAppended(message);
-      if (message.deliverAt > now) this.hintDue(message.deliverAt, message.domain !== '');
-      else if (message.domain === '') readyQueues.add(message.queue);
+      // Stored as scheduled when due after the store's now, which lies between receivedAt and this now.
+      if (message.deliverAt > message.receivedAt) this.hintDue(message.deliverAt, message.domain !== '');
+      if (message.deliverAt > now) return;
+      if (message.domain === '') readyQueues.add(message.queue);
       else lanes.push({ queue: message.queue, domain: message.domain });
     });
     for (const queue of readyQueues) this.waiters.notify(queue);

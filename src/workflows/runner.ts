@@ -7,7 +7,7 @@ import type { EventBus } from '../observe/events.js';
 import { resolveDeliverAt } from '../queues/outbound-message.js';
 import { evaluate, readJsonPath, type JsonValue, type Resolve } from '../routing/conditions.js';
 import type { Store } from '../store/store.js';
-import { stepOf, type AppendResult, type NewMessage, type RunChange, type RunRecord, type RunStart, type RunState, type RunStep, type StepResponse, type StoredMessage } from '../store/types.js';
+import { stepOf, type AppendResult, type NewMessage, type NewRun, type RunChange, type RunRecord, type RunStart, type RunState, type RunStep, type RunWithSteps, type StepResponse, type StoredMessage } from '../store/types.js';
 import { renderedMessage, type TemplateMessageDeps } from '../templates/template-message.js';
 import { withStoredRetry } from '../templates/template-catalog.js';
 import { branchTarget } from './graph.js';
@@ -60,6 +60,12 @@ interface Plan {
 
 export type WorkflowCatalog = TenantCatalog<WorkflowConfig>;
 
+/** Whether a dead step's message may be replayed: its run, and why not when it may not (WorkflowRunner.replayCheck). */
+export interface StepReplay {
+  runId: string;
+  refused?: string;
+}
+
 export class WorkflowRunner {
   readonly catalog: WorkflowCatalog;
 
@@ -77,22 +83,32 @@ export class WorkflowRunner {
    * stored with the run. Throws SLUICE_ERR_WORKFLOW_NOT_FOUND, or a 400 for a bad deliverAt.
    */
   async start(tenant: string, name: string, input: RunInput, origin: string): Promise<RunStart> {
+    const run = this.plan(tenant, name, input);
+    const started = await this.app.store.startRun(run, this.app.clock.now());
+    if (started.created) this.started(started.id, run, origin);
+    return started;
+  }
+
+  /**
+   * A run of `tenant`'s workflow `name` as `start` would store it (its first steps worked out, the
+   * first step's message made), without storing it: for a caller that stores it in a transaction of
+   * its own (a schedule's tick, with the schedule's move). Throws as `start` does.
+   */
+  plan(tenant: string, name: string, input: RunInput): NewRun {
     const entry = this.catalog.get(tenant, name);
     if (!entry) throw new SluiceError('SLUICE_ERR_WORKFLOW_NOT_FOUND', `no workflow ${name}`);
     const now = this.app.clock.now();
     const startAt = resolveDeliverAt(input, now);
     const vars = input.vars ?? {};
     const plan = this.walk({ tenant, definition: entry.config, vars }, [], entry.config.steps.length > 0 ? 0 : undefined, now, startAt);
-    const started = await this.app.store.startRun(
-      { tenant, workflow: name, definition: entry.config, vars, ...plan, ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}) },
-      now,
-    );
-    if (started.created) {
-      if (plan.message) this.stepsAppended([plan.message]);
-      this.app.events.emit('run', { id: started.id, tenant, workflow: name, state: started.state, origin });
-      this.report(started.id, tenant, name, plan);
-    }
-    return started;
+    return { tenant, workflow: name, definition: entry.config, vars, ...plan, ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}) };
+  }
+
+  /** A planned run was stored as new (under `id`): its step's message is woken for, and the start is told. */
+  started(id: string, run: NewRun, origin: string): void {
+    if (run.message) this.stepsAppended([run.message]);
+    this.app.events.emit('run', { id, tenant: run.tenant, workflow: run.workflow, state: run.state, origin });
+    this.report(id, run.tenant, run.workflow, run);
   }
 
   /**
@@ -150,6 +166,46 @@ export class WorkflowRunner {
     throw new SluiceError('SLUICE_ERR_CONFLICT', `run ${id} kept changing: try again`);
   }
 
+  /**
+   * What replaying this dead step's message would do to its run: undefined for a message of no run,
+   * else the run's id, with `refused` saying why it may not be replayed. SPEC: a replay resumes the
+   * run at that step only if the run failed there; a run that was cancelled, went on through an
+   * onFailure branch, or waits on another step would be sent a step it has moved past. A run that
+   * already waits on this very message (resumed, then the node stopped before the replay) may be.
+   */
+  async replayCheck(message: StoredMessage): Promise<StepReplay | undefined> {
+    const step = stepOf(message.origin);
+    if (!step) return undefined;
+    const found = await this.app.store.getRun(step.runId);
+    const plan = found ? resumeFrom(found, message.id, this.app.clock.now()) : { refused: `run ${step.runId} no longer exists` };
+    return 'refused' in plan ? { runId: step.runId, refused: plan.refused } : { runId: step.runId };
+  }
+
+  /**
+   * Before a dead step's message is replayed: its run, failed at that step, is running again with
+   * the step pending (attempts 0, as the replayed message's). Call replayCheck first; this throws
+   * SLUICE_ERR_CONFLICT naming the run when the run cannot go on from this message. Returns the run's
+   * id, or undefined for a message of no run.
+   */
+  async resume(message: StoredMessage): Promise<string | undefined> {
+    const step = stepOf(message.origin);
+    if (!step) return undefined;
+    for (let tries = 0; tries < 5; tries += 1) {
+      const found = await this.app.store.getRun(step.runId);
+      const now = this.app.clock.now();
+      const plan = found ? resumeFrom(found, message.id, now) : { refused: `run ${step.runId} no longer exists` };
+      if ('refused' in plan) throw new SluiceError('SLUICE_ERR_CONFLICT', plan.refused, { extra: { run: step.runId } });
+      if (!plan.change) return step.runId;
+      if (await this.app.store.changeRun(plan.change, now)) {
+        const { tenant, workflow } = found!.run;
+        this.report(step.runId, tenant, workflow, { state: 'running', steps: plan.change.steps });
+        this.app.logger.info('workflow run resumed', { run: step.runId, workflow, tenant, message: message.id });
+        return step.runId;
+      }
+    }
+    throw new SluiceError('SLUICE_ERR_CONFLICT', `run of message ${message.id} kept changing: try again`);
+  }
+
   /** After a finished step: where its branch leads, and the steps from there. */
   private follow(run: RunRecord, definition: WorkflowConfig, history: RunStep[], finished: RunStep, index: number, config: WorkflowStepConfig, now: number): Plan {
     if (finished.state === 'failed' && config.onFailure === undefined) return { state: 'failed', error: `step ${config.name} failed: ${finished.error ?? ''}`, steps: [] };
@@ -202,6 +258,21 @@ export class WorkflowRunner {
     for (const step of plan.steps) this.app.events.emit('run', { id, tenant, workflow, state: plan.state, step: step.name, stepState: step.state });
     if (plan.state !== 'running') this.app.logger.info(`workflow run ${plan.state}`, { run: id, workflow, tenant, ...(plan.error ? { error: plan.error } : {}) });
   }
+}
+
+/**
+ * How a run goes on from a replay of its dead step message `messageId`: the change that resumes it
+ * (the run failed at that step: its last step row holds the message), no change (it already waits
+ * on that message), or why it cannot.
+ */
+function resumeFrom(found: RunWithSteps, messageId: string, now: number): { change?: RunChange } | { refused: string } {
+  const { run } = found;
+  const last = found.steps.reduce<RunStep | undefined>((latest, step) => (latest === undefined || step.seq > latest.seq ? step : latest), undefined);
+  if (last === undefined || last.messageId !== messageId) return { refused: `run ${run.id} (${run.state}) did not fail at the step of message ${messageId}: it moved past it` };
+  if (run.state === 'running' && last.state === 'pending') return {};
+  if (run.state !== 'failed' || last.state !== 'failed') return { refused: `run ${run.id} is ${run.state}: only a run that failed at this step resumes` };
+  const { error: _error, response: _response, ...step } = last;
+  return { change: { runId: run.id, version: run.version, state: 'running', steps: [{ ...step, state: 'pending', attempts: 0, updatedAt: now }] } };
 }
 
 /** A stored workflow with each step's retry policy back in the shape the schema reads. */
