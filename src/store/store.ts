@@ -136,7 +136,10 @@ export interface Store {
    * another tenant under the same name is never touched.
    */
   replayDead(queue: string, tenant: string, ids: string[] | undefined, now: number, limit?: number): Promise<{ replayed: string[]; lanes: LaneRef[] }>;
-  /** Delete terminal messages (delivered, acked, cancelled) updated before `before`, and expired dedupe keys. */
+  /**
+   * Delete terminal messages (delivered, acked, cancelled) updated before `before`, expired dedupe
+   * keys, and workflow runs that ended before `before` with their steps. Returns the messages deleted.
+   */
   purge(before: number, now: number, limit: number): Promise<number>;
 
   // ── queues, tenants, keys, limits, schedules ────────────────

@@ -278,6 +278,18 @@ function workflowRunContract(name: string, open: () => Promise<{ store: Store; c
       expect(await store.deleteWorkflow('acme', 'onboard')).toBe(false);
       expect((await store.listWorkflows()).map((w) => `${w.tenant}/${w.name}`)).toEqual(['acme/billing', 'globex/onboard']);
     });
+
+    it('purge takes runs that ended before the cutoff with their steps, never a running one', async () => {
+      const ended = await store.startRun(newRun({ state: 'succeeded', steps: [step(0, 'check', 'skipped')], message: undefined }), 1_000);
+      const running = await started();
+      const recent = await store.startRun(newRun({ state: 'failed', steps: [step(0, 'check', 'failed')], message: undefined }), 9_000);
+      await store.purge(5_000, 10_000, 100);
+      expect(await store.getRun(ended.id)).toBeUndefined();
+      expect((await store.getRun(running.runId))?.run.state).toBe('running');
+      expect((await store.getRun(recent.id))?.steps).toHaveLength(1);
+      const listed = await store.listRuns({ limit: 10 });
+      expect(listed.runs.map((run) => run.id).sort()).toEqual([running.runId, recent.id].sort());
+    });
   });
 }
 

@@ -329,6 +329,7 @@ CREATE TABLE workflow_runs (
 );
 CREATE UNIQUE INDEX workflow_runs_idempotency ON workflow_runs (tenant, workflow, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX workflow_runs_by_workflow ON workflow_runs (tenant, workflow, id);
+CREATE INDEX workflow_runs_finished ON workflow_runs (updated_at) WHERE state <> 'running';  -- retention
 CREATE TABLE workflow_steps (
   run_id     bigint  NOT NULL,
   seq        integer NOT NULL,

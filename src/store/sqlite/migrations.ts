@@ -314,6 +314,7 @@ CREATE TABLE workflow_runs (
 );
 CREATE UNIQUE INDEX workflow_runs_idempotency ON workflow_runs(tenant, workflow, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX workflow_runs_by_workflow ON workflow_runs(tenant, workflow, seq);
+CREATE INDEX workflow_runs_finished ON workflow_runs(updated_at) WHERE state <> 'running';  -- retention
 CREATE TABLE workflow_steps (
   run_seq    INTEGER NOT NULL,
   seq        INTEGER NOT NULL,

@@ -927,6 +927,7 @@ export class SqliteStore implements Store {
         deleted += 1;
       }
       this.sql.purgeDedupe.run(now);
+      this.runs.purgeRuns(before, limit);
       return deleted;
     });
   }

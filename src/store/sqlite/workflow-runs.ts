@@ -32,6 +32,9 @@ export class SqliteWorkflowRuns {
          ON CONFLICT (run_seq, seq) DO UPDATE SET name = excluded.name, state = excluded.state, message_id = excluded.message_id,
            attempts = excluded.attempts, response = excluded.response, error = excluded.error, updated_at = excluded.updated_at`,
       ),
+      finishedRuns: db.prepare("SELECT seq FROM workflow_runs WHERE state <> 'running' AND updated_at < ? ORDER BY updated_at LIMIT ?"),
+      deleteRun: db.prepare('DELETE FROM workflow_runs WHERE seq = ?'),
+      deleteSteps: db.prepare('DELETE FROM workflow_steps WHERE run_seq = ?'),
       listRuns: db.prepare(
         `SELECT seq AS id, * FROM workflow_runs
          WHERE seq < @before AND (@tenant IS NULL OR tenant = @tenant) AND (@workflow IS NULL OR workflow = @workflow) AND (@state IS NULL OR state = @state)
@@ -91,6 +94,16 @@ export class SqliteWorkflowRuns {
     const row = this.sql.getRun.get(seq) as RunRow | undefined;
     if (!row) return undefined;
     return { run: toRun(row), steps: (this.sql.getSteps.all(seq) as StepRow[]).map(toRunStep) };
+  }
+
+  /** Inside a transaction: runs that ended before `before` go with their steps, at most `limit`. */
+  purgeRuns(before: number, limit: number): number {
+    const rows = this.sql.finishedRuns.all(before, limit) as { seq: number }[];
+    for (const { seq } of rows) {
+      this.sql.deleteSteps.run(seq);
+      this.sql.deleteRun.run(seq);
+    }
+    return rows.length;
   }
 
   listRuns(filter: ListRunsFilter): RunPage {

@@ -33,5 +33,19 @@ gone_keys AS (DELETE FROM dedupe WHERE expires_at <= $3)
 DELETE FROM messages WHERE id IN (SELECT id FROM doomed)`;
 
 export async function purge(db: Queryable, before: number, now: number, limit: number): Promise<number> {
-  return (await db.query({ name: 'sluice_purge', text: TEXT, values: [before, limit, now] })).rowCount ?? 0;
+  const deleted = (await db.query({ name: 'sluice_purge', text: TEXT, values: [before, limit, now] })).rowCount ?? 0;
+  await db.query({ name: 'sluice_purge_runs', text: RUNS_TEXT, values: [before, limit] });
+  return deleted;
 }
+
+/**
+ * Workflow runs that ended before `before` go with their steps, under the same retention as finished
+ * messages (their step messages are purged by then too), at most `limit` a call.
+ */
+const RUNS_TEXT = `
+WITH gone AS (
+  DELETE FROM workflow_runs WHERE id IN (
+    SELECT id FROM workflow_runs WHERE state <> 'running' AND updated_at < $1 ORDER BY updated_at LIMIT $2
+  ) RETURNING id
+)
+DELETE FROM workflow_steps WHERE run_id IN (SELECT id FROM gone)`;
