@@ -3,7 +3,7 @@ import { nameSchema } from '../../config/schema.js';
 import type { ApiDeps } from '../deps.js';
 import { outboundMessageSchema, toNewMessage } from '../../queues/outbound-message.js';
 import { templateMessage, templateMessageSchema } from '../../templates/template-message.js';
-import { MESSAGE_STATES, storedSize, type NewMessage } from '../../store/types.js';
+import { MESSAGE_STATES, stepOf, storedSize, type NewMessage, type StoredMessage } from '../../store/types.js';
 import type { Principal } from '../auth.js';
 import { canAccess } from '../auth.js';
 import { readJson, validate, validateAll } from '../context.js';
@@ -110,13 +110,19 @@ export function registerMessageRoutes(router: Router, app: ApiDeps): void {
     if (state !== 'cancelled') {
       throw new SluiceError('SLUICE_ERR_CONFLICT', `message ${message.id} is ${state} and can no longer be cancelled`, { extra: { state } });
     }
-    return { status: 200, body: { id: message.id, state } };
+    const run = await cancelRunWaitingOn(app, message);
+    return { status: 200, body: run === undefined ? { id: message.id, state } : { id: message.id, state, run } };
   }, {
     summary: 'Cancel a message not yet delivered',
+    description: "A workflow step's message: the run waiting on it is cancelled with it (`run`), so that no run waits on a message that will never be sent.",
     tag: 'messages',
     auth: 'tenant',
     params: idParam,
-    response: { status: 200, schema: z.object({ id: z.string(), state: z.literal('cancelled') }), description: 'Cancelled' },
+    response: {
+      status: 200,
+      schema: z.object({ id: z.string(), state: z.literal('cancelled'), run: z.string().optional().meta({ description: 'The workflow run cancelled with it' }) }),
+      description: 'Cancelled',
+    },
     errors: ['SLUICE_ERR_MESSAGE_NOT_FOUND', 'SLUICE_ERR_CONFLICT'],
   });
 }
@@ -152,6 +158,21 @@ async function appendAdmitted(app: ApiDeps, messages: NewMessage[]) {
   } finally {
     app.queues.release(reservation);
   }
+}
+
+/**
+ * A cancelled message that is the step its workflow run waits on: the run is cancelled too (its id
+ * answered). A message of no run, or of a run that has moved past it, cancels nothing more.
+ */
+async function cancelRunWaitingOn(app: ApiDeps, message: StoredMessage): Promise<string | undefined> {
+  const step = stepOf(message.origin);
+  if (!step) return undefined;
+  const found = await app.store.getRun(step.runId);
+  const waiting = found?.run.state === 'running' && found.steps.some((row) => row.state === 'pending' && row.messageId === message.id);
+  if (!waiting) return undefined;
+  const state = await app.workflows.cancel(step.runId);
+  if (state === 'cancelled') app.logger.info('workflow run cancelled with its step', { run: step.runId, message: message.id });
+  return state === 'cancelled' ? step.runId : undefined;
 }
 
 async function visibleMessage(app: ApiDeps, id: string, principal: Principal) {

@@ -5,7 +5,7 @@ import { routedQueues } from '../../routing/routes.js';
 import type { Queue } from '../../queues/registry.js';
 import { checkReservedName } from '../../queues/tenant-queues.js';
 import { secretReference } from '../../templates/placeholders.js';
-import type { QueueCounts } from '../../store/types.js';
+import { stepOf, type QueueCounts, type StoredMessage } from '../../store/types.js';
 import { readJson, validate } from '../context.js';
 import { SluiceError } from '../errors.js';
 import type { Router } from '../router.js';
@@ -15,9 +15,25 @@ import { pageQuery, pageSchema } from './paging.js';
 import { requireKnownTenant } from './tenants.js';
 
 const deleteSchema = z.object({ force: z.enum(['true', 'false']).optional() }).strip();
-/** Dead letters one step of a replay of all of them takes (see replayAll). */
-const REPLAY_STEP = 5_000;
+/** Dead letters one page of a replay of all of them reads and replays (see replayAll). */
+const REPLAY_PAGE = 1_000;
 const replaySchema = z.object({ ids: z.array(z.string().max(40)).min(1).max(10_000).optional() }).strict();
+const leftDeadSchema = z.object({
+  id: z.string(),
+  run: z.string().meta({ description: 'The workflow run of the step' }),
+  reason: z.string().meta({ description: 'Why the run cannot go on from this step' }),
+});
+const replayedSchema = z.object({
+  replayed: z.number().int(),
+  ids: z.array(z.string()),
+  leftDead: z.array(leftDeadSchema).optional().meta({ description: 'Workflow steps left dead, when a replay of all left some: their runs did not fail at them' }),
+});
+const REPLAY_NOTE =
+  "A workflow step's message is replayed only when its run failed at that step: the run is resumed there (running again, the step pending) and goes on when the step is delivered. " +
+  'With `ids`, a step whose run cannot resume (it was cancelled, went on through an onFailure branch, or waits on another step) makes the whole request a 409 naming the run, and nothing is replayed. ' +
+  'Without `ids`, every dead letter is replayed, newest first a page at a time, except such steps: they stay dead and are listed in `leftDead` with their run and why.';
+/** What a replay did: the messages ready again, and workflow steps it left dead. */
+type Replay = { replayed: string[]; leftDead: z.output<typeof leftDeadSchema>[] };
 const queueParam = { queue: nameSchema };
 
 /** A retry policy as a queue holds it: the defaults filled in, the backoff flattened. */
@@ -155,16 +171,19 @@ export function registerQueueRoutes(router: Router, app: ApiDeps): void {
   router.add('POST', '/v1/queues/:queue/dead/replay', async (ctx) => {
     const queue = app.queues.require(ctx.params.queue!, ctx.principal);
     const input = await readJson(ctx.req, replaySchema, app.apiBodyLimit);
-    const replayed = input.ids ? await replay(app, queue, input.ids) : await replayAll(app, queue);
-    return { status: 200, body: { replayed: replayed.length, ids: replayed } };
+    const done = input.ids ? await replayNamed(app, queue, input.ids) : await replayAll(app, queue);
+    const body: z.output<typeof replayedSchema> = { replayed: done.replayed.length, ids: done.replayed };
+    if (done.leftDead.length > 0) body.leftDead = done.leftDead;
+    return { status: 200, body };
   }, {
     summary: 'Replay dead letters: the ones named, or all',
+    description: REPLAY_NOTE,
     tag: 'queues',
     auth: 'tenant',
     params: queueParam,
     body: replaySchema,
-    response: { status: 200, schema: z.object({ replayed: z.number().int(), ids: z.array(z.string()) }), description: 'Ready again' },
-    errors: ['SLUICE_ERR_QUEUE_NOT_FOUND'],
+    response: { status: 200, schema: replayedSchema, description: 'Ready again' },
+    errors: ['SLUICE_ERR_QUEUE_NOT_FOUND', 'SLUICE_ERR_CONFLICT'],
   });
 }
 
@@ -175,26 +194,73 @@ function queueUsers(app: ApiDeps, name: string): string[] {
   return [...sources, ...schedules];
 }
 
-/** Dead messages of a queue replayed; whoever waits for them is woken. */
-async function replay(app: ApiDeps, queue: Queue, ids: string[] | undefined, limit?: number): Promise<string[]> {
+/** The named dead messages of a queue replayed; whoever waits for them is woken. */
+async function replay(app: ApiDeps, queue: Queue, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
   // By owner too: a message stored under this name by another tenant is never replayed.
-  const result = await app.store.replayDead(queue.name, queue.tenant, ids, app.clock.now(), limit);
+  const result = await app.store.replayDead(queue.name, queue.tenant, ids, app.clock.now());
   app.waiters.notify(queue.name);
   app.dispatcher?.wakeLanes(result.lanes);
   return result.replayed;
 }
 
 /**
- * Every dead message of a queue, REPLAY_STEP at a time: in one statement, a million dead letters
- * held the store for seconds, and ingest with it.
+ * The named messages replayed, all or none: when one is a workflow step whose run cannot go on from
+ * it, a 409 names the runs and nothing changes. The others' runs are resumed first, so a step
+ * delivered at once finds its run waiting for it. A step not dead when read is left out of the
+ * replay: had it died since, its run would have moved on without this check.
  */
-async function replayAll(app: ApiDeps, queue: Queue): Promise<string[]> {
-  const replayed: string[] = [];
-  for (;;) {
-    const step = await replay(app, queue, undefined, REPLAY_STEP);
-    replayed.push(...step);
-    if (step.length < REPLAY_STEP) return replayed;
+async function replayNamed(app: ApiDeps, queue: Queue, ids: string[]): Promise<Replay> {
+  const read = await Promise.all(ids.map((id) => app.store.getMessage(id)));
+  const steps = read.filter((message): message is StoredMessage => message !== undefined && stepOf(message.origin) !== undefined);
+  const unfit = new Set(steps.filter((message) => !isDeadHere(message, queue)).map((message) => message.id));
+  const fit = steps.filter((message) => !unfit.has(message.id));
+  const refused = (await Promise.all(fit.map((message) => app.workflows.replayCheck(message)))).filter((check) => check?.refused !== undefined);
+  if (refused.length > 0) {
+    throw new SluiceError('SLUICE_ERR_CONFLICT', refused.map((check) => check!.refused).join('; '), { extra: { runs: refused.map((check) => check!.runId) } });
   }
+  for (const message of fit) await app.workflows.resume(message);
+  return { replayed: await replay(app, queue, ids.filter((id) => !unfit.has(id))), leftDead: [] };
+}
+
+/**
+ * Every dead message of a queue, newest first, REPLAY_PAGE at a time (as the dead-letter listing
+ * reads them, each page bounded): in one statement, a million dead letters held the store for
+ * seconds, and ingest with it. Each page is read before it is replayed, so that workflow steps whose
+ * runs cannot go on from them are left dead and reported; the others' runs are resumed first.
+ */
+async function replayAll(app: ApiDeps, queue: Queue): Promise<Replay> {
+  const done: Replay = { replayed: [], leftDead: [] };
+  let before: string | undefined;
+  do {
+    const page = await app.store.listMessages({ queue: queue.name, tenant: queue.tenant, state: 'dead', limit: REPLAY_PAGE, before });
+    const ids: string[] = [];
+    for (const message of page.messages) {
+      const check = await app.workflows.replayCheck(message);
+      if (check?.refused !== undefined) done.leftDead.push({ id: message.id, run: check.runId, reason: check.refused });
+      else if (check === undefined || (await resumed(app, message, done))) ids.push(message.id);
+    }
+    done.replayed.push(...(await replay(app, queue, ids)));
+    before = page.nextCursor;
+  } while (before !== undefined);
+  return done;
+}
+
+/** Resume the run of a dead step found fit a moment ago; should it have moved meanwhile, the step is left dead and reported. */
+async function resumed(app: ApiDeps, message: StoredMessage, done: Replay): Promise<boolean> {
+  try {
+    await app.workflows.resume(message);
+    return true;
+  } catch (error) {
+    if (!(error instanceof SluiceError) || error.code !== 'SLUICE_ERR_CONFLICT') throw error;
+    done.leftDead.push({ id: message.id, run: stepOf(message.origin)!.runId, reason: error.message });
+    return false;
+  }
+}
+
+/** A message that is dead in this queue, of its owner. */
+function isDeadHere(message: StoredMessage, queue: Queue): boolean {
+  return message.state === 'dead' && message.queue === queue.name && message.tenant === queue.tenant;
 }
 
 /** One queue with its depth by state, oldest ready age, in flight and dead. */
