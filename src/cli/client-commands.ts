@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { SluiceClient } from '../client/client.js';
 import type { OutboundMessageInput, ScheduleInput, ScheduleMessageInput, SourceInput, SourceTestRequest, TemplateMessageInput } from '../client/types.js';
 import { registerVaultCommands, templateVars } from './vault-commands.js';
+import { registerWorkflowCommands } from './workflow-commands.js';
 
 interface Connection {
   url?: string;
@@ -70,6 +71,7 @@ export function registerClientCommands(program: Command): void {
 
   registerSourceCommands(program, connected);
   registerVaultCommands(program, { connected, client, print, readDocument });
+  registerWorkflowCommands(program, { connected, client, print, readDocument });
 
   const keys = program.command('keys').description("tenants' API keys (admin key)");
   connected(keys.command('list'))

@@ -18,6 +18,7 @@ import type {
   IngestResult,
   KeyRotation,
   ListMessagesOptions,
+  ListRunsOptions,
   MessagePage,
   MessageState,
   MessageWithAttempts,
@@ -29,6 +30,10 @@ import type {
   Queue,
   QueueInput,
   ReplayResult,
+  Run,
+  RunInput,
+  RunPage,
+  RunState,
   Schedule,
   ScheduleInput,
   SchedulePatch,
@@ -38,6 +43,7 @@ import type {
   SourceInput,
   SourceTestRequest,
   SourceTestResult,
+  StartedRun,
   StatsSnapshot,
   StatsStreamEvent,
   Template,
@@ -46,6 +52,8 @@ import type {
   Tenant,
   TenantLimitInput,
   TenantLimitState,
+  Workflow,
+  WorkflowInput,
 } from './types.js';
 
 export interface ClientOptions {
@@ -318,6 +326,78 @@ export class SluiceClient {
 
   async deleteTemplate(name: string, options: { tenant?: string } = {}): Promise<void> {
     await this.request('DELETE', `/v1/templates/${segment(name)}${queryString(options)}`);
+  }
+
+  // ── workflows ───────────────────────────────────────────────
+
+  /**
+   * Create a workflow, or replace it whole (201: created, 200: replaced); runs already going keep
+   * the version they started with. A bad graph is a 400 naming the step. `tenant`: admin key only.
+   *
+   * @example
+   * await sluice.putWorkflow('onboard', {
+   *   steps: [
+   *     { name: 'create', request: { url: 'https://crm.example.com/users', body: { email: '{{ vars.email }}' } } },
+   *     { name: 'welcome', delayMs: 60_000, request: { url: 'https://mail.example.com/send', body: { user: '{{ steps.create.response.body.id }}' } } },
+   *   ],
+   * });
+   * const { id } = await sluice.startRun('onboard', { vars: { email: 'a@example.com' } });
+   */
+  putWorkflow(name: string, workflow: WorkflowInput, options: { tenant?: string } = {}): Promise<Workflow> {
+    return this.request('PUT', `/v1/workflows/${segment(name)}${queryString(options)}`, workflow);
+  }
+
+  /** The caller's workflows (every tenant's for the admin key without `tenant`), sluice.yaml's included. */
+  listWorkflows(options: { tenant?: string } = {}): Promise<{ workflows: Workflow[] }> {
+    return this.request('GET', `/v1/workflows${queryString(options)}`);
+  }
+
+  getWorkflow(name: string, options: { tenant?: string } = {}): Promise<Workflow> {
+    return this.request('GET', `/v1/workflows/${segment(name)}${queryString(options)}`);
+  }
+
+  /** Runs already going finish on the version they started with; sluice.yaml's answer 409. */
+  async deleteWorkflow(name: string, options: { tenant?: string } = {}): Promise<void> {
+    await this.request('DELETE', `/v1/workflows/${segment(name)}${queryString(options)}`);
+  }
+
+  /**
+   * Start a run now, at `deliverAt`, or after `delayMs`; its first step is stored with it. A
+   * repeated `idempotencyKey` resolves with the first run and starts none.
+   */
+  startRun(workflow: string, run: RunInput = {}, options: { tenant?: string } = {}): Promise<StartedRun> {
+    return this.request('POST', `/v1/workflows/${segment(workflow)}/runs${queryString(options)}`, run);
+  }
+
+  /**
+   * One run with its steps: their states, attempts, and what each target answered.
+   *
+   * @example
+   * const run = await sluice.getRun(id);
+   * if (run.state === 'succeeded') console.log(JSON.parse(run.steps.at(-1)!.response!.body));
+   */
+  getRun(id: string): Promise<Run> {
+    return this.request('GET', `/v1/workflows/runs/${segment(id)}`);
+  }
+
+  /**
+   * A workflow's runs, newest first, one page at a time (`nextCursor` absent: the last page).
+   *
+   * @example
+   * let cursor: string | undefined;
+   * do {
+   *   const page = await sluice.listRuns('onboard', { state: 'failed', cursor });
+   *   for (const run of page.runs) console.log(run.id, run.error);
+   *   cursor = page.nextCursor;
+   * } while (cursor);
+   */
+  listRuns(workflow: string, options: ListRunsOptions = {}): Promise<RunPage> {
+    return this.request('GET', `/v1/workflows/${segment(workflow)}/runs${queryString(options)}`);
+  }
+
+  /** Cancel a running run: its waiting step is cancelled with it. A 409 (`SLUICE_ERR_CONFLICT`) says it has ended. */
+  cancelRun(id: string): Promise<{ id: string; state: RunState }> {
+    return this.request('DELETE', `/v1/workflows/runs/${segment(id)}`);
   }
 
   // ── schedules ───────────────────────────────────────────────

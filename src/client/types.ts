@@ -2,6 +2,7 @@ import type { DomainStats, QueueStats, TenantStats } from '../observe/stats.js';
 import type { Condition } from '../routing/conditions.js';
 import type { RoutingExplanation } from '../routing/routes.js';
 import type { SourceCounts } from '../routing/source-registry.js';
+import type { RunState, StepState } from '../store/types.js';
 
 /**
  * The JSON shapes of the Sluice HTTP API, as the client sends and receives them. Where the server
@@ -595,4 +596,132 @@ export interface Template {
   secrets: string[];
   createdAt: string;
   updatedAt: string;
+}
+
+// ── workflows ─────────────────────────────────────────────────
+
+// The server's own state of a run (type-only, as the imports above).
+export type { RunState };
+/** Where a step of a run is: `pending`, then `succeeded`, `failed`, `skipped` or `cancelled`. */
+export type RunStepState = StepState;
+
+/**
+ * A step's request: a template whose strings (url, header values, body) may hold `{{ vars.… }}`,
+ * `{{ secrets.… }}` and `{{ steps.<name>.response.status | headers.<h> | body.<path> }}`.
+ */
+export interface WorkflowRequestInput {
+  /** Absent: the workflow's queue's url. A secret may stand in its path or query, not its origin. */
+  url?: string;
+  method?: HttpMethod;
+  headers?: Record<string, string>;
+  /** A string is sent as text; any other JSON value as JSON. */
+  body?: unknown;
+}
+
+/** One step of a workflow. */
+export interface WorkflowStepInput {
+  /** Names the step in branches, in `{{ steps.<name>… }}` and in the run's steps. */
+  name: string;
+  request: WorkflowRequestInput;
+  /** The step runs only when this holds (paths start with `vars.` or `steps.`); else it is skipped. */
+  when?: RouteCondition;
+  /** Wait this long after the step before it (or after the run's start) before sending. */
+  delayMs?: number;
+  retry?: RetryPolicyInput;
+  /** Where to go once delivered: a step's name or `end`; absent: the next step. */
+  onSuccess?: string;
+  /** Where to go once the step failed (dead): a step's name or `end`; absent: the run fails. */
+  onFailure?: string;
+}
+
+/**
+ * A workflow for `PUT /v1/workflows/{name}` (and sluice.yaml's `workflows:`): steps run in order
+ * unless `onSuccess`/`onFailure` name another. Refused with a 400 naming the step: branches to
+ * unknown steps, references to steps that cannot have run yet, loops with no delay.
+ */
+export interface WorkflowInput {
+  steps: WorkflowStepInput[];
+  /** A push queue of the workflow's tenant for every step; absent: the tenant's default queue. */
+  queue?: string;
+  priority?: number;
+}
+
+/** A workflow as the API shows it: its definition with the defaults filled in. */
+export interface Workflow {
+  name: string;
+  tenant: string;
+  /** Defined in sluice.yaml (tenant default): change it there (PUT and DELETE answer 409 SLUICE_ERR_WORKFLOW_IN_FILE). */
+  fromFile: boolean;
+  config: Omit<WorkflowInput, 'steps'> & { steps: (WorkflowStepInput & { request: WorkflowRequestInput & { method: HttpMethod; headers: Record<string, string> } })[] };
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The start of a run (`POST /v1/workflows/{name}/runs`). */
+export interface RunInput {
+  /** Values for `{{ vars.… }}` in every step. */
+  vars?: Record<string, unknown>;
+  /** Start the run at this time (RFC 3339 with a zone, or epoch ms), within a year. */
+  deliverAt?: string | number;
+  /** Start the run this long from now, instead of `deliverAt`. */
+  delayMs?: number;
+  /** The same key for the same workflow within a day answers the first run (200) and starts none. */
+  idempotencyKey?: string;
+}
+
+export interface StartedRun {
+  id: string;
+  state: RunState;
+}
+
+/** What a step's target answered: the body's first 64 KiB, secrets the request used taken out. */
+export interface RunStepResponse {
+  status?: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** One step a run took, in order: a run that loops takes the same step again under a new `seq`. */
+export interface RunStep {
+  seq: number;
+  name: string;
+  state: RunStepState;
+  /** The step's message (a skipped step, and a request that could not be made, have none). */
+  messageId?: string;
+  /** Delivery attempts so far. */
+  attempts: number;
+  response?: RunStepResponse;
+  error?: string;
+  updatedAt: string;
+}
+
+/** A run as a list shows it. */
+export interface RunSummary {
+  /** A decimal string. */
+  id: string;
+  workflow: string;
+  tenant: string;
+  state: RunState;
+  /** Why it failed. */
+  error?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A run with its variables and the steps it took so far. */
+export interface Run extends RunSummary {
+  vars: unknown;
+  steps: RunStep[];
+}
+
+/** A newest-first page of runs; pass `nextCursor` back as `cursor` for the next (absent: the last page). */
+export interface RunPage {
+  runs: RunSummary[];
+  nextCursor?: string;
+}
+
+export interface ListRunsOptions extends PageOptions {
+  state?: RunState;
+  /** Admin key: the tenant whose workflow (default: default). */
+  tenant?: string;
 }

@@ -184,6 +184,29 @@ describe('answers match the OpenAPI document', () => {
     await api.call('DELETE', '/v1/templates/call');
     await api.call('DELETE', '/v1/secrets/api_token');
 
+    // Workflows and their runs: one step answered, the next waiting an hour until the run is cancelled.
+    const steps = [
+      { name: 'ping', request: { url: `${sink.origin}/w/{{ vars.n }}`, body: { n: '{{ vars.n }}' } } },
+      { name: 'later', delayMs: 3_600_000, request: { url: `${sink.origin}/later` } },
+    ];
+    expect((await api.call('PUT', '/v1/workflows/flow', { steps })).status).toBe(201);
+    expect((await api.call('PUT', '/v1/workflows/flow', { steps, priority: 3 })).status).toBe(200);
+    expect((await api.call('PUT', '/v1/workflows/bad', { steps: [{ name: 'a', onSuccess: 'nowhere', request: {} }] })).status).toBe(400);
+    await api.call('GET', '/v1/workflows');
+    await api.call('GET', '/v1/workflows/flow');
+    await api.call('GET', '/v1/workflows/nope');
+    const run = await api.call('POST', '/v1/workflows/flow/runs', { vars: { n: 1 }, idempotencyKey: 'run-1' });
+    expect((await api.call('POST', '/v1/workflows/flow/runs', { vars: { n: 1 }, idempotencyKey: 'run-1' })).status).toBe(200);
+    await api.call('POST', '/v1/workflows/nope/runs', {});
+    await eventually(async () => (await sluice!.api('GET', `/v1/workflows/runs/${run.body.id}`)).body.steps.length === 2, 'the first step answered');
+    expect((await api.call('GET', `/v1/workflows/runs/${run.body.id}`)).body.steps[0].response.status).toBe(200);
+    expect((await api.call('GET', '/v1/workflows/flow/runs?state=running&limit=1')).body.runs).toHaveLength(1);
+    expect((await api.call('GET', '/v1/workflows/flow/runs?state=lost&cursor=bad')).status).toBe(400);
+    await api.call('GET', '/v1/workflows/runs/999999');
+    await api.call('DELETE', `/v1/workflows/runs/${run.body.id}`);
+    expect((await api.call('DELETE', `/v1/workflows/runs/${run.body.id}`)).status).toBe(409);
+    await api.call('DELETE', '/v1/workflows/flow');
+
     // Limits and tenants, with a tenant key where the answer differs.
     await api.call('PUT', `/v1/limits/domains/${sink.domain}`, { concurrency: 2, ratePerSecond: 5, burst: 2 });
     await api.call('GET', '/v1/limits/domains');
