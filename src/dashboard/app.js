@@ -12,10 +12,17 @@ const PALETTE = ['#2563eb', '#16a34a', '#d97706', '#db2777', '#7c3aed', '#0891b2
 const SOURCES_EVERY_MS = 5000;
 /** Schedules (their runs, their state) are read again at most this often. */
 const SCHEDULES_EVERY_MS = 5000;
+/** Workflows are read again at most this often; runs on the live stream's word. */
+const WORKFLOWS_EVERY_MS = 5000;
+const RUNS_PER_PAGE = 20;
+/** A burst of run events (a run's steps) reloads an open run or list once, this long after the first. */
+const RUN_RELOAD_MS = 1000;
+/** Variables of a run (a source's whole request, say) are shown up to this many characters. */
+const RUN_VARS_TEXT_MAX = 2000;
 const WEEKDAY_ORDER = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 const CONDITION_TEXT_MAX = 160;
 
-const state = { key: null, abort: null, history: [], events: [], last: null, charts: {}, deadIds: [], pending: null, sourcesAt: 0, schedulesAt: 0 };
+const state = { key: null, abort: null, history: [], events: [], last: null, charts: {}, deadIds: [], pending: null, sourcesAt: 0, schedulesAt: 0, workflowsAt: 0, workflow: null, runId: null, reloads: {} };
 
 // ── DOM helpers ──────────────────────────────────────────────
 
@@ -104,6 +111,7 @@ function signOut(message) {
   state.history = [];
   state.sourcesAt = 0;
   state.schedulesAt = 0;
+  closeWorkflow();
   $('app').hidden = true;
   $('login').hidden = false;
   $('signout').hidden = true;
@@ -157,6 +165,7 @@ function onFrame(frame) {
   if (data.length === 0) return;
   const payload = JSON.parse(data.join('\n'));
   if (type === 'snapshot') return onSnapshot(payload);
+  if (type.startsWith('run-')) return onRunEvent(payload);
   state.events.unshift(payload);
   state.events.length = Math.min(state.events.length, 200);
   renderEvents();
@@ -187,6 +196,7 @@ function onSnapshot(snapshot) {
   renderCharts();
   if (Date.now() - state.sourcesAt >= SOURCES_EVERY_MS) loadSources();
   if (Date.now() - state.schedulesAt >= SCHEDULES_EVERY_MS) loadSchedules();
+  if (Date.now() - state.workflowsAt >= WORKFLOWS_EVERY_MS) loadWorkflows();
 }
 
 function renderTiles(s, perSecond) {
@@ -393,6 +403,205 @@ function endText(s) {
   return parts.length ? parts.join(' · ') : '—';
 }
 
+// ── workflows ────────────────────────────────────────────────
+
+async function loadWorkflows() {
+  state.workflowsAt = Date.now();
+  try {
+    const { workflows } = await api('GET', '/v1/workflows');
+    renderWorkflows(workflows);
+  } catch (error) {
+    $('workflows-note').textContent = `Could not read workflows: ${error.message}`;
+  }
+}
+
+function renderWorkflows(workflows) {
+  const open = state.workflow;
+  const rows = workflows.map((w) => el('tr', { 'data-workflow': w.name, 'data-tenant': w.tenant, class: open && open.name === w.name && open.tenant === w.tenant ? 'row-open' : '' },
+    el('td', {}, el('button', { type: 'button', class: 'link mono', text: w.name, onclick: () => openWorkflow(w.tenant, w.name) }), w.fromFile ? el('span', { class: 'badge badge-file', text: 'sluice.yaml' }) : null),
+    el('td', { text: w.tenant }),
+    el('td', { class: 'num', text: num((w.config.steps || []).length) }),
+    el('td', { class: w.config.queue ? 'mono' : 'muted', text: w.config.queue || 'the tenant\'s outbound' }),
+    el('td', { title: w.updatedAt, text: ago(w.updatedAt) })));
+  fill($('workflows-table').tBodies[0], rows, 'No workflows.', 5);
+  $('workflows-note').textContent = `${workflows.length} workflow${workflows.length === 1 ? '' : 's'} · pick one for its runs`;
+}
+
+/** Show a workflow's runs, newest first, from the first page. */
+function openWorkflow(tenant, name) {
+  state.workflow = { tenant, name, cursors: [undefined], next: undefined };
+  $('runs-state').value = '';
+  $('runs-title').textContent = tenant === 'default' ? `Runs of ${name}` : `Runs of ${name} (tenant ${tenant})`;
+  $('runs').hidden = false;
+  for (const row of $('workflows-table').tBodies[0].rows) row.classList.toggle('row-open', row.dataset.workflow === name && row.dataset.tenant === tenant);
+  loadRuns();
+}
+
+function closeWorkflow() {
+  state.workflow = null;
+  state.runId = null;
+  for (const timer of Object.values(state.reloads)) clearTimeout(timer);
+  state.reloads = {};
+  state.workflowsAt = 0;
+  $('runs').hidden = true;
+  $('run-detail').hidden = true;
+}
+
+/** The open page of runs: `cursors` holds the cursor of each page so far, the last is this one's. */
+async function loadRuns() {
+  const open = state.workflow;
+  if (!open) return;
+  const query = new URLSearchParams({ limit: String(RUNS_PER_PAGE) });
+  if (open.tenant !== 'default') query.set('tenant', open.tenant);
+  if ($('runs-state').value) query.set('state', $('runs-state').value);
+  const cursor = open.cursors[open.cursors.length - 1];
+  if (cursor) query.set('cursor', cursor);
+  try {
+    const page = await api('GET', `/v1/workflows/${encodeURIComponent(open.name)}/runs?${query}`);
+    if (state.workflow !== open) return;
+    open.next = page.nextCursor;
+    renderRuns(page.runs);
+    $('runs-error').textContent = '';
+  } catch (error) {
+    $('runs-error').textContent = `Could not read runs: ${error.message}`;
+  }
+}
+
+function renderRuns(runs) {
+  const open = state.workflow;
+  const rows = runs.map((r) => el('tr', { 'data-run': r.id, class: r.id === state.runId ? 'row-open' : '' },
+    el('td', {}, el('button', { type: 'button', class: 'link mono', text: r.id, onclick: () => openRun(r.id) })),
+    el('td', {}, el('span', { class: `badge badge-${r.state}`, text: r.state })),
+    el('td', { title: r.createdAt, text: stamp(r.createdAt) }),
+    el('td', { title: r.updatedAt, text: stamp(r.updatedAt) }),
+    el('td', { class: 'clip', title: r.error || '', text: r.error || '—' })));
+  fill($('runs-table').tBodies[0], rows, $('runs-state').value ? `No ${$('runs-state').value} runs.` : 'No runs yet.', 5);
+  $('runs-page').textContent = `page ${open.cursors.length}`;
+  $('runs-newer').disabled = open.cursors.length === 1;
+  $('runs-older').disabled = !open.next;
+}
+
+function pageRuns(older) {
+  const open = state.workflow;
+  if (!open) return;
+  if (older && open.next) open.cursors.push(open.next);
+  else if (!older && open.cursors.length > 1) open.cursors.pop();
+  else return;
+  loadRuns();
+}
+
+function filterRuns() {
+  if (!state.workflow) return;
+  state.workflow.cursors = [undefined];
+  loadRuns();
+}
+
+async function openRun(id) {
+  state.runId = id;
+  $('run-cancel-confirm').hidden = true;
+  $('run-error').textContent = '';
+  for (const row of $('runs-table').tBodies[0].rows) row.classList.toggle('row-open', row.dataset.run === id);
+  await loadRun();
+}
+
+async function loadRun() {
+  const id = state.runId;
+  if (!id) return;
+  try {
+    const run = await api('GET', `/v1/workflows/runs/${encodeURIComponent(id)}`);
+    if (state.runId === id) showRun(run);
+  } catch (error) {
+    $('run-error').textContent = `Could not read run ${id}: ${error.message}`;
+  }
+}
+
+/** A run with its steps in order; every value the run holds (answers above all) goes in as text. */
+function showRun(run) {
+  $('run-title').textContent = `Run ${run.id} of ${run.workflow}`;
+  const vars = JSON.stringify(run.vars === undefined ? null : run.vars);
+  const meta = [
+    ['state', el('span', { class: `badge badge-${run.state}`, text: run.state })],
+    ['tenant', run.tenant], ['started', run.createdAt], ['updated', run.updatedAt], ['error', run.error || '—'],
+    ['vars', vars.length > RUN_VARS_TEXT_MAX ? `${vars.slice(0, RUN_VARS_TEXT_MAX - 1)}…` : vars],
+  ];
+  $('run-meta').replaceChildren(...meta.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { class: 'mono' }, v)]));
+  const steps = run.steps.slice().sort((a, b) => a.seq - b.seq);
+  fill($('run-steps').tBodies[0], steps.map(stepRow), 'No steps yet.', 8);
+  $('run-responses').replaceChildren(...steps.filter((step) => step.response).map(stepResponse));
+  $('run-cancel').hidden = run.state !== 'running';
+  if (run.state !== 'running') $('run-cancel-confirm').hidden = true;
+  $('run-detail').hidden = false;
+}
+
+function stepRow(step) {
+  const status = step.response ? step.response.status : undefined;
+  return el('tr', { 'data-seq': step.seq, 'data-step': step.name },
+    el('td', { text: step.seq }),
+    el('td', { class: 'mono', text: step.name }),
+    el('td', {}, el('span', { class: `badge badge-${step.state}`, text: step.state })),
+    el('td', { class: 'num', text: num(step.attempts) }),
+    el('td', {}, step.messageId ? el('button', { type: 'button', class: 'link mono', text: step.messageId, onclick: () => inspectStep(step.messageId) }) : '—'),
+    el('td', { class: 'clip', title: step.error || '', text: step.error || '—' }),
+    el('td', { class: `num ${status >= 200 && status < 300 ? 'good' : status ? 'bad' : ''}`, text: status === undefined ? '—' : status }),
+    el('td', { title: step.updatedAt, text: clock(step.updatedAt) }));
+}
+
+/** What a step's target answered: status, headers and the stored body, as text. */
+function stepResponse(step) {
+  const r = step.response;
+  const headers = Object.entries(r.headers || {}).map(([k, v]) => el('tr', {}, el('th', { class: 'mono', text: k }), el('td', { class: 'mono', text: v })));
+  const tbody = el('tbody');
+  fill(tbody, headers, 'No headers.', 2);
+  return el('div', { class: 'step-response', 'data-seq': step.seq },
+    el('h3', {}, `${step.seq} · ${step.name} answered `, el('span', { class: 'mono response-status', text: r.status === undefined ? '—' : r.status })),
+    el('div', { class: 'table-wrap' }, el('table', { class: 'table compact response-headers' }, tbody)),
+    el('pre', { class: 'body response-body', text: r.body === '' ? '(empty)' : r.body }));
+}
+
+function inspectStep(id) {
+  inspect(id);
+  $('inspect-form').scrollIntoView({ block: 'nearest' });
+}
+
+/** Cancelling is not undoable: ask first, in the page. */
+function askCancelRun() {
+  $('run-cancel-question').textContent = `Cancel run ${state.runId}? Its waiting step is cancelled with it; a step being sent now finishes.`;
+  $('run-cancel-confirm').hidden = false;
+}
+
+async function cancelRun() {
+  const id = state.runId;
+  $('run-cancel-confirm').hidden = true;
+  if (!id) return;
+  try {
+    await api('DELETE', `/v1/workflows/runs/${encodeURIComponent(id)}`);
+    $('run-error').textContent = '';
+  } catch (error) {
+    $('run-error').textContent = `Could not cancel run ${id}: ${error.message}`;
+  }
+  await loadRun();
+  loadRuns();
+}
+
+/** A run started, moved or ended (stream): reload what is open of it. */
+function onRunEvent(e) {
+  if (state.runId === e.run) reloadSoon('run', loadRun);
+  const open = state.workflow;
+  if (open && open.name === e.workflow && open.tenant === e.tenant) reloadSoon('runs', loadRuns);
+}
+
+function reloadSoon(what, load) {
+  if (state.reloads[what]) return;
+  state.reloads[what] = setTimeout(() => {
+    delete state.reloads[what];
+    load();
+  }, RUN_RELOAD_MS);
+}
+
+function stamp(iso) {
+  return iso ? new Date(iso).toLocaleString([], { hour12: false }) : '—';
+}
+
 // ── event log ────────────────────────────────────────────────
 
 function describe(e) {
@@ -595,6 +804,12 @@ function init() {
   $('replay-all').addEventListener('click', () => askReplay(null));
   $('replay-yes').addEventListener('click', replay);
   $('replay-no').addEventListener('click', () => { $('replay-confirm').hidden = true; state.pending = null; });
+  $('runs-state').addEventListener('change', filterRuns);
+  $('runs-older').addEventListener('click', () => pageRuns(true));
+  $('runs-newer').addEventListener('click', () => pageRuns(false));
+  $('run-cancel').addEventListener('click', askCancelRun);
+  $('run-cancel-yes').addEventListener('click', cancelRun);
+  $('run-cancel-no').addEventListener('click', () => { $('run-cancel-confirm').hidden = true; });
   renderEvents();
   const saved = sessionStorage.getItem(KEY_STORAGE);
   if (saved) connect(saved);

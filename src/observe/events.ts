@@ -23,7 +23,12 @@ export interface SluiceEvents {
   'shared-limits': { available: boolean; error?: string };
   /** An ingest request matched none of its source's routes and the source has no fallback: answered, not stored. */
   unrouted: { source: string };
-  /** A workflow run started, took a step, or ended (`state` is the run's after the change). */
+  /**
+   * A workflow run started (the one event with `origin`), a change wrote one of its steps (`step`,
+   * `stepState`: one event per step written, emitted together in order), or it was cancelled (an
+   * event with neither). `state` is the run's after the change, so the first event that carries an
+   * ended state marks the run's end (observe/run-events.ts counts it once).
+   */
   run: { id: string; tenant: string; workflow: string; state: 'running' | 'succeeded' | 'failed' | 'cancelled'; step?: string; stepState?: string; origin?: string };
   /** An ingest request failed its source's signature check (`reason` never holds the secret or the signature). */
   'signature-refused': { source: string; reason: string };

@@ -26,26 +26,48 @@ const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 
 const INGEST_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 /**
- * Domain label values for counters. A counter must only grow, so a domain keeps its label once
- * given one: the first MAX_DOMAIN_LABELS domains that receive deliveries get their own series,
- * later ones share `other`. (Re-ranking by traffic would move counts between series and read as
- * resets.) Gauges are ranked afresh at each scrape instead, since they may go up and down.
+ * Most distinct (tenant, workflow) pairs with series of their own; later ones are counted under
+ * OTHER_WORKFLOW. Workflow names are per tenant, so the pair is the key.
  */
+export const MAX_WORKFLOW_LABELS = 100;
+/** Starts with `_`, which no validated tenant or workflow name does: it cannot be taken for one. */
+export const OTHER_WORKFLOW = '_other';
+
 /** How often the event-loop lag metrics take a sample. */
 const EVENT_LOOP_SAMPLE_MS = 100;
 
-export class DomainLabels {
+/**
+ * Label values for counters, first come first served. A counter must only grow, so a key keeps
+ * its label once given one: the first `max` keys get their own series, later ones share `other`.
+ * (Re-ranking by traffic would move counts between series and read as resets.) Gauges are ranked
+ * afresh at each scrape instead, since they may go up and down.
+ */
+export class FirstComeLabels {
   private readonly assigned = new Set<string>();
 
-  constructor(private readonly max = MAX_DOMAIN_LABELS) {}
+  constructor(
+    private readonly max: number,
+    private readonly other: string,
+  ) {}
 
-  labelFor(domain: string): string {
-    if (this.assigned.has(domain)) return domain;
-    if (this.assigned.size >= this.max) return OTHER_DOMAIN;
-    this.assigned.add(domain);
-    return domain;
+  /** `key` itself while it is one of the first `max`, else the shared `other`. */
+  labelFor(key: string): string {
+    if (this.assigned.has(key)) return key;
+    if (this.assigned.size >= this.max) return this.other;
+    this.assigned.add(key);
+    return key;
   }
 }
+
+/** Domain label values: the first MAX_DOMAIN_LABELS domains that receive deliveries, then `other`. */
+export class DomainLabels extends FirstComeLabels {
+  constructor(max = MAX_DOMAIN_LABELS) {
+    super(max, OTHER_DOMAIN);
+  }
+}
+
+/** How a run ended, or that it started: the `outcome` label of sluice_workflow_runs_total. */
+export type RunOutcome = 'started' | 'succeeded' | 'failed' | 'cancelled';
 
 /**
  * Prometheus metrics on their own Registry (never the global one, so two nodes in one process,
@@ -58,6 +80,11 @@ export class SluiceMetrics {
   /** `${domainLabel}\0${outcome}` → count. */
   private readonly deliveries = new Map<string, number>();
   private readonly backpressure = new Map<string, number>();
+  private readonly workflowLabels = new FirstComeLabels(MAX_WORKFLOW_LABELS, `${OTHER_WORKFLOW}\u0000${OTHER_WORKFLOW}`);
+  /** `${tenant}\0${workflow}\0${outcome}` → runs. */
+  private readonly runs = new Map<string, number>();
+  /** `${tenant}\0${workflow}\0${state}` → steps. */
+  private readonly steps = new Map<string, number>();
   private readonly deliveryLatency: Record<'delivered' | 'failed', { observe(seconds: number): void }>;
   private readonly ingestLatency: Histogram;
 
@@ -101,6 +128,16 @@ export class SluiceMetrics {
 
   recordBackpressure(reason: string): void {
     this.backpressure.set(reason, (this.backpressure.get(reason) ?? 0) + 1);
+  }
+
+  /** A workflow run started, or ended with this outcome. */
+  recordRun(tenant: string, workflow: string, outcome: RunOutcome): void {
+    bump(this.runs, `${this.workflowLabels.labelFor(`${tenant}\u0000${workflow}`)}\u0000${outcome}`);
+  }
+
+  /** A step of a workflow run reached `state` (pending: its request was queued). */
+  recordStep(tenant: string, workflow: string, state: string): void {
+    bump(this.steps, `${this.workflowLabels.labelFor(`${tenant}\u0000${workflow}`)}\u0000${state}`);
   }
 
   /**
@@ -177,6 +214,7 @@ export class SluiceMetrics {
         }
       },
     });
+    this.defineWorkflowCounters(registers);
     const backpressure = this.backpressure;
     new Counter({
       name: 'sluice_backpressure_events_total',
@@ -188,6 +226,27 @@ export class SluiceMetrics {
         for (const [reason, count] of backpressure) this.inc({ reason }, count);
       },
     });
+  }
+
+  /** Workflow runs by outcome and their steps by state, per tenant and workflow (this node, since start). */
+  private defineWorkflowCounters(registers: Registry[]): void {
+    const counter = (name: string, help: string, last: 'outcome' | 'state', counts: Map<string, number>) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['tenant', 'workflow', last],
+        registers,
+        collect() {
+          this.reset();
+          for (const [key, count] of counts) {
+            const [tenant, workflow, value] = key.split('\u0000');
+            this.inc({ tenant: tenant!, workflow: workflow!, [last]: value! }, count);
+          }
+        },
+      });
+    const bound = `first ${MAX_WORKFLOW_LABELS} tenant and workflow pairs, then "${OTHER_WORKFLOW}"`;
+    counter('sluice_workflow_runs_total', `Workflow runs started, and ended by outcome: succeeded, failed, cancelled (${bound})`, 'outcome', this.runs);
+    counter('sluice_workflow_steps_total', `Steps of workflow runs by state: pending (its request queued), succeeded, failed, skipped (${bound})`, 'state', this.steps);
   }
 
   private defineGauges(registers: Registry[]): void {
@@ -283,4 +342,8 @@ function busiestDomains(app: MetricsDeps, pick: (state: DomainState) => number):
   const shown: [string, number][] = ranked.slice(0, MAX_DOMAIN_LABELS).map((state) => [state.key, pick(state)]);
   if (ranked.length > MAX_DOMAIN_LABELS) shown.push([OTHER_DOMAIN, ranked.slice(MAX_DOMAIN_LABELS).reduce((sum, state) => sum + pick(state), 0)]);
   return shown;
+}
+
+function bump(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
 }

@@ -26,7 +26,9 @@ interface StreamClient {
  * The live stats streams (Server-Sent Events). One shared timer builds each snapshot once per
  * second per distinct viewer (the admin, or one tenant) and writes it to every stream of that
  * viewer, so a hundred open dashboards cost one snapshot, not a hundred. Events are pushed as they
- * happen. The timer runs only while a stream is open.
+ * happen: the logged ones (event-log.ts: backpressure, throttled, circuit-open, circuit-closed,
+ * dead, shared-limits), each with its `seq` as the frame's id, and those of workflow runs
+ * (run-events.ts: run-started, run-step, run-ended). The timer runs only while a stream is open.
  */
 export class StatsStreamHub {
   private readonly clients = new Set<StreamClient>();
@@ -69,6 +71,20 @@ export class StatsStreamHub {
         tenantDomains.set(principal.tenant, inUse);
       }
       if (canSeeEntry(this.app, principal, entry, inUse)) this.write(client, frame);
+    }
+  }
+
+  /**
+   * Send an event that is not logged (a workflow run's, see run-events.ts) to the admin's streams
+   * and those of `tenant`: it concerns that tenant's own things only. No `id:`: the ids are the
+   * log's sequence numbers.
+   */
+  publishToTenant(type: string, tenant: string, data: object): void {
+    if (this.clients.size === 0) return;
+    const frame = `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const client of this.clients) {
+      const { principal } = client;
+      if (principal.kind === 'admin' || principal.tenant === tenant) this.write(client, frame);
     }
   }
 

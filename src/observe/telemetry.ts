@@ -8,6 +8,7 @@ import type { EventBus } from './events.js';
 import type { SluiceEvents } from './events.js';
 import { EventLog, type LogEventType } from './event-log.js';
 import { SluiceMetrics } from './metrics.js';
+import { RunActivity } from './run-events.js';
 import { StatsStreamHub } from './stream.js';
 import { emptyTotals, LatencyWindow, RateWindow } from './windows.js';
 
@@ -40,8 +41,8 @@ export interface TelemetryDeps {
 
 /**
  * Listens to the EventBus and keeps what monitoring needs: per (domain, tenant) rate and latency
- * windows, per-queue counters, backpressure counts, the recent event log, Prometheus metrics and
- * the live stats streams. Built before the dispatcher exists, so everything that reads the
+ * windows, per-queue counters, backpressure counts, the recent event log, Prometheus metrics,
+ * workflow runs (run-events.ts) and the live stats streams. Built before the dispatcher exists, so everything that reads the
  * dispatcher does so lazily. Each listener is a few Map lookups: it runs on the delivery path.
  */
 export class Telemetry implements ActivityView {
@@ -54,6 +55,7 @@ export class Telemetry implements ActivityView {
   private readonly pairsByDomain = new Map<string, Map<string, PairActivity>>();
   private readonly queueCounters = new Map<string, QueueCounters>();
   private readonly backpressure = new Map<string, Record<string, number>>();
+  private readonly runs: RunActivity;
   private readonly unsubscribe: (() => void)[] = [];
   private readonly sweeper: NodeJS.Timeout;
 
@@ -69,6 +71,7 @@ export class Telemetry implements ActivityView {
       clusterView: () => app.clusterView(),
       telemetry,
     });
+    this.runs = new RunActivity({ clock: app.clock, metrics: this.metrics, streams: this.streams });
     this.subscribe();
     this.sweeper = setInterval(() => this.sweep(app.clock.now()), SWEEP_EVERY_MS);
     this.sweeper.unref();
@@ -86,6 +89,7 @@ export class Telemetry implements ActivityView {
       events.on('circuit-open', (event) => this.record('circuit-open', event, event.domain)),
       events.on('circuit-closed', (event) => this.record('circuit-closed', event, event.domain)),
       events.on('shared-limits', (event) => this.record('shared-limits', event, undefined)),
+      events.on('run', (event) => this.runs.record(event)),
     );
   }
 

@@ -36,7 +36,8 @@ export function registerObserveRoutes(router: Router, app: ApiDeps): void {
     return undefined;
   }, {
     summary: 'The stats as Server-Sent Events: a snapshot each second, and events as they happen',
-    description: 'Events: `snapshot` (the GET /v1/stats answer), `backpressure`, `throttled`, `circuit-open`, `dead` and the other logged events.',
+    description:
+      'Events: `snapshot` (the GET /v1/stats answer), `backpressure`, `throttled`, `circuit-open`, `dead` and the other logged events (with `id:`, their seq); and workflow runs\' `run-started` (with `origin`), `run-step` (`step`, `stepState`) and `run-ended`, each with `run`, `tenant`, `workflow` and the run\'s `state` after it (a tenant key gets its own runs only; no `id:`).',
     tag: 'monitoring',
     auth: 'tenant',
     response: { status: 200, contentType: 'text/event-stream', description: 'The stream, until the client closes it' },
