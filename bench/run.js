@@ -29,13 +29,14 @@ import pgPush from './scenarios/pg-push.js';
 import pgRedis from './scenarios/pg-redis.js';
 import { lateness, spacing } from './scenarios/schedule.js';
 import stored from './scenarios/stored.js';
+import workflows from './scenarios/workflows.js';
 import { describeMachine, loadNow } from './lib/machine.js';
 import { renderReport } from './lib/report.js';
 import { MAIN, requireBuild } from './lib/sluice-process.js';
 import { execFileSync } from 'node:child_process';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-const SCENARIOS = [ingest, stored, routeFanout, routeConditions, pull, push, limits, paced, priority, lateness, spacing, isolation, domains, crash, pgIngest, pgPull, pgBacklog, pgNodes, pgPush, pgRedis];
+const SCENARIOS = [ingest, stored, routeFanout, routeConditions, pull, push, limits, paced, priority, workflows, lateness, spacing, isolation, domains, crash, pgIngest, pgPull, pgBacklog, pgNodes, pgPush, pgRedis];
 const NOT_MEASURED = [];
 
 function parseArgs(argv) {

@@ -34,6 +34,26 @@ export function processCpuSeconds(pid) {
   return ticks === undefined ? undefined : ticks / TICKS_PER_SECOND;
 }
 
+/**
+ * CPU seconds each thread of a process has used so far: Map thread id → seconds (the main thread's
+ * id is the pid). Node names every thread "node", so a caller tells them apart by what they use: a
+ * scenario that is mostly writes finds the store thread as the busiest thread besides the main one.
+ */
+export function threadCpuSeconds(pid) {
+  const used = new Map();
+  let tids = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return used;
+  }
+  for (const tid of tids) {
+    const ticks = ticksOf(`${pid}/task/${tid}`);
+    if (ticks !== undefined) used.set(Number(tid), ticks / TICKS_PER_SECOND);
+  }
+  return used;
+}
+
 /** Every postgres process: Map pid → { ticks, clientPort (TCP backends), backend }. */
 function postgresProcesses() {
   const found = new Map();

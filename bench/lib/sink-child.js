@@ -4,7 +4,9 @@
  * lateness checks need — arrival times with sub-millisecond precision taken when the request head
  * arrives (and the same instant as Date.now(), the clock Sluice schedules by), requests in flight, and optionally `seq`/`deliverAt` read from a JSON body.
  *
- * Started with one JSON argument: { host, port, delayMs, close, recordBody, status }.
+ * Started with one JSON argument: { host, port, delayMs, close, recordBody, status, replySeq }.
+ * With `replySeq` (and `recordBody`), it answers a JSON body `{"n": <the request body's seq>}`, so a
+ * workflow step can read a value from the step before it; `n` of each request's body is recorded too.
  * Parent → child IPC: { id, cmd: 'count' | 'stats' | 'reset' }; the child answers { id, ... }.
  */
 import { createServer } from 'node:http';
@@ -13,7 +15,7 @@ const options = { host: '127.0.0.1', port: 0, delayMs: 0, close: false, recordBo
 const state = fresh();
 
 function fresh() {
-  return { count: 0, inFlight: 0, maxInFlight: 0, times: [], walls: [], seqs: [], deliverAts: [], hosts: new Set() };
+  return { count: 0, inFlight: 0, maxInFlight: 0, times: [], walls: [], seqs: [], deliverAts: [], ns: [], hosts: new Set() };
 }
 
 function now() {
@@ -30,32 +32,39 @@ function onRequest(req, res) {
     if (options.recordBody) chunks.push(chunk);
   });
   req.on('end', () => {
-    record(at, wall, req, chunks);
+    const seq = record(at, wall, req, chunks);
     const answer = () => {
       state.inFlight -= 1;
-      const headers = options.close ? { connection: 'close', 'content-length': '2' } : { 'content-length': '2' };
+      const text = options.replySeq ? JSON.stringify({ n: seq }) : 'ok';
+      const headers = { 'content-length': String(Buffer.byteLength(text)) };
+      if (options.replySeq) headers['content-type'] = 'application/json';
+      if (options.close) headers.connection = 'close';
       res.writeHead(options.status, headers);
-      res.end('ok');
+      res.end(text);
     };
     if (options.delayMs > 0) setTimeout(answer, options.delayMs);
     else answer();
   });
 }
 
+/** Record one arrival; returns the body's seq (-1 when it has none or is not recorded). */
 function record(at, wall, req, chunks) {
   state.count += 1;
   state.times.push(at);
   state.walls.push(wall);
   if (options.countHosts) state.hosts.add(req.headers.host);
-  if (!options.recordBody) return;
+  if (!options.recordBody) return -1;
+  let body;
   try {
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    state.seqs.push(typeof body.seq === 'number' ? body.seq : -1);
-    state.deliverAts.push(typeof body.deliverAt === 'number' ? body.deliverAt : -1);
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {
-    state.seqs.push(-1);
-    state.deliverAts.push(-1);
+    body = {};
   }
+  const seq = typeof body?.seq === 'number' ? body.seq : -1;
+  state.seqs.push(seq);
+  state.deliverAts.push(typeof body?.deliverAt === 'number' ? body.deliverAt : -1);
+  state.ns.push(typeof body?.n === 'number' ? body.n : -1);
+  return seq;
 }
 
 function answer(message) {
