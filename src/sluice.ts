@@ -214,10 +214,11 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     this.checkQueueTargets();
     const file = await FileSettings.load(this.store);
     await this.queues.load(this.config.queues, now, file, this.logger);
-    this.checkSources();
-    await this.loadStoredSources();
     await this.loadTemplates(now);
     await this.loadWorkflows(now);
+    // After the workflows: a source may start runs of its tenant's workflows.
+    this.checkSources();
+    await this.loadStoredSources();
     this.checkVaultReferences();
     await this.loadTenants(now, file);
     await this.loadDomainLimits(file);
@@ -286,10 +287,13 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     }
   }
 
-  /** Every source must feed an existing queue; a push queue behind a source needs a url. */
+  /**
+   * Every source must feed an existing queue (a push queue behind a source needs a url) or start a
+   * workflow of the tenant default, which owns sluice.yaml's sources.
+   */
   private checkSources(): void {
     for (const [name, source] of Object.entries(this.config.sources)) {
-      const problem = sourceTargetProblem(source, undefined, (queue) => this.queues.get(queue));
+      const problem = sourceTargetProblem(source, undefined, (queue) => this.queues.get(queue), (workflow) => this.workflows.catalog.get('default', workflow) !== undefined);
       if (problem) throw new ConfigError(`sources.${name}.${problem.path.join('.')}: ${problem.message}`);
       this.sources.set({ name, tenant: 'default', config: source, fromFile: true });
     }
@@ -297,8 +301,9 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
 
   /**
    * Sources made through the API, as stored (each must read back, or the start stops naming it). A
-   * name sluice.yaml defines keeps the file's source on this node; a stored source whose queue has
-   * gone since is kept, and said (its requests are refused until the queue is back or it is changed).
+   * name sluice.yaml defines keeps the file's source on this node; a stored source whose queue or
+   * workflow has gone since is kept, and said (its requests are refused until that is back or the
+   * source is changed).
    */
   private async loadStoredSources(): Promise<void> {
     for (const name of await this.sourceCatalog.load()) {
@@ -306,7 +311,7 @@ export class Sluice implements ApiDeps, DispatcherDeps, SchedulerDeps, Telemetry
     }
     for (const entry of this.sources.list()) {
       if (entry.fromFile) continue;
-      const problem = sourceTargetProblem(entry.config, entry.tenant, (queue) => this.queues.get(queue));
+      const problem = sourceTargetProblem(entry.config, entry.tenant, (queue) => this.queues.get(queue), (workflow) => this.workflows.catalog.get(entry.tenant, workflow) !== undefined);
       if (problem) this.logger.warn('a stored source cannot send where it routes', { source: entry.name, field: problem.path.join('.'), problem: problem.message });
     }
   }

@@ -174,7 +174,7 @@ const responseSchema = z
   .object({
     status: z.number().int().min(200).max(299).default(202),
     headers: headerMapSchema,
-    /** Sent as given; `{id}` is replaced by the stored message id. */
+    /** Sent as given; `{id}` is replaced by the stored message id, and for a request that started workflow runs `{run}` by the first run's id. */
     body: z.string().max(65_536).optional(),
   })
   .strict();
@@ -188,13 +188,16 @@ const handshakeSchema = z
   .strict();
 
 /**
- * A public ingest endpoint, /in/{source}. It feeds one `queue`, or several through `routes`
- * (routing/routes.ts): every route whose `when` holds gets a message, or only the first with
- * `first: true`; `fallback` takes what no route matched.
+ * A public ingest endpoint, /in/{source}. It feeds one `queue`, starts a run of one `workflow` (of
+ * the source's tenant, with the request in `vars.request`), or goes several ways through `routes`
+ * (routing/routes.ts): every route whose `when` holds gets a message or starts a run, or only the
+ * first with `first: true`; `fallback` takes what no route matched.
  */
 export const sourceConfigSchema = z
   .object({
     queue: name.optional(),
+    /** Start a run of this workflow of the source's tenant for each request, instead of feeding a queue. */
+    workflow: name.optional(),
     routes: z.array(routeSchema).min(1).max(MAX_ROUTES).optional(),
     first: z.boolean().optional(),
     fallback: name.optional(),
@@ -207,8 +210,10 @@ export const sourceConfigSchema = z
   })
   .strict()
   .superRefine((source, ctx) => {
-    if ((source.queue === undefined) === (source.routes === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['queue'], message: 'a source names either one queue or routes' });
+    const ways = [source.queue, source.workflow, source.routes].filter((way) => way !== undefined).length;
+    if (ways !== 1) {
+      const path = source.workflow !== undefined && ways > 1 ? 'workflow' : 'queue';
+      ctx.addIssue({ code: 'custom', path: [path], message: 'a source names either one queue, one workflow or routes' });
     }
     if (source.routes === undefined) {
       for (const field of ['first', 'fallback'] as const) {
@@ -335,6 +340,18 @@ export const messageTemplateSchema = z
     for (const field of given) ctx.addIssue({ code: 'custom', path: [field], message: 'not with a template: the template gives it' });
   });
 
+/**
+ * What a schedule starts at each tick instead of sending a message: a run of a workflow of the
+ * schedule's tenant, with these variables.
+ */
+export const scheduledWorkflowSchema = z
+  .object({
+    name,
+    vars: templateVarsSchema.optional(),
+  })
+  .strict();
+export type ScheduledWorkflow = z.infer<typeof scheduledWorkflowSchema>;
+
 /** A schedule's fields without the checks across them: what PATCH may send a subset of. */
 export const scheduleFieldsSchema = z
   .object({
@@ -347,7 +364,10 @@ export const scheduleFieldsSchema = z
     missed: z.enum(['skip', 'once', 'all']).default('once'),
     paused: z.boolean().default(false),
     tenant: name.default('default'),
-    message: messageTemplateSchema,
+    /** The message each tick sends; or `workflow`. */
+    message: messageTemplateSchema.optional(),
+    /** The workflow run each tick starts, instead of a message. */
+    workflow: scheduledWorkflowSchema.optional(),
     ...scheduleTimingFields,
   })
   .strict();
@@ -355,6 +375,9 @@ export const scheduleFieldsSchema = z
 export const scheduleConfigSchema = scheduleFieldsSchema
   .superRefine(checkScheduleTiming)
   .superRefine((s, ctx) => {
+    if ((s.message === undefined) === (s.workflow === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [s.message === undefined ? 'message' : 'workflow'], message: 'a schedule has either a message or a workflow' });
+    }
     // Here and not only when the runner saves it, so that sluice.yaml (exit 2 naming
     // `schedules.<name>.cron`), POST and PATCH refuse alike.
     if (s.every !== undefined) {

@@ -35,9 +35,10 @@ export const routeSchema = z
   });
 export type RouteConfig = z.infer<typeof routeSchema>;
 
-/** The routing part of a source: one queue, or routes (with first and fallback). */
+/** The routing part of a source: one queue, one workflow, or routes (with first and fallback). */
 export interface Routing {
   queue?: string;
+  workflow?: string;
   routes?: RouteConfig[];
   first?: boolean;
   fallback?: string;
@@ -153,7 +154,7 @@ export interface RoutingExplanation {
   first: boolean;
   /** The fallback queue, when it would take the request. */
   fallback?: string;
-  /** Queues (and workflows) that would get a message, in order. */
+  /** Queues that would get a message and workflows that would start a run, in order. */
   targets: { queue?: string; workflow?: string; route?: string; fallback?: boolean }[];
 }
 
@@ -161,7 +162,8 @@ export function explainRouting(routing: Routing, request: RoutedRequest): Routin
   const resolve = requestResolver(request);
   const first = routing.first === true;
   if (routing.routes === undefined) {
-    return { routes: [], first, targets: routing.queue === undefined ? [] : [{ queue: routing.queue }] };
+    const target = routing.queue !== undefined ? { queue: routing.queue } : routing.workflow !== undefined ? { workflow: routing.workflow } : undefined;
+    return { routes: [], first, targets: target ? [target] : [] };
   }
   let taken = false;
   const routes = routing.routes.map((route, index) => {

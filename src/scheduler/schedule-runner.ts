@@ -1,4 +1,5 @@
-import { scheduleConfigSchema, type ScheduleConfig } from '../config/schema.js';
+import { scheduleConfigSchema, type ScheduleConfig, type ScheduledWorkflow } from '../config/schema.js';
+import { ConfigError } from '../config/loader.js';
 import { settingsOf, type FileSettings } from '../config/file-settings.js';
 import { readStoredRow, StoredRowError } from '../config/stored-row.js';
 import { SluiceError } from '../http/errors.js';
@@ -12,7 +13,8 @@ import type { Logger } from '../observe/logger.js';
 import type { QueueRegistry } from '../queues/registry.js';
 import type { Store } from '../store/store.js';
 import type { DueTimer } from './due-timer.js';
-import type { NewMessage, ScheduleRecord } from '../store/types.js';
+import type { NewMessage, ScheduleMark, ScheduleRecord } from '../store/types.js';
+import type { WorkflowRunner } from '../workflows/runner.js';
 import type { RunTimes } from './cron.js';
 import { LOOKAHEAD_MS, scheduleRunTimes } from './schedule-times.js';
 
@@ -26,6 +28,8 @@ export interface SchedulerDeps extends TargetCheck {
   readonly dispatcher: Dispatcher | undefined;
   /** For messages made from a template (`message: { template, vars }`); absent: such a schedule cannot fire. */
   readonly templates?: Pick<TemplateCatalog, 'get'>;
+  /** For schedules that start workflow runs (`workflow: { name, vars }`); absent: such a schedule cannot be saved. */
+  readonly workflows?: Pick<WorkflowRunner, 'catalog' | 'plan' | 'noteStarted'>;
 }
 
 /**
@@ -38,11 +42,14 @@ const SECRETS_CHECKED_AT_SEND = { has: () => true };
 /**
  * Each top-level field of a schedule is one setting of sluice.yaml; cron, every and solar replace each
  * other, so they are one. That one keeps the name it had before solar ("cron/every"): databases know
- * what the file last applied by it, and a file without solar gives the same value as then.
+ * what the file last applied by it, and a file without solar gives the same value as then. So do
+ * message and workflow, as the setting "message" (a file without workflow gives the value it gave).
  */
-const SCHEDULE_SETTINGS = settingsOf(Object.keys(scheduleConfigSchema.shape), [['cron', 'every', 'solar']]).map((setting) =>
-  setting.fields.includes('solar') ? { ...setting, name: 'cron/every' } : setting,
+const SCHEDULE_SETTINGS = settingsOf(Object.keys(scheduleConfigSchema.shape), [['cron', 'every', 'solar'], ['message', 'workflow']]).map((setting) =>
+  setting.fields.includes('solar') ? { ...setting, name: 'cron/every' } : setting.fields.includes('workflow') ? { ...setting, name: 'message' } : setting,
 );
+
+type MessageTemplate = NonNullable<ScheduleConfig['message']>;
 
 /** `missed: all` catches up at most this many ticks per schedule. */
 const MAX_CATCH_UP = 1_000;
@@ -58,9 +65,10 @@ export interface LiveSchedule {
 export type ScheduleState = 'active' | 'paused' | 'completed';
 
 /**
- * Cron, interval and solar schedules. Each tick creates one message from the template and moves the
- * schedule to its next run in the same transaction (Store.fireSchedule), which also counts the runs,
- * so a crash neither fires a tick twice, nor loses one, nor miscounts it. The due timer wakes us at
+ * Cron, interval and solar schedules. Each tick creates one message from the template, or starts one
+ * run of a workflow, and moves the schedule to its next run in the same transaction
+ * (Store.fireSchedule), which also counts the runs, so a crash neither fires a tick twice, nor loses
+ * one, nor miscounts it. The due timer wakes us at
  * the earliest next run. A schedule with no next run (maxRuns reached, or none before endAt) is
  * completed: its stored next run is empty.
  */
@@ -84,7 +92,13 @@ export class ScheduleRunner {
       const { value, changed } = file.merge('schedule', name, fromFile, existing?.config, SCHEDULE_SETTINGS);
       if (changed.length > 0) this.app.logger.info('sluice.yaml changed a schedule', { schedule: name, settings: changed });
       if (existing && JSON.stringify(existing.config) === JSON.stringify(value)) continue;
-      await this.save(name, value, existing?.record.createdAt);
+      try {
+        await this.save(name, value, existing?.record.createdAt);
+      } catch (error) {
+        // What the API would refuse with a 400 naming the field stops the start naming it in the file.
+        if (error instanceof SluiceError && error.code === 'SLUICE_ERR_VALIDATION') throw new ConfigError(`schedules.${name}.${error.message}`);
+        throw error;
+      }
     }
   }
 
@@ -125,26 +139,56 @@ export class ScheduleRunner {
   }
 
   private async fire(live: LiveSchedule, due: number, now: number): Promise<void> {
-    // The queue may have changed hands since the schedule was saved: never send into another tenant's.
-    // (A template's message is made as its tenant's, which refuses another tenant's queue itself.)
-    const queue = this.app.queues.get(live.config.message.queue);
-    if (live.config.message.template === undefined && queue?.tenant !== live.record.tenant) {
-      throw new SluiceError('SLUICE_ERR_VALIDATION', `message.queue: schedule ${live.record.name} may not send to queue ${live.config.message.queue}`);
-    }
     const runs = live.record.runs ?? 0;
     // Catch-up never passes maxRuns: the earliest ticks go, up to the runs left.
     const ticks = this.ticksToFire(live, due, now).slice(0, runsLeft(live.config, runs));
     const next = nextRunOf(live, now, runs + ticks.length);
-    const messages = ticks.map((tick) => this.messageFor(live, tick));
-    // The store counts the messages in the transaction that appends them, if the row still has the
-    // next run and the count read here: a node with an old count fires nothing and reads it again.
-    const fired = await this.app.store.fireSchedule(live.record.name, { runAt: due, runs }, next, messages, now);
+    // The store counts the ticks in the transaction that stores them, if the row still has the next
+    // run and the count read here: a node with an old count fires nothing and reads it again.
+    const mark = { runAt: due, runs };
+    const fired = live.config.workflow !== undefined ? await this.startRuns(live, ticks, mark, next, now) : await this.sendMessages(live, ticks, mark, next, now);
     if (!fired) return this.reloadOne(live.record.name);
     live.record.nextRunAt = next;
     live.record.runs = runs + ticks.length;
     if (ticks.length > 0) live.record.lastRunAt = now;
+  }
+
+  /** A message schedule's ticks: one message each, appended with the schedule's move. */
+  private async sendMessages(live: LiveSchedule, ticks: number[], mark: ScheduleMark, next: number | undefined, now: number): Promise<boolean> {
+    const template = live.config.message!;
+    // The queue may have changed hands since the schedule was saved: never send into another tenant's.
+    // (A template's message is made as its tenant's, which refuses another tenant's queue itself.)
+    const queue = this.app.queues.get(template.queue);
+    if (template.template === undefined && queue?.tenant !== live.record.tenant) {
+      throw new SluiceError('SLUICE_ERR_VALIDATION', `message.queue: schedule ${live.record.name} may not send to queue ${template.queue}`);
+    }
+    const messages = ticks.map((tick) => this.messageFor(live, template, tick));
+    if (!(await this.app.store.fireSchedule(live.record.name, mark, next, messages, now))) return false;
     for (const message of messages) this.app.queues.noteAppended(message);
     this.app.dispatcher?.wakeLanes(messages.map((message) => ({ queue: message.queue, domain: message.domain })));
+    return true;
+  }
+
+  /**
+   * A workflow schedule's ticks: one run each, of the schedule tenant's workflow, started at its tick
+   * (a step's delay counts from there), in the transaction that moves the schedule.
+   */
+  private async startRuns(live: LiveSchedule, ticks: number[], mark: ScheduleMark, next: number | undefined, now: number): Promise<boolean> {
+    const workflow = live.config.workflow!;
+    const workflows = this.workflowRunner();
+    const runs = ticks.map((tick) => workflows.plan(live.record.tenant, workflow.name, { vars: workflow.vars ?? {}, deliverAt: tick }));
+    const started = await this.app.store.fireSchedule(live.record.name, mark, next, [], now, runs);
+    if (started === false) return false;
+    const origin = `schedule:${live.record.name}`;
+    started.forEach((start, index) => {
+      if (start.created) workflows.noteStarted(start.id, runs[index]!, origin);
+    });
+    return true;
+  }
+
+  private workflowRunner(): NonNullable<SchedulerDeps['workflows']> {
+    if (!this.app.workflows) throw new SluiceError('SLUICE_ERR_VALIDATION', 'workflow: this node keeps no workflows');
+    return this.app.workflows;
   }
 
   /** The ticks from `due` up to now, after the `missed` policy: skip, once (the latest), or all. */
@@ -166,9 +210,8 @@ export class ScheduleRunner {
     }
   }
 
-  private messageFor(live: LiveSchedule, tick: number): NewMessage {
-    const template = live.config.message;
-    if (template.template !== undefined) return this.fromTemplate(live.record.tenant, live.config.message, tick, `schedule:${live.record.name}`);
+  private messageFor(live: LiveSchedule, template: MessageTemplate, tick: number): NewMessage {
+    if (template.template !== undefined) return this.fromTemplate(live.record.tenant, template, tick, `schedule:${live.record.name}`);
     if (!template.url && !this.app.queues.get(template.queue)?.config.url) {
       throw new SluiceError('SLUICE_ERR_VALIDATION', 'message.url: the schedule has no url and its queue has none');
     }
@@ -184,7 +227,7 @@ export class ScheduleRunner {
    * A tick's message made from a template of the schedule's tenant, its variables filled now (a
    * missing one fails the tick, naming it); the schedule's queue is used when the template names none.
    */
-  private fromTemplate(tenant: string, message: ScheduleConfig['message'], tick: number, origin: string): NewMessage {
+  private fromTemplate(tenant: string, message: MessageTemplate, tick: number, origin: string): NewMessage {
     const { templates, queues, clock } = this.app;
     if (!templates) throw new SluiceError('SLUICE_ERR_VALIDATION', 'message.template: this node keeps no templates');
     const deps = { templates, vault: SECRETS_CHECKED_AT_SEND, queues, clock, domainOf: (url: string) => this.app.domainOf(url), refuseForbiddenTarget: (url: string, domain: string, field: string) => this.app.refuseForbiddenTarget(url, domain, field) };
@@ -232,12 +275,14 @@ export class ScheduleRunner {
   }
 
   private checkTemplate(config: ScheduleConfig): void {
-    if (config.message.template !== undefined) return this.checkMessageTemplate(config);
-    const queue = this.app.queues.get(config.message.queue);
-    if (!queue) throw new SluiceError('SLUICE_ERR_VALIDATION', `message.queue: no queue named ${config.message.queue}`);
+    if (config.workflow !== undefined) return this.checkWorkflow(config.tenant, config.workflow);
+    const message = config.message!;
+    if (message.template !== undefined) return this.checkMessageTemplate(config.tenant, message);
+    const queue = this.app.queues.get(message.queue);
+    if (!queue) throw new SluiceError('SLUICE_ERR_VALIDATION', `message.queue: no queue named ${message.queue}`);
     if (queue.config.mode !== 'push') throw new SluiceError('SLUICE_ERR_VALIDATION', `message.queue: ${queue.name} is a pull queue`);
-    if (!config.message.url && !queue.config.url) throw new SluiceError('SLUICE_ERR_VALIDATION', 'message.url: required (the queue has no url)');
-    const url = config.message.url ?? queue.config.url!;
+    if (!message.url && !queue.config.url) throw new SluiceError('SLUICE_ERR_VALIDATION', 'message.url: required (the queue has no url)');
+    const url = message.url ?? queue.config.url!;
     this.app.refuseForbiddenTarget(url, this.app.domainOf(url), 'message.url');
   }
 
@@ -246,8 +291,21 @@ export class ScheduleRunner {
    * tenant, so that an unknown template, a missing variable or a queue it cannot send to is a 400
    * when the schedule is saved rather than a failed tick later.
    */
-  private checkMessageTemplate(config: ScheduleConfig): void {
-    this.fromTemplate(config.tenant, config.message, this.app.clock.now(), 'schedule');
+  private checkMessageTemplate(tenant: string, message: MessageTemplate): void {
+    this.fromTemplate(tenant, message, this.app.clock.now(), 'schedule');
+  }
+
+  /**
+   * A schedule that starts runs: the workflow must be its tenant's (another tenant's reads as none).
+   * Its variables are not checked here: a step may read them only on some branches, and one that
+   * cannot be made fails its run at the tick, as a run started through the API does.
+   */
+  private checkWorkflow(tenant: string, workflow: ScheduledWorkflow): void {
+    if (this.workflowRunner().catalog.get(tenant, workflow.name) === undefined) {
+      throw new SluiceError('SLUICE_ERR_VALIDATION', `workflow.name: no workflow named ${workflow.name}`, {
+        extra: { errors: [{ field: 'workflow.name', message: `no workflow named ${workflow.name}` }] },
+      });
+    }
   }
 
   /**

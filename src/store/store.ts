@@ -182,6 +182,13 @@ export interface Store {
    * node or a PATCH got there first): so maxRuns holds even for a node that read an old count.
    */
   fireSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, messages: NewMessage[], now: number): Promise<boolean>;
+  /**
+   * The same for a schedule whose ticks start workflow runs (as WorkflowRunner.plan made them): each
+   * run is started in that transaction as startRun starts one (its row, steps and first message) and
+   * counted as a run of the schedule, like a message. Resolves with the runs started, in order, or
+   * false when it fired nothing.
+   */
+  fireSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, messages: NewMessage[], now: number, runs: NewRun[]): Promise<RunStart[] | false>;
 
   /**
    * Store a source made through the API, or replace its config (its tenant and createdAt stay).

@@ -83,9 +83,13 @@ export class WorkflowRunner {
    * stored with the run. Throws SLUICE_ERR_WORKFLOW_NOT_FOUND, or a 400 for a bad deliverAt.
    */
   async start(tenant: string, name: string, input: RunInput, origin: string): Promise<RunStart> {
-    const run = this.plan(tenant, name, input);
+    return this.startPlanned(this.plan(tenant, name, input), origin);
+  }
+
+  /** Store a run that `plan` worked out, in a transaction of its own (a repeated idempotency key stores nothing and answers the first run). */
+  async startPlanned(run: NewRun, origin: string): Promise<RunStart> {
     const started = await this.app.store.startRun(run, this.app.clock.now());
-    if (started.created) this.started(started.id, run, origin);
+    if (started.created) this.noteStarted(started.id, run, origin);
     return started;
   }
 
@@ -104,8 +108,11 @@ export class WorkflowRunner {
     return { tenant, workflow: name, definition: entry.config, vars, ...plan, ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}) };
   }
 
-  /** A planned run was stored as new (under `id`): its step's message is woken for, and the start is told. */
-  started(id: string, run: NewRun, origin: string): void {
+  /**
+   * A planned run was stored as new (under `id`), by startPlanned or in a transaction of the caller's
+   * (Store.fireSchedule): its step's message is woken for, and the start is told (the `run` event).
+   */
+  noteStarted(id: string, run: NewRun, origin: string): void {
     if (run.message) this.stepsAppended([run.message]);
     this.app.events.emit('run', { id, tenant: run.tenant, workflow: run.workflow, state: run.state, origin });
     this.report(id, run.tenant, run.workflow, run);

@@ -187,7 +187,7 @@ describe('sources with routes in sluice.yaml are checked at start', () => {
     [{ s: { routes: [{ workflow: 'onboarding' }] } }, /sources\.s\.routes\.0\.workflow: no workflow named onboarding/],
     [{ s: { routes: [{ queue: 'billing', when: { path: 'cookies.a', op: 'eq', value: 1 } }] } }, /sources\.s\.routes\.0\.when\.path.*unknown root/],
     [{ s: { routes: [{ queue: 'billing', when: { path: 'body.a', op: 'gt' } }] } }, /sources\.s\.routes\.0\.when\.value.*needs a value/],
-    [{ s: { queue: 'billing', routes: [{ queue: 'audit' }] } }, /sources\.s\.queue.*either one queue or routes/],
+    [{ s: { queue: 'billing', routes: [{ queue: 'audit' }] } }, /sources\.s\.queue.*either one queue, one workflow or routes/],
   ])('refuses %j', async (sources, message) => {
     await expect(start(sources)).rejects.toThrow(message);
   });

@@ -331,9 +331,9 @@ describe('validation of routes and sources', () => {
   });
 
   it('refuses a source with both a queue and routes, or neither', () => {
-    expect(issues({ queue: 'q', routes: [{ queue: 'a' }] })).toEqual([{ path: ['queue'], message: 'a source names either one queue or routes' }]);
-    expect(issues({})).toEqual([{ path: ['queue'], message: 'a source names either one queue or routes' }]);
-    expect(issues({ fallback: 'f' })).toContainEqual({ path: ['queue'], message: 'a source names either one queue or routes' });
+    expect(issues({ queue: 'q', routes: [{ queue: 'a' }] })).toEqual([{ path: ['queue'], message: 'a source names either one queue, one workflow or routes' }]);
+    expect(issues({})).toEqual([{ path: ['queue'], message: 'a source names either one queue, one workflow or routes' }]);
+    expect(issues({ fallback: 'f' })).toContainEqual({ path: ['queue'], message: 'a source names either one queue, one workflow or routes' });
   });
 
   it('refuses first and fallback without routes', () => {

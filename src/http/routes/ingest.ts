@@ -4,9 +4,10 @@ import type { SourceConfig } from '../../config/schema.js';
 import { dedupeKey, dedupeWindowSec } from '../../ingest/dedupe.js';
 import { verifiesBeforeBody, verifyRequest, type VerifyInput } from '../../ingest/verify/index.js';
 import { hideVaultToken, withVaultSecret } from '../../secrets/verify-secret.js';
-import type { HeaderPair, NewMessage } from '../../store/types.js';
+import type { HeaderPair, NewMessage, NewRun } from '../../store/types.js';
 import type { Queue, Reservation } from '../../queues/registry.js';
-import { chooseRoutes, routeLabel } from '../../routing/routes.js';
+import { requestVars } from '../../routing/request-vars.js';
+import { chooseRoutes, routeLabel, type RouteChoice, type RoutedRequest } from '../../routing/routes.js';
 import type { ApiDeps } from '../deps.js';
 import { readBody, sendJson, sendProblem } from '../context.js';
 import { SluiceError } from '../errors.js';
@@ -25,8 +26,12 @@ const handshakeQuerySchema = z.object({
 });
 
 const storedSchema = z.object({
-  id: z.string().nullable().meta({ description: 'The stored message; for a source with routes, the first of them (null: routed nowhere)' }),
-  ids: z.array(z.string()).optional().meta({ description: 'A source with routes: every message stored, one per route taken' }),
+  id: z.string().nullable().meta({ description: 'The stored message; for a source with routes or a workflow, the first of them (null: no message stored)' }),
+  ids: z.array(z.string()).optional().meta({ description: 'A source with routes or a workflow: every message stored, one per queue route taken' }),
+  runs: z
+    .array(z.string())
+    .optional()
+    .meta({ description: 'When the request started workflow runs (its source names a workflow, or routes it to some): their ids, one per workflow; a repeated delivery id answers the first runs' }),
 });
 
 const INGEST_DOC = {
@@ -39,6 +44,7 @@ const INGEST_ERRORS = [
   'SLUICE_ERR_SIGNATURE',
   'SLUICE_ERR_METHOD_NOT_ALLOWED',
   'SLUICE_ERR_QUEUE_NOT_FOUND',
+  'SLUICE_ERR_WORKFLOW_NOT_FOUND',
   'SLUICE_ERR_QUEUE_FULL',
 ] as const;
 
@@ -112,6 +118,7 @@ async function ingest(call: IngestCall): Promise<void> {
   const { app, sourceName, source, req, res, subPath, query } = call;
   const started = performance.now();
   if (source.routes) return ingestRouted(call, started);
+  if (source.workflow !== undefined) return ingestRun(call);
   const queue = app.queues.get(source.queue!);
   if (!queue) throw new SluiceError('SLUICE_ERR_QUEUE_NOT_FOUND', `source ${sourceName} feeds a queue that no longer exists`);
   if (app.stopping) throw shuttingDown();
@@ -145,13 +152,21 @@ async function ingestRouted(call: IngestCall, started: number): Promise<void> {
   const { body, input } = await readVerified(call, verifyEarly(call));
   const method = req.method ?? 'POST';
   const headers = headerPairs(req.rawHeaders);
-  const choice = chooseRoutes(source, { method, path: subPath, query, headers, body });
+  const request: RoutedRequest = { method, path: subPath, query, headers, body };
+  const choice = chooseRoutes(source, request);
   const labels = choice.routes.map(({ route, index }) => routeLabel(route, index));
-  const targets = choice.fallback !== undefined ? [choice.fallback] : choice.routes.map(({ route }) => route.queue!);
-  if (targets.length === 0) {
+  const { queues: targets, workflows } = targetsOf(choice);
+  if (targets.length === 0 && workflows === undefined) {
     app.sources.count(sourceName, labels, false);
     app.events.emit('unrouted', { source: sourceName });
     return respond(res, source, undefined, []);
+  }
+  // Worked out before anything is stored: a workflow gone since the source was saved refuses the request whole.
+  const runs = workflows && planRuns(call, workflows, request, input);
+  if (targets.length === 0) {
+    const ids = await startRuns(call, runs!);
+    app.sources.count(sourceName, labels, false);
+    return respond(res, source, undefined, [], ids);
   }
   const queues = targets.map((name) => {
     const queue = app.queues.get(name);
@@ -174,11 +189,64 @@ async function ingestRouted(call: IngestCall, started: number): Promise<void> {
   } finally {
     app.queues.release(reservation);
   }
+  // The runs after the messages: a request refused for want of room in a queue starts none. A run
+  // whose store fails after the messages committed answers 503; the provider's retry then stores
+  // the messages again unless the source dedupes (its delivery id also finds the runs already started).
+  const runIds = runs && (await startRuns(call, runs));
   app.sources.count(sourceName, labels, choice.fallback !== undefined);
   // One request, one ingest latency (on the first event); a message received in each queue.
   const latencyMs = performance.now() - started;
   queues.forEach((queue, index) => app.events.emit('received', { queue: queue.name, origin, count: 1, latencyMs: index === 0 ? latencyMs : undefined }));
-  respond(res, source, results[0]!.id, [...new Set(results.map((result) => result.id))]);
+  respond(res, source, results[0]!.id, [...new Set(results.map((result) => result.id))], runIds);
+}
+
+/**
+ * A source with `workflow`: verified (and its delivery id read) once, then a run of the workflow
+ * starts in the source's tenant with the request in `vars.request`. Answered once the run is stored.
+ */
+async function ingestRun(call: IngestCall): Promise<void> {
+  const { app, source, req, res, subPath, query } = call;
+  if (app.stopping) throw shuttingDown();
+  const { body, input } = await readVerified(call, verifyEarly(call));
+  const request: RoutedRequest = { method: req.method ?? 'POST', path: subPath, query, headers: headerPairs(req.rawHeaders), body };
+  const ids = await startRuns(call, planRuns(call, [source.workflow!], request, input));
+  respond(res, source, undefined, [], ids);
+}
+
+/**
+ * The runs one request starts, one per workflow, in the source's tenant, not stored yet. Each reads
+ * the request in `vars.request` (a vault token it was verified with hidden, as in a stored message).
+ * With the source's delivery id as their idempotency key, a repeated delivery finds the runs it
+ * started (for as long as they are kept) instead of starting more. Throws 404 for a workflow the
+ * tenant no longer has.
+ */
+function planRuns({ app, sourceName, source }: IngestCall, workflows: string[], request: RoutedRequest, input: VerifyInput | undefined): NewRun[] {
+  const tenant = app.sources.get(sourceName)?.tenant ?? 'default';
+  const seen = { headers: request.headers as HeaderPair[], query: request.query };
+  if (source.verify) hideVaultToken(source.verify, seen);
+  const vars = { request: requestVars({ ...request, ...seen }) };
+  const key = source.dedupe && input ? dedupeKey(source.dedupe, input) : undefined;
+  const idempotencyKey = key === undefined ? undefined : `source:${sourceName}:${key}`;
+  return workflows.map((workflow) => app.workflows.plan(tenant, workflow, { vars, ...(idempotencyKey ? { idempotencyKey } : {}) }));
+}
+
+/** Store planned runs, each in its transaction; their ids in order (a repeated delivery's: the first runs'). */
+async function startRuns({ app, sourceName }: IngestCall, runs: NewRun[]): Promise<string[]> {
+  const origin = `source:${sourceName}`;
+  const started = await committing(app.logger, 'ingest', { source: sourceName }, () => Promise.all(runs.map((run) => app.workflows.startPlanned(run, origin))));
+  return started.map((run) => run.id);
+}
+
+/** Where a routed request goes: queues that get a message, and workflows that start a run (undefined when none, as for most sources). */
+function targetsOf(choice: RouteChoice): { queues: string[]; workflows?: string[] } {
+  if (choice.fallback !== undefined) return { queues: [choice.fallback] };
+  const queues: string[] = [];
+  let workflows: string[] | undefined;
+  for (const { route } of choice.routes) {
+    if (route.workflow === undefined) queues.push(route.queue!);
+    else (workflows ??= []).push(route.workflow);
+  }
+  return workflows === undefined ? { queues } : { queues, workflows };
 }
 
 /** Room for one message in each queue (a queue named by two routes, two), held until the commit is known. */
@@ -302,15 +370,17 @@ function headerPairs(raw: string[]): HeaderPair[] {
 }
 
 /**
- * The answer once stored: `{ id }`, or for a source with routes `{ id, ids }` (id: the first message,
- * null when the request was routed nowhere), or the source's configured response.
+ * The answer once stored: `{ id }`, or for a source with routes or a workflow `{ id, ids }` (id: the
+ * first message, null when none was stored), with `runs` when the request started workflow runs; or
+ * the source's configured response (`{run}` in its body: the first run's id).
  */
-function respond(res: ServerResponse, source: SourceConfig, id: string | undefined, ids?: string[]): void {
-  const answer = ids === undefined ? { id } : { id: id ?? null, ids };
+function respond(res: ServerResponse, source: SourceConfig, id: string | undefined, ids?: string[], runs?: string[]): void {
+  const answer = ids === undefined ? { id } : runs === undefined ? { id: id ?? null, ids } : { id: id ?? null, ids, runs };
   if (!source.response) return sendJson(res, 202, answer);
   const { status, headers, body } = source.response;
   if (body === undefined) return sendJson(res, status, answer, headers);
-  const text = body.replaceAll('{id}', id ?? '');
+  const withId = body.replaceAll('{id}', id ?? '');
+  const text = runs === undefined ? withId : withId.replaceAll('{run}', runs[0] ?? '');
   res.writeHead(status, { 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }

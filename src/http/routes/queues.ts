@@ -190,7 +190,7 @@ export function registerQueueRoutes(router: Router, app: ApiDeps): void {
 /** Sources and schedules that send to a queue: it cannot be deleted under them. */
 function queueUsers(app: ApiDeps, name: string): string[] {
   const sources = app.sources.list().filter((source) => routedQueues(source.config).includes(name)).map((source) => `source ${source.name}`);
-  const schedules = app.schedules.list().filter((live) => live.config.message.queue === name).map((live) => `schedule ${live.record.name}`);
+  const schedules = app.schedules.list().filter((live) => live.config.message?.queue === name).map((live) => `schedule ${live.record.name}`);
   return [...sources, ...schedules];
 }
 

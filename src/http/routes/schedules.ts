@@ -16,7 +16,10 @@ import { requireKnownTenant } from './tenants.js';
 const createSchema = z.object({ name: nameSchema }).passthrough();
 const nameParam = { name: nameSchema };
 const TEMPLATE_QUEUE_NOTE = "A template that names no queue sends to the tenant's default outbound queue.";
-const TIMINGS = ['cron', 'every', 'solar'] as const;
+const TIMINGS: readonly string[] = ['cron', 'every', 'solar'];
+/** What a tick does: send a message, or start a workflow run; a PATCH giving one drops the other. */
+const ACTIONS: readonly string[] = ['message', 'workflow'];
+const WORKFLOW_NOTE = 'Give `message` (each tick sends it) or `workflow: { name, vars }` (each tick starts a run of that workflow of the schedule\'s tenant, with those variables).';
 
 /** One schedule as scheduleView shows it. */
 const scheduleViewSchema = apiSchema(
@@ -46,7 +49,7 @@ export function registerScheduleRoutes(router: Router, app: ApiDeps): void {
     return { status: 201, body: scheduleView(live, app.clock.now(), 5) };
   }, {
     summary: 'Create a cron, interval or solar schedule',
-    description: `Give exactly one of \`cron\`, \`every\` or \`solar\`; \`exclude\`, \`startAt\`, \`endAt\` and \`maxRuns\` narrow it, read in its \`timezone\`. ${TEMPLATE_QUEUE_NOTE} A tenant key makes schedules of its own tenant.`,
+    description: `Give exactly one of \`cron\`, \`every\` or \`solar\`; \`exclude\`, \`startAt\`, \`endAt\` and \`maxRuns\` narrow it, read in its \`timezone\`. ${WORKFLOW_NOTE} ${TEMPLATE_QUEUE_NOTE} A tenant key makes schedules of its own tenant.`,
     tag: 'schedules',
     auth: 'tenant',
     // What the handler validates: the name, then the rest as a schedule.
@@ -79,8 +82,10 @@ export function registerScheduleRoutes(router: Router, app: ApiDeps): void {
     const patch = await readJson(ctx.req, z.record(z.string(), z.unknown()), app.apiBodyLimit);
     const merged: Record<string, unknown> = { ...live.config, ...patch };
     // A new cron, every or solar replaces the other two; a field given as null is removed (endAt: null ends nothing).
-    const timings = TIMINGS.filter((field) => patch[field] !== undefined && patch[field] !== null);
-    if (timings.length > 0) for (const other of TIMINGS) if (!timings.includes(other)) delete merged[other];
+    for (const group of [TIMINGS, ACTIONS]) {
+      const given = group.filter((field) => patch[field] !== undefined && patch[field] !== null);
+      if (given.length > 0) for (const other of group) if (!given.includes(other)) delete merged[other];
+    }
     for (const [field, value] of Object.entries(patch)) if (value === null) delete merged[field];
     const config = await ownedConfig(app, withTenant(merged, ctx.principal, live.record.tenant), ctx.principal);
     const saved = await committing(app.logger, 'schedule', { name: live.record.name }, () =>
@@ -89,7 +94,7 @@ export function registerScheduleRoutes(router: Router, app: ApiDeps): void {
     return { status: 200, body: scheduleView(saved, app.clock.now(), 5) };
   }, {
     summary: 'Change a schedule: pause, resume, or any of its fields',
-    description: `The fields given replace the stored ones, and one given as null is removed; a new \`cron\`, \`every\` or \`solar\` replaces the other two. Runs counted so far stay: extending \`endAt\` or \`maxRuns\` makes a completed schedule active again. ${TEMPLATE_QUEUE_NOTE}`,
+    description: `The fields given replace the stored ones, and one given as null is removed; a new \`cron\`, \`every\` or \`solar\` replaces the other two, and \`message\` and \`workflow\` replace each other. Runs counted so far stay: extending \`endAt\` or \`maxRuns\` makes a completed schedule active again. ${TEMPLATE_QUEUE_NOTE}`,
     tag: 'schedules',
     auth: 'tenant',
     params: nameParam,
@@ -126,7 +131,8 @@ function withTenant(raw: Record<string, unknown>, principal: Principal, fallback
 /**
  * Validate a schedule for its tenant: the tenant must exist (400 naming `tenant`), a template that
  * names no queue goes to the tenant's default queue, and a queue of another tenant is answered as if
- * it did not exist (a tick would be refused anyway: ScheduleRunner.fire checks the owner again).
+ * it did not exist (a tick would be refused anyway: ScheduleRunner.fire checks the owner again). A
+ * workflow is looked up in the schedule's tenant when it is saved (ScheduleRunner.save).
  */
 async function ownedConfig(app: ApiDeps, raw: Record<string, unknown>, principal: Principal): Promise<ScheduleConfig> {
   const tenant = typeof raw.tenant === 'string' ? raw.tenant : 'default';
@@ -134,6 +140,7 @@ async function ownedConfig(app: ApiDeps, raw: Record<string, unknown>, principal
   const withQueue = isObject(message) && message.queue === undefined ? { ...raw, message: { ...message, queue: defaultQueueName(tenant) } } : raw;
   const config = validate(scheduleConfigSchema, withQueue);
   if (principal.kind === 'admin') await requireKnownTenant(app, config.tenant);
+  if (config.message === undefined) return config;
   const queue = app.queues.get(config.message.queue);
   if (!queue || queue.tenant !== config.tenant) {
     throw new SluiceError('SLUICE_ERR_VALIDATION', `message.queue: no queue named ${config.message.queue}`, {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { headerMapSchema, nameSchema, sourceConfigSchema, type SourceConfig } from '../../config/schema.js';
 import { CONDITION_OPS } from '../../routing/conditions.js';
+import { requestVars } from '../../routing/request-vars.js';
 import { explainRouting, type RoutedRequest } from '../../routing/routes.js';
 import type { SourceEntry } from '../../routing/source-registry.js';
 import { sourceTargetProblem } from '../../routing/source-targets.js';
@@ -100,7 +101,7 @@ const dryRunAnswerSchema = apiSchema(
         queue: z.string().optional(),
         workflow: z.string().optional(),
         matched: z.boolean().meta({ description: 'Its `when` held (or it has none)' }),
-        selected: z.boolean().meta({ description: 'It would get a message: matched, and with `first` no earlier route did' }),
+        selected: z.boolean().meta({ description: 'It would get a message (a workflow: start a run): matched, and with `first` no earlier route did' }),
         why: explanationSchema.optional(),
       }),
     ),
@@ -108,7 +109,11 @@ const dryRunAnswerSchema = apiSchema(
     fallback: z.string().optional().meta({ description: 'The fallback queue, when it would take the request' }),
     targets: z
       .array(z.object({ queue: z.string().optional(), workflow: z.string().optional(), route: z.string().optional(), fallback: z.boolean().optional() }))
-      .meta({ description: 'Where messages would go, in order; empty: the request would be answered and not stored' }),
+      .meta({ description: 'Where messages would go and which workflows would start a run, in order; empty: the request would be answered and not stored' }),
+    vars: z
+      .object({ request: z.record(z.string(), z.unknown()) })
+      .optional()
+      .meta({ description: 'When a workflow would start: the variables its run would get (`vars.request`: method, path, headers, query, body)' }),
   }),
 );
 
@@ -150,7 +155,7 @@ export function registerSourceRoutes(router: Router, app: ApiDeps): void {
   }, {
     summary: 'Create or replace a source',
     description:
-      "The same shape as a source in sluice.yaml: one `queue`, or `routes` (each `{ queue, when? }`, with `first` and `fallback`). Its routes may name only the owner tenant's queues. It answers at /in/{name} at once, on every node. " +
+      "The same shape as a source in sluice.yaml: one `queue`, one `workflow`, or `routes` (each `{ queue | workflow, when? }`, with `first` and `fallback`). It may name only the owner tenant's queues and workflows; a workflow starts a run of the owner's for each request, with the request in `vars.request` (`method`, `path`, `headers` with lower-case names, `query` with a repeated parameter as an array, `body` as JSON when it parses, else text). It answers at /in/{name} at once, on every node. " +
       FILE_NOTE,
     tag: 'sources',
     auth: 'tenant',
@@ -178,10 +183,12 @@ export function registerSourceRoutes(router: Router, app: ApiDeps): void {
   router.add('POST', '/v1/sources/:name/test', async (ctx) => {
     const entry = visible(app, ctx.params.name!, ctx.principal);
     const request = routedRequest(await readJson(ctx.req, dryRunSchema, app.apiBodyLimit));
-    return { status: 200, body: explainRouting(entry.config, request) };
+    const explanation: z.output<typeof dryRunAnswerSchema> = explainRouting(entry.config, request);
+    if (explanation.targets.some((target) => target.workflow !== undefined)) explanation.vars = { request: { ...requestVars(request) } };
+    return { status: 200, body: explanation };
   }, {
     summary: 'Dry run: which routes a request would take, and why',
-    description: 'Every route with whether its `when` held, each condition with the value it read. Nothing is stored, counted or verified.',
+    description: 'Every route with whether its `when` held, each condition with the value it read; when a workflow would start, the `vars` its run would get. Nothing is stored, counted, started or verified.',
     tag: 'sources',
     auth: 'tenant',
     params: nameParam,
@@ -221,11 +228,12 @@ function inFile(name: string): SluiceError {
 
 /**
  * The body as a source of `tenant`: the schema's checks (400 naming each field), then its targets,
- * which must be that tenant's queues (another tenant's queue reads as no queue at all).
+ * which must be that tenant's queues and workflows (another tenant's reads as none at all).
  */
 function checkedConfig(app: ApiDeps, body: unknown, tenant: string): SourceConfig {
   const config = validate(sourceConfigSchema, body);
-  const problem = sourceTargetProblem(config, tenant, (queue) => app.queues.get(queue)) ?? bodyLimitProblem(app, config) ?? vaultProblem(app, config, tenant);
+  const hasWorkflow = (workflow: string) => app.workflows.catalog.get(tenant, workflow) !== undefined;
+  const problem = sourceTargetProblem(config, tenant, (queue) => app.queues.get(queue), hasWorkflow) ?? bodyLimitProblem(app, config) ?? vaultProblem(app, config, tenant);
   if (problem) {
     const field = problem.path.join('.');
     throw new SluiceError('SLUICE_ERR_VALIDATION', `${field}: ${problem.message}`, { extra: { errors: [{ field, message: problem.message }] } });

@@ -262,7 +262,8 @@ export async function replaceFileSettingsIn(tx: Queryable, settings: FileSetting
  * the UPDATE's WHERE: of two nodes firing the same tick, the second waits for the first's row lock,
  * then re-reads the row (READ COMMITTED), finds it moved and changes nothing. The tick's messages
  * are appended and counted in the same transaction, so a tick is neither lost, nor fired twice, nor
- * counted twice.
+ * counted twice. `runs` counts what the tick does (its messages, unless the caller starts workflow
+ * runs in the same transaction and counts those too).
  */
 export async function fireScheduleIn(
   tx: Queryable,
@@ -271,12 +272,13 @@ export async function fireScheduleIn(
   nextRunAt: number | undefined,
   messages: NewMessage[],
   now: number,
+  runs = messages.length,
 ): Promise<boolean> {
   const moved = await tx.query({
     text: `UPDATE schedules SET next_run_at = $4, runs = runs + $6::integer,
              last_run_at = CASE WHEN $6::integer > 0 THEN $5 ELSE last_run_at END
            WHERE name = $1 AND next_run_at = $2 AND runs = $3`,
-    values: [name, expected.runAt, expected.runs, nextRunAt ?? null, now, messages.length],
+    values: [name, expected.runAt, expected.runs, nextRunAt ?? null, now, runs],
   });
   if ((moved.rowCount ?? 0) === 0) return false;
   await appendMessages(tx, messages, now);

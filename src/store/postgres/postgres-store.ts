@@ -369,9 +369,18 @@ export class PostgresStore implements Store {
     return deleted;
   }
 
-  async fireSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, messages: NewMessage[], now: number) {
-    const fired = await this.transaction((tx) => fireScheduleIn(tx, name, expected, nextRunAt, messages, now));
-    if (fired) this.catalogChanged('schedules');
+  fireSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, messages: NewMessage[], now: number): Promise<boolean>;
+  fireSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, messages: NewMessage[], now: number, runs: NewRun[]): Promise<RunStart[] | false>;
+  /** One transaction: the schedule's move and count (fireScheduleIn), its messages, and its runs as startRun starts each. */
+  async fireSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, messages: NewMessage[], now: number, runs?: NewRun[]): Promise<boolean | RunStart[]> {
+    const fired = await this.transaction(async (tx): Promise<boolean | RunStart[]> => {
+      if (!(await fireScheduleIn(tx, name, expected, nextRunAt, messages, now, messages.length + (runs?.length ?? 0)))) return false;
+      if (runs === undefined) return true;
+      const started: RunStart[] = [];
+      for (const run of runs) started.push(await this.startRunIn(tx, run, now));
+      return started;
+    });
+    if (fired !== false) this.catalogChanged('schedules');
     return fired;
   }
 
@@ -434,11 +443,14 @@ export class PostgresStore implements Store {
 
   /** One transaction: the run's row, its steps and the step's message; a repeated key writes nothing (insertRunIn). */
   async startRun(run: NewRun, now: number): Promise<RunStart> {
-    return this.transaction(async (tx) => {
-      const start = await insertRunIn(tx, run, now);
-      if (start.created) await this.writeStepsIn(tx, start.id, run.steps, run.message, now);
-      return start;
-    });
+    return this.transaction((tx) => this.startRunIn(tx, run, now));
+  }
+
+  /** Inside a transaction: the run's row, its steps and the step's message; a repeated key writes nothing (insertRunIn). */
+  private async startRunIn(tx: Queryable, run: NewRun, now: number): Promise<RunStart> {
+    const start = await insertRunIn(tx, run, now);
+    if (start.created) await this.writeStepsIn(tx, start.id, run.steps, run.message, now);
+    return start;
   }
 
   async getRun(id: string): Promise<RunWithSteps | undefined> {

@@ -1029,11 +1029,13 @@ export class SqliteStore implements Store {
     return this.catalog.deleteSchedule(name);
   }
 
-  async fireSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, messages: NewMessage[], now: number) {
-    const fired = this.write(() => {
-      if (!this.catalog.advanceSchedule(name, expected, nextRunAt, messages.length, now)) return false;
+  fireSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, messages: NewMessage[], now: number): Promise<boolean>;
+  fireSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, messages: NewMessage[], now: number, runs: NewRun[]): Promise<RunStart[] | false>;
+  async fireSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, messages: NewMessage[], now: number, runs?: NewRun[]): Promise<boolean | RunStart[]> {
+    const fired = this.write((): boolean | RunStart[] => {
+      if (!this.catalog.advanceSchedule(name, expected, nextRunAt, messages.length + (runs?.length ?? 0), now)) return false;
       this.appendAll(messages, now);
-      return true;
+      return runs === undefined ? true : runs.map((run) => this.startOne(run, now));
     });
     await this.durable();
     return fired;
@@ -1096,15 +1098,18 @@ export class SqliteStore implements Store {
   }
 
   async startRun(run: NewRun, now: number): Promise<RunStart> {
-    const start = this.write((): RunStart => {
-      const earlier = this.runs.runByKey(run);
-      if (earlier) return { ...earlier, created: false };
-      const id = this.runs.insertRun(run, now);
-      this.writeSteps(id, run.steps, run.message, now);
-      return { id, state: run.state, created: true };
-    });
+    const start = this.write(() => this.startOne(run, now));
     await this.durable();
     return start;
+  }
+
+  /** Inside a transaction: start a run (its row, steps and first message), or find the run its idempotency key started. */
+  private startOne(run: NewRun, now: number): RunStart {
+    const earlier = this.runs.runByKey(run);
+    if (earlier) return { ...earlier, created: false };
+    const id = this.runs.insertRun(run, now);
+    this.writeSteps(id, run.steps, run.message, now);
+    return { id, state: run.state, created: true };
   }
 
   async getRun(id: string): Promise<RunWithSteps | undefined> {
