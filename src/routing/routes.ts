@@ -184,6 +184,12 @@ export function explainRouting(routing: Routing, request: RoutedRequest): Routin
   return explanation;
 }
 
+/** Every workflow a source may start: its workflow, or its routes' workflows. */
+export function routedWorkflows(routing: Routing): string[] {
+  if (routing.routes === undefined) return routing.workflow === undefined ? [] : [routing.workflow];
+  return [...new Set(routing.routes.flatMap((route) => (route.workflow === undefined ? [] : [route.workflow])))];
+}
+
 /** Every queue a source may send to: its queue, or its routes' queues and its fallback. */
 export function routedQueues(routing: Routing): string[] {
   if (routing.routes === undefined) return routing.queue === undefined ? [] : [routing.queue];

@@ -138,6 +138,21 @@ describe('defining workflows through the API', () => {
     expect(sent.body).toBe(big.slice(0, 64 * 1024));
   });
 
+  it('refuses to delete a workflow while a source or a schedule starts it', async () => {
+    const api = await sink();
+    const sluice = await start();
+    expect((await sluice.api('PUT', '/v1/workflows/used', { steps: [{ name: 'a', request: { url: `${api.origin}/a` } }] })).status).toBe(201);
+    expect((await sluice.api('PUT', '/v1/sources/hooks', { routes: [{ name: 'all', workflow: 'used' }] })).status).toBe(201);
+    expect((await sluice.api('POST', '/v1/schedules', { name: 'nightly', every: '1h', workflow: { name: 'used' } })).status).toBe(201);
+    const refused = await sluice.api('DELETE', '/v1/workflows/used');
+    expect(refused.status).toBe(409);
+    expect(refused.body.detail).toContain('source hooks');
+    expect(refused.body.detail).toContain('schedule nightly');
+    expect((await sluice.api('DELETE', '/v1/sources/hooks')).status).toBe(204);
+    expect((await sluice.api('DELETE', '/v1/schedules/nightly')).status).toBe(204);
+    expect((await sluice.api('DELETE', '/v1/workflows/used')).status).toBe(204);
+  });
+
   it('ends a run that loops past 100 steps as failed', async () => {
     const api = await sink();
     const sluice = await start();

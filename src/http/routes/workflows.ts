@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { nameSchema, templateVarsSchema, workflowConfigSchema, type WorkflowConfig } from '../../config/schema.js';
 import type { TenantEntry } from '../../config/tenant-catalog.js';
 import { outboundMessageSchema } from '../../queues/outbound-message.js';
+import { routedWorkflows } from '../../routing/routes.js';
 import { RUN_STATES, type RunRecord, type RunStep, type RunWithSteps } from '../../store/types.js';
 import type { ApiDeps } from '../deps.js';
 import { canAccess } from '../auth.js';
@@ -152,18 +153,20 @@ export function registerWorkflowRoutes(router: Router, app: ApiDeps): void {
     const tenant = await actingTenant(app, ctx.principal, ctx.query);
     const entry = found(app, tenant, validate(nameSchema, ctx.params.name));
     if (entry.fromFile) throw inFile(entry.name);
+    const users = workflowUsers(app, tenant, entry.name);
+    if (users.length > 0) throw new SluiceError('SLUICE_ERR_CONFLICT', `workflow ${entry.name} is started by ${users.join(', ')}: change or delete them first`);
     await committing(app.logger, 'workflow', { workflow: entry.name, tenant }, () => app.workflows.catalog.remove(tenant, entry.name));
     app.logger.info('workflow deleted', { workflow: entry.name, tenant });
     return { status: 204 };
   }, {
     summary: 'Delete a workflow',
-    description: 'Runs already going finish on the version they started with.',
+    description: 'Runs already going finish on the version they started with. Refused (409) while a source or a schedule of the tenant starts it.',
     tag: 'workflows',
     auth: 'tenant',
     params: nameParam,
     query: tenantQuerySchema,
     response: { status: 204, description: 'Deleted' },
-    errors: ['SLUICE_ERR_WORKFLOW_NOT_FOUND', 'SLUICE_ERR_WORKFLOW_IN_FILE'],
+    errors: ['SLUICE_ERR_WORKFLOW_NOT_FOUND', 'SLUICE_ERR_WORKFLOW_IN_FILE', 'SLUICE_ERR_CONFLICT'],
   });
   router.add('POST', '/v1/workflows/:name/runs', async (ctx) => {
     const tenant = await actingTenant(app, ctx.principal, ctx.query);
@@ -217,6 +220,13 @@ async function foundRun(app: ApiDeps, principal: Parameters<typeof canAccess>[0]
   const found = /^[1-9][0-9]{0,15}$/.test(id) ? await app.store.getRun(id) : undefined;
   if (!found || !canAccess(principal, found.run.tenant)) throw new SluiceError('SLUICE_ERR_RUN_NOT_FOUND', `no run ${id}`);
   return found;
+}
+
+/** Sources and schedules of `tenant` that start a workflow: it cannot be deleted under them. */
+function workflowUsers(app: ApiDeps, tenant: string, name: string): string[] {
+  const sources = app.sources.list().filter((source) => source.tenant === tenant && routedWorkflows(source.config).includes(name)).map((source) => `source ${source.name}`);
+  const schedules = app.schedules.list().filter((live) => live.record.tenant === tenant && live.config.workflow?.name === name).map((live) => `schedule ${live.record.name}`);
+  return [...sources, ...schedules];
 }
 
 function inFile(name: string): SluiceError {
