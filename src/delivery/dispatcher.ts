@@ -40,7 +40,7 @@ export interface DispatcherDeps {
   /** The vault: secrets of messages made from templates and vault signing secrets are filled from it at send time. */
   readonly vault?: SecretSource;
   /** Moves workflow runs on when their steps' messages finish (workflows/runner.ts). */
-  readonly workflows?: Pick<WorkflowRunner, 'stepEnded' | 'stepsAppended'>;
+  readonly workflows?: Pick<WorkflowRunner, 'stepEnded' | 'changeStored'>;
 }
 
 /** While deliveries are paused (DispatcherDeps.deliveryPaused), a domain looks again this often. */
@@ -478,10 +478,11 @@ export class Dispatcher {
     return undefined;
   }
 
-  /** Next steps of workflow runs went in with these outcomes: their lanes and the due timer hear of them. */
-  private noteRunMessages(batch: DeliveryOutcome[]): void {
-    const messages = batch.flatMap((outcome) => (outcome.run?.message ? [outcome.run.message] : []));
-    if (messages.length > 0) this.app.workflows?.stepsAppended(messages);
+  /** Runs that moved with these outcomes: the runner tells of each move (events, its next step's lane). */
+  private noteRunsMoved(batch: DeliveryOutcome[], moved: readonly string[]): void {
+    if (moved.length === 0 || !this.app.workflows) return;
+    const ids = new Set(moved);
+    for (const outcome of batch) if (outcome.run && ids.has(outcome.run.runId)) this.app.workflows.changeStored(outcome.run);
   }
 
   private isStep(message: StoredMessage): boolean {
@@ -637,8 +638,10 @@ export class Dispatcher {
     const previous = this.outcomeFlush ?? Promise.resolve();
     const flush = previous
       .then(() => this.app.store.completeDeliveries(batch, this.app.clock.now()))
-      .then(() => this.hintRetries(batch))
-      .then(() => this.noteRunMessages(batch))
+      .then((moved) => {
+        this.hintRetries(batch);
+        this.noteRunsMoved(batch, moved);
+      })
       .catch((error: unknown) => this.retryOutcomes(batch, error));
     this.outcomeFlush = flush;
     return flush;

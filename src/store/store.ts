@@ -111,8 +111,11 @@ export interface Store {
    * at a time delivers a strict lane, so its order holds across nodes.
    */
   claimLanes(requests: ClaimRequest[], leaseUntil: number, now: number): Promise<StoredMessage[][]>;
-  /** Record finished deliveries in one transaction. */
-  completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<void>;
+  /**
+   * Record finished deliveries in one transaction, with the run changes they carry. Returns the ids
+   * of the runs that moved (a change applies only with its outcome, and only at its version).
+   */
+  completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<string[]>;
   /** On start of a single node: every inflight message whose node is gone becomes ready again. */
   releaseClaims(now: number): Promise<number>;
 

@@ -68,6 +68,8 @@ export interface StepReplay {
 
 export class WorkflowRunner {
   readonly catalog: WorkflowCatalog;
+  /** Whose run each change from stepEnded moves, for its events once it is stored. */
+  private readonly owners = new WeakMap<RunChange, { tenant: string; workflow: string }>();
 
   constructor(private readonly app: WorkflowDeps) {
     const store = app.store;
@@ -141,8 +143,20 @@ export class WorkflowRunner {
     const history = [...found.steps.filter((candidate) => candidate.seq !== row.seq), finished];
     const config = definition.steps[index]!;
     const plan = this.follow(found.run, definition, history, finished, index, config, now);
-    this.report(found.run.id, found.run.tenant, found.run.workflow, { ...plan, steps: [finished, ...plan.steps] });
-    return { runId: found.run.id, version: found.run.version, ...plan, steps: [finished, ...plan.steps] };
+    const change: RunChange = { runId: found.run.id, version: found.run.version, ...plan, steps: [finished, ...plan.steps] };
+    this.owners.set(change, { tenant: found.run.tenant, workflow: found.run.workflow });
+    return change;
+  }
+
+  /**
+   * A change from stepEnded was stored with its delivery's outcome (Store.completeDeliveries said
+   * its run moved): now its events are told, and its next step's lane and the due timer hear of it.
+   * A change that did not apply is never told.
+   */
+  changeStored(change: RunChange): void {
+    const owner = this.owners.get(change);
+    if (change.message) this.stepsAppended([change.message]);
+    if (owner) this.report(change.runId, owner.tenant, owner.workflow, change);
   }
 
   /** Step messages went into the store (with a run's start or move): wake what waits for them. */

@@ -172,7 +172,8 @@ function workflowRunContract(name: string, open: () => Promise<{ store: Store; c
       const { runId, messageId } = await started();
       const [claimed] = await claim();
       expect(claimed?.id).toBe(messageId);
-      await store.completeDeliveries([{ id: messageId, kind: 'delivered', attempt, claim: claimed!.claim, run: stepDone(runId, messageId) }], 2_500);
+      const moved = await store.completeDeliveries([{ id: messageId, kind: 'delivered', attempt, claim: claimed!.claim, run: stepDone(runId, messageId) }], 2_500);
+      expect(moved).toEqual([runId]);
 
       expect((await store.getMessage(messageId))?.state).toBe('delivered');
       expect(await store.getAttempts(messageId)).toHaveLength(1);
@@ -194,7 +195,7 @@ function workflowRunContract(name: string, open: () => Promise<{ store: Store; c
       const [claimed] = await claim();
       await store.completeDeliveries([{ id: messageId, kind: 'delivered', attempt, claim: claimed!.claim }], 2_500);
       // Told again, now with the run's change: the message is no longer in flight.
-      await store.completeDeliveries([{ id: messageId, kind: 'delivered', attempt, claim: claimed!.claim, run: stepDone(runId, messageId) }], 2_600);
+      expect(await store.completeDeliveries([{ id: messageId, kind: 'delivered', attempt, claim: claimed!.claim, run: stepDone(runId, messageId) }], 2_600)).toEqual([]);
       const read = await store.getRun(runId);
       expect(read?.run).toMatchObject({ state: 'running', version: 0 });
       expect(read?.steps.map((s) => s.state)).toEqual(['skipped', 'pending']);
@@ -205,7 +206,7 @@ function workflowRunContract(name: string, open: () => Promise<{ store: Store; c
       const { runId, messageId } = await started();
       const [claimed] = await claim();
       expect(await store.changeRun({ runId, version: 0, state: 'running', steps: [] }, 2_200)).toBe(true);
-      await store.completeDeliveries([{ id: messageId, kind: 'delivered', attempt, claim: claimed!.claim, run: stepDone(runId, messageId, 0) }], 2_500);
+      expect(await store.completeDeliveries([{ id: messageId, kind: 'delivered', attempt, claim: claimed!.claim, run: stepDone(runId, messageId, 0) }], 2_500)).toEqual([]);
       expect((await store.getMessage(messageId))?.state).toBe('delivered');
       const read = await store.getRun(runId);
       expect(read?.run).toMatchObject({ version: 1, updatedAt: 2_200 });

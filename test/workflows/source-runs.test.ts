@@ -213,7 +213,10 @@ describe('a workflow the source cannot start', () => {
     const sluice = await start({ queues: { audit: { mode: 'pull' } } });
     expect((await sluice.api('PUT', '/v1/workflows/gone', { steps: [{ name: 'a', request: { url: `${api.origin}/a` } }] })).status).toBe(201);
     expect((await sluice.api('PUT', '/v1/sources/hooks', { routes: [{ queue: 'audit' }, { workflow: 'gone' }] })).status).toBe(201);
-    expect((await sluice.api('DELETE', '/v1/workflows/gone')).status).toBe(204);
+    // The API refuses to delete it under the source (409); another node deleting it in the same moment
+    // as this source was saved is the way it goes: the catalog loses it as a reload from the store would.
+    expect((await sluice.api('DELETE', '/v1/workflows/gone')).status).toBe(409);
+    await sluice.app.workflows.catalog.remove('default', 'gone');
     const refused = await post(sluice, '/in/hooks', '{}');
     expect(refused.status).toBe(404);
     expect(refused.body.code).toBe('SLUICE_ERR_WORKFLOW_NOT_FOUND');

@@ -213,12 +213,17 @@ export class PostgresStore implements Store {
    * One statement, or one transaction of several when a message has more than one outcome or an
    * outcome carries its run's change (applied with the outcome, or not at all).
    */
-  async completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<void> {
+  async completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<string[]> {
     const rounds = inRounds(outcomes.filter((outcome) => parseId(outcome.id) !== undefined));
     const moveRuns = outcomes.some((outcome) => outcome.run !== undefined);
-    if (rounds.length <= 1 && !moveRuns) return completeDeliveries(this.db, rounds[0] ?? [], now);
-    await this.transaction(async (tx) => {
-      for (const round of rounds) await this.completeRoundIn(tx, round, now);
+    if (rounds.length <= 1 && !moveRuns) {
+      await completeDeliveries(this.db, rounds[0] ?? [], now);
+      return [];
+    }
+    return this.transaction(async (tx) => {
+      const moved: string[] = [];
+      for (const round of rounds) moved.push(...(await this.completeRoundIn(tx, round, now)));
+      return moved;
     });
   }
 
@@ -228,11 +233,13 @@ export class PostgresStore implements Store {
    * others are left out of the round (they would change nothing), so no run moves on an outcome that
    * did not apply, and none stays behind one that did.
    */
-  private async completeRoundIn(tx: Queryable, round: DeliveryOutcome[], now: number): Promise<void> {
+  private async completeRoundIn(tx: Queryable, round: DeliveryOutcome[], now: number): Promise<string[]> {
     const withRun = round.filter((outcome) => outcome.run !== undefined);
     const applying = await lockApplyingIn(tx, withRun);
     await completeDeliveries(tx, round.filter((outcome) => outcome.run === undefined || applying.has(outcome.id)), now);
-    for (const outcome of withRun) if (applying.has(outcome.id)) await this.changeRunIn(tx, outcome.run!, now);
+    const moved: string[] = [];
+    for (const outcome of withRun) if (applying.has(outcome.id) && (await this.changeRunIn(tx, outcome.run!, now))) moved.push(outcome.run!.runId);
+    return moved;
   }
 
   /**

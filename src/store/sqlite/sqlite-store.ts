@@ -777,9 +777,11 @@ export class SqliteStore implements Store {
     return rows;
   }
 
-  async completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<void> {
-    this.write(() => {
-      for (const outcome of outcomes) if (this.completeOne(outcome, now) && outcome.run) this.moveRun(outcome.run, now);
+  async completeDeliveries(outcomes: DeliveryOutcome[], now: number): Promise<string[]> {
+    return this.write(() => {
+      const moved: string[] = [];
+      for (const outcome of outcomes) if (this.completeOne(outcome, now) && outcome.run && this.moveRun(outcome.run, now)) moved.push(outcome.run.runId);
+      return moved;
     });
   }
 
