@@ -142,7 +142,8 @@ export class SluiceClient {
   }
 
   /** Cancel a message not yet delivered; a 409 (`SLUICE_ERR_CONFLICT`) says it is past that. */
-  cancelMessage(id: string): Promise<{ id: string; state: MessageState }> {
+  /** Cancel a waiting message; a workflow step's cancels its run too (`run`). */
+  cancelMessage(id: string): Promise<{ id: string; state: MessageState; run?: string }> {
     return this.request('DELETE', `/v1/messages/${segment(id)}`);
   }
 
@@ -542,7 +543,7 @@ export class SluiceClient {
       if (!response.ok || !response.body) throw apiError(response, await response.text());
       for await (const event of readServerSentEvents(response.body)) {
         const data = JSON.parse(event.data);
-        yield event.event === 'snapshot' ? { type: 'snapshot', data } : { type: event.event as Exclude<StatsStreamEvent['type'], 'snapshot'>, id: event.id, data };
+        yield (event.event === 'snapshot' ? { type: 'snapshot', data } : { type: event.event, id: event.id, data }) as StatsStreamEvent;
       }
     } catch (error) {
       if (!controller.signal.aborted) throw error;

@@ -3,6 +3,7 @@ import type { Condition } from '../routing/conditions.js';
 import type { RoutingExplanation } from '../routing/routes.js';
 import type { SourceCounts } from '../routing/source-registry.js';
 import type { RunState, StepState } from '../store/types.js';
+import type { RunStreamEvent, RunStreamEventType } from '../observe/run-events.js';
 
 /**
  * The JSON shapes of the Sluice HTTP API, as the client sends and receives them. Where the server
@@ -245,6 +246,8 @@ export interface DeletedQueue {
 export interface ReplayResult {
   replayed: number;
   ids: string[];
+  /** A replay of all: workflow steps left dead, their runs not having failed at them. */
+  leftDead?: { id: string; run: string; reason: string }[];
 }
 
 // ── sources ───────────────────────────────────────────────────
@@ -495,6 +498,8 @@ export interface ApiKeyInfo {
 export type { DomainStats, QueueStats, TenantStats } from '../observe/stats.js';
 export type { Percentiles } from '../observe/windows.js';
 
+export type { RunStreamEvent, RunStreamEventType } from '../observe/run-events.js';
+
 export type StatsEventType = 'backpressure' | 'throttled' | 'circuit-open' | 'circuit-closed' | 'dead' | 'shared-limits';
 
 /** A logged event: what happened, when, and its own fields (domain, queue, reason, …). */
@@ -517,8 +522,11 @@ export interface StatsSnapshot {
   recentEvents?: StatsEvent[];
 }
 
-/** One frame of `GET /v1/stats/stream`: a snapshot once a second, and events as they happen. */
-export type StatsStreamEvent = { type: 'snapshot'; data: StatsSnapshot } | { type: StatsEventType; id: string | undefined; data: StatsEvent };
+/** One frame of `GET /v1/stats/stream`: a snapshot once a second, logged events and workflow-run frames as they happen. */
+export type StatsStreamEvent =
+  | { type: 'snapshot'; data: StatsSnapshot }
+  | { type: StatsEventType; id: string | undefined; data: StatsEvent }
+  | { type: RunStreamEventType; id: undefined; data: RunStreamEvent };
 
 export interface Health {
   status: 'ok';
