@@ -35,7 +35,7 @@ const HOSTILE_HEADER = '<img src=x onerror=window.__pwned=3>';
 describe('GET /dashboard', () => {
   it('serves the page and its assets with a strict CSP and nosniff', async () => {
     sluice = await startSluice();
-    for (const path of ['/dashboard', '/dashboard/app.js', '/dashboard/app.css', '/dashboard/uplot.js', '/dashboard/uplot.css']) {
+    for (const path of ['/dashboard', '/dashboard/app.js', '/dashboard/views.js', '/dashboard/app.css', '/dashboard/uplot.js', '/dashboard/uplot.css']) {
       const response = await fetch(`${sluice.url}${path}`);
       expect(response.status, path).toBe(200);
       expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");

@@ -93,7 +93,7 @@ describe('the packed package', () => {
   it('ships the built entries, the CLI, the dashboard and the sources, and no tests', () => {
     const entries = Object.values(manifest.exports).flatMap((entry) => (typeof entry === 'string' ? [entry] : [entry.types, entry.default]));
     for (const file of [manifest.main, manifest.types, ...Object.values(manifest.bin), ...entries]) expect(packed).toContain(file.replace(/^\.\//, ''));
-    expect(packed).toEqual(expect.arrayContaining(['dist/index.d.ts', 'dist/server.d.ts', 'src/dashboard/index.html', 'src/dashboard/app.js', 'src/dashboard/app.css']));
+    expect(packed).toEqual(expect.arrayContaining(['dist/index.d.ts', 'dist/server.d.ts', 'src/dashboard/index.html', 'src/dashboard/app.js', 'src/dashboard/views.js', 'src/dashboard/app.css']));
     expect(packed.filter((file) => /^(test|bench|scripts|docs)\/|\.test\.|^node_modules\//.test(file))).toEqual([]);
     expect(manifest.files).toEqual(['dist', 'src']);
   });

@@ -92,6 +92,7 @@ const DASHBOARD_FILES: Record<string, StaticFile> = {
   '/dashboard': { from: DASHBOARD, file: 'index.html', type: HTML },
   '/dashboard/': { from: DASHBOARD, file: 'index.html', type: HTML },
   '/dashboard/app.js': { from: DASHBOARD, file: 'app.js', type: JS },
+  '/dashboard/views.js': { from: DASHBOARD, file: 'views.js', type: JS },
   '/dashboard/app.css': { from: DASHBOARD, file: 'app.css', type: CSS },
   '/dashboard/uplot.js': { from: UPLOT, file: 'uPlot.iife.min.js', type: JS },
   '/dashboard/uplot.css': { from: UPLOT, file: 'uPlot.min.css', type: CSS },
