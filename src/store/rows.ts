@@ -13,7 +13,6 @@ import {
   type RunStep,
   type StepResponse,
   type StepState,
-  type WorkflowRecord,
 } from './types.js';
 
 /**
@@ -113,7 +112,7 @@ export function toSecret(row: SecretRow): SecretRecord {
   return { tenant: row.tenant, name: row.name, sealed: row.sealed, keyId: row.key_id, createdAt: row.created_at, updatedAt: row.updated_at };
 }
 
-/** A templates row, the same in both backends. */
+/** A templates or workflows row (tenant-rows.ts), the same in both backends. */
 export interface TemplateRow {
   tenant: string;
   name: string;
@@ -126,12 +125,6 @@ export function toTemplate(row: TemplateRow): TemplateRecord {
   return { tenant: row.tenant, name: row.name, config: JSON.parse(row.config) as unknown, createdAt: row.created_at, updatedAt: row.updated_at };
 }
 
-/** A workflows row: the same columns as a templates row. */
-export type WorkflowRow = TemplateRow;
-
-export function toWorkflow(row: WorkflowRow): WorkflowRecord {
-  return toTemplate(row);
-}
 
 /** A workflow_runs row, the same in both backends but for the id (SQLite: seq). */
 export interface RunRow {

@@ -10,16 +10,15 @@ import {
   type ScheduleRecord,
   type SecretRecord,
   type SourceRecord,
-  type TemplateRecord,
   type TenantRecord,
 } from '../types.js';
-import { toNamedConfig, toSecret, toTemplate, type NamedConfigRow, type SecretRow, type TemplateRow } from '../rows.js';
+import { toNamedConfig, toSecret, type NamedConfigRow, type SecretRow } from '../rows.js';
 import { appendMessages } from './sql/append-messages.js';
 import type { Queryable } from './sql/queryable.js';
 
 /**
  * The small, rarely written tables: queue definitions, tenants, API keys, domain limits, schedules,
- * sources made through the API, file settings, the vault's sealed secrets, templates. Plain statements; none of this is on a hot path. JSON documents (queue config,
+ * sources made through the API, file settings, the vault's sealed secrets (templates and workflows: tenant-rows.ts). Plain statements; none of this is on a hot path. JSON documents (queue config,
  * schedule spec) are stored as text, exactly as given, like the SQLite store does. What must run in
  * one transaction is a function of the transaction (`…In(tx, …)`) below the class.
  */
@@ -205,22 +204,6 @@ export class PostgresCatalog {
     return written.rowCount ?? 0;
   }
 
-  async upsertTemplate(template: TemplateRecord): Promise<void> {
-    await this.db.query({
-      text: `INSERT INTO templates (tenant, name, config, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (tenant, name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at`,
-      values: [template.tenant, template.name, JSON.stringify(template.config), template.createdAt, template.updatedAt],
-    });
-  }
-
-  async listTemplates(): Promise<TemplateRecord[]> {
-    const text = 'SELECT tenant, name, config, created_at, updated_at FROM templates ORDER BY tenant COLLATE "C", name COLLATE "C"';
-    return (await this.db.query<TemplateRow>({ text })).rows.map(toTemplate);
-  }
-
-  async deleteTemplate(tenant: string, name: string): Promise<boolean> {
-    return ((await this.db.query({ text: 'DELETE FROM templates WHERE tenant = $1 AND name = $2', values: [tenant, name] })).rowCount ?? 0) > 0;
-  }
 }
 
 /**

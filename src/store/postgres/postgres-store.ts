@@ -52,6 +52,7 @@ import { purge } from './sql/purge.js';
 import type { Queryable } from './sql/queryable.js';
 import { ackReceipts, extendReceipts, nackReceipts, returnUnsentReceipts, type Settled } from './sql/settle-receipts.js';
 import { nextWakeAt, wakeOnce } from './sql/wake.js';
+import { PostgresTenantRows } from './tenant-rows.js';
 import { insertRunIn, lockApplyingIn, moveRunIn, PostgresWorkflowRuns, putStepsIn } from './workflow-runs.js';
 
 export type { PostgresOptions } from './pool.js';
@@ -76,6 +77,8 @@ const WAKE_CHUNK = 5_000;
 export class PostgresStore implements Store {
   private readonly catalog: PostgresCatalog;
   private readonly runs: PostgresWorkflowRuns;
+  private readonly templates: PostgresTenantRows;
+  private readonly workflows: PostgresTenantRows;
   /** Hears every change of the catalog this store commits (the cluster tells the other nodes). */
   catalogChanged: (kind: CatalogKind) => void = () => {};
 
@@ -87,6 +90,8 @@ export class PostgresStore implements Store {
   ) {
     this.catalog = new PostgresCatalog(pool as unknown as Queryable);
     this.runs = new PostgresWorkflowRuns(pool as unknown as Queryable);
+    this.templates = new PostgresTenantRows(pool as unknown as Queryable, 'templates');
+    this.workflows = new PostgresTenantRows(pool as unknown as Queryable, 'workflows');
   }
 
   /** Connect, migrate the schema (once across nodes starting together), and return the store. */
@@ -422,28 +427,27 @@ export class PostgresStore implements Store {
     return written;
   }
   async upsertTemplate(template: TemplateRecord): Promise<void> {
-    await this.catalog.upsertTemplate(template);
+    await this.templates.upsert(template);
     this.catalogChanged('templates');
   }
   async listTemplates(): Promise<TemplateRecord[]> {
-    return this.catalog.listTemplates();
+    return this.templates.list();
   }
   async deleteTemplate(tenant: string, name: string): Promise<boolean> {
-    const deleted = await this.catalog.deleteTemplate(tenant, name);
+    const deleted = await this.templates.delete(tenant, name);
     if (deleted) this.catalogChanged('templates');
     return deleted;
   }
 
-  // Workflows are not a catalog kind: no node keeps them in memory yet, so a change signals nothing.
   async upsertWorkflow(workflow: WorkflowRecord): Promise<void> {
-    await this.runs.upsertWorkflow(workflow);
+    await this.workflows.upsert(workflow);
     this.catalogChanged('workflows');
   }
   async listWorkflows(): Promise<WorkflowRecord[]> {
-    return this.runs.listWorkflows();
+    return this.workflows.list();
   }
   async deleteWorkflow(tenant: string, name: string): Promise<boolean> {
-    const deleted = await this.runs.deleteWorkflow(tenant, name);
+    const deleted = await this.workflows.delete(tenant, name);
     if (deleted) this.catalogChanged('workflows');
     return deleted;
   }

@@ -1,5 +1,5 @@
-import { stepParams, toRun, toRunStep, toWorkflow, type RunRow, type StepRow, type WorkflowRow } from '../rows.js';
-import type { DeliveryOutcome, ListRunsFilter, NewRun, RunChange, RunPage, RunStart, RunState, RunStep, RunWithSteps, WorkflowRecord } from '../types.js';
+import { stepParams, toRun, toRunStep, type RunRow, type StepRow } from '../rows.js';
+import type { DeliveryOutcome, ListRunsFilter, NewRun, RunChange, RunPage, RunStart, RunState, RunStep, RunWithSteps } from '../types.js';
 import { parseId } from './rows.js';
 import type { Queryable } from './sql/queryable.js';
 
@@ -15,25 +15,6 @@ const RUN_COLUMNS = 'id, tenant, workflow, definition, vars, state, error, idemp
  */
 export class PostgresWorkflowRuns {
   constructor(private readonly db: Queryable) {}
-
-  async upsertWorkflow(workflow: WorkflowRecord): Promise<void> {
-    await this.db.query({
-      text: `INSERT INTO workflows (tenant, name, config, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (tenant, name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at`,
-      values: [workflow.tenant, workflow.name, JSON.stringify(workflow.config), workflow.createdAt, workflow.updatedAt],
-    });
-  }
-
-  /** Ordered by tenant and name in byte order, as SQLite orders them. */
-  async listWorkflows(): Promise<WorkflowRecord[]> {
-    const text = 'SELECT tenant, name, config, created_at, updated_at FROM workflows ORDER BY tenant COLLATE "C", name COLLATE "C"';
-    return (await this.db.query<WorkflowRow>({ text })).rows.map(toWorkflow);
-  }
-
-  async deleteWorkflow(tenant: string, name: string): Promise<boolean> {
-    const deleted = await this.db.query({ text: 'DELETE FROM workflows WHERE tenant = $1 AND name = $2', values: [tenant, name] });
-    return (deleted.rowCount ?? 0) > 0;
-  }
 
   /** The run and its steps in one statement, so both come from one snapshot (a change commits both together). */
   async getRun(id: string): Promise<RunWithSteps | undefined> {

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { toNamedConfig, toSecret, toTemplate, type NamedConfigRow, type SecretRow, type TemplateRow } from '../rows.js';
+import { toNamedConfig, toSecret, type NamedConfigRow, type SecretRow } from '../rows.js';
 import type {
   ApiKeyRecord,
   DomainLimitRecord,
@@ -10,13 +10,12 @@ import type {
   ScheduleRecord,
   SecretRecord,
   SourceRecord,
-  TemplateRecord,
   TenantRecord,
 } from '../types.js';
 
 /**
  * The small, rarely written tables: queue definitions, tenants, API keys, domain limits, schedules,
- * sources made through the API, the vault's sealed secrets, templates. Plain prepared statements;
+ * sources made through the API, the vault's sealed secrets (templates and workflows: tenant-rows.ts). Plain prepared statements;
  * none of this is on a hot path.
  */
 export class SqliteCatalog {
@@ -78,12 +77,6 @@ export class SqliteCatalog {
       listSecrets: db.prepare('SELECT tenant, name, sealed, key_id, created_at, updated_at FROM secrets ORDER BY tenant, name'),
       deleteSecret: db.prepare('DELETE FROM secrets WHERE tenant = ? AND name = ?'),
       resealSecret: db.prepare('UPDATE secrets SET sealed = @sealed, key_id = @keyId WHERE tenant = @tenant AND name = @name AND sealed = @from'),
-      upsertTemplate: db.prepare(
-        `INSERT INTO templates (tenant, name, config, created_at, updated_at) VALUES (@tenant, @name, @config, @createdAt, @updatedAt)
-         ON CONFLICT (tenant, name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at`,
-      ),
-      listTemplates: db.prepare('SELECT tenant, name, config, created_at, updated_at FROM templates ORDER BY tenant, name'),
-      deleteTemplate: db.prepare('DELETE FROM templates WHERE tenant = ? AND name = ?'),
       listFileSettings: db.prepare('SELECT kind, name, setting, value FROM file_settings'),
       clearFileSettings: db.prepare('DELETE FROM file_settings'),
       addFileSetting: db.prepare('INSERT INTO file_settings (kind, name, setting, value) VALUES (@kind, @name, @setting, @value)'),
@@ -241,18 +234,6 @@ export class SqliteCatalog {
   /** In one transaction: each new seal where the row still holds the one it was made from. */
   resealSecrets(changes: ResealedSecret[]): number {
     return this.db.transaction(() => changes.reduce((written, change) => written + this.statements.resealSecret.run(change).changes, 0))();
-  }
-
-  upsertTemplate(template: TemplateRecord): void {
-    this.statements.upsertTemplate.run({ ...template, config: JSON.stringify(template.config) });
-  }
-
-  listTemplates(): TemplateRecord[] {
-    return (this.statements.listTemplates.all() as TemplateRow[]).map(toTemplate);
-  }
-
-  deleteTemplate(tenant: string, name: string): boolean {
-    return this.statements.deleteTemplate.run(tenant, name).changes > 0;
   }
 
   listFileSettings(): FileSettingRecord[] {

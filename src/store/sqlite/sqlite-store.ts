@@ -38,6 +38,7 @@ import type {
 import { DEFAULT_MAX_RECEIVES, DEFAULT_PRIORITY, laneKey, queueNameTaken, sourceNameTaken, stepOrigin, storedSize } from '../types.js';
 import { SqliteCatalog } from './catalog.js';
 import { SqliteWorkflowRuns } from './workflow-runs.js';
+import { SqliteTenantRows } from './tenant-rows.js';
 import { Checkpointer } from './checkpointer.js';
 import { openDatabase, type Durability } from './database.js';
 import { MessageListing } from './message-listing.js';
@@ -103,6 +104,8 @@ export class SqliteStore implements Store {
   private readonly counts: QueueCountsLedger;
   private readonly catalog: SqliteCatalog;
   private readonly runs: SqliteWorkflowRuns;
+  private readonly templates: SqliteTenantRows;
+  private readonly workflows: SqliteTenantRows;
   private readonly listing: MessageListing;
   private readonly leases = new PullLeases();
   /** Acks answered but not written yet (see ack). */
@@ -130,6 +133,8 @@ export class SqliteStore implements Store {
     this.counts = new QueueCountsLedger(this.db);
     this.catalog = new SqliteCatalog(this.db);
     this.runs = new SqliteWorkflowRuns(this.db);
+    this.templates = new SqliteTenantRows(this.db, 'templates');
+    this.workflows = new SqliteTenantRows(this.db, 'workflows');
     this.lastId = (this.sql.highestId.get() as { high: number }).high;
     this.listing = new MessageListing({
       sql: this.sql,
@@ -1074,27 +1079,27 @@ export class SqliteStore implements Store {
     return written;
   }
   async upsertTemplate(template: TemplateRecord): Promise<void> {
-    this.catalog.upsertTemplate(template);
+    this.templates.upsert(template);
     await this.durable();
   }
   async listTemplates(): Promise<TemplateRecord[]> {
-    return this.catalog.listTemplates();
+    return this.templates.list();
   }
   async deleteTemplate(tenant: string, name: string): Promise<boolean> {
-    const deleted = this.catalog.deleteTemplate(tenant, name);
+    const deleted = this.templates.delete(tenant, name);
     await this.durable();
     return deleted;
   }
 
   async upsertWorkflow(workflow: WorkflowRecord): Promise<void> {
-    this.runs.upsertWorkflow(workflow);
+    this.workflows.upsert(workflow);
     await this.durable();
   }
   async listWorkflows(): Promise<WorkflowRecord[]> {
-    return this.runs.listWorkflows();
+    return this.workflows.list();
   }
   async deleteWorkflow(tenant: string, name: string): Promise<boolean> {
-    const deleted = this.runs.deleteWorkflow(tenant, name);
+    const deleted = this.workflows.delete(tenant, name);
     await this.durable();
     return deleted;
   }

@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
-import { stepParams, toRun, toRunStep, toWorkflow, type RunRow, type StepRow, type WorkflowRow } from '../rows.js';
-import type { ListRunsFilter, NewRun, RunChange, RunPage, RunStep, RunWithSteps, WorkflowRecord } from '../types.js';
+import { stepParams, toRun, toRunStep, type RunRow, type StepRow } from '../rows.js';
+import type { ListRunsFilter, NewRun, RunChange, RunPage, RunStep, RunWithSteps } from '../types.js';
 
 /**
- * Workflows and their runs in SQLite: plain statements over the tables of migration 11. Every
+ * Workflow runs in SQLite (the workflows themselves: tenant-rows.ts): plain statements over the tables of migration 11. Every
  * method that writes runs inside the caller's transaction (SqliteStore's write), so a run's row, its
  * step rows and the step's message move together.
  */
@@ -12,12 +12,6 @@ export class SqliteWorkflowRuns {
 
   constructor(db: Database.Database) {
     this.sql = {
-      upsertWorkflow: db.prepare(
-        `INSERT INTO workflows (tenant, name, config, created_at, updated_at) VALUES (@tenant, @name, @config, @createdAt, @updatedAt)
-         ON CONFLICT (tenant, name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at`,
-      ),
-      listWorkflows: db.prepare('SELECT tenant, name, config, created_at, updated_at FROM workflows ORDER BY tenant, name'),
-      deleteWorkflow: db.prepare('DELETE FROM workflows WHERE tenant = ? AND name = ?'),
       insertRun: db.prepare(
         `INSERT INTO workflow_runs (tenant, workflow, definition, vars, state, error, idempotency_key, created_at, updated_at)
          VALUES (@tenant, @workflow, @definition, @vars, @state, @error, @idempotencyKey, @now, @now) RETURNING seq`,
@@ -41,18 +35,6 @@ export class SqliteWorkflowRuns {
          ORDER BY seq DESC LIMIT @limit`,
       ),
     };
-  }
-
-  upsertWorkflow(workflow: WorkflowRecord): void {
-    this.sql.upsertWorkflow.run({ ...workflow, config: JSON.stringify(workflow.config) });
-  }
-
-  listWorkflows(): WorkflowRecord[] {
-    return (this.sql.listWorkflows.all() as WorkflowRow[]).map(toWorkflow);
-  }
-
-  deleteWorkflow(tenant: string, name: string): boolean {
-    return this.sql.deleteWorkflow.run(tenant, name).changes > 0;
   }
 
   /** The run an idempotency key already started, if any. */
