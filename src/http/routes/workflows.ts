@@ -7,13 +7,14 @@ import { RUN_STATES, type RunRecord, type RunStep, type RunWithSteps } from '../
 import type { ApiDeps } from '../deps.js';
 import { canAccess } from '../auth.js';
 import { readJson, validate } from '../context.js';
+import { checkedQueue, foundDefinition, registerDefinitionRoutes } from './tenant-definitions.js';
 import { SluiceError } from '../errors.js';
 import { committing } from '../storage-failure.js';
 import type { Router } from '../router.js';
 import { apiSchema } from '../api-schemas.js';
 import { headersViewSchema, timestampSchema } from '../views.js';
 import { pageSchema } from './paging.js';
-import { actingTenant, listedTenant, tenantQuerySchema } from './tenant-scope.js';
+import { actingTenant, tenantQuerySchema } from './tenant-scope.js';
 
 /**
  * Workflows through the API: ordered steps, each a request template that may read earlier steps'
@@ -23,7 +24,7 @@ import { actingTenant, listedTenant, tenantQuerySchema } from './tenant-scope.js
 
 const nameParam = { name: nameSchema };
 const idParam = { id: z.string().max(32).meta({ description: 'A run id' }) };
-const FILE_NOTE = 'A workflow defined in sluice.yaml (`fromFile: true`, tenant `default`) is changed only in the file: PUT and DELETE answer 409 `SLUICE_ERR_WORKFLOW_IN_FILE`.';
+const WORKFLOW_CODES = { notFound: 'SLUICE_ERR_WORKFLOW_NOT_FOUND', inFile: 'SLUICE_ERR_WORKFLOW_IN_FILE' } as const;
 
 const workflowViewSchema = apiSchema(
   'Workflow',
@@ -77,17 +78,6 @@ const startedSchema = z.object({ id: z.string(), state: runStateSchema });
 
 /** Workflows (create or replace, list, read, delete) and their runs (start, list, read, cancel). */
 export function registerWorkflowRoutes(router: Router, app: ApiDeps): void {
-  router.add('GET', '/v1/workflows', async (ctx) => {
-    const tenant = listedTenant(ctx.principal, ctx.query);
-    return { status: 200, body: { workflows: app.workflows.catalog.list(tenant).map(workflowView) } };
-  }, {
-    summary: 'List workflows',
-    description: FILE_NOTE,
-    tag: 'workflows',
-    auth: 'tenant',
-    query: tenantQuerySchema,
-    response: { status: 200, schema: z.object({ workflows: z.array(workflowViewSchema) }), description: "The caller's workflows (every tenant's for the admin key without ?tenant=)" },
-  });
   router.add('GET', '/v1/workflows/runs/:id', async (ctx) => {
     return { status: 200, body: await runView(app, await foundRun(app, ctx.principal, ctx.params.id!)) };
   }, {
@@ -114,63 +104,35 @@ export function registerWorkflowRoutes(router: Router, app: ApiDeps): void {
     response: { status: 200, schema: startedSchema, description: 'Cancelled' },
     errors: ['SLUICE_ERR_RUN_NOT_FOUND', 'SLUICE_ERR_CONFLICT'],
   });
-  router.add('GET', '/v1/workflows/:name', async (ctx) => {
-    const tenant = await actingTenant(app, ctx.principal, ctx.query);
-    return { status: 200, body: workflowView(found(app, tenant, validate(nameSchema, ctx.params.name))) };
-  }, {
-    summary: 'One workflow',
+  registerDefinitionRoutes(router, app, {
+    kind: 'workflow',
+    path: '/v1/workflows',
     tag: 'workflows',
-    auth: 'tenant',
-    params: nameParam,
-    query: tenantQuerySchema,
-    response: { status: 200, schema: workflowViewSchema, description: 'The workflow' },
-    errors: ['SLUICE_ERR_WORKFLOW_NOT_FOUND'],
-  });
-  router.add('PUT', '/v1/workflows/:name', async (ctx) => {
-    const tenant = await actingTenant(app, ctx.principal, ctx.query);
-    const name = validate(nameSchema, ctx.params.name);
-    if (name === 'runs') throw new SluiceError('SLUICE_ERR_VALIDATION', 'name: "runs" cannot name a workflow', { extra: { errors: [{ field: 'name', message: '"runs" is taken by /v1/workflows/runs' }] } });
-    const existing = app.workflows.catalog.get(tenant, name);
-    if (existing?.fromFile) throw inFile(name);
-    const config = checkedConfig(app, await readJson(ctx.req, workflowConfigSchema, app.apiBodyLimit), tenant);
-    const entry = await committing(app.logger, 'workflow', { workflow: name, tenant }, () => app.workflows.catalog.save(tenant, name, config, app.clock.now()));
-    app.logger.info(existing ? 'workflow changed' : 'workflow created', { workflow: name, tenant });
-    return { status: existing ? 200 : 201, body: workflowView(entry) };
-  }, {
-    summary: 'Create or replace a workflow',
-    description:
-      'Steps run in order unless `onSuccess`/`onFailure` name another step or `end`. A step\'s request is a template that may use `{{ vars.… }}`, `{{ secrets.… }}` and `{{ steps.<name>.response.status | headers.<h> | body.<path> }}`; `when` skips it unless it holds. Refused with a 400 naming the step: branches to unknown steps, references to steps that cannot have run yet, loops with no delay. Runs already going keep the version they started with. ' +
-      FILE_NOTE,
-    tag: 'workflows',
-    auth: 'tenant',
-    params: nameParam,
-    query: tenantQuerySchema,
-    body: workflowConfigSchema,
-    response: { status: [201, 200], schema: workflowViewSchema, description: '201: created. 200: replaced' },
-    errors: ['SLUICE_ERR_WORKFLOW_IN_FILE'],
-  });
-  router.add('DELETE', '/v1/workflows/:name', async (ctx) => {
-    const tenant = await actingTenant(app, ctx.principal, ctx.query);
-    const entry = found(app, tenant, validate(nameSchema, ctx.params.name));
-    if (entry.fromFile) throw inFile(entry.name);
-    const users = workflowUsers(app, tenant, entry.name);
-    if (users.length > 0) throw new SluiceError('SLUICE_ERR_CONFLICT', `workflow ${entry.name} is started by ${users.join(', ')}: change or delete them first`);
-    await committing(app.logger, 'workflow', { workflow: entry.name, tenant }, () => app.workflows.catalog.remove(tenant, entry.name));
-    app.logger.info('workflow deleted', { workflow: entry.name, tenant });
-    return { status: 204 };
-  }, {
-    summary: 'Delete a workflow',
-    description: 'Runs already going finish on the version they started with. Refused (409) while a source or a schedule of the tenant starts it.',
-    tag: 'workflows',
-    auth: 'tenant',
-    params: nameParam,
-    query: tenantQuerySchema,
-    response: { status: 204, description: 'Deleted' },
-    errors: ['SLUICE_ERR_WORKFLOW_NOT_FOUND', 'SLUICE_ERR_WORKFLOW_IN_FILE', 'SLUICE_ERR_CONFLICT'],
+    catalog: app.workflows.catalog,
+    schema: workflowConfigSchema,
+    view: { schema: workflowViewSchema, of: workflowView },
+    codes: WORKFLOW_CODES,
+    check(config, tenant, name) {
+      if (name === 'runs') throw new SluiceError('SLUICE_ERR_VALIDATION', 'name: "runs" cannot name a workflow', { extra: { errors: [{ field: 'name', message: '"runs" is taken by /v1/workflows/runs' }] } });
+      checkedQueue(app, config.queue, tenant, 'workflow steps');
+      return config;
+    },
+    users: (tenant, name) => workflowUsers(app, tenant, name),
+    docs: {
+      list: 'List workflows',
+      read: 'One workflow',
+      one: 'The workflow',
+      put: {
+        summary: 'Create or replace a workflow',
+        description:
+          'Steps run in order unless `onSuccess`/`onFailure` name another step or `end`. A step\'s request is a template that may use `{{ vars.… }}`, `{{ secrets.… }}` and `{{ steps.<name>.response.status | headers.<h> | body.<path> }}`; `when` skips it unless it holds. Refused with a 400 naming the step: branches to unknown steps, references to steps that cannot have run yet, loops with no delay. Runs already going keep the version they started with.',
+      },
+      delete: { summary: 'Delete a workflow', description: 'Runs already going finish on the version they started with. Refused (409) while a source or a schedule of the tenant starts it.' },
+    },
   });
   router.add('POST', '/v1/workflows/:name/runs', async (ctx) => {
     const tenant = await actingTenant(app, ctx.principal, ctx.query);
-    const name = found(app, tenant, validate(nameSchema, ctx.params.name)).name;
+    const name = foundDefinition({ kind: 'workflow', catalog: app.workflows.catalog, codes: WORKFLOW_CODES }, tenant, validate(nameSchema, ctx.params.name)).name;
     const input = await readJson(ctx.req, runInputSchema, app.apiBodyLimit);
     const started = await committing(app.logger, 'run', { workflow: name, tenant }, () => app.workflows.start(tenant, name, input, 'api'));
     return { status: started.created ? 201 : 200, body: { id: started.id, state: started.state } };
@@ -209,12 +171,6 @@ export function registerWorkflowRoutes(router: Router, app: ApiDeps): void {
   });
 }
 
-function found(app: ApiDeps, tenant: string, name: string): TenantEntry<WorkflowConfig> {
-  const entry = app.workflows.catalog.get(tenant, name);
-  if (!entry) throw new SluiceError('SLUICE_ERR_WORKFLOW_NOT_FOUND', `no workflow ${name}`);
-  return entry;
-}
-
 /** A run the caller may see (another tenant's reads as none). */
 async function foundRun(app: ApiDeps, principal: Parameters<typeof canAccess>[0], id: string): Promise<RunWithSteps> {
   const found = /^[1-9][0-9]{0,15}$/.test(id) ? await app.store.getRun(id) : undefined;
@@ -227,19 +183,6 @@ function workflowUsers(app: ApiDeps, tenant: string, name: string): string[] {
   const sources = app.sources.list().filter((source) => source.tenant === tenant && routedWorkflows(source.config).includes(name)).map((source) => `source ${source.name}`);
   const schedules = app.schedules.list().filter((live) => live.record.tenant === tenant && live.config.workflow?.name === name).map((live) => `schedule ${live.record.name}`);
   return [...sources, ...schedules];
-}
-
-function inFile(name: string): SluiceError {
-  return new SluiceError('SLUICE_ERR_WORKFLOW_IN_FILE', `workflow ${name} is defined in sluice.yaml: change or remove it there`);
-}
-
-/** A workflow's queue must be a push queue of its tenant (another tenant's reads as none). */
-function checkedConfig(app: ApiDeps, config: WorkflowConfig, tenant: string): WorkflowConfig {
-  if (config.queue === undefined) return config;
-  const queue = app.queues.get(config.queue);
-  const problem = !queue || queue.tenant !== tenant ? `no queue named ${config.queue}` : queue.config.mode !== 'push' ? `${config.queue} is a pull queue: workflow steps go to push queues` : undefined;
-  if (problem) throw new SluiceError('SLUICE_ERR_VALIDATION', `queue: ${problem}`, { extra: { errors: [{ field: 'queue', message: problem }] } });
-  return config;
 }
 
 function workflowView(entry: TenantEntry<WorkflowConfig>): WorkflowView {
