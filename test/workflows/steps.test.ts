@@ -138,6 +138,21 @@ describe('defining workflows through the API', () => {
     expect(sent.body).toBe(big.slice(0, 64 * 1024));
   });
 
+  it("sends every step through the workflow's queue, at its priority, under its tenant", async () => {
+    const api = await sink();
+    const sluice = await start({ network: { allowPrivate: true }, queues: { crm: { mode: 'push', url: `${api.origin}/default` } } });
+    const steps = [{ name: 'one', request: { url: `${api.origin}/one` } }, { name: 'two', request: {} }];
+    expect((await sluice.api('PUT', '/v1/workflows/urgent', { steps, queue: 'crm', priority: 8 })).status).toBe(201);
+    const run = await runOf(sluice, 'urgent');
+    expect(run.state).toBe('succeeded');
+    for (const step of run.steps) {
+      const message = (await sluice.api('GET', `/v1/messages/${step.messageId}`)).body;
+      expect(message).toMatchObject({ queue: 'crm', tenant: 'default', priority: 8, origin: `workflow:${run.id}:${step.seq}` });
+    }
+    expect(api.arrivals.map((arrival) => arrival.url)).toEqual(['/one', '/default']);
+    expect((await sluice.api('PUT', '/v1/workflows/pulled', { steps, queue: 'nope' })).status).toBe(400);
+  });
+
   it('refuses to delete a workflow while a source or a schedule starts it', async () => {
     const api = await sink();
     const sluice = await start();
