@@ -2,7 +2,7 @@ import type { QueueConfig } from '../config/schema.js';
 import { signStandardWebhook } from '../ingest/verify/index.js';
 import { stepOf, type StoredMessage } from '../store/types.js';
 import type { DeliveryRequest, DeliveryResult } from './http-client.js';
-import { STEP_RESPONSE_BYTES } from '../workflows/step-response.js';
+import { STEP_RESPONSE_BYTES } from './response-size.js';
 import { backoffDelay, classifyOutcome, parseRetryAfter, type RetryPolicy } from './retry-policy.js';
 
 /** What one finished attempt means for the message and for its domain. */

@@ -4,7 +4,7 @@ import type { EventBus } from '../observe/events.js';
 import type { Logger } from '../observe/logger.js';
 import type { QueueRegistry } from '../queues/registry.js';
 import type { Store } from '../store/store.js';
-import { laneKey, type AttemptRecord, type DeliveryOutcome, type LaneRef, type StoredMessage } from '../store/types.js';
+import { laneKey, type AttemptRecord, type DeliveryOutcome, type LaneRef, type RunChange, type StoredMessage } from '../store/types.js';
 import { MinHeap } from '../util/min-heap.js';
 import { buildRequest, judge, policyOf, type Verdict } from './attempt.js';
 import { DomainState, type Hold } from './domain-state.js';
@@ -15,10 +15,29 @@ import { inProcessLimits, type LimitBackend, type Permit } from './limit-backend
 import { SharedLimitBackend, type LimitHost, type SharedLimits } from './shared-limits.js';
 import type { SecretSource } from '../secrets/vault.js';
 import { prepareSend, scrubResult } from './send-secrets.js';
-import type { WorkflowRunner } from '../workflows/runner.js';
-import { attemptResponse } from '../workflows/step-response.js';
+import { attemptResponse } from './response-size.js';
 
 /** What the dispatcher is handed by the composition root. */
+/** How a workflow step's message ended, as the dispatcher judged its last attempt. */
+export interface StepEnd {
+  kind: 'delivered' | 'dead';
+  /** Attempts made, this one included. */
+  attempts: number;
+  result: DeliveryResult;
+  reason?: string;
+}
+
+/**
+ * What moves workflow runs on (workflows/runner.ts implements it): the next move of a step's run,
+ * worked out when its message finishes and written with the outcome; told once it is stored.
+ */
+export interface StepHook {
+  /** The run's change, or undefined when the message is no step of a running run. */
+  stepEnded(message: StoredMessage, end: StepEnd): Promise<RunChange | undefined>;
+  /** The change was stored with its outcome (its run moved). */
+  changeStored(change: RunChange): void;
+}
+
 export interface DispatcherDeps {
   readonly config: SluiceConfig;
   readonly clock: Clock;
@@ -40,7 +59,7 @@ export interface DispatcherDeps {
   /** The vault: secrets of messages made from templates and vault signing secrets are filled from it at send time. */
   readonly vault?: SecretSource;
   /** Moves workflow runs on when their steps' messages finish (workflows/runner.ts). */
-  readonly workflows?: Pick<WorkflowRunner, 'stepEnded' | 'changeStored'>;
+  readonly workflows?: StepHook;
 }
 
 /** While deliveries are paused (DispatcherDeps.deliveryPaused), a domain looks again this often. */

@@ -1,5 +1,6 @@
 import { MAX_WORKFLOW_STEPS, workflowConfigSchema, type WorkflowConfig, type WorkflowStepConfig } from '../config/schema.js';
 import { TenantCatalog } from '../config/tenant-catalog.js';
+import type { StepEnd, StepHook } from '../delivery/dispatcher.js';
 import type { DeliveryResult } from '../delivery/http-client.js';
 import { SluiceError } from '../http/errors.js';
 import type { Logger } from '../observe/logger.js';
@@ -38,14 +39,6 @@ export interface WorkflowDeps extends Omit<TemplateMessageDeps, 'templates'> {
   afterCommit(messages: NewMessage[], results: AppendResult[]): void;
 }
 
-/** How a step's message ended, as the dispatcher judged its last attempt. */
-export interface StepEnd {
-  kind: 'delivered' | 'dead';
-  /** Attempts made, this one included. */
-  attempts: number;
-  result: DeliveryResult;
-  reason?: string;
-}
 
 /** Where a run goes next: a step by index, or the end. */
 type Next = number | undefined;
@@ -66,7 +59,7 @@ export interface StepReplay {
   refused?: string;
 }
 
-export class WorkflowRunner {
+export class WorkflowRunner implements StepHook {
   readonly catalog: WorkflowCatalog;
   /** Whose run each change from stepEnded moves, for its events once it is stored. */
   private readonly owners = new WeakMap<RunChange, { tenant: string; workflow: string }>();

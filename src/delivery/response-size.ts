@@ -1,3 +1,7 @@
+/**
+ * How much of a response is kept: an attempt record keeps its first KiB; a workflow step keeps its
+ * first 64 KiB with its run, where later steps read it.
+ */
 /** How much of a workflow step's response is kept with its run, and readable by later steps. */
 export const STEP_RESPONSE_BYTES = 64 * 1024;
 
