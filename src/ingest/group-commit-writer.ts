@@ -1,5 +1,5 @@
 import type { Store } from '../store/store.js';
-import type { AppendResult, NewMessage } from '../store/types.js';
+import type { AppendResult, NewMessage, NewRun, RunStart } from '../store/types.js';
 import type { Clock } from '../clock.js';
 
 /** One caller's part of a commit: one message (ingest's hot path), or a routed request's messages. */
@@ -64,6 +64,16 @@ export class GroupCommitWriter {
     const results = await this.store.appendMessages(messages, this.clock.now());
     this.notify(messages, results);
     return results;
+  }
+
+  /**
+   * Append a routed request's messages and start its workflow runs in one commit of their own: a
+   * request routed to queues and to workflows is stored whole or not at all.
+   */
+  async appendWithRuns(messages: NewMessage[], runs: NewRun[]): Promise<{ results: AppendResult[]; runs: RunStart[] }> {
+    const done = await this.store.appendWithRuns(messages, runs, this.clock.now());
+    this.notify(messages, done.results);
+    return done;
   }
 
   onCommit(listener: CommitListener): void {

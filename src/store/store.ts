@@ -234,6 +234,11 @@ export interface Store {
    * workflow already has, nothing is written and that run is answered (`created: false`).
    */
   startRun(run: NewRun, now: number): Promise<RunStart>;
+  /**
+   * Append messages (a routed request's group) and start runs in one transaction: a request routed
+   * to queues and to workflows is stored whole or not at all. Each run as startRun starts it.
+   */
+  appendWithRuns(messages: NewMessage[], runs: NewRun[], now: number): Promise<{ results: AppendResult[]; runs: RunStart[] }>;
   getRun(id: string): Promise<RunWithSteps | undefined>;
   /** Runs newest first, filtered, one page at a time. */
   listRuns(filter: ListRunsFilter): Promise<RunPage>;

@@ -280,6 +280,26 @@ function workflowRunContract(name: string, open: () => Promise<{ store: Store; c
       expect((await store.listWorkflows()).map((w) => `${w.tenant}/${w.name}`)).toEqual(['acme/billing', 'globex/onboard']);
     });
 
+    it('appendWithRuns stores a routed group and its runs in one transaction, or nothing', async () => {
+      const lead = stepMessage({ queue: 'wf', origin: 'source:hooks', payload: 'lead' });
+      const follower = stepMessage({ queue: 'audit', domain: '', url: undefined, origin: 'source:hooks', payload: { follows: 1 } });
+      const done = await store.appendWithRuns([lead, follower], [newRun({ idempotencyKey: 'source:hooks:d1' })], 1_000);
+      expect(done.results.map((result) => result.duplicate)).toEqual([false, false]);
+      expect(done.runs).toEqual([{ id: expect.any(String), state: 'running', created: true }]);
+      expect((await store.getMessage(done.results[1]!.id))?.body.toString()).toBe('{"step":true}');
+      const run = await store.getRun(done.runs[0]!.id);
+      expect(run?.steps.at(-1)?.messageId).toBeDefined();
+      // The same delivery again: its run is found by its key, nothing new is started.
+      const again = await store.appendWithRuns([stepMessage({ origin: 'source:hooks' })], [newRun({ idempotencyKey: 'source:hooks:d1' })], 1_100);
+      expect(again.runs).toEqual([{ id: done.runs[0]!.id, state: 'running', created: false }]);
+      const before = (await store.listMessages({ limit: 100 })).messages.length;
+      // A run that cannot be written (its variables do not serialize) takes the messages down with it.
+      const broken = newRun({ vars: { n: 1n } as unknown as Record<string, unknown> });
+      await expect(store.appendWithRuns([stepMessage({ origin: 'source:hooks' })], [broken], 1_200)).rejects.toThrow();
+      expect((await store.listMessages({ limit: 100 })).messages).toHaveLength(before);
+      expect((await store.listRuns({ limit: 10 })).runs).toHaveLength(1);
+    });
+
     it('purge takes runs that ended before the cutoff with their steps, never a running one', async () => {
       const ended = await store.startRun(newRun({ state: 'succeeded', steps: [step(0, 'check', 'skipped')], message: undefined }), 1_000);
       const running = await started();

@@ -4,7 +4,7 @@ import type { SourceConfig } from '../../config/schema.js';
 import { dedupeKey, dedupeWindowSec } from '../../ingest/dedupe.js';
 import { verifiesBeforeBody, verifyRequest, type VerifyInput } from '../../ingest/verify/index.js';
 import { hideVaultToken, withVaultSecret } from '../../secrets/verify-secret.js';
-import type { HeaderPair, NewMessage, NewRun } from '../../store/types.js';
+import type { HeaderPair, NewMessage, NewRun, RunStart } from '../../store/types.js';
 import type { Queue, Reservation } from '../../queues/registry.js';
 import { requestVars } from '../../routing/request-vars.js';
 import { chooseRoutes, routeLabel, type RouteChoice, type RoutedRequest } from '../../routing/routes.js';
@@ -183,16 +183,19 @@ async function ingestRouted(call: IngestCall, started: number): Promise<void> {
   withDedupe(app, messages[0]!, sourceName, source, input); // the request's key, on its lead alone
   const reservation = reportRefusal(app, queues[0]!, () => app.queues.reserve(perQueue(queues)));
   let results;
+  let runIds: string[] | undefined;
   try {
     for (const message of messages) reportRefusal(app, app.queues.get(message.queue)!, () => app.queues.reserveBytes(reservation, message));
-    results = await committing(app.logger, 'ingest', { source: sourceName }, () => app.writer.appendGroup(messages));
+    if (runs === undefined) results = await committing(app.logger, 'ingest', { source: sourceName }, () => app.writer.appendGroup(messages));
+    else {
+      // Messages and runs in one commit: a request refused for want of room in a queue starts none, and a failed commit stores neither.
+      const done = await committing(app.logger, 'ingest', { source: sourceName }, () => app.writer.appendWithRuns(messages, runs));
+      results = done.results;
+      runIds = noteRuns(call, runs, done.runs);
+    }
   } finally {
     app.queues.release(reservation);
   }
-  // The runs after the messages: a request refused for want of room in a queue starts none. A run
-  // whose store fails after the messages committed answers 503; the provider's retry then stores
-  // the messages again unless the source dedupes (its delivery id also finds the runs already started).
-  const runIds = runs && (await startRuns(call, runs));
   app.sources.count(sourceName, labels, choice.fallback !== undefined);
   // One request, one ingest latency (on the first event); a message received in each queue.
   const latencyMs = performance.now() - started;
@@ -228,6 +231,14 @@ function planRuns({ app, sourceName, source }: IngestCall, workflows: string[], 
   const key = source.dedupe && input ? dedupeKey(source.dedupe, input) : undefined;
   const idempotencyKey = key === undefined ? undefined : `source:${sourceName}:${key}`;
   return workflows.map((workflow) => app.workflows.plan(tenant, workflow, { vars, ...(idempotencyKey ? { idempotencyKey } : {}) }));
+}
+
+/** Runs stored with a request's messages: the new ones are told (their first step woken for); their ids in order. */
+function noteRuns({ app, sourceName }: IngestCall, runs: NewRun[], started: RunStart[]): string[] {
+  started.forEach((start, index) => {
+    if (start.created) app.workflows.noteStarted(start.id, runs[index]!, `source:${sourceName}`);
+  });
+  return started.map((start) => start.id);
 }
 
 /** Store planned runs, each in its transaction; their ids in order (a repeated delivery's: the first runs'). */

@@ -457,6 +457,15 @@ export class PostgresStore implements Store {
     return this.transaction((tx) => this.startRunIn(tx, run, now));
   }
 
+  async appendWithRuns(messages: NewMessage[], runs: NewRun[], now: number): Promise<{ results: AppendResult[]; runs: RunStart[] }> {
+    return this.transaction(async (tx) => {
+      const results = await appendMessages(tx, messages, now);
+      const started: RunStart[] = [];
+      for (const run of runs) started.push(await this.startRunIn(tx, run, now));
+      return { results, runs: started };
+    });
+  }
+
   /** Inside a transaction: the run's row, its steps and the step's message; a repeated key writes nothing (insertRunIn). */
   private async startRunIn(tx: Queryable, run: NewRun, now: number): Promise<RunStart> {
     const start = await insertRunIn(tx, run, now);

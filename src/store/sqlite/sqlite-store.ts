@@ -1110,6 +1110,12 @@ export class SqliteStore implements Store {
     return start;
   }
 
+  async appendWithRuns(messages: NewMessage[], runs: NewRun[], now: number): Promise<{ results: AppendResult[]; runs: RunStart[] }> {
+    const done = this.write(() => ({ results: this.appendAll(messages, now), runs: runs.map((run) => this.startOne(run, now)) }));
+    await this.durable();
+    return done;
+  }
+
   /** Inside a transaction: start a run (its row, steps and first message), or find the run its idempotency key started. */
   private startOne(run: NewRun, now: number): RunStart {
     const earlier = this.runs.runByKey(run);

@@ -61,6 +61,7 @@ export const STORE_METHODS = [
   'listWorkflows',
   'deleteWorkflow',
   'startRun',
+  'appendWithRuns',
   'getRun',
   'listRuns',
   'changeRun',
