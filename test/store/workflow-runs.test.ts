@@ -214,7 +214,8 @@ function workflowRunContract(name: string, open: () => Promise<{ store: Store; c
       expect((await store.listMessages({ limit: 10 })).messages).toHaveLength(1);
     });
 
-    it.runIf(backend.checksClaims)('an outcome of a stale claim does not move the run; the current claim does', async () => {
+    // Defined only where claims are checked (PostgreSQL): SQLite does not check them yet.
+    if (backend.checksClaims) it('an outcome of a stale claim does not move the run; the current claim does', async () => {
       const { runId, messageId } = await started();
       const [old] = await claim(2_000, 3_000);
       await store.wake(4_000, new Map()); // the claim expired: ready again
