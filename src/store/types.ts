@@ -449,6 +449,8 @@ export interface RunChange {
   steps: RunStep[];
   message?: NewMessage;
   cancelMessages?: string[];
+  /** The dispatcher let go of cancelMessages before sending them (Store.cancel's `withdrawn`): cancelled even in flight. */
+  withdrawn?: boolean;
 }
 
 export interface ListRunsFilter {

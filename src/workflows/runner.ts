@@ -157,8 +157,12 @@ export class WorkflowRunner implements StepHook {
     this.app.afterCommit(messages, messages.map((message) => ({ id: '', duplicate: false, deliverAt: message.deliverAt })));
   }
 
-  /** Cancel a run that is still running: its waiting step's message is cancelled with it. Returns the run's state after, or undefined when there is no such run. */
-  async cancel(id: string, tenant?: string): Promise<RunState | undefined> {
+  /**
+   * Cancel a run that is still running: its waiting step's message is cancelled with it, in the same
+   * transaction (`withdrawn`: the dispatcher let go of that message before sending it, so it is
+   * cancelled even though claimed). Returns the run's state after, or undefined when there is no such run.
+   */
+  async cancel(id: string, tenant?: string, options: { withdrawn?: boolean } = {}): Promise<RunState | undefined> {
     for (let tries = 0; tries < 5; tries += 1) {
       const found = await this.app.store.getRun(id);
       if (!found || (tenant !== undefined && found.run.tenant !== tenant)) return undefined;
@@ -171,6 +175,7 @@ export class WorkflowRunner implements StepHook {
         state: 'cancelled',
         steps: pending.map((step) => ({ ...step, state: 'cancelled', updatedAt: now })),
         cancelMessages: pending.flatMap((step) => (step.messageId === undefined ? [] : [step.messageId])),
+        ...(options.withdrawn ? { withdrawn: true } : {}),
       };
       if (await this.app.store.changeRun(change, now)) {
         this.app.events.emit('run', { id, tenant: found.run.tenant, workflow: found.run.workflow, state: 'cancelled' });

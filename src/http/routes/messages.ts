@@ -104,14 +104,21 @@ export function registerMessageRoutes(router: Router, app: ApiDeps): void {
   });
   router.add('DELETE', '/v1/messages/:id', async (ctx) => {
     const message = await visibleMessage(app, ctx.params.id!, ctx.principal);
+    const runId = await runWaitingOn(app, message);
     // Claimed ahead of its time but not sent: the dispatcher lets go of it, and it can still be cancelled.
     const withdrawn = app.dispatcher?.withdrawEarly(message) ?? false;
-    const state = await app.store.cancel(message.id, app.clock.now(), withdrawn);
-    if (state !== 'cancelled') {
-      throw new SluiceError('SLUICE_ERR_CONFLICT', `message ${message.id} is ${state} and can no longer be cancelled`, { extra: { state } });
+    if (runId !== undefined) {
+      if (message.state !== 'scheduled' && message.state !== 'ready' && !withdrawn) throw cannotCancel(message.id, message.state);
+      // The step its run waits on: run and message are cancelled in one transaction.
+      await app.workflows.cancel(runId, undefined, { withdrawn });
+      const after = (await app.store.getMessage(message.id))?.state;
+      if (after !== 'cancelled') throw cannotCancel(message.id, after ?? 'gone');
+      app.logger.info('workflow run cancelled with its step', { run: runId, message: message.id });
+      return { status: 200, body: { id: message.id, state: after, run: runId } };
     }
-    const run = await cancelRunWaitingOn(app, message);
-    return { status: 200, body: run === undefined ? { id: message.id, state } : { id: message.id, state, run } };
+    const state = await app.store.cancel(message.id, app.clock.now(), withdrawn);
+    if (state !== 'cancelled') throw cannotCancel(message.id, state);
+    return { status: 200, body: { id: message.id, state } };
   }, {
     summary: 'Cancel a message not yet delivered',
     description: "A workflow step's message: the run waiting on it is cancelled with it (`run`), so that no run waits on a message that will never be sent.",
@@ -160,19 +167,17 @@ async function appendAdmitted(app: ApiDeps, messages: NewMessage[]) {
   }
 }
 
-/**
- * A cancelled message that is the step its workflow run waits on: the run is cancelled too (its id
- * answered). A message of no run, or of a run that has moved past it, cancels nothing more.
- */
-async function cancelRunWaitingOn(app: ApiDeps, message: StoredMessage): Promise<string | undefined> {
+function cannotCancel(id: string, state: string | undefined): SluiceError {
+  return new SluiceError('SLUICE_ERR_CONFLICT', `message ${id} is ${state} and can no longer be cancelled`, { extra: { state } });
+}
+
+/** The run, still running, whose pending step is this message; undefined for a message of no run or of a run that moved past it. */
+async function runWaitingOn(app: ApiDeps, message: StoredMessage): Promise<string | undefined> {
   const step = stepOf(message.origin);
   if (!step) return undefined;
   const found = await app.store.getRun(step.runId);
   const waiting = found?.run.state === 'running' && found.steps.some((row) => row.state === 'pending' && row.messageId === message.id);
-  if (!waiting) return undefined;
-  const state = await app.workflows.cancel(step.runId);
-  if (state === 'cancelled') app.logger.info('workflow run cancelled with its step', { run: step.runId, message: message.id });
-  return state === 'cancelled' ? step.runId : undefined;
+  return waiting ? step.runId : undefined;
 }
 
 async function visibleMessage(app: ApiDeps, id: string, principal: Principal) {

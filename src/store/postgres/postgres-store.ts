@@ -492,7 +492,7 @@ export class PostgresStore implements Store {
    */
   private async changeRunIn(tx: Queryable, change: RunChange, now: number): Promise<boolean> {
     if (!(await moveRunIn(tx, change, now))) return false;
-    for (const id of change.cancelMessages ?? []) if (parseId(id) !== undefined) await cancelIn(tx, id, now, false);
+    for (const id of change.cancelMessages ?? []) if (parseId(id) !== undefined) await cancelIn(tx, id, now, change.withdrawn ?? false);
     await this.writeStepsIn(tx, change.runId, change.steps, change.message, now);
     return true;
   }

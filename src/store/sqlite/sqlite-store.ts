@@ -1144,7 +1144,7 @@ export class SqliteStore implements Store {
     if (!this.runs.moveRun(change, now)) return false;
     for (const id of change.cancelMessages ?? []) {
       const seq = parseId(id);
-      if (seq !== undefined) this.cancelOne(seq, now, false);
+      if (seq !== undefined) this.cancelOne(seq, now, change.withdrawn ?? false);
     }
     this.writeSteps(change.runId, change.steps, change.message, now);
     return true;
