@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { Sink } from '../support/sink.js';
-import { eventually, startSluice, type TestSluice } from '../support/sluice.js';
+import { describe, expect, it } from 'vitest';
+import type { Sink } from '../support/sink.js';
+import { eventually, type TestSluice } from '../support/sluice.js';
+import { finished, workflowHarness } from './harness.js';
 
 /**
  * Replaying a workflow step's dead message (SPEC: it resumes its run at that step, if the run failed
@@ -9,42 +10,23 @@ import { eventually, startSluice, type TestSluice } from '../support/sluice.js';
  * and what the sink received.
  */
 
-const running: TestSluice[] = [];
-const sinks: Sink[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((sluice) => sluice.stop()));
-  await Promise.all(sinks.splice(0).map((sink) => sink.stop()));
-});
-
-async function start(): Promise<TestSluice> {
-  const sluice = await startSluice({ network: { allowPrivate: true } });
-  running.push(sluice);
-  return sluice;
-}
+const harness = workflowHarness();
+const start = () => harness.start();
 
 /** A sink that fails the paths in `failing` (500) and answers the rest 200. */
-async function sink(failing: Set<string>): Promise<Sink> {
-  const started = await new Sink((req) => ({ status: failing.has(req.url ?? '') ? 500 : 200, body: `at ${req.url}` })).start();
-  sinks.push(started);
-  return started;
+function sink(failing: Set<string>): Promise<Sink> {
+  return harness.sink((req) => ({ status: failing.has(req.url ?? '') ? 500 : 200, body: `at ${req.url}` }));
 }
 
 async function run(sluice: TestSluice, id: string): Promise<any> {
   return (await sluice.api('GET', `/v1/workflows/runs/${id}`)).body;
 }
 
-async function ended(sluice: TestSluice, id: string): Promise<any> {
-  return eventually(async () => {
-    const found = await run(sluice, id);
-    return found.state !== 'running' && found;
-  }, `run ${id} to end`);
-}
-
 /** Start a run of `workflow` and wait for it to end. */
 async function endedRun(sluice: TestSluice, workflow: string): Promise<any> {
   const started = await sluice.api('POST', `/v1/workflows/${workflow}/runs`, {});
   expect(started.status).toBe(201);
-  return ended(sluice, started.body.id);
+  return finished(sluice, started.body.id);
 }
 
 async function messageState(sluice: TestSluice, id: string): Promise<string> {
@@ -85,7 +67,7 @@ describe('replaying a dead workflow step', () => {
     const replayed = await sluice.api('POST', '/v1/queues/outbound/dead/replay', { ids: [dead] });
     expect(replayed.status).toBe(200);
     expect(replayed.body).toEqual({ replayed: 1, ids: [dead] });
-    const resumed = await ended(sluice, failed.id);
+    const resumed = await finished(sluice, failed.id);
     expect(resumed.state).toBe('succeeded');
     expect(resumed.error).toBeUndefined();
     expect(resumed.steps.map((step: any) => [step.seq, step.name, step.state])).toEqual([
@@ -101,8 +83,7 @@ describe('replaying a dead workflow step', () => {
   it('answers 409 naming the run, and replays nothing, when the run went on through onFailure or was cancelled', async () => {
     let release: (() => void) | undefined;
     const held = new Promise<void>((resolve) => (release = resolve));
-    const target = await new Sink((req) => (req.url === '/held' ? { status: 500, after: held } : { status: req.url === '/charge' ? 402 : 200 })).start();
-    sinks.push(target);
+    const target = await harness.sink((req) => (req.url === '/held' ? { status: 500, after: held } : { status: req.url === '/charge' ? 402 : 200 }));
     const sluice = await start();
     const onFailure = {
       steps: [
@@ -164,7 +145,7 @@ describe('replaying a dead workflow step', () => {
     const charge = handled.steps[0].messageId;
     expect(replayed.body.ids.sort()).toEqual([plain, two].sort());
     expect(replayed.body.leftDead).toEqual([{ id: charge, run: handled.id, reason: expect.stringContaining(`run ${handled.id}`) }]);
-    expect((await ended(sluice, failed.id)).state).toBe('succeeded');
+    expect((await finished(sluice, failed.id)).state).toBe('succeeded');
     await eventually(() => count(target, '/plain') === 2, 'the plain message sent again');
     expect(await messageState(sluice, charge)).toBe('dead');
     expect([count(target, '/one'), count(target, '/two'), count(target, '/three'), count(target, '/charge')]).toEqual([1, 2, 1, 1]);
@@ -186,7 +167,7 @@ describe('replaying a dead workflow step', () => {
 
     failing.clear();
     expect((await sluice.api('POST', '/v1/queues/outbound/dead/replay', { ids: [dead.id] })).body.replayed).toBe(1);
-    expect((await ended(sluice, failed.id)).state).toBe('succeeded');
+    expect((await finished(sluice, failed.id)).state).toBe('succeeded');
     // Once moved past, the step's message is no longer the run's to replay.
     expect((await sluice.api('POST', '/v1/queues/outbound/dead/replay', { ids: [dead.id] })).body.replayed).toBe(0);
     expect([count(target, '/one'), count(target, '/two'), count(target, '/three')]).toEqual([1, 2, 1]);

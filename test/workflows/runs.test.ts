@@ -1,6 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { Sink } from '../support/sink.js';
-import { eventually, startSluice, type TestSluice } from '../support/sluice.js';
+import { describe, expect, it } from 'vitest';
+import { finished, workflowHarness } from './harness.js';
 
 /**
  * Workflow runs end to end on a real node (SQLite) against real HTTP sinks on 127.0.0.1: data flowing
@@ -8,31 +7,7 @@ import { eventually, startSluice, type TestSluice } from '../support/sluice.js';
  * tenant isolation.
  */
 
-const running: TestSluice[] = [];
-const sinks: Sink[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((sluice) => sluice.stop()));
-  await Promise.all(sinks.splice(0).map((sink) => sink.stop()));
-});
-
-async function start(config: Record<string, unknown> = {}): Promise<TestSluice> {
-  const sluice = await startSluice({ network: { allowPrivate: true }, ...config });
-  running.push(sluice);
-  return sluice;
-}
-
-async function sink(handler?: ConstructorParameters<typeof Sink>[0]): Promise<Sink> {
-  const started = await new Sink(handler).start();
-  sinks.push(started);
-  return started;
-}
-
-async function finished(sluice: TestSluice, id: string, key?: string): Promise<any> {
-  return eventually(async () => {
-    const run = (await sluice.api('GET', `/v1/workflows/runs/${id}`, undefined, key)).body;
-    return run.state !== 'running' && run;
-  }, `run ${id} to end`);
-}
+const { start, sink } = workflowHarness();
 
 describe('workflow runs', () => {
   it('feeds one step’s response into the next, and skips a step whose when is false', async () => {

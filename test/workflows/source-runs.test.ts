@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Sink } from '../support/sink.js';
-import { eventually, startSluice, type TestSluice } from '../support/sluice.js';
+import { describe, expect, it } from 'vitest';
+import type { TestSluice } from '../support/sluice.js';
+import { finished, workflowHarness } from './harness.js';
 
 /**
  * Sources that start workflow runs, end to end on a real node (SQLite) against real HTTP sinks: a
@@ -9,36 +9,15 @@ import { eventually, startSluice, type TestSluice } from '../support/sluice.js';
  * workflow, a body that is not JSON, and the refusals of workflows a source's tenant does not have.
  */
 
-const running: TestSluice[] = [];
-const sinks: Sink[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((sluice) => sluice.stop()));
-  await Promise.all(sinks.splice(0).map((sink) => sink.stop()));
-});
-
-async function start(config: Record<string, unknown> = {}): Promise<TestSluice> {
-  const sluice = await startSluice({ network: { allowPrivate: true }, ...config });
-  running.push(sluice);
-  return sluice;
-}
-
-async function sink(): Promise<Sink> {
-  const started = await new Sink(() => ({ status: 200, body: 'ok' })).start();
-  sinks.push(started);
-  return started;
-}
+const harness = workflowHarness();
+const start = (config: Record<string, unknown> = {}) => harness.start({ network: { allowPrivate: true }, ...config });
+const sink = () => harness.sink(() => ({ status: 200, body: 'ok' }));
 
 async function post(sluice: TestSluice, path: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
   const response = await fetch(`${sluice.url}${path}`, { method: 'POST', body, headers });
   return { status: response.status, body: await response.json() };
 }
 
-async function finished(sluice: TestSluice, id: string): Promise<any> {
-  return eventually(async () => {
-    const run = (await sluice.api('GET', `/v1/workflows/runs/${id}`)).body;
-    return run.state !== 'running' && run;
-  }, `run ${id} to end`);
-}
 
 /** A workflow whose steps read the ingested request's body, headers and query. */
 function onboarding(api: Sink): Record<string, unknown> {

@@ -2,41 +2,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Sink } from '../support/sink.js';
-import { eventually, startSluice, type TestSluice } from '../support/sluice.js';
+import type { TestSluice } from '../support/sluice.js';
+import { finished, workflowHarness } from './harness.js';
 
 /**
  * Workflow steps as the API and sluice.yaml define them: refusals, versions, secrets, targets, the
  * kept response, the step limit, and definitions surviving a restart. Real node (SQLite), real sinks.
  */
 
-const running: TestSluice[] = [];
-const sinks: Sink[] = [];
+const { start, sink, stop } = workflowHarness();
 const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((sluice) => sluice.stop()));
-  await Promise.all(sinks.splice(0).map((sink) => sink.stop()));
+afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
-
-async function start(config: Record<string, unknown> = { network: { allowPrivate: true } }, dir?: string): Promise<TestSluice> {
-  const sluice = await startSluice(config, dir ? { dir } : {});
-  running.push(sluice);
-  return sluice;
-}
-
-async function sink(handler?: ConstructorParameters<typeof Sink>[0]): Promise<Sink> {
-  const started = await new Sink(handler).start();
-  sinks.push(started);
-  return started;
-}
-
-async function finished(sluice: TestSluice, id: string): Promise<any> {
-  return eventually(async () => {
-    const run = (await sluice.api('GET', `/v1/workflows/runs/${id}`)).body;
-    return run.state !== 'running' && run;
-  }, `run ${id} to end`);
-}
 
 async function runOf(sluice: TestSluice, workflow: string, body: unknown = {}): Promise<any> {
   const started = await sluice.api('POST', `/v1/workflows/${workflow}/runs`, body);
@@ -200,8 +178,7 @@ describe('workflows of sluice.yaml, and stored ones across a restart', () => {
     const stored = { steps: [{ name: 'a', request: { url: `${api.origin}/stored` }, retry: { maxAttempts: 2, backoff: { initialMs: 50 } } }] };
     expect((await first.api('PUT', '/v1/workflows/api', stored)).status).toBe(201);
     const before = (await first.api('GET', '/v1/workflows/api')).body;
-    await first.stop();
-    running.splice(running.indexOf(first), 1);
+    await stop(first);
 
     const second = await start(config, dir);
     expect((await second.api('GET', '/v1/workflows/api')).body).toEqual(before);
