@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { describePostgres, dropSchema, freshSchema, postgresUrl } from '../store/postgres-support.js';
-import { Sink } from '../support/sink.js';
-import { eventually, startSluice, type TestSluice } from '../support/sluice.js';
+import { ClockedNode } from '../support/clocked-node.js';
+import { eventually, startSluice } from '../support/sluice.js';
 
 /**
  * The ends of a schedule (maxRuns, endAt, the completed state and what revives it), its run count
@@ -30,35 +27,14 @@ afterEach(async () => {
 
 /** One Sluice that can be stopped and started again on the same data, with the clock the test moves. */
 async function harness(backend: Backend) {
-  const sink = await new Sink(() => ({ status: 200 })).start();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-ends-'));
-  const clock = new ManualClock(T0);
-  const config = { network: { allowPrivate: true }, storage: backend.storage(), limits: { perNode: true } };
-  let sluice: TestSluice = await startSluice(config, { clock, dir });
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => sink.stop(), () => sluice.stop());
-  return {
-    sink,
-    clock,
-    get api() {
-      return sluice.api;
-    },
-    /** Stop, let `downMs` pass, start again on the same data. */
-    async restart(downMs = 0) {
-      await sluice.stop();
-      clock.advance(downMs);
-      sluice = await startSluice(config, { clock, dir });
-    },
-    /** Move the clock on and fire what is due then. */
-    async tick(ms = MINUTE) {
-      clock.advance(ms);
-      await sluice.app.schedules.fireDue(clock.now());
-    },
+  const node = await ClockedNode.start({ storage: backend.storage() }, T0, cleanups);
+  return Object.assign(node, {
     /** The tick times (deliverAt) of the messages a schedule made, oldest first. */
     async ticksOf(name: string): Promise<number[]> {
-      const { messages } = (await sluice.api('GET', '/v1/messages?queue=outbound&limit=1000')).body as { messages: { origin: string; deliverAt: string }[] };
+      const { messages } = (await node.api('GET', '/v1/messages?queue=outbound&limit=1000')).body as { messages: { origin: string; deliverAt: string }[] };
       return messages.filter((m) => m.origin === `schedule:${name}`).map((m) => Date.parse(m.deliverAt)).sort((a, b) => a - b);
     },
-  };
+  });
 }
 
 function endsSuite(backend: Backend): void {

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SluiceClient } from '../../src/client/client.js';
-import { ManualClock } from '../../src/clock.js';
 import { describePostgres, dropSchema, freshSchema, postgresUrl } from '../store/postgres-support.js';
 import { killHard, spawnSluice } from '../support/child.js';
+import { ClockedNode } from '../support/clocked-node.js';
 import { Sink } from '../support/sink.js';
-import { eventually, startSluice, type TestSluice } from '../support/sluice.js';
+import { eventually, startSluice } from '../support/sluice.js';
 
 /**
  * Schedules that start a workflow run at each tick (`workflow: { name, vars }`). Under a clock that
@@ -28,32 +28,11 @@ afterEach(async () => {
 
 /** One Sluice that can be stopped and started again on the same data, with the clock the test moves. */
 async function harness(storage: Record<string, unknown>, config: Record<string, unknown> = {}) {
-  const sink = await new Sink(() => ({ status: 200, body: 'ok' })).start();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-sched-runs-'));
-  const clock = new ManualClock(T0);
-  const full = { network: { allowPrivate: true }, storage, limits: { perNode: true }, ...config };
-  let sluice: TestSluice = await startSluice(full, { clock, dir });
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => sink.stop(), () => sluice.stop());
-  return {
-    sink,
-    clock,
-    get api() {
-      return sluice.api;
-    },
-    /** Stop, let `downMs` pass, start again on the same data. */
-    async restart(downMs = 0) {
-      await sluice.stop();
-      clock.advance(downMs);
-      sluice = await startSluice(full, { clock, dir });
-    },
-    /** Move the clock on and fire what is due then. */
-    async tick(ms = MINUTE) {
-      clock.advance(ms);
-      await sluice.app.schedules.fireDue(clock.now());
-    },
+  const node = await ClockedNode.start({ storage, ...config }, T0, cleanups);
+  return Object.assign(node, {
     /** The runs of a workflow, oldest first. */
     async runs(workflow: string): Promise<any[]> {
-      return ((await sluice.api('GET', `/v1/workflows/${workflow}/runs?limit=100`)).body.runs as any[]).reverse();
+      return ((await node.api('GET', `/v1/workflows/${workflow}/runs?limit=100`)).body.runs as any[]).reverse();
     },
     /** Every run of a workflow, once each has ended. */
     async ended(workflow: string, count: number): Promise<any[]> {
@@ -62,7 +41,7 @@ async function harness(storage: Record<string, unknown>, config: Record<string, 
         return runs.length === count && runs.every((run) => run.state !== 'running') && runs;
       }, `${count} runs of ${workflow} to end`);
     },
-  };
+  });
 }
 
 function scheduledRunsSuite(storage: () => Record<string, unknown>): void {
