@@ -412,20 +412,26 @@ export interface RunWithSteps {
   steps: RunStep[];
 }
 
+/**
+ * Where a run stands after a start or a move: its state, the step rows to write, and the message of
+ * the last of them when that one is pending (its id goes into that row).
+ */
+export interface RunMove {
+  /** `running`, or over (every step skipped, a request that could not be made, the end reached). */
+  state: RunState;
+  error?: string;
+  steps: RunStep[];
+  message?: NewMessage;
+}
+
 /** A run to start: its first steps (skipped ones, then the pending one whose message is `message`). */
-export interface NewRun {
+export interface NewRun extends RunMove {
   tenant: string;
   workflow: string;
   definition: unknown;
   vars: unknown;
-  /** `running`, or already over (every step skipped, or the first request could not be made). */
-  state: RunState;
-  error?: string;
-  /** The same key for the same tenant and workflow within a day gives the first run back. */
+  /** The same key for the same tenant and workflow gives the first run back (while it is kept). */
   idempotencyKey?: string;
-  steps: RunStep[];
-  /** The message of the last step in `steps` when that one is pending. */
-  message?: NewMessage;
 }
 
 /** What starting a run did: its id, and whether it is new or an earlier run with the same idempotency key. */
@@ -441,13 +447,9 @@ export interface RunStart {
  * row, the last of `steps`), and messages of the run to cancel (scheduled or ready ones; cancelling
  * a run). Applies only while the run is at `version`; applied, the version goes up by one.
  */
-export interface RunChange {
+export interface RunChange extends RunMove {
   runId: string;
   version: number;
-  state: RunState;
-  error?: string;
-  steps: RunStep[];
-  message?: NewMessage;
   cancelMessages?: string[];
   /** The dispatcher let go of cancelMessages before sending them (Store.cancel's `withdrawn`): cancelled even in flight. */
   withdrawn?: boolean;

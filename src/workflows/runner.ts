@@ -8,7 +8,7 @@ import type { EventBus } from '../observe/events.js';
 import { resolveDeliverAt } from '../queues/outbound-message.js';
 import { evaluate, readJsonPath, type JsonValue, type Resolve } from '../routing/conditions.js';
 import type { Store } from '../store/store.js';
-import { stepOf, type AppendResult, type NewMessage, type NewRun, type RunChange, type RunRecord, type RunStart, type RunState, type RunStep, type RunWithSteps, type StepResponse, type StoredMessage } from '../store/types.js';
+import { stepOf, type AppendResult, type NewMessage, type NewRun, type RunChange, type RunMove, type RunRecord, type RunStart, type RunState, type RunStep, type RunWithSteps, type StepResponse, type StoredMessage } from '../store/types.js';
 import { renderedMessage, type TemplateMessageDeps } from '../templates/template-message.js';
 import { withStoredRetry } from '../templates/template-catalog.js';
 import { branchTarget } from './graph.js';
@@ -39,17 +39,11 @@ export interface WorkflowDeps extends Omit<TemplateMessageDeps, 'templates'> {
   afterCommit(messages: NewMessage[], results: AppendResult[]): void;
 }
 
-
 /** Where a run goes next: a step by index, or the end. */
 type Next = number | undefined;
 
-/** A run's planned change, before the store gives it a version. */
-interface Plan {
-  state: RunState;
-  error?: string;
-  steps: RunStep[];
-  message?: NewMessage;
-}
+/** A run's planned move, before the store gives it a version. */
+type Plan = RunMove;
 
 export type WorkflowCatalog = TenantCatalog<WorkflowConfig>;
 
