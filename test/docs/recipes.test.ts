@@ -105,6 +105,39 @@ describe('docs/recipes', () => {
     expect(billing.arrivals).toHaveLength(1);
   });
 
+  it('stripe-workflow.md: a paid checkout starts one run whose steps call the shop, then the mailer with the order id; a retry starts nothing', async () => {
+    const shop = await new Sink((req) => ({ status: 201, headers: { 'content-type': 'application/json' }, body: req.url === '/orders' ? '{"orderId":"ord_77"}' : '{}' })).start();
+    const mailer = await new Sink().start();
+    sinks.push(shop, mailer);
+    const yaml = sluiceYamlBlocks('stripe-workflow.md')[0]!.replaceAll('shop:8080', shop.domain).replaceAll('mailer:8080', mailer.domain);
+    const node = await start(yaml);
+    const send = (id: string, type: string, amount: number) => {
+      const event = JSON.stringify({ id, type, data: { object: { id: 'cs_9', amount_total: amount, customer_details: { email: 'ann@example.com' } } } });
+      const timestamp = Math.floor(Date.now() / 1000);
+      const signature = createHmac('sha256', SECRET).update(`${timestamp}.${event}`).digest('hex');
+      const answer = node.client.ingest('stripe', event, { headers: { 'content-type': 'application/json', 'stripe-signature': `t=${timestamp},v1=${signature}` } });
+      return answer.then((result) => JSON.parse(result.body) as { id: string | null; runs?: string[] });
+    };
+    const paid = await send('evt_w1', 'checkout.session.completed', 250_000);
+    expect(paid.runs).toHaveLength(1);
+    expect((await send('evt_w1', 'checkout.session.completed', 250_000)).runs).toEqual(paid.runs);
+    expect(await send('evt_w2', 'customer.created', 0)).toEqual({ id: null, ids: [] });
+    const receipt = await eventually(() => mailer.arrivals[0], 'the receipt');
+    expect(receipt.url).toBe('/receipts/ord_77');
+    expect(JSON.parse(receipt.body.toString())).toEqual({ to: 'ann@example.com' });
+    expect(JSON.parse(shop.arrivals[0]!.body.toString())).toEqual({ session: 'cs_9', amount: 250_000 });
+    const run = await eventually(async () => {
+      const read = await node.client.getRun(paid.runs![0]!);
+      return read.steps.length === 3 && read;
+    }, 'the sales note to wait');
+    expect(run.steps.map((step) => [step.name, step.state])).toEqual([
+      ['order', 'succeeded'],
+      ['receipt', 'succeeded'],
+      ['sales-note', 'pending'],
+    ]);
+    expect(shop.arrivals).toHaveLength(1);
+  });
+
   it('cron-webhook.md: the weekday report runs at 09:00 Berlin time, Monday to Friday', async () => {
     const node = await start(sluiceYamlBlocks('cron-webhook.md')[0]!);
     const berlin = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false });
