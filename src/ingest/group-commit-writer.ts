@@ -2,10 +2,11 @@ import type { Store } from '../store/store.js';
 import type { AppendResult, NewMessage, NewRun, RunStart } from '../store/types.js';
 import type { Clock } from '../clock.js';
 
-/** One caller's part of a commit: one message (ingest's hot path), or a routed request's messages. */
+/** One caller's part of a commit: one message (ingest's hot path), a routed request's messages, or a workflow run to start. */
 type Pending =
-  | { message: NewMessage; group?: undefined; resolve: (result: AppendResult) => void; reject: (error: Error) => void }
-  | { group: NewMessage[]; resolve: (results: AppendResult[]) => void; reject: (error: Error) => void };
+  | { message: NewMessage; group?: undefined; run?: undefined; resolve: (result: AppendResult) => void; reject: (error: Error) => void }
+  | { group: NewMessage[]; run?: undefined; resolve: (results: AppendResult[]) => void; reject: (error: Error) => void }
+  | { run: NewRun; group?: undefined; resolve: (start: RunStart) => void; reject: (error: Error) => void };
 
 /** Called after each successful commit with what was written, so waiters and lanes can be woken. */
 export type CommitListener = (messages: NewMessage[], results: AppendResult[]) => void;
@@ -59,6 +60,18 @@ export class GroupCommitWriter {
     });
   }
 
+  /**
+   * Queue a workflow run for the next commit (its row, its first steps and its first step's
+   * message, Store.startRun): runs started in one turn share a commit with each other and with the
+   * messages ingested meanwhile. Resolves once durable, with an earlier run for a repeated key.
+   */
+  startRun(run: NewRun): Promise<RunStart> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ run, resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
   /** Append many messages as one all-or-nothing commit of their own (batch API). */
   async appendAll(messages: NewMessage[]): Promise<AppendResult[]> {
     const results = await this.store.appendMessages(messages, this.clock.now());
@@ -102,19 +115,24 @@ export class GroupCommitWriter {
     this.pending = batch === this.pending ? [] : this.pending.slice(this.maxBatch);
     if (this.pending.length > 0) this.scheduleFlush();
     const messages: NewMessage[] = [];
+    const runs: NewRun[] = [];
     for (const entry of batch) {
       if (entry.group) messages.push(...entry.group);
+      else if (entry.run) runs.push(entry.run);
       else messages.push(entry.message);
     }
     this.inFlight += 1;
     try {
-      const results = await this.store.appendMessages(messages, this.clock.now());
+      const now = this.clock.now();
+      const { results, runs: started } = runs.length === 0 ? { results: await this.store.appendMessages(messages, now), runs: [] } : await this.store.appendWithRuns(messages, runs, now);
       let at = 0;
+      let run = 0;
       for (const entry of batch) {
         if (entry.group) {
           entry.resolve(results.slice(at, at + entry.group.length));
           at += entry.group.length;
-        } else entry.resolve(results[at++]!);
+        } else if (entry.run) entry.resolve(started[run++]!);
+        else entry.resolve(results[at++]!);
       }
       this.notify(messages, results);
     } catch (error) {

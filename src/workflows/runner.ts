@@ -5,6 +5,7 @@ import type { DeliveryResult } from '../delivery/http-client.js';
 import { SluiceError } from '../http/errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { EventBus } from '../observe/events.js';
+import type { GroupCommitWriter } from '../ingest/group-commit-writer.js';
 import { resolveDeliverAt } from '../queues/outbound-message.js';
 import { evaluate, readJsonPath, type JsonValue, type Resolve } from '../routing/conditions.js';
 import type { Store } from '../store/store.js';
@@ -37,6 +38,8 @@ export interface WorkflowDeps extends Omit<TemplateMessageDeps, 'templates'> {
   readonly logger: Logger;
   /** Messages stored outside the group-commit writer: their queues, lanes and the due timer hear of them. */
   afterCommit(messages: NewMessage[], results: AppendResult[]): void;
+  /** Runs start in the group commit, beside ingested messages. */
+  readonly writer: Pick<GroupCommitWriter, 'startRun'>;
 }
 
 /** Where a run goes next: a step by index, or the end. */
@@ -75,9 +78,9 @@ export class WorkflowRunner implements StepHook {
     return this.startPlanned(this.plan(tenant, name, input), origin);
   }
 
-  /** Store a run that `plan` worked out, in a transaction of its own (a repeated idempotency key stores nothing and answers the first run). */
+  /** Store a run that `plan` worked out, in the next group commit (a repeated idempotency key stores nothing and answers the first run). */
   async startPlanned(run: NewRun, origin: string): Promise<RunStart> {
-    const started = await this.app.store.startRun(run, this.app.clock.now());
+    const started = await this.app.writer.startRun(run);
     if (started.created) this.noteStarted(started.id, run, origin);
     return started;
   }

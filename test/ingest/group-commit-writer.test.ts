@@ -53,3 +53,34 @@ it('with maxInFlight 1, arrivals during a commit wait and go together in the nex
   // depends on the machine's speed, so it is not asserted).
   expect(commits()).toBeLessThanOrEqual(40);
 });
+
+it('runs started in one turn share the commit of the messages ingested in it, each resolving with its own run, a repeated key with the first', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-writer-'));
+  dirs.push(dir);
+  const real = new SqliteStore(join(dir, 'sluice.db'), 'os');
+  const calls: string[] = [];
+  const store = Object.create(real) as Store;
+  store.appendMessages = (messages, now) => (calls.push(`messages ${messages.length}`), real.appendMessages(messages, now));
+  store.appendWithRuns = (messages, runs, now) => (calls.push(`messages ${messages.length} runs ${runs.length}`), real.appendWithRuns(messages, runs, now));
+  const writer = new GroupCommitWriter(store, new ManualClock(1_000));
+  const run = (key?: string) => ({
+    tenant: 'default',
+    workflow: 'w',
+    definition: { steps: [] },
+    vars: {},
+    state: 'succeeded' as const,
+    steps: [],
+    ...(key ? { idempotencyKey: key } : {}),
+  });
+  const [message, first, again, other] = await Promise.all([writer.append(newMessage()), writer.startRun(run('k')), writer.startRun(run('k')), writer.startRun(run())]);
+  expect(calls).toEqual(['messages 1 runs 3']);
+  expect(message.duplicate).toBe(false);
+  expect(first.created).toBe(true);
+  expect(again).toEqual({ id: first.id, state: 'succeeded', created: false });
+  expect(other.created).toBe(true);
+  expect(other.id).not.toBe(first.id);
+  // A turn with no runs commits as before.
+  await writer.append(newMessage());
+  expect(calls.at(-1)).toBe('messages 1');
+  await real.close();
+});
