@@ -2,11 +2,16 @@ import type { Store } from '../store/store.js';
 import type { AppendResult, NewMessage, NewRun, RunStart } from '../store/types.js';
 import type { Clock } from '../clock.js';
 
-/** One caller's part of a commit: one message (ingest's hot path), a routed request's messages, or a workflow run to start. */
+/** What one caller's group stored: its messages' results and its runs' starts, in the order given. */
+export interface StoredGroup {
+  results: AppendResult[];
+  runs: RunStart[];
+}
+
+/** One caller's part of a commit: one message (ingest's hot path), or a group of messages and workflow runs stored together. */
 type Pending =
-  | { message: NewMessage; group?: undefined; run?: undefined; resolve: (result: AppendResult) => void; reject: (error: Error) => void }
-  | { group: NewMessage[]; run?: undefined; resolve: (results: AppendResult[]) => void; reject: (error: Error) => void }
-  | { run: NewRun; group?: undefined; resolve: (start: RunStart) => void; reject: (error: Error) => void };
+  | { message: NewMessage; group?: undefined; resolve: (result: AppendResult) => void; reject: (error: Error) => void }
+  | { group: NewMessage[]; runs: NewRun[]; resolve: (stored: StoredGroup) => void; reject: (error: Error) => void };
 
 /** Called after each successful commit with what was written, so waiters and lanes can be woken. */
 export type CommitListener = (messages: NewMessage[], results: AppendResult[]) => void;
@@ -54,20 +59,26 @@ export class GroupCommitWriter {
    * together or not at all, and resolve together once durable.
    */
   appendGroup(messages: NewMessage[]): Promise<AppendResult[]> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ group: messages, resolve, reject });
-      this.scheduleFlush();
-    });
+    return this.appendWithRuns(messages, []).then((stored) => stored.results);
   }
 
   /**
    * Queue a workflow run for the next commit (its row, its first steps and its first step's
-   * message, Store.startRun): runs started in one turn share a commit with each other and with the
-   * messages ingested meanwhile. Resolves once durable, with an earlier run for a repeated key.
+   * message, as Store.appendWithRuns starts it): runs started in one turn share a commit with each
+   * other and with the messages ingested meanwhile. Resolves once durable, with an earlier run for
+   * a repeated idempotency key.
    */
   startRun(run: NewRun): Promise<RunStart> {
+    return this.appendWithRuns([], [run]).then((stored) => stored.runs[0]!);
+  }
+
+  /**
+   * Queue a request's messages and the workflow runs it starts for the next commit: stored together
+   * or not at all (a request routed to queues and to workflows), resolved together once durable.
+   */
+  appendWithRuns(messages: NewMessage[], runs: NewRun[]): Promise<StoredGroup> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ run, resolve, reject });
+      this.pending.push({ group: messages, runs, resolve, reject });
       this.scheduleFlush();
     });
   }
@@ -77,16 +88,6 @@ export class GroupCommitWriter {
     const results = await this.store.appendMessages(messages, this.clock.now());
     this.notify(messages, results);
     return results;
-  }
-
-  /**
-   * Append a routed request's messages and start its workflow runs in one commit of their own: a
-   * request routed to queues and to workflows is stored whole or not at all.
-   */
-  async appendWithRuns(messages: NewMessage[], runs: NewRun[]): Promise<{ results: AppendResult[]; runs: RunStart[] }> {
-    const done = await this.store.appendWithRuns(messages, runs, this.clock.now());
-    this.notify(messages, done.results);
-    return done;
   }
 
   onCommit(listener: CommitListener): void {
@@ -117,9 +118,10 @@ export class GroupCommitWriter {
     const messages: NewMessage[] = [];
     const runs: NewRun[] = [];
     for (const entry of batch) {
-      if (entry.group) messages.push(...entry.group);
-      else if (entry.run) runs.push(entry.run);
-      else messages.push(entry.message);
+      if (entry.group) {
+        messages.push(...entry.group);
+        runs.push(...entry.runs);
+      } else messages.push(entry.message);
     }
     this.inFlight += 1;
     try {
@@ -129,10 +131,10 @@ export class GroupCommitWriter {
       let run = 0;
       for (const entry of batch) {
         if (entry.group) {
-          entry.resolve(results.slice(at, at + entry.group.length));
+          entry.resolve({ results: results.slice(at, at + entry.group.length), runs: started.slice(run, run + entry.runs.length) });
           at += entry.group.length;
-        } else if (entry.run) entry.resolve(started[run++]!);
-        else entry.resolve(results[at++]!);
+          run += entry.runs.length;
+        } else entry.resolve(results[at++]!);
       }
       this.notify(messages, results);
     } catch (error) {

@@ -187,7 +187,7 @@ export interface Store {
   fireSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, messages: NewMessage[], now: number): Promise<boolean>;
   /**
    * The same for a schedule whose ticks start workflow runs (as WorkflowRunner.plan made them): each
-   * run is started in that transaction as startRun starts one (its row, steps and first message) and
+   * run is started in that transaction as appendWithRuns starts one (its row, steps and first message) and
    * counted as a run of the schedule, like a message. Resolves with the runs started, in order, or
    * false when it fired nothing.
    */
@@ -229,14 +229,11 @@ export interface Store {
   listWorkflows(): Promise<WorkflowRecord[]>;
   deleteWorkflow(tenant: string, name: string): Promise<boolean>;
   /**
-   * Start a run: its row, its first step rows and the first step's message, in one transaction
-   * (the step row gets the message's id). With an idempotency key that a run of the same tenant and
-   * workflow already has, nothing is written and that run is answered (`created: false`).
-   */
-  startRun(run: NewRun, now: number): Promise<RunStart>;
-  /**
    * Append messages (a routed request's group) and start runs in one transaction: a request routed
-   * to queues and to workflows is stored whole or not at all. Each run as startRun starts it.
+   * to queues and to workflows is stored whole or not at all. Each run's row, its first step rows and
+   * its first step's message go in together (the step row gets the message's id); a run whose
+   * idempotency key a run of the same tenant and workflow already has writes nothing and answers
+   * that run (`created: false`).
    */
   appendWithRuns(messages: NewMessage[], runs: NewRun[], now: number): Promise<{ results: AppendResult[]; runs: RunStart[] }>;
   getRun(id: string): Promise<RunWithSteps | undefined>;

@@ -33,7 +33,7 @@ export interface RunInput {
 
 /** What the runner reads and writes. */
 export interface WorkflowDeps extends Omit<TemplateMessageDeps, 'templates'> {
-  readonly store: Pick<Store, 'startRun' | 'getRun' | 'changeRun' | 'upsertWorkflow' | 'listWorkflows' | 'deleteWorkflow'>;
+  readonly store: Pick<Store, 'getRun' | 'changeRun' | 'upsertWorkflow' | 'listWorkflows' | 'deleteWorkflow'>;
   readonly events: EventBus;
   readonly logger: Logger;
   /** Messages stored outside the group-commit writer: their queues, lanes and the due timer hear of them. */
@@ -237,14 +237,19 @@ export class WorkflowRunner implements StepHook {
    */
   private walk(run: { tenant: string; definition: WorkflowConfig; vars: unknown }, history: RunStep[], at: Next, now: number, base: number): Plan {
     const taken: RunStep[] = [];
+    // Each response body is parsed once; steps taken here (skipped or failed: no response) join the scope as they go.
+    const scope = { vars: run.vars, steps: stepsScope(history) };
+    const take = (step: RunStep): void => {
+      taken.push(step);
+      scope.steps[step.name] = scopeEntry(step);
+    };
     let seq = history.length === 0 ? 0 : Math.max(...history.map((step) => step.seq)) + 1;
     for (;;) {
       if (at === undefined) return { state: 'succeeded', steps: taken };
       if (seq >= MAX_WORKFLOW_STEPS) return { state: 'failed', error: `the run took ${MAX_WORKFLOW_STEPS} steps without ending`, steps: taken };
       const config = run.definition.steps[at]!;
-      const scope = { vars: run.vars, steps: stepsScope([...history, ...taken]) };
       if (config.when !== undefined && !evaluate(config.when, resolverOf(scope))) {
-        taken.push({ seq, name: config.name, state: 'skipped', attempts: 0, updatedAt: now });
+        take({ seq, name: config.name, state: 'skipped', attempts: 0, updatedAt: now });
         seq += 1;
         at = branchTarget(run.definition.steps, undefined, at);
         continue;
@@ -255,7 +260,7 @@ export class WorkflowRunner implements StepHook {
         return { state: 'running', steps: taken, message };
       } catch (error) {
         if (!(error instanceof SluiceError)) throw error;
-        taken.push({ seq, name: config.name, state: 'failed', attempts: 0, error: error.message, updatedAt: now });
+        take({ seq, name: config.name, state: 'failed', attempts: 0, error: error.message, updatedAt: now });
         seq += 1;
         if (config.onFailure === undefined) return { state: 'failed', error: `step ${config.name}: ${error.message}`, steps: taken };
         at = branchTarget(run.definition.steps, config.onFailure, at);
@@ -300,19 +305,21 @@ function storedWorkflowInput(config: unknown): unknown {
 /** What a finished attempt answered, as the run keeps it (the client kept STEP_RESPONSE_BYTES of the body). */
 function responseOf(result: DeliveryResult): StepResponse | undefined {
   if (result.status === undefined) return undefined;
-  const response: StepResponse = { status: result.status, headers: { ...(result.headers ?? {}) }, body: result.body ?? '' };
-  return response;
+  return { status: result.status, headers: { ...(result.headers ?? {}) }, body: result.body ?? '' };
 }
 
 /** `steps.<name>` for templates and conditions: each step's last take, its response body as JSON when it parses. */
 function stepsScope(history: readonly RunStep[]): Record<string, unknown> {
   const scope: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const step of [...history].sort((a, b) => a.seq - b.seq)) {
-    const entry: Record<string, unknown> = { state: step.state, attempts: step.attempts };
-    if (step.response) entry.response = { status: step.response.status, headers: step.response.headers, body: parseBody(step.response.body) };
-    scope[step.name] = entry;
-  }
+  for (const step of [...history].sort((a, b) => a.seq - b.seq)) scope[step.name] = scopeEntry(step);
   return scope;
+}
+
+/** One step as `steps.<name>` reads it. */
+function scopeEntry(step: RunStep): Record<string, unknown> {
+  const entry: Record<string, unknown> = { state: step.state, attempts: step.attempts };
+  if (step.response) entry.response = { status: step.response.status, headers: step.response.headers, body: parseBody(step.response.body) };
+  return entry;
 }
 
 function parseBody(body: string): unknown {

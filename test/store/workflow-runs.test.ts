@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { ThreadedStore } from '../../src/store/sqlite/store-thread.js';
 import type { Store } from '../../src/store/store.js';
-import { stepOf, stepOrigin, type NewMessage, type NewRun, type RunChange, type RunStep, type StepState } from '../../src/store/types.js';
+import { stepOf, stepOrigin, type NewMessage, type NewRun, type RunChange, type RunStart, type RunStep, type StepState } from '../../src/store/types.js';
 import { newMessage } from './store-contract.js';
 import { describePostgres, tempPostgresStore } from './postgres-support.js';
 
@@ -42,6 +42,11 @@ function newRun(overrides: Partial<NewRun> = {}): NewRun {
 
 const attempt = { attempt: 1, startedAt: 2_000, status: 200, latencyMs: 12 };
 
+/** Start one run as the group commit does: appendWithRuns with no messages beside it. */
+async function startRun(store: Store, run: NewRun, now: number): Promise<RunStart> {
+  return (await store.appendWithRuns([], [run], now)).runs[0]!;
+}
+
 function workflowRunContract(name: string, open: () => Promise<{ store: Store; cleanup: () => Promise<void> }>, backend: Backend): void {
   describe(`workflow runs: ${name}`, () => {
     let store: Store;
@@ -51,7 +56,7 @@ function workflowRunContract(name: string, open: () => Promise<{ store: Store; c
 
     /** Start a run and answer its id and its pending step's message id. */
     async function started(run: NewRun = newRun(), now = 1_000): Promise<{ runId: string; messageId: string }> {
-      const start = await store.startRun(run, now);
+      const start = await startRun(store, run, now);
       const read = await store.getRun(start.id);
       return { runId: start.id, messageId: read!.steps.at(-1)!.messageId! };
     }
@@ -77,7 +82,7 @@ function workflowRunContract(name: string, open: () => Promise<{ store: Store; c
     }
 
     it('startRun writes the run, its steps and the step message, whose origin names run and step', async () => {
-      const start = await store.startRun(newRun({ idempotencyKey: 'k' }), 1_000);
+      const start = await startRun(store, newRun({ idempotencyKey: 'k' }), 1_000);
       expect(start).toMatchObject({ state: 'running', created: true });
       expect(start.id).toMatch(/^[1-9][0-9]*$/);
       const read = await store.getRun(start.id);
@@ -104,27 +109,27 @@ function workflowRunContract(name: string, open: () => Promise<{ store: Store; c
       expect(message?.state).toBe('ready');
       expect(message?.body.toString()).toBe('{"step":true}');
 
-      const later = await store.startRun(newRun({ message: stepMessage({ deliverAt: 5_000 }) }), 1_000);
+      const later = await startRun(store, newRun({ message: stepMessage({ deliverAt: 5_000 }) }), 1_000);
       const laterMessage = (await store.getRun(later.id))!.steps[1]!.messageId!;
       expect((await store.getMessage(laterMessage))?.state).toBe('scheduled');
       expect((await store.queueCounts()).get('wf')?.states).toMatchObject({ ready: 1, scheduled: 1 });
     });
 
     it('a repeated idempotency key answers the first run and writes nothing more', async () => {
-      const first = await store.startRun(newRun({ idempotencyKey: 'order-1' }), 1_000);
-      const again = await store.startRun(newRun({ idempotencyKey: 'order-1', vars: { user: 7 } }), 2_000);
+      const first = await startRun(store, newRun({ idempotencyKey: 'order-1' }), 1_000);
+      const again = await startRun(store, newRun({ idempotencyKey: 'order-1', vars: { user: 7 } }), 2_000);
       expect(again).toEqual({ id: first.id, state: 'running', created: false });
       expect((await store.getRun(first.id))?.run.vars).toEqual({ user: 42 });
       expect((await store.listRuns({ limit: 10 })).runs).toHaveLength(1);
       expect((await store.queueCounts()).get('wf')?.states.ready).toBe(1);
 
       // The key is per tenant and workflow.
-      expect((await store.startRun(newRun({ idempotencyKey: 'order-1', workflow: 'other' }), 2_000)).created).toBe(true);
-      expect((await store.startRun(newRun({ idempotencyKey: 'order-1', tenant: 'globex' }), 2_000)).created).toBe(true);
+      expect((await startRun(store, newRun({ idempotencyKey: 'order-1', workflow: 'other' }), 2_000)).created).toBe(true);
+      expect((await startRun(store, newRun({ idempotencyKey: 'order-1', tenant: 'globex' }), 2_000)).created).toBe(true);
     });
 
     it('two starts with one key at the same time make one run', async () => {
-      const starts = await Promise.all([1, 2, 3].map(() => store.startRun(newRun({ idempotencyKey: 'same' }), 1_000)));
+      const starts = await Promise.all([1, 2, 3].map(() => startRun(store, newRun({ idempotencyKey: 'same' }), 1_000)));
       expect(new Set(starts.map((start) => start.id)).size).toBe(1);
       expect(starts.filter((start) => start.created)).toHaveLength(1);
       expect((await store.listRuns({ limit: 10 })).runs).toHaveLength(1);
@@ -132,7 +137,7 @@ function workflowRunContract(name: string, open: () => Promise<{ store: Store; c
     });
 
     it('a run that starts already over has no message', async () => {
-      const start = await store.startRun(
+      const start = await startRun(store, 
         newRun({ state: 'failed', error: 'request could not be made', steps: [step(0, 'check', 'skipped'), step(1, 'welcome', 'failed', { error: 'bad url' })], message: undefined }),
         1_000,
       );
@@ -238,7 +243,7 @@ function workflowRunContract(name: string, open: () => Promise<{ store: Store; c
         { tenant: 'acme', workflow: 'a', state: 'succeeded', message: undefined, steps: [step(0, 'check', 'skipped')] },
         { tenant: 'acme', workflow: 'a' },
       ];
-      for (const [index, run] of runs.entries()) ids.push((await store.startRun(newRun(run), 1_000 + index)).id);
+      for (const [index, run] of runs.entries()) ids.push((await startRun(store, newRun(run), 1_000 + index)).id);
       const newestFirst = [...ids].reverse();
       const listed = (filter: Parameters<Store['listRuns']>[0]) => store.listRuns(filter).then((page) => page.runs.map((run) => run.id));
 
@@ -302,9 +307,9 @@ function workflowRunContract(name: string, open: () => Promise<{ store: Store; c
     });
 
     it('purge takes runs that ended before the cutoff with their steps, never a running one', async () => {
-      const ended = await store.startRun(newRun({ state: 'succeeded', steps: [step(0, 'check', 'skipped')], message: undefined }), 1_000);
+      const ended = await startRun(store, newRun({ state: 'succeeded', steps: [step(0, 'check', 'skipped')], message: undefined }), 1_000);
       const running = await started();
-      const recent = await store.startRun(newRun({ state: 'failed', steps: [step(0, 'check', 'failed')], message: undefined }), 9_000);
+      const recent = await startRun(store, newRun({ state: 'failed', steps: [step(0, 'check', 'failed')], message: undefined }), 9_000);
       await store.purge(5_000, 10_000, 100);
       expect(await store.getRun(ended.id)).toBeUndefined();
       expect((await store.getRun(running.runId))?.run.state).toBe('running');

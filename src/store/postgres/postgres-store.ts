@@ -67,7 +67,7 @@ const WAKE_CHUNK = 5_000;
  * and deadline. No lease, count or cursor is held in memory, so another node (or this one after a
  * restart) sees exactly what the database holds, and any node's `wake` reclaims what a dead node held
  * once its deadline passes. Every method that writes is one statement (one transaction), except
- * fireSchedule, upsertQueue, deleteQueue, replaceFileSettings, startRun, changeRun, and an outcome
+ * fireSchedule, upsertQueue, deleteQueue, replaceFileSettings, appendWithRuns, changeRun, and an outcome
  * batch that names a message twice or carries a run's change, which each run in one explicit
  * transaction. Each method resolves after its commit: acks, leases and outcomes are durable when
  * they resolve (with the server's default synchronous_commit). Times are the `now` the caller
@@ -383,7 +383,7 @@ export class PostgresStore implements Store {
 
   fireSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, messages: NewMessage[], now: number): Promise<boolean>;
   fireSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, messages: NewMessage[], now: number, runs: NewRun[]): Promise<RunStart[] | false>;
-  /** One transaction: the schedule's move and count (fireScheduleIn), its messages, and its runs as startRun starts each. */
+  /** One transaction: the schedule's move and count (fireScheduleIn), its messages, and its runs as appendWithRuns starts each. */
   async fireSchedule(name: string, expected: ScheduleMark, nextRunAt: number | undefined, messages: NewMessage[], now: number, runs?: NewRun[]): Promise<boolean | RunStart[]> {
     const fired = await this.transaction(async (tx): Promise<boolean | RunStart[]> => {
       if (!(await fireScheduleIn(tx, name, expected, nextRunAt, messages, now, messages.length + (runs?.length ?? 0)))) return false;
@@ -453,10 +453,6 @@ export class PostgresStore implements Store {
   }
 
   /** One transaction: the run's row, its steps and the step's message; a repeated key writes nothing (insertRunIn). */
-  async startRun(run: NewRun, now: number): Promise<RunStart> {
-    return this.transaction((tx) => this.startRunIn(tx, run, now));
-  }
-
   async appendWithRuns(messages: NewMessage[], runs: NewRun[], now: number): Promise<{ results: AppendResult[]; runs: RunStart[] }> {
     return this.transaction(async (tx) => {
       const results = await appendMessages(tx, messages, now);

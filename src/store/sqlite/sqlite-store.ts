@@ -1104,12 +1104,6 @@ export class SqliteStore implements Store {
     return deleted;
   }
 
-  async startRun(run: NewRun, now: number): Promise<RunStart> {
-    const start = this.write(() => this.startOne(run, now));
-    await this.durable();
-    return start;
-  }
-
   async appendWithRuns(messages: NewMessage[], runs: NewRun[], now: number): Promise<{ results: AppendResult[]; runs: RunStart[] }> {
     const done = this.write(() => ({ results: this.appendAll(messages, now), runs: runs.map((run) => this.startOne(run, now)) }));
     await this.durable();

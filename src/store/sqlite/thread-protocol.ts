@@ -60,7 +60,6 @@ export const STORE_METHODS = [
   'upsertWorkflow',
   'listWorkflows',
   'deleteWorkflow',
-  'startRun',
   'appendWithRuns',
   'getRun',
   'listRuns',
