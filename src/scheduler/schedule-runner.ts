@@ -179,10 +179,7 @@ export class ScheduleRunner {
     const runs = ticks.map((tick) => workflows.plan(live.record.tenant, workflow.name, { vars: workflow.vars ?? {}, deliverAt: tick }));
     const started = await this.app.store.fireSchedule(live.record.name, mark, next, [], now, runs);
     if (started === false) return false;
-    const origin = `schedule:${live.record.name}`;
-    started.forEach((start, index) => {
-      if (start.created) workflows.noteStarted(start.id, runs[index]!, origin);
-    });
+    workflows.noteStarted(runs, started, `schedule:${live.record.name}`);
     return true;
   }
 

@@ -81,7 +81,7 @@ export class WorkflowRunner implements StepHook {
   /** Store a run that `plan` worked out, in the next group commit (a repeated idempotency key stores nothing and answers the first run). */
   async startPlanned(run: NewRun, origin: string): Promise<RunStart> {
     const started = await this.app.writer.startRun(run);
-    if (started.created) this.noteStarted(started.id, run, origin);
+    this.noteStarted([run], [started], origin);
     return started;
   }
 
@@ -101,13 +101,20 @@ export class WorkflowRunner implements StepHook {
   }
 
   /**
-   * A planned run was stored as new (under `id`), by startPlanned or in a transaction of the caller's
-   * (Store.fireSchedule): its step's message is woken for, and the start is told (the `run` event).
+   * Planned runs were stored (by startPlanned, or in a transaction of the caller's: a schedule's
+   * tick, a request's group), `starts[i]` saying how run i went: each one stored as new has its
+   * step's message woken for and its start told (the `run` event); one found by its idempotency key
+   * is not told again. Returns the runs' ids, in order.
    */
-  noteStarted(id: string, run: NewRun, origin: string): void {
-    if (run.message) this.stepsAppended([run.message]);
-    this.app.events.emit('run', { id, tenant: run.tenant, workflow: run.workflow, state: run.state, origin });
-    this.report(id, run.tenant, run.workflow, run);
+  noteStarted(runs: readonly NewRun[], starts: readonly RunStart[], origin: string): string[] {
+    starts.forEach((start, index) => {
+      const run = runs[index]!;
+      if (!start.created) return;
+      if (run.message) this.stepsAppended([run.message]);
+      this.app.events.emit('run', { id: start.id, tenant: run.tenant, workflow: run.workflow, state: run.state, origin });
+      this.report(start.id, run.tenant, run.workflow, run);
+    });
+    return starts.map((start) => start.id);
   }
 
   /**

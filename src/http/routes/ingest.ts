@@ -4,7 +4,7 @@ import type { SourceConfig } from '../../config/schema.js';
 import { dedupeKey, dedupeWindowSec } from '../../ingest/dedupe.js';
 import { verifiesBeforeBody, verifyRequest, type VerifyInput } from '../../ingest/verify/index.js';
 import { hideVaultToken, withVaultSecret } from '../../secrets/verify-secret.js';
-import type { HeaderPair, NewMessage, NewRun, RunStart } from '../../store/types.js';
+import type { HeaderPair, NewMessage, NewRun } from '../../store/types.js';
 import type { Queue, Reservation } from '../../queues/registry.js';
 import { requestVars } from '../../routing/request-vars.js';
 import { chooseRoutes, routeLabel, type RouteChoice, type RoutedRequest } from '../../routing/routes.js';
@@ -191,7 +191,7 @@ async function ingestRouted(call: IngestCall, started: number): Promise<void> {
       // Messages and runs in one commit: a request refused for want of room in a queue starts none, and a failed commit stores neither.
       const done = await committing(app.logger, 'ingest', { source: sourceName }, () => app.writer.appendWithRuns(messages, runs));
       results = done.results;
-      runIds = noteRuns(call, runs, done.runs);
+      runIds = app.workflows.noteStarted(runs, done.runs, origin);
     }
   } finally {
     app.queues.release(reservation);
@@ -233,19 +233,10 @@ function planRuns({ app, sourceName, source }: IngestCall, workflows: string[], 
   return workflows.map((workflow) => app.workflows.plan(tenant, workflow, { vars, ...(idempotencyKey ? { idempotencyKey } : {}) }));
 }
 
-/** Runs stored with a request's messages: the new ones are told (their first step woken for); their ids in order. */
-function noteRuns({ app, sourceName }: IngestCall, runs: NewRun[], started: RunStart[]): string[] {
-  started.forEach((start, index) => {
-    if (start.created) app.workflows.noteStarted(start.id, runs[index]!, `source:${sourceName}`);
-  });
-  return started.map((start) => start.id);
-}
-
-/** Store planned runs, each in its transaction; their ids in order (a repeated delivery's: the first runs'). */
+/** Store planned runs in the next group commit; their ids in order (a repeated delivery's: the first runs'). */
 async function startRuns({ app, sourceName }: IngestCall, runs: NewRun[]): Promise<string[]> {
-  const origin = `source:${sourceName}`;
-  const started = await committing(app.logger, 'ingest', { source: sourceName }, () => Promise.all(runs.map((run) => app.workflows.startPlanned(run, origin))));
-  return started.map((run) => run.id);
+  const stored = await committing(app.logger, 'ingest', { source: sourceName }, () => app.writer.appendWithRuns([], runs));
+  return app.workflows.noteStarted(runs, stored.runs, `source:${sourceName}`);
 }
 
 /** Where a routed request goes: queues that get a message, and workflows that start a run (undefined when none, as for most sources). */
