@@ -296,62 +296,13 @@ export default {
       );
       return {
         rows: [
-          {
-            measure: `node CPU per workflow step (starting the runs + delivering), vs per plain message`,
-            value: `${fmt(step.cpuUs, 0)} µs`,
-            baseline: `${fmt(message.cpuUs, 0)} µs (plain message, batch API)`,
-            ratio: fmt(ratio, 2),
-            target: '',
-            pass: undefined,
-          },
-          {
-            measure: 'node CPU per step while delivering (run changes written with the outcomes)',
-            value: `${fmt(step.deliverCpuUs, 0)} µs`,
-            baseline: `${fmt(message.deliverCpuUs, 0)} µs`,
-            ratio: fmt(step.deliverCpuUs / message.deliverCpuUs, 2),
-            target: '',
-            pass: undefined,
-          },
-          {
-            measure: 'node CPU per step while starting the runs (one POST …/runs per three steps)',
-            value: `${fmt(step.createCpuUs, 0)} µs`,
-            baseline: `${fmt(message.createCpuUs, 0)} µs (10,000 per batch call)`,
-            ratio: fmt(step.createCpuUs / message.createCpuUs, 2),
-            target: '',
-            pass: undefined,
-          },
-          {
-            measure: 'of the CPU per step (both phases), the store thread\'s',
-            value: `${fmt(step.storeUs, 0)} µs`,
-            baseline: `${fmt(message.storeUs, 0)} µs`,
-            ratio: fmt(step.storeUs / message.storeUs, 2),
-            target: '',
-            pass: undefined,
-          },
-          {
-            measure: 'bytes written to storage per step (WAL and checkpoints, /proc write_bytes)',
-            value: `${fmt(step.written, 0)} B`,
-            baseline: `${fmt(message.written, 0)} B`,
-            ratio: fmt(step.written / message.written, 2),
-            target: '',
-            pass: undefined,
-          },
-          {
-            measure: 'database growth per step (used pages)',
-            value: `${fmt(step.stored, 0)} B`,
-            baseline: `${fmt(message.stored, 0)} B`,
-            ratio: fmt(step.stored / message.stored, 2),
-            target: '',
-            pass: undefined,
-          },
-          {
-            measure: `throughput at the sink against the limit (${LIMIT.ratePerSecond}/s)`,
-            value: `${fmt(stepRate, 1)} steps/s`,
-            baseline: `${fmt(plainRate, 1)} messages/s`,
-            ratio: fmt(stepRate / plainRate, 2),
-            target: '',
-            pass: undefined,
-          },
+          compared('node CPU per workflow step (starting the runs + delivering), vs per plain message', step.cpuUs, message.cpuUs, ' µs', ' (plain message, batch API)'),
+          compared('node CPU per step while delivering (run changes written with the outcomes)', step.deliverCpuUs, message.deliverCpuUs, ' µs'),
+          compared('node CPU per step while starting the runs (one POST …/runs per three steps)', step.createCpuUs, message.createCpuUs, ' µs', ' (10,000 per batch call)'),
+          compared("of the CPU per step (both phases), the store thread's", step.storeUs, message.storeUs, ' µs'),
+          compared('bytes written to storage per step (WAL and checkpoints, /proc write_bytes)', step.written, message.written, ' B'),
+          compared('database growth per step (used pages)', step.stored, message.stored, ' B'),
+          compared(`throughput at the sink against the limit (${LIMIT.ratePerSecond}/s)`, stepRate, plainRate, '', '', { digits: 1, value: ' steps/s', baseline: ' messages/s' }),
           {
             measure: `limit violations (in flight > ${LIMIT.concurrency}, or a window of send times over burst + rate·W), both sides`,
             value: String(violations),
@@ -382,3 +333,19 @@ export default {
     }
   },
 };
+
+/**
+ * A report row comparing a workflow step's figure with a plain message's, no target: `unit` after
+ * both numbers (or `units.value` and `units.baseline` apart), `note` after the baseline.
+ */
+function compared(measure, value, baseline, unit, note = '', units = {}) {
+  const digits = units.digits ?? 0;
+  return {
+    measure,
+    value: `${fmt(value, digits)}${units.value ?? unit}`,
+    baseline: `${fmt(baseline, digits)}${units.baseline ?? unit}${note}`,
+    ratio: fmt(value / baseline, 2),
+    target: '',
+    pass: undefined,
+  };
+}
